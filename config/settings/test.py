@@ -1,0 +1,15 @@
+"""pytest settings: SQLite unless DATABASE_URL says otherwise; runs execute inline."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Run tasks inline in the calling thread so a test sees the finished run when start returns.
+RUN_EXECUTOR = env("RUN_EXECUTOR", default="inline")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from environment.categories import choices
+
+
+class Population(models.Model):
+    """A reproducible set of personas sampled from the census marginals of one or more areas."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+
+    name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
+    method = models.CharField(
+        max_length=200,
+        default="independent draws from each area's marginals",
+        help_text="How personas were sampled",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="population_size_positive")]
+
+    def __str__(self) -> str:
+        return self.name or f"Population {self.pk}"
+
+
+class PopulationArea(models.Model):
+    population = models.ForeignKey(Population, on_delete=models.CASCADE, related_name="areas")
+    area = models.ForeignKey("environment.Area", on_delete=models.PROTECT, related_name="+")
+    weight = models.FloatField(help_text="Share of the population drawn from this area")
+    personas = models.PositiveIntegerField(help_text="Personas allocated to this area")
+
+    class Meta:
+        ordering = ["population", "-weight"]
+        constraints = [
+            models.UniqueConstraint(fields=["population", "area"], name="population_area_unique"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="population_area_weight_positive"),
+        ]
+
+
+class Persona(models.Model):
+    population = models.ForeignKey(Population, on_delete=models.CASCADE, related_name="personas")
+    index = models.PositiveIntegerField(help_text="Position in the population, from 0")
+    area = models.ForeignKey("environment.Area", on_delete=models.PROTECT, related_name="+")
+    age = models.PositiveSmallIntegerField()
+    age_bracket = models.CharField(max_length=10, choices=choices("age_bracket"))
+    sex = models.CharField(max_length=10, choices=choices("sex"))
+    race_ethnicity = models.CharField(max_length=12, choices=choices("race_ethnicity"))
+    education = models.CharField(max_length=15, choices=choices("education"))
+    income = models.CharField(max_length=12, choices=choices("income"))
+
+    class Meta:
+        ordering = ["population", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["population", "index"], name="persona_unique_index"),
+            models.CheckConstraint(condition=Q(age__gte=18), name="persona_adult"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Persona {self.population_id}/{self.index}"

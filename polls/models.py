@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+
+
+class Poll(models.Model):
+    """A survey: who asked whom, when, how, and under which licence."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    pollster = models.CharField(max_length=200)
+    field_start = models.DateField(null=True, blank=True)
+    field_end = models.DateField(null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Year of fieldwork")
+    population = models.CharField(max_length=200, help_text="Who was sampled, e.g. 'US adults'")
+    mode = models.CharField(max_length=80, blank=True)
+    sample_size = models.PositiveIntegerField(default=0)
+    source = models.TextField(help_text="Where the data came from (repository, file, commit)")
+    licence = models.CharField(max_length=200, blank=True)
+    topic_tags = models.JSONField(default=list, blank=True)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(field_start__isnull=True)
+                | Q(field_end__isnull=True)
+                | Q(field_start__lte=F("field_end")),
+                name="poll_field_dates_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="questions")
+    code = models.SlugField(max_length=80)
+    text = models.TextField()
+    topic_tags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["poll", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "code"], name="question_unique_code_per_poll")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.poll.slug}:{self.code}"
+
+
+class Option(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
+    code = models.SlugField(max_length=80)
+    label = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+    ordinal_value = models.FloatField(null=True, blank=True, help_text="Position on an ordinal scale")
+
+    class Meta:
+        ordering = ["question", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "code"], name="option_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Respondent(models.Model):
+    """One person's harmonized demographics in a poll, with their survey weight."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="respondents")
+    external_id = models.CharField(max_length=64)
+    weight = models.FloatField(default=1.0)
+    # Age as an inclusive range: an exact age has age_min == age_max, a bracket spans it.
+    age_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A source category that spans several platform categories (CCES "Other" race covers
+    # Asian and other) is stored as their codes joined by "|"; blank means not asked or missing.
+    sex = models.CharField(max_length=40, blank=True)
+    race_ethnicity = models.CharField(max_length=60, blank=True)
+    education = models.CharField(max_length=60, blank=True)
+    income = models.CharField(max_length=60, blank=True)
+    party = models.CharField(max_length=60, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="USPS code")
+    area = models.ForeignKey(
+        "environment.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["poll", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "external_id"], name="respondent_unique_id"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="respondent_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.poll.slug}#{self.external_id}"
+
+
+class Response(models.Model):
+    respondent = models.ForeignKey(Respondent, on_delete=models.CASCADE, related_name="responses")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="responses")
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="responses")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["respondent", "question"], name="response_one_per_question"
+            )
+        ]

@@ -1,0 +1,114 @@
+"""Writes for polls: importing respondent-level surveys, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from environment.models import Area
+from polls.importers import ImportPlan, PollImportError
+from polls.models import Option, Poll, Question, Respondent, Response
+
+POLL_FIELDS = (
+    "title", "pollster", "year", "field_start", "field_end", "population", "mode", "source",
+    "licence", "topic_tags",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PollImportReport:
+    poll: Poll
+    created: bool
+    questions: int
+    respondents: int
+    responses: int
+
+
+def _poll_defaults(plan: ImportPlan) -> dict:
+    values = {k: plan.poll.get(k) for k in POLL_FIELDS if k in plan.poll}
+    for key in ("field_start", "field_end"):
+        if isinstance(values.get(key), str):
+            try:
+                values[key] = dt.date.fromisoformat(values[key])
+            except ValueError as exc:
+                raise PollImportError([f"mapping: poll {key} '{values[key]}' is not YYYY-MM-DD"]) from exc
+    if values.get("field_start") and values.get("field_end"):
+        if values["field_start"] > values["field_end"]:
+            raise PollImportError(["mapping: poll field_start is after field_end"])
+    values.setdefault("topic_tags", [])
+    for key in ("mode", "licence"):
+        values[key] = values.get(key) or ""
+    return values
+
+
+@transaction.atomic
+def poll_import(*, plan: ImportPlan) -> PollImportReport:
+    """Create or update a poll from a validated plan; re-importing the same slug never duplicates."""
+    defaults = _poll_defaults(plan)
+    defaults["sample_size"] = len(plan.respondents)
+    poll, created = Poll.objects.update_or_create(slug=plan.poll["slug"], defaults=defaults)
+
+    # Questions and options keep their ids across re-imports: study items link to them.
+    keep_codes = [q.code for q in plan.questions]
+    Question.objects.filter(poll=poll).exclude(code__in=keep_codes).delete()
+    option_ids: dict[tuple[str, str], int] = {}
+    question_ids: dict[str, int] = {}
+    for qp in plan.questions:
+        question, _ = Question.objects.update_or_create(
+            poll=poll, code=qp.code, defaults={"text": qp.text, "topic_tags": qp.topic_tags}
+        )
+        question_ids[qp.code] = question.id
+        question.options.exclude(code__in=[o.code for o in qp.options]).delete()
+        for op in qp.options:
+            option, _ = Option.objects.update_or_create(
+                question=question,
+                code=op.code,
+                defaults={"label": op.label, "order": op.order, "ordinal_value": op.ordinal_value},
+            )
+            option_ids[(qp.code, op.code)] = option.id
+
+    # Respondents are replaced wholesale: the file is the truth for its poll.
+    Respondent.objects.filter(poll=poll).delete()
+    states = {rp.state for rp in plan.respondents if rp.state}
+    state_areas = dict(
+        Area.objects.filter(kind=Area.Kind.STATE, state__in=states).values_list("state", "id")
+    )
+    respondents = Respondent.objects.bulk_create(
+        [
+            Respondent(
+                poll=poll,
+                external_id=rp.external_id,
+                weight=rp.weight,
+                age_min=rp.age_min,
+                age_max=rp.age_max,
+                sex=rp.sex,
+                race_ethnicity=rp.race_ethnicity,
+                education=rp.education,
+                income=rp.income,
+                party=rp.party,
+                state=rp.state,
+                area_id=state_areas.get(rp.state),
+            )
+            for rp in plan.respondents
+        ],
+        batch_size=5000,
+    )
+    responses = [
+        Response(
+            respondent_id=respondent.id,
+            question_id=question_ids[q_code],
+            option_id=option_ids[(q_code, o_code)],
+        )
+        for respondent, rp in zip(respondents, plan.respondents, strict=True)
+        for q_code, o_code in rp.answers.items()
+    ]
+    Response.objects.bulk_create(responses, batch_size=5000)
+    return PollImportReport(
+        poll=poll,
+        created=created,
+        questions=len(plan.questions),
+        respondents=len(respondents),
+        responses=len(responses),
+    )

@@ -1,0 +1,56 @@
+"""Hands a committed run to an executor: a Celery chord of chunk tasks ending in aggregation.
+
+RUN_EXECUTOR chooses where the chord runs:
+- ``celery`` (REDIS_URL set): sent to the broker; worker processes run the chunks in parallel.
+- ``thread`` (embedded default, no Redis): Celery runs the same canvas eagerly on a background
+  thread of this process, so a run started from the browser does not block the request; its
+  progress reaches this process's WebSockets through the in-memory channel layer.
+- ``inline``: eagerly, in the calling thread (tests and the demo command).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import chord, group
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from studies.models import Run
+from studies.services import run_chunks
+from studies.tasks import run_chunk, run_complete
+
+logger = logging.getLogger(__name__)
+
+
+def run_canvas(run: Run):
+    header = group(run_chunk.si(run.id, start, end) for start, end in run_chunks(run=run))
+    return chord(header, run_complete.s(run.id))
+
+
+def _run_eagerly(run_id: int) -> None:
+    try:
+        run_canvas(Run.objects.get(id=run_id)).apply_async()
+    except Exception:  # the failing task has already stored the failure on the run
+        logger.warning("Run %s stopped with an error", run_id, exc_info=True)
+
+
+def _thread_main(run_id: int) -> None:
+    close_old_connections()
+    try:
+        _run_eagerly(run_id)
+    finally:
+        connections.close_all()
+
+
+def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
+    executor = executor or settings.RUN_EXECUTOR
+    if executor == "celery":
+        run_canvas(Run.objects.get(id=run_id)).apply_async()
+    elif executor == "thread":
+        threading.Thread(target=_thread_main, args=(run_id,), name=f"run-{run_id}", daemon=True).start()
+    elif executor == "inline":
+        _run_eagerly(run_id)
+    else:
+        raise ValueError(f"RUN_EXECUTOR must be celery, thread or inline, not {executor!r}")

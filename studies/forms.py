@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+
+from environment.models import Area
+from polls.models import Question
+
+DEFAULT_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"]
+
+
+class StudyStartForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    question = forms.ModelChoiceField(
+        queryset=Question.objects.select_related("poll").order_by("poll__slug", "code"),
+        help_text="The poll question that grounds the item",
+    )
+    areas = forms.ModelMultipleChoiceField(
+        queryset=Area.objects.filter(kind=Area.Kind.CITY).order_by("state", "name"),
+        initial=DEFAULT_AREAS,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    size = forms.IntegerField(min_value=1, initial=400)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["size"].validators.append(MaxValueValidator(settings.POPULATION_MAX_SIZE))
+        self.fields["size"].widget.attrs["max"] = settings.POPULATION_MAX_SIZE
+        self.fields["question"].label_from_instance = lambda q: f"{q.poll.title}: {q.text[:90]}"

@@ -1,0 +1,122 @@
+"""The README's first command: load real data, run a real study offline, print the results."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
+
+from environment.categories import DIMENSIONS
+from environment.models import Area
+from personas.services import AreaWeight, population_create
+from polls.models import Poll, Question
+from studies.models import Run
+from studies.services import ItemSpec, run_start, study_create
+
+DEMO_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"]
+POLLS = [
+    ("cces-2018-abortion", {"csv": "polls/data/cces2018_abortion.csv"}, "polls/mappings/cces2018_abortion.yaml"),
+    ("anes-1996", {"statsmodels": "anes96"}, "polls/mappings/anes96.yaml"),
+]
+BREAKDOWNS = ["area", "sex", "age_bracket", "race_ethnicity", "education", "income"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+class Command(BaseCommand):
+    help = "Load areas and polls, run a study over Dallas, Detroit, Minneapolis and Phoenix, print results."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--size", type=int, default=1000)
+        parser.add_argument("--seed", type=int, default=2018)
+        parser.add_argument("--reload", action="store_true", help="re-import data already loaded")
+
+    def handle(self, *args, size: int, seed: int, reload: bool, **options):
+        base = Path(settings.BASE_DIR)
+        if reload or not Area.objects.filter(id__in=DEMO_AREAS).count() == len(DEMO_AREAS):
+            call_command("load_areas", stdout=self.stdout)
+        for slug, source, mapping in POLLS:
+            if reload or not Poll.objects.filter(slug=slug).exists():
+                source = {k: str(base / v) if k == "csv" else v for k, v in source.items()}
+                call_command("import_poll", mapping=base / mapping, stdout=self.stdout, **source)
+        question = Question.objects.select_related("poll").get(
+            poll__slug="cces-2018-abortion", code="employers-decline-abortion-coverage"
+        )
+        study = study_create(
+            title="Employers declining abortion coverage",
+            description="Would residents of four large cities support letting employers decline "
+            "coverage of abortions in insurance plans?",
+            items=[ItemSpec(code="employer-abortion-coverage", text=question.text, poll_question_id=question.id)],
+        )
+        population = population_create(
+            size=size, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=seed,
+            name="Demo: Dallas, Detroit, Minneapolis, Phoenix",
+        )
+        run = run_start(study=study, population=population, seed=seed, executor="inline")
+        run.refresh_from_db()
+        if run.status != Run.Status.COMPLETED:
+            raise CommandError(f"Run {run.id} ended {run.status}: {run.error_message}")
+        self._print_results(run)
+        self._print_access(run)
+
+    def _print_results(self, run: Run) -> None:
+        out = self.stdout.write
+        results = run.results
+        out("")
+        out(f"Study: {run.study.title} — run #{run.id}, backend {run.backend}, "
+            f"{results['personas_answered']} personas, seed {run.seed}")
+        for item in results["items"]:
+            out(f"Question: {item['text']}")
+            out("Grounded in: " + Question.objects.get(id=run.study.items.get(code=item['code']).poll_question_id).poll.title)
+            out("")
+            out(f"{'Option':<12} {'n':>6} {'share':>7}   95% interval")
+            for o in item["options"]:
+                out(f"{o['label']:<12} {o['count']:>6} {_pct(o['share'])}   {_pct(o['ci_low'])} – {_pct(o['ci_high'])}")
+            for dimension in BREAKDOWNS:
+                groups = item["breakdowns"].get(dimension, [])
+                title = "area" if dimension == "area" else dimension.replace("_", " ")
+                out("")
+                header = f"By {title:<34} {'n':>5}  " + "  ".join(
+                    f"{o['label'] + ' (95% interval)':<26}" for o in item["options"]
+                )
+                out(header)
+                for g in groups:
+                    cells = "  ".join(
+                        f"{_pct(o['share'])} ({_pct(o['ci_low'])}–{_pct(o['ci_high'])})".ljust(26)
+                        for o in g["options"]
+                    )
+                    out(f"   {g["label"]:<34} {g['n']:>5}  {cells}")
+        out("")
+        out(results["method"])
+        assert set(BREAKDOWNS[1:]) <= set(DIMENSIONS)
+
+    def _print_access(self, run: Run) -> None:
+        user_model = get_user_model()
+        secret_file = Path(settings.VAR_DIR) / "demo-admin-password.txt"
+        user = user_model.objects.filter(username="admin").first()
+        if user is None or not secret_file.exists():
+            password = secrets.token_urlsafe(12)
+            if user is None:
+                user = user_model.objects.create_superuser("admin", "admin@example.com", password)
+            else:
+                user.set_password(password)
+                user.save()
+            secret_file.write_text(password)
+        password = secret_file.read_text().strip()
+        token, _ = Token.objects.get_or_create(user=user)
+        out = self.stdout.write
+        out("")
+        out("Next:")
+        out("  make serve                      then open http://127.0.0.1:8000/")
+        out(f"  watch this run live:            http://127.0.0.1:8000/runs/{run.id}/")
+        out(f"  admin:                          http://127.0.0.1:8000/admin/  user admin, password {password}")
+        out(f"  API (token auth):               curl -H 'Authorization: Token {token.key}' "
+            f"http://127.0.0.1:8000/api/v1/runs/{run.id}/results/")
+        out("  API docs:                       http://127.0.0.1:8000/api/v1/docs/")

@@ -1,0 +1,96 @@
+"""The one way run progress leaves the pipeline: reporter -> channel-layer group -> WebSocket.
+
+The `Run` row stays the truth; these messages are a live view of it, so a failure to publish is
+logged and never fails the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Literal, NotRequired, Protocol, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ProgressMessage(TypedDict):
+    type: Literal["progress", "completion", "error"]
+    run_id: int
+    status: str
+    personas_completed: int
+    total_personas: int
+    percent: float
+    message: NotRequired[str]
+    results_url: NotRequired[str]
+
+
+class Reporter(Protocol):
+    def progress(self, *, status: str, done: int, total: int) -> None: ...
+    def completion(self, *, status: str, done: int, total: int) -> None: ...
+    def error(self, *, message: str, done: int, total: int) -> None: ...
+
+
+def run_group_name(run_id: int) -> str:
+    return f"run_{run_id}"
+
+
+def run_message(
+    *, kind: Literal["progress", "completion", "error"], run_id: int, status: str, done: int, total: int,
+    message: str = "",
+) -> ProgressMessage:
+    payload: ProgressMessage = {
+        "type": kind,
+        "run_id": run_id,
+        "status": status,
+        "personas_completed": done,
+        "total_personas": total,
+        "percent": round(100.0 * done / total, 1) if total else 0.0,
+    }
+    if message:
+        payload["message"] = message
+    if kind == "completion":
+        payload["results_url"] = f"/api/v1/runs/{run_id}/results/"
+    return payload
+
+
+class ChannelsProgressReporter:
+    """Publishes a run's progress to its channel-layer group."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+
+    def _publish(self, payload: ProgressMessage) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(
+                run_group_name(self.run_id), {"type": "run.event", "payload": payload}
+            )
+        except Exception:  # the row is the truth; a lost live message must not fail the run
+            logger.warning("Could not publish progress for run %s", self.run_id, exc_info=True)
+
+    def progress(self, *, status: str, done: int, total: int) -> None:
+        self._publish(run_message(kind="progress", run_id=self.run_id, status=status, done=done, total=total))
+
+    def completion(self, *, status: str, done: int, total: int) -> None:
+        self._publish(run_message(kind="completion", run_id=self.run_id, status=status, done=done, total=total))
+
+    def error(self, *, message: str, done: int, total: int) -> None:
+        self._publish(
+            run_message(
+                kind="error", run_id=self.run_id, status=RunStatus.FAILED, done=done, total=total,
+                message=message,
+            )
+        )

@@ -1,0 +1,52 @@
+"""Celery tasks of the run pipeline: they take ids, call a service, and own their retry policy."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from studies.progress import ChannelsProgressReporter
+from studies.services import run_fail, run_finalize, run_process_chunk
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True,
+    max_retries=5,
+)
+def run_chunk(self, run_id: int, start: int, end: int) -> int:
+    """Answer personas [start, end) of a run; idempotent, so a re-delivery writes nothing twice."""
+    reporter = ChannelsProgressReporter(run_id)
+    try:
+        return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
+    except TRANSIENT as exc:
+        if self.request.retries >= self.max_retries:
+            run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
+        raise
+    except Exception as exc:
+        logger.exception("Run %s chunk %s-%s failed", run_id, start, end)
+        run_fail(
+            run_id=run_id,
+            message=f"Personas {start}–{end - 1} could not be answered: {type(exc).__name__}: {exc}",
+            reporter=reporter,
+        )
+        raise
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def run_complete(_chunk_results: list | None, run_id: int) -> str:
+    """Chord callback: aggregate the answers once every chunk has finished."""
+    reporter = ChannelsProgressReporter(run_id)
+    try:
+        return run_finalize(run_id=run_id, reporter=reporter).status
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        logger.exception("Run %s could not be aggregated", run_id)
+        run_fail(run_id=run_id, message=f"Aggregation failed: {type(exc).__name__}: {exc}", reporter=reporter)
+        raise

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from studies import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("runs/<int:run_id>/", views.run_page, name="run-page"),
+]

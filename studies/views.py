@@ -1,0 +1,47 @@
+"""Server-rendered pages: start a study, watch a run live, read its results."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+
+from config.api import DomainError
+from personas.services import AreaWeight, population_create
+from studies.forms import StudyStartForm
+from studies.models import Run
+from studies.selectors import run_list, run_snapshot
+from studies.services import ItemSpec, run_start, study_create
+
+
+@login_required
+def home(request):
+    form = StudyStartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        v = form.cleaned_data
+        try:
+            study = study_create(
+                title=v["title"],
+                items=[ItemSpec(code=v["question"].code, text=v["question"].text,
+                                poll_question_id=v["question"].id)],
+                created_by=request.user,
+            )
+            population = population_create(
+                size=v["size"], areas=[AreaWeight(a.id) for a in v["areas"]], created_by=request.user,
+                name=f"{v['title']} population",
+            )
+            run = run_start(study=study, population=population, created_by=request.user)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("run-page", run_id=run.id)
+    return render(request, "pages/home.html", {"form": form, "runs": run_list()[:20]})
+
+
+@login_required
+def run_page(request, run_id: int):
+    run = get_object_or_404(Run.objects.select_related("study", "population"), id=run_id)
+    return render(
+        request,
+        "pages/run.html",
+        {"run": run, "snapshot": run_snapshot(run_id=run.id), "results": run.results},
+    )
