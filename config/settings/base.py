@@ -163,6 +163,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AreaKindEnum": "environment.models.Area.Kind",
+        "StudyKindEnum": "studies.models.Study.Kind",
+        "RunStatusEnum": "studies.models.Run.Status",
+    },
 }
 
 LANGUAGE_CODE = "en-us"
@@ -172,6 +177,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
 LOGGING = {
     "version": 1,

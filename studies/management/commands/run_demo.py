@@ -92,7 +92,7 @@ class Command(BaseCommand):
                         f"{_pct(o['share'])} ({_pct(o['ci_low'])}–{_pct(o['ci_high'])})".ljust(26)
                         for o in g["options"]
                     )
-                    out(f"   {g["label"]:<34} {g['n']:>5}  {cells}")
+                    out(f"   {g['label']:<34} {g['n']:>5}  {cells}")
         out("")
         out(results["method"])
         assert set(BREAKDOWNS[1:]) <= set(DIMENSIONS)

@@ -1,0 +1,47 @@
+# Every target sets itself up: a virtual environment in .venv with the project installed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo serve worker test test-fast services bench lint schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install  ## load real data, run a study on the embedded default, print the results
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py run_demo
+
+serve: install  ## web pages, API and WebSockets on http://127.0.0.1:8000 (embedded default unless env says otherwise)
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+worker: install  ## a Celery worker (needs REDIS_URL)
+	$(BIN)/celery -A config worker --loglevel=info
+
+services:  ## start PostgreSQL and Redis if stopped, install Chromium if missing (needs root)
+	bash scripts/services.sh
+
+test: install services  ## everything: SQLite unit tests, PostgreSQL/Redis/worker integration, browser
+	$(BIN)/python -m pytest
+
+test-fast: install  ## SQLite only
+	$(BIN)/python -m pytest -m "not integration and not browser"
+
+schema: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
+
+bench: install services
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf var .pytest_cache

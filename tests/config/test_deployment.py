@@ -1,0 +1,351 @@
+"""Deployment checks that run without a Docker engine.
+
+The compose file is parsed rather than executed; production and backend selection are checked by
+importing the settings in a fresh interpreter, because settings are read once per process and
+this test process is already configured with config.settings.test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import yaml
+from django.db import OperationalError
+from django.test import RequestFactory
+
+from config.health import healthz
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+APP_SERVICES = ("web", "worker")
+# Variables that would leak the developer's (or CI's) configuration into the child interpreter.
+SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "ALLOWED_HOSTS",
+    "ALLOWED_HOSTS_FILE",
+    "RUN_EXECUTOR",
+    "SQLITE_PATH",
+    "DJANGO_SETTINGS_MODULE",
+)
+SECRET_KEY_40 = "k" * 40
+
+
+# --- docker-compose.yml -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    # safe_load resolves the x-django anchor and its `<<` merges, as compose does.
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def _command_text(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def _env_example_names() -> list[str]:
+    names = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            names.append(line.split("=", 1)[0].strip())
+    return names
+
+
+def test_compose_has_the_four_services(services: dict[str, Any]) -> None:
+    assert {"web", "worker", "postgres", "redis"} <= set(services)
+
+
+def test_web_migrates_then_serves_asgi_with_daphne(services: dict[str, Any]) -> None:
+    command = _command_text(services["web"])
+    assert "manage.py migrate" in command
+    assert "daphne" in command
+    assert "config.asgi:application" in command
+    # Migrations must finish before the server starts answering.
+    assert command.index("migrate") < command.index("daphne")
+    assert services["web"]["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert "8000:8000" in services["web"]["ports"]
+
+
+def test_worker_runs_celery(services: dict[str, Any]) -> None:
+    assert "celery -A config worker" in _command_text(services["worker"])
+    assert services["worker"]["environment"]["DJANGO_SETTINGS_MODULE"] == (
+        "config.settings.production"
+    )
+
+
+def test_worker_can_be_scaled(services: dict[str, Any]) -> None:
+    # A fixed container name or host port would make `--scale worker=N` fail for N > 1.
+    assert "container_name" not in services["worker"]
+    assert "ports" not in services["worker"]
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "postgres", "redis"])
+def test_every_service_has_a_healthcheck(services: dict[str, Any], name: str) -> None:
+    healthcheck = services[name].get("healthcheck")
+    assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
+
+
+def test_web_healthcheck_probes_healthz_without_curl(services: dict[str, Any]) -> None:
+    probe = " ".join(services["web"]["healthcheck"]["test"])
+    assert "urllib" in probe
+    assert "http://127.0.0.1:8000/healthz/" in probe
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_wait_for_healthy_backing_services(
+    services: dict[str, Any], name: str
+) -> None:
+    depends_on = services[name]["depends_on"]
+    for dependency in ("postgres", "redis"):
+        assert depends_on[dependency]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_point_at_compose_postgres_and_redis(
+    services: dict[str, Any], name: str
+) -> None:
+    service = services[name]
+    environment = service["environment"]
+    assert environment["DATABASE_URL"] == (
+        "postgres://${POSTGRES_USER}:${POSTGRES_PASSWORD}@postgres:5432/${POSTGRES_DB}"
+    )
+    assert environment["REDIS_URL"] == "redis://redis:6379/0"
+    assert service["env_file"] == ".env"
+    assert service["build"] == "."
+
+
+def _scalars(node: Any) -> list[str]:
+    """Every string value in the parsed file: what compose interpolates (comments are not)."""
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in _scalars(value)]
+    if isinstance(node, list):
+        return [text for item in node for text in _scalars(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_interpolated_variable_is_documented_in_env_example(
+    compose: dict[str, Any],
+) -> None:
+    # `$$` is compose's escape for a literal `$` (evaluated by the container's shell, not by
+    # compose), so drop it before looking for `${VAR}` / `$VAR` references.
+    text = "\n".join(_scalars(compose)).replace("$$", "")
+    required = set()
+    for braced, modifier, bare in re.findall(
+        r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))", text
+    ):
+        # `${VAR:-default}` / `${VAR-default}` work without the variable being set.
+        if modifier.startswith((":-", "-")):
+            continue
+        required.add(braced or bare)
+    assert required, "expected the compose file to interpolate at least the POSTGRES_* variables"
+    missing = required - set(_env_example_names())
+    assert not missing, f"not in .env.example: {sorted(missing)}"
+
+
+def test_env_example_documents_every_setting() -> None:
+    expected = {
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "WORKER_CONCURRENCY",
+        "POPULATION_MAX_SIZE",
+        "RUN_CHUNK_SIZE",
+        "POLL_CELL_MIN_RESPONDENTS",
+        "LOG_LEVEL",
+    }
+    names = _env_example_names()
+    assert expected <= set(names)
+    assert len(names) == len(set(names)), "a variable is assigned twice"
+    # compose builds these from the POSTGRES_* values; a copy in .env would be overridden anyway.
+    assert not {"DATABASE_URL", "REDIS_URL"} & set(names)
+
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            assert index > 0 and lines[index - 1].startswith("#"), f"no comment above {line!r}"
+
+
+def test_env_example_allows_the_healthcheck_host() -> None:
+    # The web healthcheck requests http://127.0.0.1:8000/; Django answers 400 to unlisted hosts.
+    values = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert "127.0.0.1" in values["ALLOWED_HOSTS"].split(",")
+
+
+# --- settings, in a fresh interpreter ---------------------------------------------------------
+
+
+def _child_env(tmp_path: Path, settings_module: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in SCRUBBED_ENV}
+    env["DJANGO_SETTINGS_MODULE"] = settings_module
+    # Keep the child's VAR_DIR (created on import, holds the SQLite file) out of the repo.
+    env["PERSONALAB_VAR_DIR"] = str(tmp_path / "var")
+    env.update(extra)
+    return env
+
+
+def _run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _setup_production(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = _child_env(tmp_path, "config.settings.production", **extra)
+    return _run_python("import django; django.setup()", env)
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
+    result = _setup_production(tmp_path, ALLOWED_HOSTS="example.org")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
+    result = _setup_production(tmp_path, SECRET_KEY="too-short", ALLOWED_HOSTS="example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY is too short" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path: Path) -> None:
+    result = _setup_production(tmp_path, SECRET_KEY=SECRET_KEY_40)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_starts_with_secret_key_and_allowed_hosts(tmp_path: Path) -> None:
+    result = _setup_production(tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org")
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
+    # Docker secrets arrive as files, usually with a trailing newline that must be stripped.
+    secret_file = tmp_path / "secret_key"
+    secret_file.write_text(SECRET_KEY_40 + "\n")
+    hosts_file = tmp_path / "allowed_hosts"
+    hosts_file.write_text("example.org, 127.0.0.1\n")
+    env = _child_env(
+        tmp_path,
+        "config.settings.production",
+        SECRET_KEY_FILE=str(secret_file),
+        ALLOWED_HOSTS_FILE=str(hosts_file),
+    )
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.SECRET_KEY, settings.ALLOWED_HOSTS]))"
+    )
+    result = _run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    secret_key, allowed_hosts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert secret_key == SECRET_KEY_40
+    assert allowed_hosts == ["example.org", "127.0.0.1"]
+
+
+def test_production_reports_an_unreadable_secret_file(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-secret"
+    result = _setup_production(tmp_path, SECRET_KEY_FILE=str(missing), ALLOWED_HOSTS="example.org")
+    assert result.returncode != 0
+    assert f"SECRET_KEY_FILE={missing}" in result.stderr
+
+
+_PRINT_BACKENDS = """
+import json
+import django
+django.setup()
+from django.conf import settings
+database = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": database["ENGINE"],
+    "init_command": database.get("OPTIONS", {}).get("init_command", ""),
+    "broker": settings.CELERY_BROKER_URL,
+    "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "executor": settings.RUN_EXECUTOR,
+}))
+"""
+
+
+def _backends(tmp_path: Path, **extra: str) -> dict[str, str]:
+    result = _run_python(_PRINT_BACKENDS, _child_env(tmp_path, "config.settings.local", **extra))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_backends_without_database_or_redis_url(tmp_path: Path) -> None:
+    backends = _backends(tmp_path)
+    assert backends["engine"] == "django.db.backends.sqlite3"
+    # WAL lets the background run thread write while pages read.
+    assert "journal_mode=WAL" in backends["init_command"]
+    assert backends["broker"] == "memory://"
+    assert backends["channel_layer"] == "studies.layers.ThreadSafeInMemoryChannelLayer"
+    assert backends["executor"] == "thread"
+
+
+def test_server_backends_from_database_and_redis_url(tmp_path: Path) -> None:
+    redis_url = "redis://127.0.0.1:6379/0"
+    backends = _backends(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        REDIS_URL=redis_url,
+    )
+    assert backends["engine"] == "django.db.backends.postgresql"
+    assert backends["broker"] == redis_url
+    assert backends["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert backends["executor"] == "celery"
+
+
+# --- /healthz/ --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_healthz_reports_ok(client) -> None:
+    # Needs `path("healthz/", healthz)` in config/urls.py.
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_answers_503_when_the_database_is_down() -> None:
+    broken = mock.MagicMock()
+    broken.cursor.side_effect = OperationalError("connection refused")
+    with mock.patch("config.health.connections", {"default": broken}):
+        response = healthz(RequestFactory().get("/healthz/"))
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"status": "error", "database": "connection refused"}
+
+
+def test_healthz_rejects_writes() -> None:
+    response = healthz(RequestFactory().post("/healthz/"))
+    assert response.status_code == 405

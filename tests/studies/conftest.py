@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from personas.services import AreaWeight, population_create
+from studies.services import ItemSpec, study_create
+from tests.conftest import DEMO_AREAS
+
+
+class FakeReporter:
+    """Records what the pipeline reports instead of publishing it."""
+
+    def __init__(self):
+        self.events: list[tuple[str, dict]] = []
+
+    def progress(self, **kw):
+        self.events.append(("progress", kw))
+
+    def completion(self, **kw):
+        self.events.append(("completion", kw))
+
+    def error(self, **kw):
+        self.events.append(("error", kw))
+
+
+@pytest.fixture
+def reporter() -> FakeReporter:
+    return FakeReporter()
+
+
+@pytest.fixture
+def population():
+    return population_create(size=240, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=5)
+
+
+@pytest.fixture
+def study(cces_question):
+    return study_create(
+        title="Employer coverage",
+        items=[ItemSpec(code="coverage", text=cces_question.text, poll_question_id=cces_question.id)],
+    )
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Execute on_commit callbacks (the dispatch) as the request's transaction would on commit."""
+
+    def call(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return call

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import pytest
+
+from personas.services import AreaWeight, population_create
+from studies.backends.poll_cell import PollCellBackend
+from studies.models import Answer, Run
+from studies.services import run_cancel, run_finalize, run_process_chunk, run_start
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued_run(study, population, chunk_size=60) -> Run:
+    # Not dispatched: on_commit callbacks do not run inside the test transaction.
+    return run_start(study=study, population=population, seed=9, chunk_size=chunk_size)
+
+
+def test_a_redelivered_chunk_writes_no_duplicate_answers(study, population, reporter):
+    run = _queued_run(study, population)
+    assert run_process_chunk(run_id=run.id, start=0, end=60, reporter=reporter) == 60
+    answers = list(Answer.objects.filter(run=run).order_by("persona_id").values_list("persona_id", "option_id"))
+    assert run_process_chunk(run_id=run.id, start=0, end=60, reporter=reporter) == 0
+    assert list(Answer.objects.filter(run=run).order_by("persona_id").values_list("persona_id", "option_id")) == answers
+    run.refresh_from_db()
+    assert run.personas_done == 60 and run.status == Run.Status.RUNNING
+
+
+def test_a_chunk_resumes_where_a_killed_worker_stopped(study, population, reporter):
+    run = _queued_run(study, population)
+    run_process_chunk(run_id=run.id, start=0, end=30, reporter=reporter)  # the half that got stored
+    assert run_process_chunk(run_id=run.id, start=0, end=60, reporter=reporter) == 30
+    assert Answer.objects.filter(run=run).count() == 60
+
+
+def test_the_same_seed_gives_the_same_answers(study, population, reporter):
+    first, second = _queued_run(study, population), _queued_run(study, population)
+    for run in (first, second):
+        run_process_chunk(run_id=run.id, start=0, end=240, reporter=reporter)
+    def picks(run):
+        return list(Answer.objects.filter(run=run).order_by("persona_id").values_list("option__code", flat=True))
+    assert picks(first) == picks(second)
+
+
+def test_progress_is_reported_per_batch_and_completion_at_the_end(study, population, reporter):
+    run = _queued_run(study, population)
+    run_process_chunk(run_id=run.id, start=0, end=240, reporter=reporter)
+    run_finalize(run_id=run.id, reporter=reporter)
+    kinds = [k for k, _ in reporter.events]
+    assert kinds.count("progress") >= 4 and kinds[-1] == "completion"
+    done = [e["done"] for k, e in reporter.events if k == "progress"]
+    assert done == sorted(done) and done[-1] == 240
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED and run.results["personas_answered"] == 240
+
+
+def test_a_cancelled_run_stops_between_personas_and_keeps_its_answers(study, population, reporter, monkeypatch):
+    run = _queued_run(study, population)
+    monkeypatch.setattr("studies.services.CANCEL_CHECK_SECONDS", 0)
+    calls = {"n": 0}
+    original = PollCellBackend.answer
+
+    def answer_then_cancel(self, *, persona, item):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            run_cancel(run=Run.objects.get(id=run.id), reporter=reporter)
+        return original(self, persona=persona, item=item)
+
+    monkeypatch.setattr(PollCellBackend, "answer", answer_then_cancel)
+    written = run_process_chunk(run_id=run.id, start=0, end=240, reporter=reporter)
+    assert written == 10
+    run_finalize(run_id=run.id, reporter=reporter)
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED and run.results is None
+    assert Answer.objects.filter(run=run).count() == 10
+
+
+def test_a_failure_is_stored_with_its_message(study, population, run_on_commit, monkeypatch):
+    def broken(self, *, persona, item):
+        raise RuntimeError("respondent table unreadable")
+
+    monkeypatch.setattr(PollCellBackend, "answer", broken)
+    run = run_on_commit(run_start, study=study, population=population, seed=1, chunk_size=80)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "respondent table unreadable" in run.error_message
+    assert run.finished_at is not None
+
+
+def test_reasoning_names_the_poll_and_the_cell(study, population, reporter):
+    run = _queued_run(study, population)
+    run_process_chunk(run_id=run.id, start=0, end=20, reporter=reporter)
+    answer = Answer.objects.filter(run=run).select_related("persona__area").first()
+    assert "respondents of Cooperative Congressional Election Study 2018" in answer.reasoning
+    assert "(weighted) answered" in answer.reasoning
+    assert set(answer.probabilities) == {"support", "oppose"}
+    assert sum(answer.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_a_rare_cell_is_widened_and_says_which_dimensions_it_ignored(study, reporter, settings):
+    settings.POLL_CELL_MIN_RESPONDENTS = 5000
+    population = population_create(size=5, areas=[AreaWeight("minneapolis_mn_city")], seed=2)
+    run = _queued_run(study, population)
+    run_process_chunk(run_id=run.id, start=0, end=5, reporter=reporter)
+    for answer in Answer.objects.filter(run=run):
+        assert "Cell widened to reach at least 5000 respondents by ignoring" in answer.reasoning
+        count = int(answer.reasoning.split("Drawn from ")[1].split(" ")[0])
+        assert count >= 5000
