@@ -25,6 +25,7 @@ from config.health import healthz
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 APP_SERVICES = ("web", "worker")
 # Variables that would leak the developer's (or CI's) configuration into the child interpreter.
@@ -195,6 +196,49 @@ def test_env_example_allows_the_healthcheck_host() -> None:
         if line.strip() and not line.startswith("#")
     )
     assert "127.0.0.1" in values["ALLOWED_HOSTS"].split(",")
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with backslash continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def test_dockerfile_builds_a_non_root_daphne_image() -> None:
+    instructions = _dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    runs = [arguments for keyword, arguments in instructions if keyword == "RUN"]
+    # The project itself is installed (`pip install [--options] .`), not only its requirements.
+    assert any(re.search(r"pip install (--\S+ )*\.(\s|$)", run) for run in runs)
+
+    users = [arguments for keyword, arguments in instructions if keyword == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    keywords = [keyword for keyword, _ in instructions]
+    assert keywords.index("USER") < keywords.index("CMD")
+
+    cmd = json.loads(dict(instructions)["CMD"])
+    assert cmd[0] == "daphne"
+    assert "0.0.0.0" in cmd and "8000" in cmd and "config.asgi:application" in cmd
+
+
+def test_dockerfile_collectstatic_secret_is_not_baked_in() -> None:
+    instructions = _dockerfile_instructions()
+    collectstatic = [args for kw, args in instructions if kw == "RUN" and "collectstatic" in args]
+    assert len(collectstatic) == 1
+    # Set on the RUN line only: an ENV would ship the throwaway key to every container.
+    assert "SECRET_KEY=" in collectstatic[0] and "ALLOWED_HOSTS=" in collectstatic[0]
+    env_lines = " ".join(args for kw, args in instructions if kw in {"ENV", "ARG"})
+    assert "SECRET_KEY" not in env_lines
+    assert "ALLOWED_HOSTS" not in env_lines
 
 
 # --- settings, in a fresh interpreter ---------------------------------------------------------

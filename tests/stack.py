@@ -1,0 +1,218 @@
+"""A real running platform for integration and browser tests.
+
+`Stack` starts the processes a deployment has — an ASGI server (daphne) and, on real
+infrastructure, a Celery worker — against a fresh database loaded with real areas and a poll, and
+talks to them only over HTTP and WebSockets, as clients do.
+
+- ``services``: PostgreSQL (a fresh database) + Redis (broker, result backend, channel layer) +
+  a `celery worker` process + daphne.
+- ``embedded``: no DATABASE_URL and no REDIS_URL: SQLite in a temporary folder, runs on a background
+  thread of the daphne process, progress over the in-memory layer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+POLL_ROWS = 12_000  # a real subset of CCES 2018 keeps the stack's start-up short
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    mode: str
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    database: str = ""
+    port: int = 0
+    token: str = ""
+    username: str = "it-admin"
+    password: str = "it-password-12345"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def api(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {self.token}"
+        return session
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if k not in {"DATABASE_URL", "REDIS_URL", "RUN_EXECUTOR", "DJANGO_SETTINGS_MODULE"}}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            PERSONALAB_VAR_DIR=str(self.workdir / "var"),
+            SECRET_KEY="integration-tests-only-" + uuid.uuid4().hex,
+            DEBUG="false",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            RUN_CHUNK_SIZE="100",
+            LOG_LEVEL="INFO",
+            PYTHONUNBUFFERED="1",
+        )
+        if self.mode == "services":
+            self.database = f"personalab_it_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.database}"')
+            base = PG_ADMIN_URL.rsplit("/", 1)[0]
+            env["DATABASE_URL"] = f"{base}/{self.database}"
+            env["REDIS_URL"] = REDIS_BASE_URL
+            redis.Redis.from_url(REDIS_BASE_URL).flushdb()
+        self.env = env
+        self._load_data()
+        if self.mode == "services":
+            self._start_worker()
+        self._start_server()
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.database:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    # --- steps -------------------------------------------------------------------------------
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            timeout=300,
+        )
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def _load_data(self) -> None:
+        subset = self.workdir / "cces_subset.csv"
+        lines = (ROOT / "polls/data/cces2018_abortion.csv").read_text().splitlines()[: POLL_ROWS + 1]
+        subset.write_text("\n".join(lines) + "\n")
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("load_areas")
+        self.manage("import_poll", "--csv", str(subset), "--mapping", "polls/mappings/cces2018_abortion.yaml")
+        self.token = self.manage(
+            "shell", "-c",
+            "from django.contrib.auth.models import User\n"
+            "from rest_framework.authtoken.models import Token\n"
+            f"u = User.objects.create_superuser('{self.username}', 'it@example.com', '{self.password}')\n"
+            "print('TOKEN=' + Token.objects.create(user=u).key)",
+        ).split("TOKEN=")[1].strip()
+
+    def _log(self, name: str):
+        return open(self.workdir / f"{name}.log", "w")
+
+    def log_text(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text()
+
+    def _start_worker(self) -> None:
+        process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "config", "worker", "--loglevel=info", "--concurrency=2",
+             "--without-gossip", "--without-mingle", "-n", f"it-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=ROOT, env=self.env, stdout=self._log("worker"), stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("celery worker exited:\n" + self.log_text("worker"))
+            if " ready." in self.log_text("worker"):
+                return
+            time.sleep(0.3)
+        raise RuntimeError("celery worker did not become ready:\n" + self.log_text("worker"))
+
+    def _start_server(self) -> None:
+        self.port = free_port()
+        process = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=self._log("server"), stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("daphne exited:\n" + self.log_text("server"))
+            try:
+                if requests.get(f"{self.base_url}/healthz/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("daphne did not answer:\n" + self.log_text("server"))
+
+    # --- client helpers ----------------------------------------------------------------------
+    def question_id(self) -> int:
+        api = self.api()
+        polls = api.get(f"{self.base_url}/api/v1/polls/").json()["results"]
+        poll = next(p for p in polls if p["slug"] == "cces-2018-abortion")
+        return api.get(f"{self.base_url}/api/v1/polls/{poll['id']}/").json()["questions"][0]["id"]
+
+    def create_population(self, size: int, seed: int = 1) -> dict:
+        response = self.api().post(f"{self.base_url}/api/v1/populations/", json={
+            "size": size, "seed": seed,
+            "areas": [{"area": a} for a in
+                      ("dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city")]})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def create_study(self) -> dict:
+        response = self.api().post(f"{self.base_url}/api/v1/studies/", json={
+            "title": "Employer abortion coverage", "items": [{
+                "code": "coverage", "text": "Allow employers to decline abortion coverage?",
+                "poll_question": self.question_id()}]})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def start_run(self, *, size: int, chunk_size: int = 100, seed: int = 1) -> dict:
+        population, study = self.create_population(size, seed), self.create_study()
+        response = self.api().post(f"{self.base_url}/api/v1/runs/", json={
+            "study": study["id"], "population": population["id"], "chunk_size": chunk_size, "seed": seed})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def wait_for_run(self, run_id: int, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.api().get(f"{self.base_url}/api/v1/runs/{run_id}/").json()
+            if run["status"] in ("completed", "failed", "cancelled"):
+                return run
+            time.sleep(0.3)
+        raise AssertionError(f"run {run_id} did not finish: {json.dumps(run)}")
+
+    def sql(self, query: str, *params) -> list[tuple]:
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            return conn.execute(query, params).fetchall()
