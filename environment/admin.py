@@ -11,7 +11,16 @@ class MarginalInline(admin.TabularInline):
 
 @admin.register(Area)
 class AreaAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "kind", "state", "population", "adult_population", "county_name", "year"]
+    list_display = [
+        "id",
+        "name",
+        "kind",
+        "state",
+        "population",
+        "adult_population",
+        "county_name",
+        "year",
+    ]
     list_filter = ["kind", "state", "year"]
     search_fields = ["id", "name", "state_name", "county_name"]
     inlines = [MarginalInline]

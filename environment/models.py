@@ -13,7 +13,9 @@ class Area(models.Model):
         STATE = "state", "State"
         CITY = "city", "City"
 
-    id = models.SlugField(primary_key=True, max_length=80, help_text="e.g. dallas_tx_city, texas_state")
+    id = models.SlugField(
+        primary_key=True, max_length=80, help_text="e.g. dallas_tx_city, texas_state"
+    )
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     state = models.CharField(max_length=2, help_text="USPS state code, e.g. TX")
@@ -21,7 +23,9 @@ class Area(models.Model):
     fips = models.CharField(max_length=12, help_text="State FIPS, or state + place FIPS for a city")
     population = models.PositiveBigIntegerField()
     adult_population = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Residents aged 18 or over (blank where the source lacks it)"
+        null=True,
+        blank=True,
+        help_text="Residents aged 18 or over (blank where the source lacks it)",
     )
     county_fips = models.CharField(max_length=5, blank=True)
     county_name = models.CharField(max_length=80, blank=True)

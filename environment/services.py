@@ -175,7 +175,9 @@ def _load_states(data_dir: Path, codes: dict[str, str]) -> list[AreaRecord]:
             record.marginals.append(MarginalRow("education", education, "adults 25+", source, 2018))
         race, _ = _race_with_fallback(row, None)
         if race:
-            record.marginals.append(MarginalRow("race_ethnicity", race, "all residents", source, 2018))
+            record.marginals.append(
+                MarginalRow("race_ethnicity", race, "all residents", source, 2018)
+            )
         records.append(record)
     return records
 
@@ -204,7 +206,11 @@ def _city_education(
     if state_education is None:
         return None, "", 0
     if county is None:
-        return dict(state_education), f"state shares (county not in {COUNTY_FILE}): {state_source}", 2018
+        return (
+            dict(state_education),
+            f"state shares (county not in {COUNTY_FILE}): {state_source}",
+            2018,
+        )
     lt_hs = county["lesshs_pct"] / 100
     below_college = county["lesscollege_pct"] / 100
     middle, top = max(0.0, below_college - lt_hs), max(0.0, 1 - below_college)
@@ -225,7 +231,9 @@ def _city_education(
     return _normalized(shares), source, 2016
 
 
-def _load_cities(data_dir: Path, codes: dict[str, str], states: list[AreaRecord]) -> list[AreaRecord]:
+def _load_cities(
+    data_dir: Path, codes: dict[str, str], states: list[AreaRecord]
+) -> list[AreaRecord]:
     frame = pd.read_csv(
         data_dir / PLACES_FILE, dtype={"state_fips": str, "place_fips": str, "county_fips": str}
     )

@@ -19,7 +19,17 @@ class PopulationAdmin(admin.ModelAdmin):
 
 @admin.register(Persona)
 class PersonaAdmin(admin.ModelAdmin):
-    list_display = ["id", "population", "index", "area", "age", "sex", "race_ethnicity", "education", "income"]
+    list_display = [
+        "id",
+        "population",
+        "index",
+        "area",
+        "age",
+        "sex",
+        "race_ethnicity",
+        "education",
+        "income",
+    ]
     list_filter = ["sex", "age_bracket", "race_ethnicity", "education", "income", "area__state"]
     search_fields = ["area__name", "population__name"]
     list_select_related = ["population", "area"]

@@ -28,7 +28,9 @@ class Population(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="population_size_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="population_size_positive")
+        ]
 
     def __str__(self) -> str:
         return self.name or f"Population {self.pk}"
@@ -44,8 +46,13 @@ class PopulationArea(models.Model):
         ordering = ["population", "-weight"]
         constraints = [
             models.UniqueConstraint(fields=["population", "area"], name="population_area_unique"),
-            models.CheckConstraint(condition=Q(weight__gt=0), name="population_area_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0), name="population_area_weight_positive"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} ({self.personas} personas)"
 
 
 class Persona(models.Model):

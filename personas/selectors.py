@@ -8,7 +8,9 @@ from personas.models import Persona, Population
 
 
 def population_detail() -> QuerySet[Population]:
-    return Population.objects.prefetch_related("areas__area").annotate(persona_count=Count("personas"))
+    return Population.objects.prefetch_related("areas__area").annotate(
+        persona_count=Count("personas")
+    )
 
 
 def population_composition(*, population: Population) -> dict[str, dict[str, int]]:

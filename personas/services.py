@@ -44,7 +44,8 @@ def _resolve_weights(areas: list[AreaWeight], found: dict[str, Area]) -> np.ndar
             raise DomainError("Area weights must be positive.", fields={"areas": ["weight <= 0"]})
         return weights
     return np.array(
-        [found[a.area_id].adult_population or found[a.area_id].population for a in areas], dtype=float
+        [found[a.area_id].adult_population or found[a.area_id].population for a in areas],
+        dtype=float,
     )
 
 
@@ -60,7 +61,9 @@ def population_create(
             fields={"size": [f"must be 1..{maximum}"]},
         )
     if not areas:
-        raise DomainError("Name at least one area, e.g. dallas_tx_city.", fields={"areas": ["empty"]})
+        raise DomainError(
+            "Name at least one area, e.g. dallas_tx_city.", fields={"areas": ["empty"]}
+        )
     ids = [a.area_id for a in areas]
     if len(set(ids)) != len(ids):
         raise DomainError("Each area may appear only once.", fields={"areas": ["duplicate area"]})
@@ -87,12 +90,12 @@ def population_create(
         seed = int(np.random.SeedSequence().entropy % (2**63))
     counts = _allocate(size, weights)
 
-    population = Population.objects.create(
-        name=name, size=size, seed=seed, created_by=created_by
-    )
+    population = Population.objects.create(name=name, size=size, seed=seed, created_by=created_by)
     PopulationArea.objects.bulk_create(
         [
-            PopulationArea(population=population, area_id=a, weight=float(w / weights.sum()), personas=int(c))
+            PopulationArea(
+                population=population, area_id=a, weight=float(w / weights.sum()), personas=int(c)
+            )
             for a, w, c in zip(ids, weights, counts, strict=True)
         ]
     )

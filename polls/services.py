@@ -33,7 +33,9 @@ def _poll_defaults(plan: ImportPlan) -> dict:
             try:
                 values[key] = dt.date.fromisoformat(values[key])
             except ValueError as exc:
-                raise PollImportError([f"mapping: poll {key} '{values[key]}' is not YYYY-MM-DD"]) from exc
+                raise PollImportError(
+                    [f"mapping: poll {key} '{values[key]}' is not YYYY-MM-DD"]
+                ) from exc
     if values.get("field_start") and values.get("field_end"):
         if values["field_start"] > values["field_end"]:
             raise PollImportError(["mapping: poll field_start is after field_end"])

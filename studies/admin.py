@@ -44,8 +44,16 @@ class ItemOptionAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["id", "study", "backend", "status", "personas_done", "personas_total",
-                    "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "study",
+        "backend",
+        "status",
+        "personas_done",
+        "personas_total",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "backend", "created_at"]
     search_fields = ["study__title", "error_message"]
     list_select_related = ["study"]

@@ -22,7 +22,11 @@ class RunProgressConsumer(AsyncJsonWebsocketConsumer):
         snapshot = await database_sync_to_async(run_snapshot)(run_id=self.run_id)
         if snapshot is None:
             await self.send_json(
-                {"type": "error", "run_id": self.run_id, "message": f"Run {self.run_id} does not exist."}
+                {
+                    "type": "error",
+                    "run_id": self.run_id,
+                    "message": f"Run {self.run_id} does not exist.",
+                }
             )
             await self.close(code=4404)
             return

@@ -49,7 +49,9 @@ def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
     if executor == "celery":
         run_canvas(Run.objects.get(id=run_id)).apply_async()
     elif executor == "thread":
-        threading.Thread(target=_thread_main, args=(run_id,), name=f"run-{run_id}", daemon=True).start()
+        threading.Thread(
+            target=_thread_main, args=(run_id,), name=f"run-{run_id}", daemon=True
+        ).start()
     elif executor == "inline":
         _run_eagerly(run_id)
     else:

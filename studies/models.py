@@ -59,7 +59,9 @@ class ItemOption(models.Model):
 
     class Meta:
         ordering = ["item", "order", "id"]
-        constraints = [models.UniqueConstraint(fields=["item", "code"], name="item_option_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "code"], name="item_option_unique_code")
+        ]
 
     def __str__(self) -> str:
         return self.label
@@ -76,7 +78,9 @@ class Run(models.Model):
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="runs")
-    population = models.ForeignKey("personas.Population", on_delete=models.PROTECT, related_name="runs")
+    population = models.ForeignKey(
+        "personas.Population", on_delete=models.PROTECT, related_name="runs"
+    )
     backend = models.CharField(max_length=40)
     seed = models.BigIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -96,7 +100,8 @@ class Run(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(personas_done__lte=models.F("personas_total")), name="run_done_within_total"
+                condition=Q(personas_done__lte=models.F("personas_total")),
+                name="run_done_within_total",
             )
         ]
 
@@ -110,7 +115,9 @@ class Run(models.Model):
 
 class Answer(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="answers")
-    persona = models.ForeignKey("personas.Persona", on_delete=models.CASCADE, related_name="answers")
+    persona = models.ForeignKey(
+        "personas.Persona", on_delete=models.CASCADE, related_name="answers"
+    )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers")
     option = models.ForeignKey(ItemOption, on_delete=models.CASCADE, related_name="answers")
     reasoning = models.TextField()
@@ -125,3 +132,6 @@ class Answer(models.Model):
             # A re-delivered chunk cannot write a second answer for the same persona and item.
             models.UniqueConstraint(fields=["run", "persona", "item"], name="answer_once_per_item")
         ]
+
+    def __str__(self) -> str:
+        return f"Answer {self.run_id}/{self.persona_id}/{self.item_id}"

@@ -46,7 +46,12 @@ def run_group_name(run_id: int) -> str:
 
 
 def run_message(
-    *, kind: Literal["progress", "completion", "error"], run_id: int, status: str, done: int, total: int,
+    *,
+    kind: Literal["progress", "completion", "error"],
+    run_id: int,
+    status: str,
+    done: int,
+    total: int,
     message: str = "",
 ) -> ProgressMessage:
     payload: ProgressMessage = {
@@ -82,15 +87,25 @@ class ChannelsProgressReporter:
             logger.warning("Could not publish progress for run %s", self.run_id, exc_info=True)
 
     def progress(self, *, status: str, done: int, total: int) -> None:
-        self._publish(run_message(kind="progress", run_id=self.run_id, status=status, done=done, total=total))
+        self._publish(
+            run_message(kind="progress", run_id=self.run_id, status=status, done=done, total=total)
+        )
 
     def completion(self, *, status: str, done: int, total: int) -> None:
-        self._publish(run_message(kind="completion", run_id=self.run_id, status=status, done=done, total=total))
+        self._publish(
+            run_message(
+                kind="completion", run_id=self.run_id, status=status, done=done, total=total
+            )
+        )
 
     def error(self, *, message: str, done: int, total: int) -> None:
         self._publish(
             run_message(
-                kind="error", run_id=self.run_id, status=RunStatus.FAILED, done=done, total=total,
+                kind="error",
+                run_id=self.run_id,
+                status=RunStatus.FAILED,
+                done=done,
+                total=total,
                 message=message,
             )
         )

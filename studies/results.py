@@ -42,7 +42,11 @@ def run_results_compute(*, run: Run) -> dict:
     items = list(Item.objects.filter(study_id=run.study_id).prefetch_related("options"))
     frame = pd.DataFrame.from_records(
         Answer.objects.filter(run=run).values_list(
-            "persona_id", "item_id", "option_id", "persona__area_id", *(f"persona__{d}" for d in DIMENSIONS)
+            "persona_id",
+            "item_id",
+            "option_id",
+            "persona__area_id",
+            *(f"persona__{d}" for d in DIMENSIONS),
         ),
         columns=["persona_id", "item_id", "option_id", "area", *DIMENSIONS],
     )
@@ -60,7 +64,9 @@ def run_results_compute(*, run: Run) -> dict:
             "code": item.code,
             "text": item.text,
             "n": n,
-            "options": _option_rows(sub["option_id"].value_counts().to_dict(), n, options) if n else [],
+            "options": _option_rows(sub["option_id"].value_counts().to_dict(), n, options)
+            if n
+            else [],
             "breakdowns": {},
         }
         for dimension in BREAKDOWN_DIMENSIONS:

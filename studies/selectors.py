@@ -10,9 +10,12 @@ from studies.progress import ProgressMessage, run_message
 
 def study_list() -> QuerySet[Study]:
     return Study.objects.prefetch_related(
-        Prefetch("items", queryset=Item.objects.prefetch_related(
-            Prefetch("options", queryset=ItemOption.objects.order_by("order"))
-        ).order_by("order"))
+        Prefetch(
+            "items",
+            queryset=Item.objects.prefetch_related(
+                Prefetch("options", queryset=ItemOption.objects.order_by("order"))
+            ).order_by("order"),
+        )
     ).order_by("-created_at")
 
 
@@ -22,9 +25,11 @@ def run_list() -> QuerySet[Run]:
 
 def run_snapshot(*, run_id: int) -> ProgressMessage | None:
     """The stored state of a run as a progress message, for pages and sockets that (re)connect."""
-    run = Run.objects.filter(id=run_id).only(
-        "id", "status", "personas_done", "personas_total", "error_message"
-    ).first()
+    run = (
+        Run.objects.filter(id=run_id)
+        .only("id", "status", "personas_done", "personas_total", "error_message")
+        .first()
+    )
     if run is None:
         return None
     if run.status == Run.Status.FAILED:
@@ -34,6 +39,10 @@ def run_snapshot(*, run_id: int) -> ProgressMessage | None:
     else:
         kind = "progress"
     return run_message(
-        kind=kind, run_id=run.id, status=run.status, done=run.personas_done,
-        total=run.personas_total, message=run.error_message,
+        kind=kind,
+        run_id=run.id,
+        status=run.status,
+        done=run.personas_done,
+        total=run.personas_total,
+        message=run.error_message,
     )

@@ -75,8 +75,12 @@ def _item_options(spec: ItemSpec, position: int) -> list[tuple[OptionSpec, int |
 
 @transaction.atomic
 def study_create(
-    *, title: str, description: str = "", kind: str = Study.Kind.POLICY_SUPPORT,
-    items: list[ItemSpec], created_by=None,
+    *,
+    title: str,
+    description: str = "",
+    kind: str = Study.Kind.POLICY_SUPPORT,
+    items: list[ItemSpec],
+    created_by=None,
 ) -> Study:
     """Create a study with its single-choice items and options, all or nothing."""
     if not items:
@@ -87,12 +91,19 @@ def study_create(
         )
     codes = [i.code for i in items]
     if len(set(codes)) != len(codes):
-        raise DomainError("Item codes must be unique within a study.", fields={"items": ["duplicate code"]})
+        raise DomainError(
+            "Item codes must be unique within a study.", fields={"items": ["duplicate code"]}
+        )
     planned = [(spec, _item_options(spec, pos)) for pos, spec in enumerate(items)]
-    study = Study.objects.create(title=title, description=description, kind=kind, created_by=created_by)
+    study = Study.objects.create(
+        title=title, description=description, kind=kind, created_by=created_by
+    )
     for order, (spec, options) in enumerate(planned):
         item = Item.objects.create(
-            study=study, order=order, code=spec.code, text=spec.text,
+            study=study,
+            order=order,
+            code=spec.code,
+            text=spec.text,
             poll_question_id=spec.poll_question_id,
         )
         option_codes = [o.code for o, _ in options]
@@ -103,7 +114,9 @@ def study_create(
             )
         ItemOption.objects.bulk_create(
             [
-                ItemOption(item=item, order=i, code=o.code, label=o.label, poll_option_id=poll_option)
+                ItemOption(
+                    item=item, order=i, code=o.code, label=o.label, poll_option_id=poll_option
+                )
                 for i, (o, poll_option) in enumerate(options)
             ]
         )
@@ -111,8 +124,14 @@ def study_create(
 
 
 def run_start(
-    *, study: Study, population: Population, backend: str = "poll_cell", seed: int | None = None,
-    chunk_size: int | None = None, created_by=None, executor: str | None = None,
+    *,
+    study: Study,
+    population: Population,
+    backend: str = "poll_cell",
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    created_by=None,
+    executor: str | None = None,
 ) -> Run:
     """Create a queued run and, once committed, hand its chunks to the executor.
 
@@ -156,8 +175,10 @@ def run_start(
 
 def run_chunks(*, run: Run) -> list[tuple[int, int]]:
     """Half-open persona index ranges, one per chunk task."""
-    return [(start, min(start + run.chunk_size, run.personas_total))
-            for start in range(0, run.personas_total, run.chunk_size)]
+    return [
+        (start, min(start + run.chunk_size, run.personas_total))
+        for start in range(0, run.personas_total, run.chunk_size)
+    ]
 
 
 def _is_cancelled(run_id: int) -> bool:
@@ -213,7 +234,9 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
             )
         written += pending_personas
         pending, pending_personas = [], 0
-        current = Run.objects.values_list("status", "personas_done", "personas_total").get(id=run_id)
+        current = Run.objects.values_list("status", "personas_done", "personas_total").get(
+            id=run_id
+        )
         reporter.progress(status=current[0], done=current[1], total=current[2])
 
     for persona in todo:
@@ -226,8 +249,12 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
             draft = backend.answer(persona=persona, item=item)
             pending.append(
                 Answer(
-                    run_id=run_id, persona=persona, item=item, option_id=draft.option_id,
-                    reasoning=draft.reasoning, probabilities=draft.probabilities,
+                    run_id=run_id,
+                    persona=persona,
+                    item=item,
+                    option_id=draft.option_id,
+                    reasoning=draft.reasoning,
+                    probabilities=draft.probabilities,
                 )
             )
         pending_personas += 1
@@ -244,7 +271,9 @@ def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
         return run
     results = run_results_compute(run=run)
     done = results["personas_answered"]
-    updated = Run.objects.filter(id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+    updated = Run.objects.filter(
+        id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(
         status=Run.Status.COMPLETED, personas_done=done, results=results, finished_at=timezone.now()
     )
     run.refresh_from_db()
@@ -255,9 +284,9 @@ def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
 
 def run_fail(*, run_id: int, message: str, reporter: Reporter) -> None:
     """Record a failure with its message; a finished run keeps its final state."""
-    updated = Run.objects.filter(id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-        status=Run.Status.FAILED, error_message=message[:4000], finished_at=timezone.now()
-    )
+    updated = Run.objects.filter(
+        id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(status=Run.Status.FAILED, error_message=message[:4000], finished_at=timezone.now())
     if updated:
         run = Run.objects.get(id=run_id)
         reporter.error(message=message, done=run.personas_done, total=run.personas_total)
@@ -265,9 +294,9 @@ def run_fail(*, run_id: int, message: str, reporter: Reporter) -> None:
 
 def run_cancel(*, run: Run, reporter: Reporter) -> Run:
     """Stop a queued or running run; answers already stored are kept."""
-    updated = Run.objects.filter(id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now()
-    )
+    updated = Run.objects.filter(
+        id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(status=Run.Status.CANCELLED, finished_at=timezone.now())
     run.refresh_from_db()
     if not updated:
         raise ConflictError(

@@ -16,7 +16,11 @@ TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(
-    bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True,
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
     max_retries=5,
 )
 def run_chunk(self, run_id: int, start: int, end: int) -> int:
@@ -48,5 +52,9 @@ def run_complete(_chunk_results: list | None, run_id: int) -> str:
         raise
     except Exception as exc:
         logger.exception("Run %s could not be aggregated", run_id)
-        run_fail(run_id=run_id, message=f"Aggregation failed: {type(exc).__name__}: {exc}", reporter=reporter)
+        run_fail(
+            run_id=run_id,
+            message=f"Aggregation failed: {type(exc).__name__}: {exc}",
+            reporter=reporter,
+        )
         raise

@@ -21,12 +21,19 @@ def home(request):
         try:
             study = study_create(
                 title=v["title"],
-                items=[ItemSpec(code=v["question"].code, text=v["question"].text,
-                                poll_question_id=v["question"].id)],
+                items=[
+                    ItemSpec(
+                        code=v["question"].code,
+                        text=v["question"].text,
+                        poll_question_id=v["question"].id,
+                    )
+                ],
                 created_by=request.user,
             )
             population = population_create(
-                size=v["size"], areas=[AreaWeight(a.id) for a in v["areas"]], created_by=request.user,
+                size=v["size"],
+                areas=[AreaWeight(a.id) for a in v["areas"]],
+                created_by=request.user,
                 name=f"{v['title']} population",
             )
             run = run_start(study=study, population=population, created_by=request.user)

@@ -68,8 +68,11 @@ class Stack:
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items()
-               if k not in {"DATABASE_URL", "REDIS_URL", "RUN_EXECUTOR", "DJANGO_SETTINGS_MODULE"}}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "REDIS_URL", "RUN_EXECUTOR", "DJANGO_SETTINGS_MODULE"}
+        }
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings.local",
             PERSONALAB_VAR_DIR=str(self.workdir / "var"),
@@ -111,27 +114,46 @@ class Stack:
     # --- steps -------------------------------------------------------------------------------
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
             timeout=300,
         )
         if result.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result.stdout
 
     def _load_data(self) -> None:
         subset = self.workdir / "cces_subset.csv"
-        lines = (ROOT / "polls/data/cces2018_abortion.csv").read_text().splitlines()[: POLL_ROWS + 1]
+        lines = (
+            (ROOT / "polls/data/cces2018_abortion.csv").read_text().splitlines()[: POLL_ROWS + 1]
+        )
         subset.write_text("\n".join(lines) + "\n")
         self.manage("migrate", "--noinput", "-v0")
         self.manage("load_areas")
-        self.manage("import_poll", "--csv", str(subset), "--mapping", "polls/mappings/cces2018_abortion.yaml")
-        self.token = self.manage(
-            "shell", "-c",
-            "from django.contrib.auth.models import User\n"
-            "from rest_framework.authtoken.models import Token\n"
-            f"u = User.objects.create_superuser('{self.username}', 'it@example.com', '{self.password}')\n"
-            "print('TOKEN=' + Token.objects.create(user=u).key)",
-        ).split("TOKEN=")[1].strip()
+        self.manage(
+            "import_poll",
+            "--csv",
+            str(subset),
+            "--mapping",
+            "polls/mappings/cces2018_abortion.yaml",
+        )
+        self.token = (
+            self.manage(
+                "shell",
+                "-c",
+                "from django.contrib.auth.models import User\n"
+                "from rest_framework.authtoken.models import Token\n"
+                f"u = User.objects.create_superuser('{self.username}', 'it@example.com', '{self.password}')\n"
+                "print('TOKEN=' + Token.objects.create(user=u).key)",
+            )
+            .split("TOKEN=")[1]
+            .strip()
+        )
 
     def _log(self, name: str):
         return open(self.workdir / f"{name}.log", "w")
@@ -141,9 +163,22 @@ class Stack:
 
     def _start_worker(self) -> None:
         process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "config", "worker", "--loglevel=info", "--concurrency=2",
-             "--without-gossip", "--without-mingle", "-n", f"it-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env=self.env, stdout=self._log("worker"), stderr=subprocess.STDOUT,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=info",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"it-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log("worker"),
+            stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
         deadline = time.monotonic() + 90
@@ -158,8 +193,18 @@ class Stack:
     def _start_server(self) -> None:
         self.port = free_port()
         process = subprocess.Popen(
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=self._log("server"), stderr=subprocess.STDOUT,
+            [
+                str(BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log("server"),
+            stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
         deadline = time.monotonic() + 60
@@ -182,25 +227,53 @@ class Stack:
         return api.get(f"{self.base_url}/api/v1/polls/{poll['id']}/").json()["questions"][0]["id"]
 
     def create_population(self, size: int, seed: int = 1) -> dict:
-        response = self.api().post(f"{self.base_url}/api/v1/populations/", json={
-            "size": size, "seed": seed,
-            "areas": [{"area": a} for a in
-                      ("dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city")]})
+        response = self.api().post(
+            f"{self.base_url}/api/v1/populations/",
+            json={
+                "size": size,
+                "seed": seed,
+                "areas": [
+                    {"area": a}
+                    for a in (
+                        "dallas_tx_city",
+                        "detroit_mi_city",
+                        "minneapolis_mn_city",
+                        "phoenix_az_city",
+                    )
+                ],
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
     def create_study(self) -> dict:
-        response = self.api().post(f"{self.base_url}/api/v1/studies/", json={
-            "title": "Employer abortion coverage", "items": [{
-                "code": "coverage", "text": "Allow employers to decline abortion coverage?",
-                "poll_question": self.question_id()}]})
+        response = self.api().post(
+            f"{self.base_url}/api/v1/studies/",
+            json={
+                "title": "Employer abortion coverage",
+                "items": [
+                    {
+                        "code": "coverage",
+                        "text": "Allow employers to decline abortion coverage?",
+                        "poll_question": self.question_id(),
+                    }
+                ],
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
     def start_run(self, *, size: int, chunk_size: int = 100, seed: int = 1) -> dict:
         population, study = self.create_population(size, seed), self.create_study()
-        response = self.api().post(f"{self.base_url}/api/v1/runs/", json={
-            "study": study["id"], "population": population["id"], "chunk_size": chunk_size, "seed": seed})
+        response = self.api().post(
+            f"{self.base_url}/api/v1/runs/",
+            json={
+                "study": study["id"],
+                "population": population["id"],
+                "chunk_size": chunk_size,
+                "seed": seed,
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -107,7 +107,9 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     RUN_EXECUTOR = env("RUN_EXECUTOR", default="celery")
 else:
     # Embedded default: tasks run eagerly, on a background thread of the process that started

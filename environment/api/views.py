@@ -20,7 +20,9 @@ class AreaListView(generics.ListAPIView):
     def get_queryset(self):
         params = self.request.query_params
         return area_list(
-            search=params.get("search", ""), state=params.get("state", ""), kind=params.get("kind", "")
+            search=params.get("search", ""),
+            state=params.get("state", ""),
+            kind=params.get("kind", ""),
         )
 
 

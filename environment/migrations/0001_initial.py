@@ -5,51 +5,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Area',
+            name="Area",
             fields=[
-                ('id', models.SlugField(help_text='e.g. dallas_tx_city, texas_state', max_length=80, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('state', 'State'), ('city', 'City')], max_length=10)),
-                ('state', models.CharField(help_text='USPS state code, e.g. TX', max_length=2)),
-                ('state_name', models.CharField(max_length=60)),
-                ('fips', models.CharField(help_text='State FIPS, or state + place FIPS for a city', max_length=12)),
-                ('population', models.PositiveBigIntegerField()),
-                ('adult_population', models.PositiveBigIntegerField(blank=True, help_text='Residents aged 18 or over (blank where the source lacks it)', null=True)),
-                ('county_fips', models.CharField(blank=True, max_length=5)),
-                ('county_name', models.CharField(blank=True, max_length=80)),
-                ('source', models.CharField(max_length=300)),
-                ('year', models.PositiveSmallIntegerField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.SlugField(
+                        help_text="e.g. dallas_tx_city, texas_state",
+                        max_length=80,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(choices=[("state", "State"), ("city", "City")], max_length=10),
+                ),
+                ("state", models.CharField(help_text="USPS state code, e.g. TX", max_length=2)),
+                ("state_name", models.CharField(max_length=60)),
+                (
+                    "fips",
+                    models.CharField(
+                        help_text="State FIPS, or state + place FIPS for a city", max_length=12
+                    ),
+                ),
+                ("population", models.PositiveBigIntegerField()),
+                (
+                    "adult_population",
+                    models.PositiveBigIntegerField(
+                        blank=True,
+                        help_text="Residents aged 18 or over (blank where the source lacks it)",
+                        null=True,
+                    ),
+                ),
+                ("county_fips", models.CharField(blank=True, max_length=5)),
+                ("county_name", models.CharField(blank=True, max_length=80)),
+                ("source", models.CharField(max_length=300)),
+                ("year", models.PositiveSmallIntegerField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['kind', 'state', 'name'],
-                'indexes': [models.Index(fields=['state', 'kind'], name='environment_state_6918a7_idx'), models.Index(fields=['name'], name='environment_name_b15fab_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('adult_population__lte', models.F('population'))), name='area_adults_within_population')],
+                "ordering": ["kind", "state", "name"],
+                "indexes": [
+                    models.Index(fields=["state", "kind"], name="environment_state_6918a7_idx"),
+                    models.Index(fields=["name"], name="environment_name_b15fab_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("adult_population__lte", models.F("population"))),
+                        name="area_adults_within_population",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DemographicMarginal',
+            name="DemographicMarginal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('age_bracket', 'age_bracket'), ('sex', 'sex'), ('race_ethnicity', 'race_ethnicity'), ('education', 'education'), ('income', 'income')], max_length=20)),
-                ('category', models.CharField(max_length=20)),
-                ('share', models.FloatField()),
-                ('universe', models.CharField(help_text="Who the share is of, e.g. 'adults 18+'", max_length=80)),
-                ('source', models.CharField(max_length=300)),
-                ('year', models.PositiveSmallIntegerField()),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='marginals', to='environment.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "dimension",
+                    models.CharField(
+                        choices=[
+                            ("age_bracket", "age_bracket"),
+                            ("sex", "sex"),
+                            ("race_ethnicity", "race_ethnicity"),
+                            ("education", "education"),
+                            ("income", "income"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("category", models.CharField(max_length=20)),
+                ("share", models.FloatField()),
+                (
+                    "universe",
+                    models.CharField(
+                        help_text="Who the share is of, e.g. 'adults 18+'", max_length=80
+                    ),
+                ),
+                ("source", models.CharField(max_length=300)),
+                ("year", models.PositiveSmallIntegerField()),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="marginals",
+                        to="environment.area",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['area', 'dimension', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('area', 'dimension', 'category'), name='marginal_unique_category'), models.CheckConstraint(condition=models.Q(('share__gte', 0), ('share__lte', 1)), name='marginal_share_in_unit_interval')],
+                "ordering": ["area", "dimension", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("area", "dimension", "category"), name="marginal_unique_category"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("share__gte", 0), ("share__lte", 1)),
+                        name="marginal_share_in_unit_interval",
+                    ),
+                ],
             },
         ),
     ]

@@ -32,7 +32,17 @@ class PopulationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Population
-        fields = ["id", "name", "size", "seed", "status", "method", "created_at", "areas", "composition"]
+        fields = [
+            "id",
+            "name",
+            "size",
+            "seed",
+            "status",
+            "method",
+            "created_at",
+            "areas",
+            "composition",
+        ]
 
     def get_composition(self, obj) -> dict[str, dict[str, int]]:
         return self.context.get("composition", {})

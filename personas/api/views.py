@@ -26,7 +26,9 @@ class PopulationCreateView(APIView):
         )
         population = population_detail().get(pk=population.pk)
         context = {"composition": population_composition(population=population)}
-        return Response(PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED
+        )
 
 
 class PopulationDetailView(APIView):

@@ -6,80 +6,215 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('environment', '0001_initial'),
+        ("environment", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Population',
+            name="Population",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('size', models.PositiveIntegerField()),
-                ('seed', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('ready', 'Ready')], default='ready', max_length=12)),
-                ('method', models.CharField(default="independent draws from each area's marginals", help_text='How personas were sampled', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("size", models.PositiveIntegerField()),
+                ("seed", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(choices=[("ready", "Ready")], default="ready", max_length=12),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        default="independent draws from each area's marginals",
+                        help_text="How personas were sampled",
+                        max_length=200,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Persona',
+            name="Persona",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField(help_text='Position in the population, from 0')),
-                ('age', models.PositiveSmallIntegerField()),
-                ('age_bracket', models.CharField(choices=[('18_24', '18–24'), ('25_34', '25–34'), ('35_44', '35–44'), ('45_54', '45–54'), ('55_64', '55–64'), ('65_plus', '65+')], max_length=10)),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male')], max_length=10)),
-                ('race_ethnicity', models.CharField(choices=[('white', 'White (non-Hispanic)'), ('black', 'Black (non-Hispanic)'), ('hispanic', 'Hispanic (any race)'), ('asian', 'Asian (non-Hispanic)'), ('other', 'Other or multiple (non-Hispanic)')], max_length=12)),
-                ('education', models.CharField(choices=[('lt_hs', 'Less than high school'), ('hs', 'High school graduate'), ('some_college', 'Some college or associate degree'), ('bachelors', "Bachelor's degree"), ('graduate', 'Graduate or professional degree')], max_length=15)),
-                ('income', models.CharField(choices=[('lt_25k', 'Under $25,000'), ('25_50k', '$25,000–49,999'), ('50_75k', '$50,000–74,999'), ('75_100k', '$75,000–99,999'), ('100_150k', '$100,000–149,999'), ('150k_plus', '$150,000 or more')], max_length=12)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='environment.area')),
-                ('population', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='personas', to='personas.population')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "index",
+                    models.PositiveIntegerField(help_text="Position in the population, from 0"),
+                ),
+                ("age", models.PositiveSmallIntegerField()),
+                (
+                    "age_bracket",
+                    models.CharField(
+                        choices=[
+                            ("18_24", "18–24"),
+                            ("25_34", "25–34"),
+                            ("35_44", "35–44"),
+                            ("45_54", "45–54"),
+                            ("55_64", "55–64"),
+                            ("65_plus", "65+"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("female", "Female"), ("male", "Male")], max_length=10
+                    ),
+                ),
+                (
+                    "race_ethnicity",
+                    models.CharField(
+                        choices=[
+                            ("white", "White (non-Hispanic)"),
+                            ("black", "Black (non-Hispanic)"),
+                            ("hispanic", "Hispanic (any race)"),
+                            ("asian", "Asian (non-Hispanic)"),
+                            ("other", "Other or multiple (non-Hispanic)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "education",
+                    models.CharField(
+                        choices=[
+                            ("lt_hs", "Less than high school"),
+                            ("hs", "High school graduate"),
+                            ("some_college", "Some college or associate degree"),
+                            ("bachelors", "Bachelor's degree"),
+                            ("graduate", "Graduate or professional degree"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "income",
+                    models.CharField(
+                        choices=[
+                            ("lt_25k", "Under $25,000"),
+                            ("25_50k", "$25,000–49,999"),
+                            ("50_75k", "$50,000–74,999"),
+                            ("75_100k", "$75,000–99,999"),
+                            ("100_150k", "$100,000–149,999"),
+                            ("150k_plus", "$150,000 or more"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="environment.area",
+                    ),
+                ),
+                (
+                    "population",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personas",
+                        to="personas.population",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['population', 'index'],
+                "ordering": ["population", "index"],
             },
         ),
         migrations.CreateModel(
-            name='PopulationArea',
+            name="PopulationArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weight', models.FloatField(help_text='Share of the population drawn from this area')),
-                ('personas', models.PositiveIntegerField(help_text='Personas allocated to this area')),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='environment.area')),
-                ('population', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='areas', to='personas.population')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weight",
+                    models.FloatField(help_text="Share of the population drawn from this area"),
+                ),
+                (
+                    "personas",
+                    models.PositiveIntegerField(help_text="Personas allocated to this area"),
+                ),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="environment.area",
+                    ),
+                ),
+                (
+                    "population",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="areas",
+                        to="personas.population",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['population', '-weight'],
+                "ordering": ["population", "-weight"],
             },
         ),
         migrations.AddConstraint(
-            model_name='population',
-            constraint=models.CheckConstraint(condition=models.Q(('size__gt', 0)), name='population_size_positive'),
+            model_name="population",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("size__gt", 0)), name="population_size_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.UniqueConstraint(fields=('population', 'index'), name='persona_unique_index'),
+            model_name="persona",
+            constraint=models.UniqueConstraint(
+                fields=("population", "index"), name="persona_unique_index"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.CheckConstraint(condition=models.Q(('age__gte', 18)), name='persona_adult'),
+            model_name="persona",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("age__gte", 18)), name="persona_adult"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationarea',
-            constraint=models.UniqueConstraint(fields=('population', 'area'), name='population_area_unique'),
+            model_name="populationarea",
+            constraint=models.UniqueConstraint(
+                fields=("population", "area"), name="population_area_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationarea',
-            constraint=models.CheckConstraint(condition=models.Q(('weight__gt', 0)), name='population_area_weight_positive'),
+            model_name="populationarea",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weight__gt", 0)), name="population_area_weight_positive"
+            ),
         ),
     ]

@@ -5,112 +5,225 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('environment', '0001_initial'),
+        ("environment", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Poll',
+            name="Poll",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('pollster', models.CharField(max_length=200)),
-                ('field_start', models.DateField(blank=True, null=True)),
-                ('field_end', models.DateField(blank=True, null=True)),
-                ('year', models.PositiveSmallIntegerField(blank=True, help_text='Year of fieldwork', null=True)),
-                ('population', models.CharField(help_text="Who was sampled, e.g. 'US adults'", max_length=200)),
-                ('mode', models.CharField(blank=True, max_length=80)),
-                ('sample_size', models.PositiveIntegerField(default=0)),
-                ('source', models.TextField(help_text='Where the data came from (repository, file, commit)')),
-                ('licence', models.CharField(blank=True, max_length=200)),
-                ('topic_tags', models.JSONField(blank=True, default=list)),
-                ('imported_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("pollster", models.CharField(max_length=200)),
+                ("field_start", models.DateField(blank=True, null=True)),
+                ("field_end", models.DateField(blank=True, null=True)),
+                (
+                    "year",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Year of fieldwork", null=True
+                    ),
+                ),
+                (
+                    "population",
+                    models.CharField(help_text="Who was sampled, e.g. 'US adults'", max_length=200),
+                ),
+                ("mode", models.CharField(blank=True, max_length=80)),
+                ("sample_size", models.PositiveIntegerField(default=0)),
+                (
+                    "source",
+                    models.TextField(
+                        help_text="Where the data came from (repository, file, commit)"
+                    ),
+                ),
+                ("licence", models.CharField(blank=True, max_length=200)),
+                ("topic_tags", models.JSONField(blank=True, default=list)),
+                ("imported_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['slug'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('field_start__isnull', True), ('field_end__isnull', True), ('field_start__lte', models.F('field_end')), _connector='OR'), name='poll_field_dates_ordered')],
+                "ordering": ["slug"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("field_start__isnull", True),
+                            ("field_end__isnull", True),
+                            ("field_start__lte", models.F("field_end")),
+                            _connector="OR",
+                        ),
+                        name="poll_field_dates_ordered",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=80)),
-                ('text', models.TextField()),
-                ('topic_tags', models.JSONField(blank=True, default=list)),
-                ('poll', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='polls.poll')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=80)),
+                ("text", models.TextField()),
+                ("topic_tags", models.JSONField(blank=True, default=list)),
+                (
+                    "poll",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="polls.poll",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['poll', 'code'],
+                "ordering": ["poll", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Option',
+            name="Option",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=80)),
-                ('label', models.CharField(max_length=200)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('ordinal_value', models.FloatField(blank=True, help_text='Position on an ordinal scale', null=True)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='options', to='polls.question')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=80)),
+                ("label", models.CharField(max_length=200)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "ordinal_value",
+                    models.FloatField(
+                        blank=True, help_text="Position on an ordinal scale", null=True
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="options",
+                        to="polls.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['question', 'order', 'id'],
+                "ordering": ["question", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Respondent',
+            name="Respondent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=64)),
-                ('weight', models.FloatField(default=1.0)),
-                ('age_min', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('age_max', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('sex', models.CharField(blank=True, max_length=40)),
-                ('race_ethnicity', models.CharField(blank=True, max_length=60)),
-                ('education', models.CharField(blank=True, max_length=60)),
-                ('income', models.CharField(blank=True, max_length=60)),
-                ('party', models.CharField(blank=True, max_length=60)),
-                ('state', models.CharField(blank=True, help_text='USPS code', max_length=2)),
-                ('area', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='environment.area')),
-                ('poll', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='respondents', to='polls.poll')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=64)),
+                ("weight", models.FloatField(default=1.0)),
+                ("age_min", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("age_max", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("sex", models.CharField(blank=True, max_length=40)),
+                ("race_ethnicity", models.CharField(blank=True, max_length=60)),
+                ("education", models.CharField(blank=True, max_length=60)),
+                ("income", models.CharField(blank=True, max_length=60)),
+                ("party", models.CharField(blank=True, max_length=60)),
+                ("state", models.CharField(blank=True, help_text="USPS code", max_length=2)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="environment.area",
+                    ),
+                ),
+                (
+                    "poll",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="respondents",
+                        to="polls.poll",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['poll', 'id'],
+                "ordering": ["poll", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('option', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='polls.option')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='polls.question')),
-                ('respondent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='polls.respondent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "option",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="polls.option",
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="polls.question",
+                    ),
+                ),
+                (
+                    "respondent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="polls.respondent",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.UniqueConstraint(fields=('poll', 'code'), name='question_unique_code_per_poll'),
+            model_name="question",
+            constraint=models.UniqueConstraint(
+                fields=("poll", "code"), name="question_unique_code_per_poll"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='option',
-            constraint=models.UniqueConstraint(fields=('question', 'code'), name='option_unique_code'),
+            model_name="option",
+            constraint=models.UniqueConstraint(
+                fields=("question", "code"), name="option_unique_code"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='respondent',
-            constraint=models.UniqueConstraint(fields=('poll', 'external_id'), name='respondent_unique_id'),
+            model_name="respondent",
+            constraint=models.UniqueConstraint(
+                fields=("poll", "external_id"), name="respondent_unique_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='respondent',
-            constraint=models.CheckConstraint(condition=models.Q(('weight__gt', 0)), name='respondent_weight_positive'),
+            model_name="respondent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weight__gt", 0)), name="respondent_weight_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.UniqueConstraint(fields=('respondent', 'question'), name='response_one_per_question'),
+            model_name="response",
+            constraint=models.UniqueConstraint(
+                fields=("respondent", "question"), name="response_one_per_question"
+            ),
         ),
     ]

@@ -47,7 +47,9 @@ class StudyListCreateView(generics.ListAPIView):
             ],
             created_by=request.user,
         )
-        return Response(StudySerializer(study_list().get(pk=study.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            StudySerializer(study_list().get(pk=study.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class StudyDetailView(generics.RetrieveAPIView):
@@ -61,7 +63,9 @@ def _lookup(model, pk: int, field: str):
     obj = model.objects.filter(pk=pk).first()
     if obj is None:
         raise DomainError(
-            f"{model.__name__} {pk} does not exist.", code=f"unknown_{field}", fields={field: ["not found"]}
+            f"{model.__name__} {pk} does not exist.",
+            code=f"unknown_{field}",
+            fields={field: ["not found"]},
         )
     return obj
 

@@ -131,7 +131,9 @@ class PollCellBackend:
             dimensions=tuple(d for d in MATCH_ORDER if d in measured),
         )
 
-    def _mask(self, item_id: int, data: _QuestionData, dimension: str, persona: Persona) -> np.ndarray:
+    def _mask(
+        self, item_id: int, data: _QuestionData, dimension: str, persona: Persona
+    ) -> np.ndarray:
         if dimension == "age":
             key = (item_id, "age", persona.age)
         else:
@@ -184,9 +186,10 @@ class PollCellBackend:
         shares = {
             data.codes[o]: float(weights[options == o].sum() / weights.sum()) for o in data.labels
         }
-        cell = ", ".join(
-            f"{DIMENSION_NAMES[d]} {self._describe(persona, d)}" for d in used
-        ) or "no demographic filter"
+        cell = (
+            ", ".join(f"{DIMENSION_NAMES[d]} {self._describe(persona, d)}" for d in used)
+            or "no demographic filter"
+        )
         year = f", {data.poll_year}" if data.poll_year else ""
         reasoning = (
             f"Drawn from {count} respondents of {data.poll_title}{year} who match this persona on "

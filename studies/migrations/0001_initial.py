@@ -6,120 +6,269 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('personas', '0001_initial'),
-        ('polls', '0001_initial'),
+        ("personas", "0001_initial"),
+        ("polls", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('code', models.SlugField(max_length=80)),
-                ('text', models.TextField()),
-                ('poll_question', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='polls.question')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("code", models.SlugField(max_length=80)),
+                ("text", models.TextField()),
+                (
+                    "poll_question",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="polls.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['study', 'order', 'id'],
+                "ordering": ["study", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ItemOption',
+            name="ItemOption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('code', models.SlugField(max_length=80)),
-                ('label', models.CharField(max_length=200)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='options', to='studies.item')),
-                ('poll_option', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='polls.option')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("code", models.SlugField(max_length=80)),
+                ("label", models.CharField(max_length=200)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="options",
+                        to="studies.item",
+                    ),
+                ),
+                (
+                    "poll_option",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="polls.option",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item', 'order', 'id'],
+                "ordering": ["item", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backend', models.CharField(max_length=40)),
-                ('seed', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
-                ('personas_total', models.PositiveIntegerField()),
-                ('personas_done', models.PositiveIntegerField(default=0)),
-                ('chunk_size', models.PositiveIntegerField()),
-                ('error_message', models.TextField(blank=True)),
-                ('results', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('population', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='personas.population')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backend", models.CharField(max_length=40)),
+                ("seed", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("personas_total", models.PositiveIntegerField()),
+                ("personas_done", models.PositiveIntegerField(default=0)),
+                ("chunk_size", models.PositiveIntegerField()),
+                ("error_message", models.TextField(blank=True)),
+                ("results", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "population",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="personas.population",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reasoning', models.TextField()),
-                ('probabilities', models.JSONField(blank=True, help_text='Option code -> probability the backend assigned, if known', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='personas.persona')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='studies.item')),
-                ('option', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='studies.itemoption')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='studies.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reasoning", models.TextField()),
+                (
+                    "probabilities",
+                    models.JSONField(
+                        blank=True,
+                        help_text="Option code -> probability the backend assigned, if known",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="personas.persona",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="studies.item",
+                    ),
+                ),
+                (
+                    "option",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="studies.itemoption",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="studies.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'persona', 'item'],
+                "ordering": ["run", "persona", "item"],
             },
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('kind', models.CharField(choices=[('policy_support', 'Policy support'), ('message_test', 'Message test'), ('product_pricing', 'Product reception across prices'), ('feature_preference', 'Feature preference'), ('questionnaire', 'Questionnaire with conditions'), ('multi_agent', 'Group with mutual influence')], default='policy_support', max_length=24)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("policy_support", "Policy support"),
+                            ("message_test", "Message test"),
+                            ("product_pricing", "Product reception across prices"),
+                            ("feature_preference", "Feature preference"),
+                            ("questionnaire", "Questionnaire with conditions"),
+                            ("multi_agent", "Group with mutual influence"),
+                        ],
+                        default="policy_support",
+                        max_length=24,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "studies",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddField(
-            model_name='run',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='studies.study'),
+            model_name="run",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="studies.study"
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='studies.study'),
+            model_name="item",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="items",
+                to="studies.study",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='itemoption',
-            constraint=models.UniqueConstraint(fields=('item', 'code'), name='item_option_unique_code'),
+            model_name="itemoption",
+            constraint=models.UniqueConstraint(
+                fields=("item", "code"), name="item_option_unique_code"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='answer',
-            constraint=models.UniqueConstraint(fields=('run', 'persona', 'item'), name='answer_once_per_item'),
+            model_name="answer",
+            constraint=models.UniqueConstraint(
+                fields=("run", "persona", "item"), name="answer_once_per_item"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.CheckConstraint(condition=models.Q(('personas_done__lte', models.F('personas_total'))), name='run_done_within_total'),
+            model_name="run",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("personas_done__lte", models.F("personas_total"))),
+                name="run_done_within_total",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('study', 'code'), name='item_unique_code'),
+            model_name="item",
+            constraint=models.UniqueConstraint(fields=("study", "code"), name="item_unique_code"),
         ),
     ]

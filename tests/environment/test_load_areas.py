@@ -41,7 +41,9 @@ def test_marginals_cover_every_dimension_and_sum_to_one(area_id):
 
 
 def test_city_education_comes_from_its_county_and_says_so():
-    marginal = DemographicMarginal.objects.get(area_id="detroit_mi_city", dimension="education", category="lt_hs")
+    marginal = DemographicMarginal.objects.get(
+        area_id="detroit_mi_city", dimension="education", category="lt_hs"
+    )
     assert "county 26163" in marginal.source  # Wayne County, MI
     assert marginal.universe == "adults 25+"
 

@@ -37,15 +37,23 @@ def test_a_run_started_through_the_api_completes_in_the_worker_with_live_progres
     # Two worker processes publish concurrently, so messages may interleave; none exceeds the total.
     assert all(0 <= m["personas_completed"] <= 3000 for m in messages)
     final = messages[-1]
-    assert final == {**final, "type": "completion", "status": "completed", "personas_completed": 3000,
-                     "total_personas": 3000, "percent": 100.0}
+    assert final == {
+        **final,
+        "type": "completion",
+        "status": "completed",
+        "personas_completed": 3000,
+        "total_personas": 3000,
+        "percent": 100.0,
+    }
 
     results = stack.api().get(f"{stack.base_url}/api/v1/runs/{run['id']}/results/").json()
     item = results["items"][0]
     assert item["n"] == 3000 and sum(o["count"] for o in item["options"]) == 3000
     assert len(item["breakdowns"]["area"]) == 4
     # The worker process, not the web process, answered the personas.
-    assert stack.sql("SELECT count(*) FROM studies_answer WHERE run_id = %s", run["id"]) == [(3000,)]
+    assert stack.sql("SELECT count(*) FROM studies_answer WHERE run_id = %s", run["id"]) == [
+        (3000,)
+    ]
     assert "studies.tasks.run_chunk" in stack.log_text("worker")
     assert "studies.tasks.run_complete" in stack.log_text("worker")
 
@@ -54,13 +62,17 @@ def test_a_redelivered_chunk_writes_no_duplicate_rows(services_stack):
     stack = services_stack
     run = stack.start_run(size=300, chunk_size=100, seed=22)
     assert stack.wait_for_run(run["id"])["status"] == "completed"
-    before = stack.sql("SELECT persona_id, option_id FROM studies_answer WHERE run_id = %s ORDER BY 1", run["id"])
+    before = stack.sql(
+        "SELECT persona_id, option_id FROM studies_answer WHERE run_id = %s ORDER BY 1", run["id"]
+    )
 
     client = Celery(broker=stack.env["REDIS_URL"], backend=stack.env["REDIS_URL"])
     redelivered = client.send_task("studies.tasks.run_chunk", args=[run["id"], 0, 100])
     assert redelivered.get(timeout=60) == 0  # nothing newly answered
 
-    after = stack.sql("SELECT persona_id, option_id FROM studies_answer WHERE run_id = %s ORDER BY 1", run["id"])
+    after = stack.sql(
+        "SELECT persona_id, option_id FROM studies_answer WHERE run_id = %s ORDER BY 1", run["id"]
+    )
     assert after == before and len(after) == 300
 
 
@@ -73,7 +85,10 @@ def test_a_run_cancelled_through_the_api_stops_and_keeps_its_answers(services_st
     time.sleep(3)  # chunks already taken finish their current persona batch, the rest skip
     settled = stack.sql("SELECT count(*) FROM studies_answer WHERE run_id = %s", run["id"])[0][0]
     time.sleep(2)
-    assert stack.sql("SELECT count(*) FROM studies_answer WHERE run_id = %s", run["id"])[0][0] == settled
+    assert (
+        stack.sql("SELECT count(*) FROM studies_answer WHERE run_id = %s", run["id"])[0][0]
+        == settled
+    )
     assert settled < 8000
     detail = stack.api().get(f"{stack.base_url}/api/v1/runs/{run['id']}/").json()
     assert detail["status"] == "cancelled"
@@ -85,7 +100,9 @@ def test_an_unauthenticated_socket_is_rejected(services_stack):
     stack = services_stack
 
     async def attempt():
-        async with websockets.connect(f"{stack.ws_base}/ws/runs/1/", origin=stack.base_url) as socket:
+        async with websockets.connect(
+            f"{stack.ws_base}/ws/runs/1/", origin=stack.base_url
+        ) as socket:
             await socket.recv()
 
     with pytest.raises(websockets.InvalidStatus) as info:

@@ -10,7 +10,11 @@ pytestmark = pytest.mark.django_db
 def test_population_is_created_and_described(api):
     response = api.post(
         "/api/v1/populations/",
-        {"size": 200, "seed": 11, "areas": [{"area": "dallas_tx_city"}, {"area": "detroit_mi_city"}]},
+        {
+            "size": 200,
+            "seed": 11,
+            "areas": [{"area": "dallas_tx_city"}, {"area": "detroit_mi_city"}],
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -25,7 +29,11 @@ def test_population_is_created_and_described(api):
 @pytest.mark.parametrize(
     ("payload", "field", "fragment"),
     [
-        ({"size": 10, "areas": [{"area": "nowhere_zz_city"}]}, "areas", "Unknown area(s): nowhere_zz_city"),
+        (
+            {"size": 10, "areas": [{"area": "nowhere_zz_city"}]},
+            "areas",
+            "Unknown area(s): nowhere_zz_city",
+        ),
         ({"size": 0, "areas": [{"area": "dallas_tx_city"}]}, "size", "between 1 and"),
         ({"size": 100_001, "areas": [{"area": "dallas_tx_city"}]}, "size", "POPULATION_MAX_SIZE"),
         ({"size": 10, "areas": []}, "areas", "areas"),

@@ -14,7 +14,9 @@ FIELDS = ("area_id", "age", "age_bracket", "sex", "race_ethnicity", "education",
 
 
 def _personas(population):
-    return list(Persona.objects.filter(population=population).order_by("index").values_list(*FIELDS))
+    return list(
+        Persona.objects.filter(population=population).order_by("index").values_list(*FIELDS)
+    )
 
 
 def test_the_same_seed_gives_the_same_population():
@@ -30,11 +32,19 @@ def test_areas_are_weighted_by_adult_population_unless_weights_are_given():
     population = population_create(size=1000, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=1)
     counts = {pa.area_id: pa.personas for pa in population.areas.all()}
     assert sum(counts.values()) == 1000
-    assert counts["phoenix_az_city"] > counts["dallas_tx_city"] > counts["detroit_mi_city"] > counts["minneapolis_mn_city"]
+    assert (
+        counts["phoenix_az_city"]
+        > counts["dallas_tx_city"]
+        > counts["detroit_mi_city"]
+        > counts["minneapolis_mn_city"]
+    )
     explicit = population_create(
         size=100, areas=[AreaWeight("dallas_tx_city", 3), AreaWeight("detroit_mi_city", 1)], seed=1
     )
-    assert {pa.area_id: pa.personas for pa in explicit.areas.all()} == {"dallas_tx_city": 75, "detroit_mi_city": 25}
+    assert {pa.area_id: pa.personas for pa in explicit.areas.all()} == {
+        "dallas_tx_city": 75,
+        "detroit_mi_city": 25,
+    }
 
 
 def test_sampled_shares_follow_the_area_marginals():
@@ -55,9 +65,15 @@ def test_sampled_shares_follow_the_area_marginals():
     [
         ({"size": 0, "areas": [AreaWeight("dallas_tx_city")]}, "between 1 and"),
         ({"size": 10**9, "areas": [AreaWeight("dallas_tx_city")]}, "POPULATION_MAX_SIZE"),
-        ({"size": 10, "areas": [AreaWeight("atlantis_xx_city")]}, "Unknown area(s): atlantis_xx_city"),
+        (
+            {"size": 10, "areas": [AreaWeight("atlantis_xx_city")]},
+            "Unknown area(s): atlantis_xx_city",
+        ),
         ({"size": 10, "areas": []}, "at least one area"),
-        ({"size": 10, "areas": [AreaWeight("the_villages_fl_city")]}, "no census marginals for age_bracket"),
+        (
+            {"size": 10, "areas": [AreaWeight("the_villages_fl_city")]},
+            "no census marginals for age_bracket",
+        ),
     ],
 )
 def test_bad_population_requests_are_refused_with_the_reason(kwargs, message):

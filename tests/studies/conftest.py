@@ -37,7 +37,9 @@ def population():
 def study(cces_question):
     return study_create(
         title="Employer coverage",
-        items=[ItemSpec(code="coverage", text=cces_question.text, poll_question_id=cces_question.id)],
+        items=[
+            ItemSpec(code="coverage", text=cces_question.text, poll_question_id=cces_question.id)
+        ],
     )
 
 

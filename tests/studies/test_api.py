@@ -9,17 +9,30 @@ pytestmark = pytest.mark.django_db
 
 
 def _study_payload(question_id):
-    return {"title": "Coverage", "kind": "policy_support",
-            "items": [{"code": "coverage", "text": "Employers may decline coverage?", "poll_question": question_id}]}
+    return {
+        "title": "Coverage",
+        "kind": "policy_support",
+        "items": [
+            {
+                "code": "coverage",
+                "text": "Employers may decline coverage?",
+                "poll_question": question_id,
+            }
+        ],
+    }
 
 
-def test_a_run_started_through_the_api_completes_with_intervals_and_breakdowns(api, cces_question, population, run_on_commit):
+def test_a_run_started_through_the_api_completes_with_intervals_and_breakdowns(
+    api, cces_question, population, run_on_commit
+):
     study = api.post("/api/v1/studies/", _study_payload(cces_question.id), format="json")
     assert study.status_code == 201, study.json()
     assert [o["code"] for o in study.json()["items"][0]["options"]] == ["support", "oppose"]
 
     started = run_on_commit(
-        api.post, "/api/v1/runs/", {"study": study.json()["id"], "population": population.id, "seed": 3, "chunk_size": 50},
+        api.post,
+        "/api/v1/runs/",
+        {"study": study.json()["id"], "population": population.id, "seed": 3, "chunk_size": 50},
         format="json",
     )
     assert started.status_code == 201, started.json()
@@ -36,7 +49,11 @@ def test_a_run_started_through_the_api_completes_with_intervals_and_breakdowns(a
         low, high = proportion_confint(option["count"], 240, alpha=0.05, method="wilson")
         assert (option["ci_low"], option["ci_high"]) == pytest.approx((low, high))
     assert {g["category"] for g in item["breakdowns"]["area"]} == {
-        "dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"}
+        "dallas_tx_city",
+        "detroit_mi_city",
+        "minneapolis_mn_city",
+        "phoenix_az_city",
+    }
     for dimension in ("sex", "age_bracket", "race_ethnicity", "education", "income"):
         assert sum(g["n"] for g in item["breakdowns"][dimension]) == 240
 
@@ -51,11 +68,32 @@ def test_studies_are_listed_and_shown(api, study):
     ("payload", "status", "fragment"),
     [
         ({"title": "Empty", "items": []}, 400, "at least one item"),
-        ({"title": "No options", "items": [{"code": "q", "text": "Q?"}]}, 400, "at least two options"),
-        ({"title": "Bad question", "items": [{"code": "q", "text": "Q?", "poll_question": 999999}]}, 400,
-         "poll question 999999 does not exist"),
-        ({"items": [{"code": "q", "text": "Q?", "options": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}]}]},
-         400, "title"),
+        (
+            {"title": "No options", "items": [{"code": "q", "text": "Q?"}]},
+            400,
+            "at least two options",
+        ),
+        (
+            {
+                "title": "Bad question",
+                "items": [{"code": "q", "text": "Q?", "poll_question": 999999}],
+            },
+            400,
+            "poll question 999999 does not exist",
+        ),
+        (
+            {
+                "items": [
+                    {
+                        "code": "q",
+                        "text": "Q?",
+                        "options": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}],
+                    }
+                ]
+            },
+            400,
+            "title",
+        ),
     ],
 )
 def test_bad_studies_are_refused_and_nothing_is_stored(api, payload, status, fragment):
@@ -67,7 +105,9 @@ def test_bad_studies_are_refused_and_nothing_is_stored(api, payload, status, fra
 
 
 def test_malformed_json_gets_a_json_error_saying_so(api):
-    response = api.post("/api/v1/studies/", data='{"title": "x", "items": [', content_type="application/json")
+    response = api.post(
+        "/api/v1/studies/", data='{"title": "x", "items": [', content_type="application/json"
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "malformed_request"
@@ -75,9 +115,23 @@ def test_malformed_json_gets_a_json_error_saying_so(api):
 
 
 def test_an_ungrounded_item_is_refused_by_the_offline_backend(api, population):
-    study = api.post("/api/v1/studies/", {"title": "Made up", "items": [{"code": "price", "text": "Buy at $5?",
-        "options": [{"code": "yes", "label": "Yes"}, {"code": "no", "label": "No"}]}]}, format="json").json()
-    response = api.post("/api/v1/runs/", {"study": study["id"], "population": population.id}, format="json")
+    study = api.post(
+        "/api/v1/studies/",
+        {
+            "title": "Made up",
+            "items": [
+                {
+                    "code": "price",
+                    "text": "Buy at $5?",
+                    "options": [{"code": "yes", "label": "Yes"}, {"code": "no", "label": "No"}],
+                }
+            ],
+        },
+        format="json",
+    ).json()
+    response = api.post(
+        "/api/v1/runs/", {"study": study["id"], "population": population.id}, format="json"
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "backend_refused"
@@ -87,8 +141,11 @@ def test_an_ungrounded_item_is_refused_by_the_offline_backend(api, population):
 
 @pytest.mark.parametrize(
     ("payload", "fragment"),
-    [({"study": 999999}, "Study 999999 does not exist"), ({"population": 999999}, "Population 999999 does not exist"),
-     ({"backend": "oracle"}, "backend")],
+    [
+        ({"study": 999999}, "Study 999999 does not exist"),
+        ({"population": 999999}, "Population 999999 does not exist"),
+        ({"backend": "oracle"}, "backend"),
+    ],
 )
 def test_bad_run_requests_are_refused(api, study, population, payload, fragment):
     body = {"study": study.id, "population": population.id, **payload}
@@ -98,16 +155,28 @@ def test_bad_run_requests_are_refused(api, study, population, payload, fragment)
 
 
 def test_results_of_an_unfinished_run_are_a_409(api, study, population):
-    run = Run.objects.create(study=study, population=population, backend="poll_cell", seed=1,
-                             personas_total=240, chunk_size=50)
+    run = Run.objects.create(
+        study=study,
+        population=population,
+        backend="poll_cell",
+        seed=1,
+        personas_total=240,
+        chunk_size=50,
+    )
     response = api.get(f"/api/v1/runs/{run.id}/results/")
     assert response.status_code == 409
     assert "no results yet" in response.json()["error"]["message"]
 
 
 def test_a_queued_run_can_be_cancelled_once(api, study, population):
-    run = Run.objects.create(study=study, population=population, backend="poll_cell", seed=1,
-                             personas_total=240, chunk_size=50)
+    run = Run.objects.create(
+        study=study,
+        population=population,
+        backend="poll_cell",
+        seed=1,
+        personas_total=240,
+        chunk_size=50,
+    )
     first = api.post(f"/api/v1/runs/{run.id}/cancel/")
     assert first.status_code == 200 and first.json()["status"] == "cancelled"
     second = api.post(f"/api/v1/runs/{run.id}/cancel/")

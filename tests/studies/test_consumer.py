@@ -20,18 +20,39 @@ def _make_run() -> tuple[Run, str]:
 
     user = User.objects.create_user("watcher", password="a-long-test-password")
     token = Token.objects.create(user=user).key
-    Area.objects.get_or_create(id="tiny_tx_city", defaults=dict(
-        name="Tiny", kind="city", state="TX", state_name="Texas", fips="4800001", population=10,
-        adult_population=8, source="test fixture", year=2022))
+    Area.objects.get_or_create(
+        id="tiny_tx_city",
+        defaults=dict(
+            name="Tiny",
+            kind="city",
+            state="TX",
+            state_name="Texas",
+            fips="4800001",
+            population=10,
+            adult_population=8,
+            source="test fixture",
+            year=2022,
+        ),
+    )
     population = Population.objects.create(size=8, seed=1)
     study = Study.objects.create(title="Socket")
-    run = Run.objects.create(study=study, population=population, backend="poll_cell", seed=1,
-                             personas_total=8, personas_done=3, chunk_size=4, status="running")
+    run = Run.objects.create(
+        study=study,
+        population=population,
+        backend="poll_cell",
+        seed=1,
+        personas_total=8,
+        personas_done=3,
+        chunk_size=4,
+        status="running",
+    )
     return run, token
 
 
 def _communicator(path: str) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+    return WebsocketCommunicator(
+        application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
 
 
 async def test_an_anonymous_socket_is_refused():
@@ -47,13 +68,26 @@ async def test_a_socket_gets_the_stored_state_first_then_relays_progress():
     connected, _ = await communicator.connect()
     assert connected
     snapshot = await communicator.receive_json_from()
-    assert snapshot == {"type": "progress", "run_id": run.id, "status": "running", "personas_completed": 3,
-                        "total_personas": 8, "percent": 37.5}
+    assert snapshot == {
+        "type": "progress",
+        "run_id": run.id,
+        "status": "running",
+        "personas_completed": 3,
+        "total_personas": 8,
+        "percent": 37.5,
+    }
     # The reporter runs in sync code (a worker); publish from a thread as it would.
-    await sync_to_async(ChannelsProgressReporter(run.id).progress)(status="running", done=6, total=8)
+    await sync_to_async(ChannelsProgressReporter(run.id).progress)(
+        status="running", done=6, total=8
+    )
     assert (await communicator.receive_json_from())["personas_completed"] == 6
-    await sync_to_async(ChannelsProgressReporter(run.id).completion)(status="completed", done=8, total=8)
+    await sync_to_async(ChannelsProgressReporter(run.id).completion)(
+        status="completed", done=8, total=8
+    )
     message = await communicator.receive_json_from()
-    assert message["type"] == "completion" and message["results_url"] == f"/api/v1/runs/{run.id}/results/"
+    assert (
+        message["type"] == "completion"
+        and message["results_url"] == f"/api/v1/runs/{run.id}/results/"
+    )
     await communicator.disconnect()
     assert get_channel_layer() is not None

