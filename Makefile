@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve worker test test-fast services bench lint schema clean
+.PHONY: install demo serve worker test test-fast services lint schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,6 @@ test-fast: install  ## SQLite only
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 
-bench: install services
-	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -20,6 +20,8 @@ class StudyStartForm(forms.Form):
         queryset=Area.objects.filter(kind=Area.Kind.CITY).order_by("state", "name"),
         initial=DEFAULT_AREAS,
         widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Dallas, Detroit, Minneapolis and Phoenix are selected; Ctrl/⌘-click to change. "
+        "Personas are spread over the areas in proportion to their adult population.",
     )
     size = forms.IntegerField(min_value=1, initial=400)
 

@@ -212,9 +212,10 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError("daphne exited:\n" + self.log_text("server"))
             try:
-                if requests.get(f"{self.base_url}/healthz/", timeout=2).status_code == 200:
+                # The first request imports the URLconf and may be slow on a cold start.
+                if requests.get(f"{self.base_url}/healthz/", timeout=15).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.3)
         raise RuntimeError("daphne did not answer:\n" + self.log_text("server"))
