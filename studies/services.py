@@ -173,6 +173,22 @@ def run_start(
     return run
 
 
+def run_resume(*, run: Run, executor: str | None = None) -> Run:
+    """Hand an unfinished run to the executor again; chunks skip the personas already answered.
+
+    For runs whose worker or web process died (e.g. the embedded default's server was stopped).
+    """
+    from studies.dispatch import run_dispatch
+
+    if run.is_finished:
+        raise ConflictError(
+            f"Run {run.id} is already {run.status}; only queued or running runs can be resumed.",
+            code="run_finished",
+        )
+    transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
+    return run
+
+
 def run_chunks(*, run: Run) -> list[tuple[int, int]]:
     """Half-open persona index ranges, one per chunk task."""
     return [

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from personas.services import AreaWeight, population_create
 from studies.backends.poll_cell import PollCellBackend
@@ -122,3 +125,29 @@ def test_a_rare_cell_is_widened_and_says_which_dimensions_it_ignored(study, repo
         assert "Cell widened to reach at least 5000 respondents by ignoring" in answer.reasoning
         count = int(answer.reasoning.split("Drawn from ")[1].split(" ")[0])
         assert count >= 5000
+
+
+def test_an_interrupted_run_resumes_and_completes_without_redoing_work(
+    study, population, reporter, run_on_commit
+):
+    run = _queued_run(study, population)
+    run_process_chunk(run_id=run.id, start=0, end=100, reporter=reporter)  # then the process died
+    first_answers = list(
+        Answer.objects.filter(run=run).order_by("id").values_list("id", "option_id")
+    )
+    run_on_commit(call_command, "resume_runs", run=[run.id], stdout=StringIO())
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED and run.personas_done == 240
+    assert Answer.objects.filter(run=run).count() == 240
+    # The 100 answers written before the interruption are the same rows, untouched.
+    assert (
+        list(Answer.objects.filter(run=run).order_by("id").values_list("id", "option_id"))[:100]
+        == first_answers
+    )
+
+
+def test_a_finished_run_cannot_be_resumed(study, population, reporter):
+    run = _queued_run(study, population)
+    run_cancel(run=run, reporter=reporter)
+    with pytest.raises(CommandError, match="already cancelled"):
+        call_command("resume_runs", run=[run.id], stdout=StringIO())
