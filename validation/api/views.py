@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from config.api import DomainError
+from polls.models import Question
+from validation.api.serializers import ValidationRunCreateSerializer, ValidationRunSerializer
+from validation.selectors import validation_run_list
+from validation.services import validation_run_holdout
+
+
+class ValidationRunListCreateView(generics.ListAPIView):
+    serializer_class = ValidationRunSerializer
+
+    def get_queryset(self):
+        return validation_run_list()
+
+    @extend_schema(request=ValidationRunCreateSerializer, responses={201: ValidationRunSerializer})
+    def post(self, request):
+        data = ValidationRunCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        question = Question.objects.filter(id=v["question"]).first()
+        if question is None:
+            raise DomainError(
+                f"Poll question {v['question']} does not exist; find ids at /api/v1/polls/<id>/.",
+                code="unknown_poll_question",
+                fields={"question": ["not found"]},
+            )
+        run = validation_run_holdout(
+            question=question,
+            holdout_fraction=v["holdout_fraction"],
+            seed=v["seed"],
+            min_group=v["min_group"],
+            created_by=request.user,
+        )
+        return Response(ValidationRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ValidationRunDetailView(generics.RetrieveAPIView):
+    serializer_class = ValidationRunSerializer
+
+    def get_queryset(self):
+        return validation_run_list()
