@@ -26,3 +26,154 @@ class AreaDetailSerializer(serializers.ModelSerializer):
             "id", "name", "kind", "state", "state_name", "fips", "population", "adult_population",
             "county_fips", "county_name", "source", "year", "marginals",
         ]  # fmt: skip
+
+
+# --- the environmental context (read-only output shapes, for the OpenAPI schema) --------------
+
+
+class CompositionSerializer(serializers.Serializer):
+    shares = serializers.DictField(child=serializers.FloatField(), help_text="category -> share")
+    universe = serializers.CharField()
+    year = serializers.IntegerField()
+    source = serializers.CharField()
+
+
+class FigureSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    unit = serializers.CharField()
+    year = serializers.IntegerField()
+    geography = serializers.CharField(help_text="Where it was measured, if not the area itself")
+    source = serializers.CharField()
+
+
+class CountSerializer(serializers.Serializer):
+    value = serializers.IntegerField()
+    year = serializers.IntegerField()
+    source = serializers.CharField()
+
+
+class DemographicCompositionSerializer(serializers.Serializer):
+    racial_composition = CompositionSerializer(allow_null=True)
+    age_distribution = CompositionSerializer(allow_null=True)
+    education_levels = CompositionSerializer(allow_null=True)
+    income_distribution = CompositionSerializer(allow_null=True)
+    median_household_income = FigureSerializer(allow_null=True)
+    adults = CountSerializer(allow_null=True)
+    citizens_voting_age = CountSerializer(allow_null=True)
+
+
+class ElectionSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    dem_share = serializers.FloatField(help_text="Democratic votes / all presidential votes")
+    gop_share = serializers.FloatField(help_text="Republican votes / all presidential votes")
+    dem_two_party_share = serializers.FloatField(allow_null=True)
+    margin_points = serializers.FloatField(help_text="(dem_share - gop_share) x 100")
+    total_votes = serializers.IntegerField(allow_null=True)
+    method = serializers.CharField()
+    geography = serializers.CharField()
+    source = serializers.CharField()
+
+
+class MarginChangeSerializer(serializers.Serializer):
+    from_year = serializers.IntegerField()
+    to_year = serializers.IntegerField()
+    margin_change_points = serializers.FloatField()
+
+
+class PoliticalTrendSerializer(MarginChangeSerializer):
+    direction = serializers.ChoiceField(
+        choices=["toward democratic", "toward republican", "unchanged"]
+    )
+    by_period = MarginChangeSerializer(many=True)
+    method = serializers.CharField()
+
+
+class PoliticalContextSerializer(serializers.Serializer):
+    political_lean = serializers.ChoiceField(
+        choices=["democratic", "republican", "even"], allow_null=True
+    )
+    political_strength = serializers.FloatField(
+        allow_null=True, help_text="Absolute margin of the latest election, in points"
+    )
+    basis = serializers.CharField()
+    recent_election_data = serializers.DictField(
+        child=ElectionSerializer(), help_text="Keyed by election year"
+    )
+    trend = PoliticalTrendSerializer(allow_null=True)
+
+
+class DerivedFigureSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    formula = serializers.CharField()
+    year = serializers.IntegerField()
+    source = serializers.CharField()
+
+
+class IncomePositionSerializer(serializers.Serializer):
+    ratio = serializers.FloatField(help_text="Area median household income / reference")
+    area_value = serializers.FloatField()
+    area_year = serializers.IntegerField()
+    reference_value = serializers.FloatField()
+    reference_year = serializers.IntegerField()
+    reference_method = serializers.CharField()
+    same_year = serializers.BooleanField()
+    caveat = serializers.CharField()
+
+
+class EconomicPositionSerializer(serializers.Serializer):
+    relative_to_state = IncomePositionSerializer(allow_null=True)
+    relative_to_nation = IncomePositionSerializer(allow_null=True)
+
+
+class SocialDynamicsSerializer(serializers.Serializer):
+    cultural_diversity = DerivedFigureSerializer(allow_null=True)
+    political_competitiveness = DerivedFigureSerializer(allow_null=True)
+    economic_position = EconomicPositionSerializer()
+
+
+class TrendSerializer(serializers.Serializer):
+    from_year = serializers.IntegerField()
+    to_year = serializers.IntegerField()
+    from_value = serializers.FloatField()
+    to_value = serializers.FloatField()
+    change = serializers.FloatField()
+    unit = serializers.CharField()
+    geography = serializers.CharField()
+    note = serializers.CharField()
+    sources = serializers.ListField(child=serializers.CharField())
+
+
+class EconomicTrendSerializer(serializers.Serializer):
+    unemployment_rate = TrendSerializer(allow_null=True)
+    median_household_income = TrendSerializer(allow_null=True)
+
+
+class EconomicIndicatorsSerializer(serializers.Serializer):
+    unemployment_rate = FigureSerializer(allow_null=True)
+    median_income = FigureSerializer(allow_null=True)
+    economic_trend = EconomicTrendSerializer()
+
+
+class SourceSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text="Publisher, table and [bundled file]")
+    year = serializers.IntegerField()
+    used_for = serializers.ListField(child=serializers.CharField())
+
+
+class NotAvailableSerializer(serializers.Serializer):
+    figure = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class EnvironmentalContextSerializer(serializers.Serializer):
+    area_id = serializers.CharField()
+    location_name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Area.Kind.choices)
+    state = serializers.CharField(help_text="USPS state code")
+    state_name = serializers.CharField()
+    demographic_composition = DemographicCompositionSerializer()
+    political_context = PoliticalContextSerializer()
+    social_dynamics = SocialDynamicsSerializer()
+    economic_indicators = EconomicIndicatorsSerializer()
+    sources = SourceSerializer(many=True)
+    not_available = NotAvailableSerializer(many=True)

@@ -2,16 +2,25 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from environment.api.serializers import AreaDetailSerializer, AreaListSerializer
-from environment.selectors import area_list, area_with_marginals
+from environment.api.serializers import (
+    AreaDetailSerializer,
+    AreaListSerializer,
+    EnvironmentalContextSerializer,
+)
+from environment.models import Area
+from environment.selectors import area_list, area_with_marginals, environmental_context
 
 
 @extend_schema(
     parameters=[
         OpenApiParameter("search", str, description="Part of the area's name"),
         OpenApiParameter("state", str, description="USPS state code, e.g. TX"),
-        OpenApiParameter("kind", str, enum=["state", "city"]),
+        OpenApiParameter("kind", str, enum=[k.value for k in Area.Kind]),
     ]
 )
 class AreaListView(generics.ListAPIView):
@@ -29,3 +38,18 @@ class AreaListView(generics.ListAPIView):
 class AreaDetailView(generics.RetrieveAPIView):
     serializer_class = AreaDetailSerializer
     queryset = area_with_marginals()
+
+
+class EnvironmentalContextView(APIView):
+    """The environmental context a persona in this area sees, every figure with its source."""
+
+    @extend_schema(responses=EnvironmentalContextSerializer)
+    def get(self, request: Request, area_id: str) -> Response:
+        try:
+            context = environmental_context(area_id=area_id)
+        except Area.DoesNotExist as exc:
+            raise NotFound(
+                f"No area '{area_id}'. List areas at /api/v1/areas/ (ids look like "
+                "dallas_tx_city, wayne_mi_county, texas_state)."
+            ) from exc
+        return Response(EnvironmentalContextSerializer(context).data)

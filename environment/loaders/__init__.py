@@ -1,0 +1,1 @@
+"""Parsers of the bundled data files into area records; `environment.services` writes them."""
