@@ -30,8 +30,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from config.api import DomainError
 from environment.categories import AGE_BRACKETS
+from polls.cells import DROP_ORDER, MATCH_ORDER
 from polls.models import Question, Response
-from studies.backends.poll_cell import DROP_ORDER, MATCH_ORDER
 from validation.metrics import js_distance, mae_points, representativeness, total_variation
 from validation.models import ValidationRun
 

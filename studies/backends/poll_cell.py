@@ -15,24 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from environment.categories import AGE_BRACKETS, label
+from environment.categories import AGE_BRACKETS
 from personas.models import Persona
+from polls.cells import DIMENSION_NAMES, DROP_ORDER, MATCH_ORDER, persona_describe, persona_value
 from polls.models import Response
 from studies.backends.base import AnswerDraft, backend_register
 from studies.models import Item, Run, Study
-
-# Matched on all at first; dropped in this order while the cell is too small. Income and age go
-# first: they are the finest-grained and the least often measured the same way across polls.
-MATCH_ORDER = ("sex", "race_ethnicity", "education", "state", "age", "income")
-DROP_ORDER = ("income", "age", "state", "education", "race_ethnicity", "sex")
-DIMENSION_NAMES = {
-    "sex": "sex",
-    "race_ethnicity": "race/ethnicity",
-    "education": "education",
-    "state": "state",
-    "age": "age",
-    "income": "household income",
-}
 
 
 @dataclass
@@ -137,7 +125,7 @@ class PollCellBackend:
         if dimension == "age":
             key = (item_id, "age", persona.age)
         else:
-            key = (item_id, dimension, self._persona_value(persona, dimension))
+            key = (item_id, dimension, persona_value(persona, dimension))
         cached = self._mask_cache.get(key)
         if cached is not None:
             return cached
@@ -155,12 +143,6 @@ class PollCellBackend:
             )
         self._mask_cache[key] = mask
         return mask
-
-    @staticmethod
-    def _persona_value(persona: Persona, dimension: str) -> str:
-        if dimension == "state":
-            return persona.area.state
-        return getattr(persona, dimension)
 
     def answer(self, *, persona: Persona, item: Item) -> AnswerDraft:
         data = self._data[item.id]
@@ -187,7 +169,7 @@ class PollCellBackend:
             data.codes[o]: float(weights[options == o].sum() / weights.sum()) for o in data.labels
         }
         cell = (
-            ", ".join(f"{DIMENSION_NAMES[d]} {self._describe(persona, d)}" for d in used)
+            ", ".join(f"{DIMENSION_NAMES[d]} {persona_describe(persona, d)}" for d in used)
             or "no demographic filter"
         )
         year = f", {data.poll_year}" if data.poll_year else ""
@@ -202,11 +184,3 @@ class PollCellBackend:
                 f"{self.min_cell} respondents by ignoring {', '.join(DIMENSION_NAMES[d] for d in dropped)}."
             )
         return AnswerDraft(option_id=chosen, reasoning=reasoning, probabilities=shares)
-
-    @staticmethod
-    def _describe(persona: Persona, dimension: str) -> str:
-        if dimension == "state":
-            return persona.area.state
-        if dimension == "age":
-            return f"{persona.age} ({label('age_bracket', persona.age_bracket)})"
-        return label(dimension, getattr(persona, dimension)).lower()
