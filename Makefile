@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve worker test test-fast services lint schema clean
+.PHONY: install demo serve worker test test-fast services lint schema clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,8 @@ test-fast: install  ## SQLite only
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 
+bench: install services  ## time the poll import (CCES, 60k rows, with crosstabs) and list query counts
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

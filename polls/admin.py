@@ -1,6 +1,24 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from polls.models import Option, Poll, Question, Respondent, Response
+import shutil
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from polls.importers import PollImportError, load_mapping_text, plans_for, read_csv_source
+from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Respondent, Response
+from polls.selectors import poll_data_problems
+from polls.services import polls_import
+
+PREVIEW_ROWS = 10
+UPLOAD_DIR = Path(settings.VAR_DIR) / "poll_uploads"
 
 
 class QuestionInline(admin.TabularInline):
@@ -16,56 +34,184 @@ class OptionInline(admin.TabularInline):
     fields = ["order", "code", "label", "ordinal_value"]
 
 
+class CrosstabInline(admin.TabularInline):
+    """Crosstabs are derived from the file on every import: shown, never edited by hand."""
+
+    model = Crosstab
+    extra = 0
+    fields = ["dimension", "category", "option", "share", "n", "origin"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["dimension", "category", "option__order"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("option")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class PollUploadForm(forms.Form):
+    data_file = forms.FileField(label="CSV file")
+    mapping_file = forms.FileField(label="Mapping file (YAML or JSON)")
+
+
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
-    list_display = ["slug", "title", "pollster", "year", "sample_size", "mode", "imported_at"]
+    list_display = ["slug", "title", "pollster", "year", "field_start", "sample_size", "mode"]
     list_filter = ["year", "mode", "pollster"]
     search_fields = ["slug", "title", "pollster", "source"]
+    date_hierarchy = "field_start"
+    readonly_fields = ["data_problems", "imported_at"]
     inlines = [QuestionInline]
+
+    @admin.display(description="Data checks")
+    def data_problems(self, obj: Poll) -> str:
+        if obj.pk is None:
+            return "—"
+        problems = poll_data_problems(obj)
+        if not problems:
+            return "No problems found."
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in problems))
+        )
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="polls_poll_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a CSV and its mapping, preview and validate; import only a clean file, on confirm."""
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": "Upload a poll file"}  # fmt: skip
+        if request.method == "POST" and request.POST.get("token"):
+            return self._upload_confirm(request, request.POST["token"], context)
+        form = PollUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            token = uuid.uuid4().hex
+            folder = UPLOAD_DIR / token
+            folder.mkdir(parents=True)
+            data_path, mapping_path = folder / "data.csv", folder / "mapping.txt"
+            for upload, target in ((form.cleaned_data["data_file"], data_path),
+                                   (form.cleaned_data["mapping_file"], mapping_path)):  # fmt: skip
+                with target.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+            (folder / "mapping_name").write_text(form.cleaned_data["mapping_file"].name)
+            preview, plans, problems = self._check(folder)
+            if problems:
+                shutil.rmtree(folder, ignore_errors=True)
+                token = None
+            context.update(
+                form=form, preview=preview, problems=problems, token=token,
+                plans=plans, file_name=form.cleaned_data["data_file"].name,
+            )  # fmt: skip
+        else:
+            context["form"] = form
+        return TemplateResponse(request, "admin/polls/upload.html", context)
+
+    @staticmethod
+    def _check(folder: Path):
+        preview = {"columns": [], "rows": []}
+        try:
+            frame = read_csv_source(folder / "data.csv")
+            head = frame.head(PREVIEW_ROWS)
+            preview = {"columns": list(head.columns), "rows": head.values.tolist()}
+            name = (folder / "mapping_name").read_text()
+            mapping = load_mapping_text(
+                (folder / "mapping.txt").read_text(encoding="utf-8"),
+                name=name,
+                json_format=name.endswith(".json"),
+            )
+            plans = plans_for(frame, mapping)
+        except PollImportError as exc:
+            return preview, [], exc.problems
+        except UnicodeDecodeError:
+            return preview, [], ["the mapping file is not UTF-8 text"]
+        return preview, plans, []
+
+    def _upload_confirm(self, request: HttpRequest, token: str, context: dict) -> HttpResponse:
+        folder = UPLOAD_DIR / token
+        if not token.isalnum() or not folder.is_dir():
+            messages.error(
+                request, "That upload has expired or was already imported; upload again."
+            )
+            return HttpResponseRedirect(reverse("admin:polls_poll_upload"))
+        _, plans, problems = self._check(folder)
+        if problems:
+            shutil.rmtree(folder, ignore_errors=True)
+            context.update(form=PollUploadForm(), problems=problems, preview=None, token=None)
+            return TemplateResponse(request, "admin/polls/upload.html", context)
+        reports = polls_import(plans=plans)
+        shutil.rmtree(folder, ignore_errors=True)
+        for report in reports:
+            # The poll's admin history records the upload like any other admin edit.
+            message = (
+                f"Imported from an uploaded file: {report.respondents} respondents, "
+                f"{report.responses} responses, {report.crosstabs} crosstab rows."
+            )
+            log = self.log_addition if report.created else self.log_change
+            log(request, report.poll, message)
+        messages.success(
+            request,
+            f"Imported {len(reports)} poll(s): " + ", ".join(r.poll.slug for r in reports[:10]),
+        )
+        return HttpResponseRedirect(reverse("admin:polls_poll_changelist"))
 
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
     list_display = ["code", "poll", "text"]
-    list_filter = ["poll"]
-    search_fields = ["code", "text", "poll__title"]
+    list_filter = ["poll__year", "poll__pollster"]
+    search_fields = ["code", "text", "poll__title", "poll__slug"]
     list_select_related = ["poll"]
-    inlines = [OptionInline]
+    inlines = [OptionInline, CrosstabInline]
 
 
 @admin.register(Option)
 class OptionAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "question", "order", "ordinal_value"]
-    list_filter = ["question__poll"]
-    search_fields = ["code", "label", "question__text"]
-    list_select_related = ["question"]
+    search_fields = ["code", "label", "question__text", "question__poll__slug"]
+    list_select_related = ["question__poll"]
+    raw_id_fields = ["question"]
+
+
+@admin.register(Crosstab)
+class CrosstabAdmin(admin.ModelAdmin):
+    list_display = ["question", "dimension", "category", "option", "share", "n", "origin"]
+    list_filter = ["dimension", "origin"]
+    search_fields = ["question__code", "question__poll__slug", "category"]
+    list_select_related = ["question__poll", "option"]
+    raw_id_fields = ["question", "option"]
 
 
 @admin.register(Respondent)
 class RespondentAdmin(admin.ModelAdmin):
     list_display = [
-        "external_id",
-        "poll",
-        "weight",
-        "age_min",
-        "age_max",
-        "sex",
-        "race_ethnicity",
-        "education",
-        "income",
-        "party",
-        "state",
-    ]
-    list_filter = ["poll", "sex", "education", "party", "state"]
+        "external_id", "poll", "weight", "age_min", "age_max", "sex", "race_ethnicity",
+        "education", "income", "party", "state",
+    ]  # fmt: skip
+    list_filter = ["sex", "education", "party", "state"]
     search_fields = ["external_id", "poll__slug"]
     list_select_related = ["poll"]
-    raw_id_fields = ["area"]
+    raw_id_fields = ["area", "poll"]
 
 
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
     list_display = ["respondent", "question", "option"]
-    list_filter = ["question__poll", "question"]
     search_fields = ["respondent__external_id", "question__code"]
     list_select_related = ["respondent__poll", "question__poll", "option"]
     raw_id_fields = ["respondent", "question", "option"]
+
+
+@admin.register(MajorEvent)
+class MajorEventAdmin(admin.ModelAdmin):
+    list_display = ["date", "title", "type", "source"]
+    list_filter = ["type"]
+    search_fields = ["title", "description", "source"]
+    date_hierarchy = "date"

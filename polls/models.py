@@ -117,3 +117,86 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.respondent_id} -> {self.option_id}"
+
+
+class Crosstab(models.Model):
+    """One option's share within one demographic group of a question's respondents.
+
+    Computed from respondent microdata on every import (origin "microdata") or read from a
+    published table (origin "published"). `share` is weighted; `n` is the unweighted number of
+    respondents in the group who answered the question (the group's base, the same on every option
+    of the group), so that a reader can judge how far the share can be trusted.
+    """
+
+    class Dimension(models.TextChoices):
+        ALL = "all", "All respondents"
+        AGE_BRACKET = "age_bracket", "Age bracket"
+        SEX = "sex", "Sex"
+        RACE_ETHNICITY = "race_ethnicity", "Race and ethnicity"
+        EDUCATION = "education", "Education"
+        INCOME = "income", "Household income"
+        PARTY = "party", "Party identification"
+        STATE = "state", "State"
+
+    class Origin(models.TextChoices):
+        MICRODATA = "microdata", "Computed from respondent microdata"
+        PUBLISHED = "published", "Published table"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="crosstabs")
+    dimension = models.CharField(max_length=20, choices=Dimension.choices)
+    # A harmonized category code; "all" for the overall row; codes joined by "|" for a source
+    # category that spans several platform categories (kept as its own group, never split).
+    category = models.CharField(max_length=60)
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="crosstabs")
+    share = models.FloatField()
+    n = models.IntegerField(help_text="Unweighted respondents in the group who answered")
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.MICRODATA)
+
+    class Meta:
+        ordering = ["question", "dimension", "category", "option__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "dimension", "category", "option"],
+                name="crosstab_unique_cell",
+            ),
+            models.CheckConstraint(
+                condition=Q(share__gte=0) & Q(share__lte=1), name="crosstab_share_between_0_and_1"
+            ),
+            models.CheckConstraint(condition=Q(n__gte=0), name="crosstab_n_not_negative"),
+        ]
+        indexes = [models.Index(fields=["dimension"], name="crosstab_dimension_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.question_id} {self.dimension}={self.category} {self.option_id}: {self.share:.3f}"
+
+
+class MajorEvent(models.Model):
+    """Something that happened and may move opinion: an election, a ruling, a crisis."""
+
+    class Type(models.TextChoices):
+        ELECTION = "election", "Election"
+        POLICY = "policy", "Policy or legislation"
+        COURT = "court", "Court ruling"
+        ECONOMIC = "economic", "Economic"
+        CONFLICT = "conflict", "Conflict or security"
+        DISASTER = "disaster", "Disaster"
+        PUBLIC_HEALTH = "public_health", "Public health"
+        SOCIAL = "social", "Social movement or protest"
+        OTHER = "other", "Other"
+
+    date = models.DateField(db_index=True)
+    title = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=Type.choices)
+    description = models.TextField(blank=True)
+    related_topics = models.JSONField(default=list, blank=True)
+    source = models.TextField(help_text="Where the record comes from (publication, URL, dataset)")
+
+    class Meta:
+        ordering = ["date", "title"]
+        constraints = [
+            # Re-importing an events file updates rows instead of duplicating them.
+            models.UniqueConstraint(fields=["date", "title"], name="majorevent_unique_date_title")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.title}"

@@ -1,4 +1,4 @@
-"""Writes for polls: importing respondent-level surveys, all or nothing."""
+"""Writes for polls: importing surveys and events, all or nothing."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from environment.models import Area
-from polls.importers import ImportPlan, PollImportError
-from polls.models import Option, Poll, Question, Respondent, Response
+from polls.importers import ImportPlan, PollImportError, crosstabs_compute
+from polls.importers.events import EventPlan
+from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Respondent, Response
 
 POLL_FIELDS = (
     "title", "pollster", "year", "field_start", "field_end", "population", "mode", "source",
-    "licence", "topic_tags",
+    "licence", "topic_tags", "sample_size",
 )  # fmt: skip
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,13 @@ class PollImportReport:
     questions: int
     respondents: int
     responses: int
+    crosstabs: int
+
+
+@dataclass(frozen=True)
+class EventsImportReport:
+    created: int
+    updated: int
 
 
 def _poll_defaults(plan: ImportPlan) -> dict:
@@ -39,18 +48,32 @@ def _poll_defaults(plan: ImportPlan) -> dict:
     if values.get("field_start") and values.get("field_end"):
         if values["field_start"] > values["field_end"]:
             raise PollImportError(["mapping: poll field_start is after field_end"])
+    if not values.get("year") and (values.get("field_end") or values.get("field_start")):
+        values["year"] = (values.get("field_end") or values["field_start"]).year
     values.setdefault("topic_tags", [])
     for key in ("mode", "licence"):
         values[key] = values.get(key) or ""
+    if plan.kind == "microdata" or "sample_size" not in values:
+        values["sample_size"] = len(plan.respondents) or values.get("sample_size") or 0
     return values
+
+
+def _poll_clear_rows(poll: Poll) -> None:
+    # Respondents, responses and crosstabs are replaced wholesale: the file is the truth for its
+    # poll. Nothing but Response points at Respondent, and nothing points at Response or Crosstab,
+    # so plain DELETEs are safe and avoid the ORM collecting 60,000 rows to cascade one by one.
+    Response.objects.filter(respondent__poll=poll)._raw_delete(Response.objects.db)
+    Respondent.objects.filter(poll=poll)._raw_delete(Respondent.objects.db)
+    Crosstab.objects.filter(question__poll=poll)._raw_delete(Crosstab.objects.db)
 
 
 @transaction.atomic
 def poll_import(*, plan: ImportPlan) -> PollImportReport:
     """Create or update a poll from a validated plan; re-importing the same slug never duplicates."""
     defaults = _poll_defaults(plan)
-    defaults["sample_size"] = len(plan.respondents)
     poll, created = Poll.objects.update_or_create(slug=plan.poll["slug"], defaults=defaults)
+    if not created:
+        _poll_clear_rows(poll)
 
     # Questions and options keep their ids across re-imports: study items link to them.
     keep_codes = [q.code for q in plan.questions]
@@ -71,8 +94,6 @@ def poll_import(*, plan: ImportPlan) -> PollImportReport:
             )
             option_ids[(qp.code, op.code)] = option.id
 
-    # Respondents are replaced wholesale: the file is the truth for its poll.
-    Respondent.objects.filter(poll=poll).delete()
     states = {rp.state for rp in plan.respondents if rp.state}
     state_areas = dict(
         Area.objects.filter(kind=Area.Kind.STATE, state__in=states).values_list("state", "id")
@@ -95,7 +116,7 @@ def poll_import(*, plan: ImportPlan) -> PollImportReport:
             )
             for rp in plan.respondents
         ],
-        batch_size=5000,
+        batch_size=BATCH,
     )
     responses = [
         Response(
@@ -106,11 +127,56 @@ def poll_import(*, plan: ImportPlan) -> PollImportReport:
         for respondent, rp in zip(respondents, plan.respondents, strict=True)
         for q_code, o_code in rp.answers.items()
     ]
-    Response.objects.bulk_create(responses, batch_size=5000)
+    Response.objects.bulk_create(responses, batch_size=BATCH)
+
+    origin = Crosstab.Origin.MICRODATA if plan.respondents else Crosstab.Origin.PUBLISHED
+    cells = crosstabs_compute(plan) if plan.respondents else plan.crosstabs
+    Crosstab.objects.bulk_create(
+        [
+            Crosstab(
+                question_id=question_ids[q_code],
+                dimension=dimension,
+                category=category,
+                option_id=option_ids[(q_code, o_code)],
+                share=share,
+                n=n,
+                origin=origin,
+            )
+            for q_code, dimension, category, o_code, share, n in cells
+        ],
+        batch_size=BATCH,
+    )
     return PollImportReport(
         poll=poll,
         created=created,
         questions=len(plan.questions),
         respondents=len(respondents),
         responses=len(responses),
+        crosstabs=len(cells),
     )
+
+
+@transaction.atomic
+def polls_import(*, plans: list[ImportPlan]) -> list[PollImportReport]:
+    """Import several validated plans (a toplines file gives one per poll) as one transaction."""
+    return [poll_import(plan=plan) for plan in plans]
+
+
+@transaction.atomic
+def events_import(*, plans: list[EventPlan]) -> EventsImportReport:
+    """Create or update major events by (date, title)."""
+    created = updated = 0
+    for plan in plans:
+        _, was_created = MajorEvent.objects.update_or_create(
+            date=plan.date,
+            title=plan.title,
+            defaults={
+                "type": plan.type,
+                "description": plan.description,
+                "related_topics": plan.related_topics,
+                "source": plan.source,
+            },
+        )
+        created += was_created
+        updated += not was_created
+    return EventsImportReport(created=created, updated=updated)

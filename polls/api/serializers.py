@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from polls.models import Option, Poll, Question
+from polls.models import Crosstab, MajorEvent, Option, Poll, Question
+
+GROUP_CHOICES = [d for d in Crosstab.Dimension.values if d != Crosstab.Dimension.ALL]
 
 
 class OptionSerializer(serializers.ModelSerializer):
@@ -20,9 +22,14 @@ class QuestionSerializer(serializers.ModelSerializer):
 
 
 class PollListSerializer(serializers.ModelSerializer):
+    question_count = serializers.IntegerField(read_only=True)
+
     class Meta:
         model = Poll
-        fields = ["id", "slug", "title", "pollster", "year", "sample_size", "topic_tags"]
+        fields = [
+            "id", "slug", "title", "pollster", "year", "field_start", "field_end", "population",
+            "sample_size", "topic_tags", "question_count",
+        ]  # fmt: skip
 
 
 class PollDetailSerializer(serializers.ModelSerializer):
@@ -34,3 +41,48 @@ class PollDetailSerializer(serializers.ModelSerializer):
             "id", "slug", "title", "pollster", "year", "field_start", "field_end", "population",
             "mode", "sample_size", "source", "licence", "topic_tags", "questions",
         ]  # fmt: skip
+
+
+class PollFilterSerializer(serializers.Serializer):
+    topic = serializers.CharField(required=False, max_length=100)
+    date_from = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+    date_to = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+    group = serializers.ChoiceField(choices=GROUP_CHOICES, required=False)
+
+    def validate(self, attrs):
+        if (
+            attrs.get("date_from")
+            and attrs.get("date_to")
+            and attrs["date_from"] > attrs["date_to"]
+        ):
+            raise serializers.ValidationError({"date_to": "date_to must not be before date_from."})
+        return attrs
+
+
+class CrosstabSerializer(serializers.ModelSerializer):
+    option_code = serializers.CharField(source="option.code", read_only=True)
+    option_label = serializers.CharField(source="option.label", read_only=True)
+
+    class Meta:
+        model = Crosstab
+        fields = ["dimension", "category", "option_code", "option_label", "share", "n", "origin"]
+
+
+class CrosstabFilterSerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(choices=Crosstab.Dimension.values, required=False)
+
+
+class EventFilterSerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+    end = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"end": "end must not be before start."})
+        return attrs
+
+
+class MajorEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MajorEvent
+        fields = ["id", "date", "title", "type", "description", "related_topics", "source"]

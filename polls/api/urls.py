@@ -1,8 +1,23 @@
 from django.urls import path
 
-from polls.api.views import PollDetailView, PollListView
+from polls.api.selector_views import RelevantQuestionsView
+from polls.api.views import (
+    EventDetailView,
+    EventListView,
+    PollDetailView,
+    PollListView,
+    QuestionCrosstabListView,
+)
 
 urlpatterns = [
     path("polls/", PollListView.as_view(), name="poll-list"),
+    path("polls/relevant/", RelevantQuestionsView.as_view(), name="poll-relevant"),
     path("polls/<int:pk>/", PollDetailView.as_view(), name="poll-detail"),
+    path(
+        "polls/questions/<int:pk>/crosstabs/",
+        QuestionCrosstabListView.as_view(),
+        name="question-crosstabs",
+    ),
+    path("events/", EventListView.as_view(), name="event-list"),
+    path("events/<int:pk>/", EventDetailView.as_view(), name="event-detail"),
 ]

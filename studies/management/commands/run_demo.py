@@ -12,21 +12,14 @@ from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from environment.categories import DIMENSIONS
-from environment.models import Area
+from environment.models import ElectionResult
 from personas.services import AreaWeight, population_create
+from polls.bundled import BUNDLED_DATASETS
 from polls.models import Poll, Question
 from studies.models import Run
 from studies.services import ItemSpec, run_start, study_create
 
 DEMO_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"]
-POLLS = [
-    (
-        "cces-2018-abortion",
-        {"csv": "polls/data/cces2018_abortion.csv"},
-        "polls/mappings/cces2018_abortion.yaml",
-    ),
-    ("anes-1996", {"statsmodels": "anes96"}, "polls/mappings/anes96.yaml"),
-]
 BREAKDOWNS = ["area", "sex", "age_bracket", "race_ethnicity", "education", "income"]
 
 
@@ -43,13 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--reload", action="store_true", help="re-import data already loaded")
 
     def handle(self, *args, size: int, seed: int, reload: bool, **options):
-        base = Path(settings.BASE_DIR)
-        if reload or not Area.objects.filter(id__in=DEMO_AREAS).count() == len(DEMO_AREAS):
+        # Load what is missing; --reload loads everything again (both loads are idempotent).
+        if reload or not ElectionResult.objects.filter(area_id__in=DEMO_AREAS).exists():
             call_command("load_areas", stdout=self.stdout)
-        for slug, source, mapping in POLLS:
-            if reload or not Poll.objects.filter(slug=slug).exists():
-                source = {k: str(base / v) if k == "csv" else v for k, v in source.items()}
-                call_command("import_poll", mapping=base / mapping, stdout=self.stdout, **source)
+        loaded = [Poll.objects.filter(slug__startswith=d.name).exists() for d in BUNDLED_DATASETS]
+        if reload or not all(loaded):
+            call_command("load_polls", stdout=self.stdout)
         question = Question.objects.select_related("poll").get(
             poll__slug="cces-2018-abortion", code="employers-decline-abortion-coverage"
         )

@@ -1,0 +1,317 @@
+"""Turn a respondent-level table plus a mapping file into validated, harmonized rows.
+
+Nothing here touches the database: `poll_import_plan` either returns a complete plan or raises
+`PollImportError` listing every problem (missing columns, unmapped codes with the rows they are on),
+so that the writing service can be all or nothing.
+
+Mapping file (YAML or JSON)::
+
+    poll: {slug, title, pollster, year, field_start, field_end, population, mode, source, licence,
+           topic_tags}
+    id_column: respondent id column (optional; row number otherwise)
+    weight_column: survey weight column (optional; 1.0 otherwise)
+    missing: [codes read as missing in every column, e.g. "", "NA"]
+    rows: {column, in: [values]}   (optional: keep only these rows, e.g. one year of a pooled file)
+    demographics:
+      age: {column, brackets: {"18-29": [18, 29], ...}}  or  {column, numeric: true}
+      sex | race_ethnicity | education | income | party: {column, codes: {source code: platform
+          code, a list of platform codes when the source category spans several, or null when it
+          cannot be harmonized}, override: {column, codes}  (optional: a second column whose
+          mapped, non-null codes take precedence, e.g. a Hispanic-origin flag over race)}
+      state: {column}   (USPS codes)
+      each may also carry `missing: [codes]` read as missing in that column only
+    questions:
+      - {code, column, text, topic_tags, missing: [codes],
+         options: [{code, label, codes: [source codes] or range: [min, max], ordinal_value}]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from environment.categories import DIMENSIONS, PARTY
+from polls.importers.common import (
+    MAX_ROWS_LISTED,
+    PollImportError,
+    file_row,
+    normalize_code,
+    normalize_column,
+    require,
+    rows_listing,
+    select_rows,
+)
+
+CATEGORY_DIMENSIONS = {d: set(c) for d, c in DIMENSIONS.items() if d != "age_bracket"}
+CATEGORY_DIMENSIONS["party"] = set(PARTY)
+
+
+@dataclass
+class OptionPlan:
+    code: str
+    label: str
+    order: int
+    ordinal_value: float | None
+    source_codes: list[str]
+
+
+@dataclass
+class QuestionPlan:
+    code: str
+    column: str
+    text: str
+    topic_tags: list[str]
+    options: list[OptionPlan]
+
+
+@dataclass
+class RespondentPlan:
+    external_id: str
+    weight: float
+    age_min: int | None
+    age_max: int | None
+    sex: str
+    race_ethnicity: str
+    education: str
+    income: str
+    party: str
+    state: str
+    answers: dict[str, str] = field(default_factory=dict)  # question code -> option code
+
+
+@dataclass
+class ImportPlan:
+    poll: dict[str, Any]
+    questions: list[QuestionPlan]
+    respondents: list[RespondentPlan]
+    rows_read: int
+    # Published crosstab rows (crosstab-table and topline imports): (question code, dimension,
+    # category, option code, share, n). Microdata imports compute theirs from `respondents`.
+    crosstabs: list[tuple[str, str, str, str, float, int]] = field(default_factory=list)
+    kind: str = "microdata"
+
+
+def _unmapped(column: str, values: pd.Series, known: set[str], missing: set[str]) -> list[str]:
+    problems = []
+    bad = values[~values.isin(known | missing)]
+    for code, idx in bad.groupby(bad).groups.items():
+        rows = [file_row(i) for i in idx]
+        problems.append(
+            f"column '{column}': code '{code}' is not in the mapping ({len(rows)} "
+            f"{rows_listing(rows)}); add it to the mapping's codes (or to 'missing')"
+        )
+    return problems
+
+
+def _category_codes(dim: str, codes_spec: dict, problems: list[str]) -> dict[str, str | None]:
+    allowed = CATEGORY_DIMENSIONS[dim]
+    codes: dict[str, str | None] = {}
+    for src, target in (codes_spec or {}).items():
+        targets = target if isinstance(target, list) else ([] if target is None else [target])
+        bad = [t for t in targets if t not in allowed]
+        if bad:
+            problems.append(
+                f"mapping: {dim} code '{src}' maps to {bad}, not platform categories "
+                f"({', '.join(sorted(allowed))})"
+            )
+        codes[normalize_code(src)] = "|".join(targets) if targets else None
+    return codes
+
+
+def _harmonize(
+    dim: str, spec: dict, columns: dict[str, pd.Series], missing: set[str], problems: list[str]
+) -> pd.Series:
+    codes = _category_codes(dim, spec.get("codes"), problems)
+    col_missing = missing | {normalize_code(m) for m in spec.get("missing", [])}
+    values = columns[spec["column"]]
+    problems += _unmapped(spec["column"], values, set(codes), col_missing)
+    result = values.map(lambda v: codes.get(v) or "")
+    override = spec.get("override")
+    if override:
+        o_codes = _category_codes(dim, override.get("codes"), problems)
+        o_values = columns[override["column"]]
+        o_missing = missing | {normalize_code(m) for m in override.get("missing", [])}
+        problems += _unmapped(override["column"], o_values, set(o_codes), o_missing)
+        mapped = o_values.map(lambda v: o_codes.get(v) or "")
+        result = result.where(mapped == "", mapped)
+    return result
+
+
+def _option_lookup(q: dict, problems: list[str]) -> tuple[list[OptionPlan], dict, list]:
+    options, code_to_option, ranges = [], {}, []
+    for order, o in enumerate(q["options"]):
+        src = [normalize_code(c) for c in o.get("codes", []) or []]
+        span = o.get("range")
+        valid_span = (
+            isinstance(span, list)
+            and len(span) == 2
+            and all(isinstance(x, int | float) for x in span)
+        )
+        if not o.get("code") or not o.get("label") or not (src or valid_span):
+            problems.append(
+                f"mapping: question {q['code']} option #{order + 1} needs code, label and codes "
+                "(or range: [min, max])"
+            )
+            continue
+        for c in src:
+            code_to_option[c] = o["code"]
+        if valid_span:
+            ranges.append((float(span[0]), float(span[1]), o["code"]))
+        options.append(OptionPlan(o["code"], o["label"], order, o.get("ordinal_value"), src))
+    return options, code_to_option, ranges
+
+
+def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
+    problems: list[str] = []
+    poll = mapping.get("poll") or {}
+    if not isinstance(poll, dict):
+        raise PollImportError(["mapping: 'poll' must be a mapping of poll fields"])
+    for key in ("slug", "title", "pollster", "population", "source"):
+        require(poll, key, "poll", problems)
+    questions_spec = mapping.get("questions") or []
+    if not questions_spec:
+        problems.append("mapping: 'questions' must list at least one question")
+    demographics = mapping.get("demographics") or {}
+    unknown_dims = set(demographics) - set(CATEGORY_DIMENSIONS) - {"age", "state"}
+    if unknown_dims:
+        problems.append(
+            f"mapping: unknown demographic(s) {sorted(unknown_dims)}; use "
+            f"{sorted(set(CATEGORY_DIMENSIONS) | {'age', 'state'})}"
+        )
+    if problems:
+        raise PollImportError(problems)
+
+    frame = select_rows(frame, mapping)
+    missing_codes = {normalize_code(m) for m in mapping.get("missing", [""])} | {""}
+
+    needed = []
+    for key in ("id_column", "weight_column"):
+        if mapping.get(key):
+            needed.append(mapping[key])
+    for spec in demographics.values():
+        if isinstance(spec, dict):
+            needed.append(spec.get("column"))
+            if isinstance(spec.get("override"), dict):
+                needed.append(spec["override"].get("column"))
+    needed += [q.get("column") for q in questions_spec if isinstance(q, dict)]
+    absent = [c for c in needed if c and c not in frame.columns]
+    if absent:
+        raise PollImportError(
+            [
+                f"column '{c}' named in the mapping is not in the file (columns: "
+                f"{', '.join(map(str, list(frame.columns)[:20]))})"
+                for c in absent
+            ]
+        )
+    columns = {c: normalize_column(frame[c]) for c in set(needed) if c}
+
+    n = len(frame)
+    blank = pd.Series([""] * n, index=frame.index, dtype=object)
+    harmonized: dict[str, pd.Series] = {}
+    for dim, spec in demographics.items():
+        if dim in ("age", "state"):
+            continue
+        harmonized[dim] = _harmonize(dim, spec, columns, missing_codes, problems)
+
+    age_min = pd.Series([None] * n, index=frame.index, dtype=object)
+    age_max = age_min.copy()
+    if "age" in demographics:
+        spec = demographics["age"]
+        values = columns[spec["column"]]
+        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
+        present = values[~values.isin(col_missing)]
+        if spec.get("numeric"):
+            ages = pd.to_numeric(present, errors="coerce")
+            bad = ages.isna() | (ages < 16) | (ages > 120) | (ages % 1 != 0)
+            if bad.any():
+                problems.append(
+                    f"column '{spec['column']}': ages must be whole numbers 16–120 "
+                    f"({rows_listing([file_row(i) for i in ages[bad].index])}); "
+                    "list codes for unknown ages under the age's 'missing'"
+                )
+            good = ages[~bad].astype(int)
+            age_min[good.index] = good.tolist()
+            age_max[good.index] = good.tolist()
+        else:
+            brackets = {normalize_code(k): v for k, v in (spec.get("brackets") or {}).items()}
+            problems += _unmapped(spec["column"], values, set(brackets), col_missing)
+            known = present[present.isin(brackets)]
+            age_min[known.index] = [int(brackets[v][0]) for v in known]
+            age_max[known.index] = [int(brackets[v][1]) for v in known]
+
+    states = blank
+    if "state" in demographics:
+        spec = demographics["state"]
+        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
+        values = columns[spec["column"]]
+        states = values.where(~values.isin(col_missing), "").str.upper()
+
+    weights = pd.Series(1.0, index=frame.index)
+    if mapping.get("weight_column"):
+        weights = pd.to_numeric(columns[mapping["weight_column"]], errors="coerce")
+        bad = ~(weights > 0)
+        if bad.any():
+            problems.append(
+                f"column '{mapping['weight_column']}': weights must be positive numbers "
+                f"({rows_listing([file_row(i) for i in weights[bad].index])})"
+            )
+
+    if mapping.get("id_column"):
+        ids = columns[mapping["id_column"]]
+        dupes = ids[ids.duplicated()].unique().tolist()
+        if dupes:
+            problems.append(
+                f"column '{mapping['id_column']}': respondent ids must be unique; repeated: "
+                f"{dupes[:MAX_ROWS_LISTED]}"
+            )
+    else:
+        ids = pd.Series([str(file_row(i) - 1) for i in frame.index], index=frame.index)
+
+    questions: list[QuestionPlan] = []
+    answers: dict[str, list[str]] = {}
+    for q in questions_spec:
+        for key in ("code", "column", "text", "options"):
+            require(q, key, f"question {q.get('code', '?')}", problems)
+        if not q.get("options") or q.get("column") not in columns:
+            continue
+        options, code_to_option, ranges = _option_lookup(q, problems)
+        values = columns[q["column"]]
+        q_missing = missing_codes | {normalize_code(m) for m in q.get("missing", [])}
+        mapped = values.map(lambda v, lookup=code_to_option: lookup.get(v, ""))
+        if ranges:
+            numbers = pd.to_numeric(values, errors="coerce")
+            for lo, hi, code in ranges:
+                mapped = mapped.where(~((mapped == "") & numbers.between(lo, hi)), code)
+        problems += _unmapped(q["column"], values[mapped == ""], set(), q_missing)
+        answers[q["code"]] = mapped.tolist()
+        questions.append(
+            QuestionPlan(q["code"], q["column"], q["text"], list(q.get("topic_tags", [])), options)
+        )
+
+    if problems:
+        raise PollImportError(problems)
+
+    for dim in CATEGORY_DIMENSIONS:
+        harmonized.setdefault(dim, blank)
+    dims = {dim: values.tolist() for dim, values in harmonized.items()}
+    mins, maxs, state_list = age_min.tolist(), age_max.tolist(), states.tolist()
+    id_list, weight_list = ids.tolist(), weights.astype(float).tolist()
+    respondents = [
+        RespondentPlan(
+            external_id=id_list[i],
+            weight=weight_list[i],
+            age_min=mins[i],
+            age_max=maxs[i],
+            sex=dims["sex"][i],
+            race_ethnicity=dims["race_ethnicity"][i],
+            education=dims["education"][i],
+            income=dims["income"][i],
+            party=dims["party"][i],
+            state=state_list[i],
+            answers={code: vals[i] for code, vals in answers.items() if vals[i]},
+        )
+        for i in range(n)
+    ]
+    return ImportPlan(poll=poll, questions=questions, respondents=respondents, rows_read=n)

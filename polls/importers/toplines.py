@@ -1,0 +1,154 @@
+"""Published toplines: one row per poll, each option's share in its own column, no respondents.
+
+Each row becomes a poll with one question and crosstab rows of dimension "all" (and "state" when
+the mapping names a state column), marked as published. Nothing is invented: when the options'
+shares do not add up to the whole, the mapping may name a `remainder` option that receives the
+difference (undecided, other candidates, no answer), and says so in its label.
+
+Mapping::
+
+    kind: toplines
+    rows: {column, in | not_in: [...]} or a list of them   (optional)
+    poll: {slug, title, pollster, population, mode, source, licence, year, topic_tags}
+          string values are templates over the row's columns: "538-{question_id}"
+    dates: {field_start: {column, format}, field_end: {column, format}}   (strptime formats)
+    sample_size_column: column holding the question's sample size
+    state_column: column holding a USPS code (rows for other places get no state row)
+    share_scale: 100 when shares are percentages
+    question: {code, text, topic_tags, options: [{code, label, share_column, ordinal_value}],
+               remainder: {code, label}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+
+import pandas as pd
+
+from polls.importers.common import PollImportError, file_row, require, select_rows
+from polls.importers.crosstabs import US_STATES
+from polls.importers.microdata import ImportPlan, OptionPlan, QuestionPlan
+
+REMAINDER_TOLERANCE = 0.005
+
+
+def _template_columns(value) -> set[str]:
+    if not isinstance(value, str):
+        return set()
+    return {name for _, name, _, _ in string.Formatter().parse(value) if name}
+
+
+def toplines_plans(frame: pd.DataFrame, mapping: dict) -> list[ImportPlan]:
+    problems: list[str] = []
+    poll_spec = mapping.get("poll") or {}
+    for key in ("slug", "title", "pollster", "population", "source"):
+        require(poll_spec, key, "poll", problems)
+    q_spec = mapping.get("question") or {}
+    for key in ("code", "text", "options"):
+        require(q_spec, key, "question", problems)
+    if problems:
+        raise PollImportError(problems)
+    frame = select_rows(frame, mapping)
+
+    options = q_spec["options"]
+    remainder = q_spec.get("remainder")
+    needed = set().union(*(_template_columns(v) for v in poll_spec.values()))
+    needed |= set().union(*(_template_columns(o.get("label")) for o in options))
+    needed |= {o.get("share_column") for o in options}
+    needed |= {d.get("column") for d in (mapping.get("dates") or {}).values()}
+    needed |= {mapping.get("sample_size_column"), mapping.get("state_column")}
+    needed.discard(None)
+    absent = sorted(c for c in needed if c not in frame.columns)
+    if absent:
+        raise PollImportError(
+            [f"column '{c}' named in the mapping is not in the file" for c in absent]
+        )
+
+    scale = float(mapping.get("share_scale", 1))
+    plans: list[ImportPlan] = []
+    for i, row in frame.astype(str).iterrows():
+        line = file_row(i)
+        values = row.to_dict()
+        row_problems: list[str] = []
+
+        def fill(value, values=values):
+            return value.format(**values) if isinstance(value, str) else value
+
+        poll = {k: fill(v) for k, v in poll_spec.items()}
+        for key, spec in (mapping.get("dates") or {}).items():
+            raw = values[spec["column"]].strip()
+            try:
+                poll[key] = dt.datetime.strptime(raw, spec.get("format", "%Y-%m-%d")).date()
+            except ValueError:
+                row_problems.append(
+                    f"{spec['column']} '{raw}' is not a date ({spec.get('format')})"
+                )
+        n = 0
+        if mapping.get("sample_size_column"):
+            raw = values[mapping["sample_size_column"]]
+            number = pd.to_numeric(raw, errors="coerce")
+            if pd.isna(number) or number < 0:
+                row_problems.append(f"sample size '{raw}' is not a number ≥ 0")
+            else:
+                n = int(round(number))
+        shares = []
+        for o in options:
+            raw = values[o["share_column"]]
+            share = pd.to_numeric(raw, errors="coerce") / scale
+            if pd.isna(share) or not 0 <= share <= 1:
+                row_problems.append(f"{o['share_column']} '{raw}' is not a share 0–{scale:g}")
+            shares.append(float(share))
+        rest = 1 - sum(s for s in shares if not pd.isna(s))
+        if rest < -REMAINDER_TOLERANCE:
+            row_problems.append(f"the options' shares add up to more than {scale:g}")
+        if row_problems:
+            problems.append(f"row {line}: " + "; ".join(row_problems))
+            continue
+        option_plans = [
+            OptionPlan(o["code"], fill(o.get("label", o["code"])), k, o.get("ordinal_value"), [])
+            for k, o in enumerate(options)
+        ]
+        codes = [o["code"] for o in options]
+        if remainder:
+            option_plans.append(
+                OptionPlan(remainder["code"], remainder["label"], len(options), None, [])
+            )
+            codes.append(remainder["code"])
+            shares.append(max(rest, 0.0))
+        poll["sample_size"] = n
+        cells = [
+            (q_spec["code"], "all", "all", c, s, n) for c, s in zip(codes, shares, strict=True)
+        ]
+        state = values.get(mapping.get("state_column") or "", "").strip().upper()
+        if state in US_STATES:
+            cells += [
+                (q_spec["code"], "state", state, c, s, n)
+                for c, s in zip(codes, shares, strict=True)
+            ]
+        plans.append(
+            ImportPlan(
+                poll=poll,
+                questions=[
+                    QuestionPlan(
+                        q_spec["code"],
+                        "",
+                        q_spec["text"],
+                        list(q_spec.get("topic_tags", [])),
+                        option_plans,
+                    )
+                ],
+                respondents=[],
+                rows_read=1,
+                crosstabs=cells,
+                kind="toplines",
+            )
+        )
+    slugs = pd.Series([p.poll["slug"] for p in plans])
+    if slugs.duplicated().any():
+        problems.append(
+            f"poll slug template gives repeated slugs: {sorted(set(slugs[slugs.duplicated()]))[:5]}"
+        )
+    if problems:
+        raise PollImportError(problems)
+    return plans
