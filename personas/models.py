@@ -21,6 +21,16 @@ class Population(models.Model):
         default="independent draws from each area's marginals",
         help_text="How personas were sampled",
     )
+    constraints = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Who may be in the population: age_min, age_max, allowed categories per dimension",
+    )
+    validation_report = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Target vs achieved share per category and dimension, overall and per area",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -1,4 +1,4 @@
-"""Writes for populations: sampling personas from their areas' census marginals."""
+"""Writes for populations: census-proportional personas from each area's fitted joint table."""
 
 from __future__ import annotations
 
@@ -9,26 +9,18 @@ from django.conf import settings
 from django.db import transaction
 
 from config.api import DomainError
-from environment.categories import AGE_BRACKETS, DIMENSIONS
+from environment.categories import DIMENSIONS
 from environment.models import Area
 from environment.selectors import area_marginals
-from personas.models import Persona, Population, PopulationArea
+from personas.generation import METHOD, AreaDraw, draw, personas_insert, validation_report
+from personas.joint import Constraints, allocate, constrained_targets, fit, seed_for
+from personas.models import Population, PopulationArea
 
 
 @dataclass(frozen=True)
 class AreaWeight:
     area_id: str
     weight: float | None = None  # None: weight by the area's adult population
-
-
-def _allocate(size: int, weights: np.ndarray) -> np.ndarray:
-    """Largest-remainder allocation of `size` personas to areas in proportion to `weights`."""
-    exact = weights / weights.sum() * size
-    counts = np.floor(exact).astype(int)
-    remainder = size - counts.sum()
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[:remainder]] += 1
-    return counts
 
 
 def _resolve_weights(areas: list[AreaWeight], found: dict[str, Area]) -> np.ndarray:
@@ -49,11 +41,40 @@ def _resolve_weights(areas: list[AreaWeight], found: dict[str, Area]) -> np.ndar
     )
 
 
+def _area_draw(*, area: Area, marginals: dict, constraints: Constraints, size: int) -> AreaDraw:
+    targets = constrained_targets(marginals=marginals, constraints=constraints, area_id=area.pk)
+    race = marginals["race_ethnicity"]
+    pooled = race.get("asian", 0.0) + race.get("other", 0.0)
+    asian_share = race.get("asian", 0.0) / pooled if pooled > 0 else 0.5
+    seed = seed_for(
+        state=area.state,
+        state_name=area.state_name,
+        asian_share_of_other=asian_share,
+        constraints=constraints,
+    )
+    fitted = fit(seed=seed, targets=targets, size=size, area_id=area.pk)
+    details = {
+        "seed_table": seed.source,
+        "asian_share_of_seed_other": round(asian_share, 6),
+        "ipf_converged": fitted.ipf_converged,
+        "ipf_iterations": fitted.ipf_iterations,
+        "ipf_max_error": fitted.ipf_max_error,
+        "integerised_exactly": fitted.integerised,
+    }
+    return AreaDraw(area_id=area.pk, counts=fitted.counts, targets=targets, details=details)
+
+
 @transaction.atomic
 def population_create(
-    *, size: int, areas: list[AreaWeight], seed: int | None = None, name: str = "", created_by=None
+    *,
+    size: int,
+    areas: list[AreaWeight],
+    seed: int | None = None,
+    name: str = "",
+    constraints: dict | None = None,
+    created_by=None,
 ) -> Population:
-    """Sample `size` personas across `areas`; the same areas, size and seed give the same personas."""
+    """Generate `size` census-proportional personas across `areas`; same spec and seed, same personas."""
     maximum = settings.POPULATION_MAX_SIZE
     if not 1 <= size <= maximum:
         raise DomainError(
@@ -64,6 +85,7 @@ def population_create(
         raise DomainError(
             "Name at least one area, e.g. dallas_tx_city.", fields={"areas": ["empty"]}
         )
+    rules = Constraints.from_spec(constraints)
     ids = [a.area_id for a in areas]
     if len(set(ids)) != len(ids):
         raise DomainError("Each area may appear only once.", fields={"areas": ["duplicate area"]})
@@ -88,9 +110,22 @@ def population_create(
     weights = _resolve_weights(areas, found)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
-    counts = _allocate(size, weights)
-
-    population = Population.objects.create(name=name, size=size, seed=seed, created_by=created_by)
+    counts = allocate(size, weights)
+    draws = [
+        _area_draw(area=found[a], marginals=marginals[a], constraints=rules, size=int(c))
+        for a, c in zip(ids, counts, strict=True)
+        if c > 0
+    ]
+    drawn = draw(areas=draws, constraints=rules, rng=np.random.default_rng(seed))
+    population = Population.objects.create(
+        name=name,
+        size=size,
+        seed=seed,
+        method=METHOD,
+        constraints=rules.as_spec(),
+        validation_report=validation_report(areas=draws, drawn=drawn, constraints=rules, seed=seed),
+        created_by=created_by,
+    )
     PopulationArea.objects.bulk_create(
         [
             PopulationArea(
@@ -99,31 +134,5 @@ def population_create(
             for a, w, c in zip(ids, weights, counts, strict=True)
         ]
     )
-    rng = np.random.default_rng(seed)
-    personas: list[Persona] = []
-    index = 0
-    for area_id, count in zip(ids, counts, strict=True):
-        if count == 0:
-            continue
-        drawn = {}
-        for dimension, categories in DIMENSIONS.items():
-            codes = list(categories)
-            p = np.array([marginals[area_id][dimension][c] for c in codes])
-            drawn[dimension] = rng.choice(codes, size=count, p=p / p.sum())
-        # Exact age uniform within the census bracket (65+ drawn up to 90).
-        lows = np.array([AGE_BRACKETS[b][0] for b in drawn["age_bracket"]])
-        highs = np.array([AGE_BRACKETS[b][1] for b in drawn["age_bracket"]])
-        ages = rng.integers(lows, highs + 1)
-        for i in range(count):
-            personas.append(
-                Persona(
-                    population=population,
-                    index=index,
-                    area_id=area_id,
-                    age=int(ages[i]),
-                    **{d: str(drawn[d][i]) for d in DIMENSIONS},
-                )
-            )
-            index += 1
-    Persona.objects.bulk_create(personas, batch_size=5000)
+    personas_insert(population_id=population.pk, area_ids=[d.area_id for d in draws], drawn=drawn)
     return population

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from environment.categories import DIMENSIONS
+from personas.joint import MAX_AGE, MIN_AGE
 from personas.models import Population, PopulationArea
 
 
@@ -10,11 +12,53 @@ class AreaWeightInputSerializer(serializers.Serializer):
     weight = serializers.FloatField(required=False, min_value=0.0, help_text="Relative weight")
 
 
+def _allowed_field(dimension: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=list(DIMENSIONS[dimension])),
+        required=False,
+        allow_empty=False,
+        help_text=f"Allowed {dimension} categories; others get no personas",
+    )
+
+
+class ConstraintsInputSerializer(serializers.Serializer):
+    age_min = serializers.IntegerField(required=False, min_value=MIN_AGE, max_value=MAX_AGE)
+    age_max = serializers.IntegerField(required=False, min_value=MIN_AGE)
+    age_bracket = _allowed_field("age_bracket")
+    sex = _allowed_field("sex")
+    race_ethnicity = _allowed_field("race_ethnicity")
+    education = _allowed_field("education")
+    income = _allowed_field("income")
+
+    def to_internal_value(self, data):
+        # Nested serializers drop unknown keys silently; a misspelt constraint must not vanish.
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        k: [f"unknown constraint; use one of {', '.join(self.fields)}"]
+                        for k in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if attrs.get("age_min", MIN_AGE) > attrs.get("age_max", MAX_AGE):
+            raise serializers.ValidationError({"age_max": ["must be at least age_min"]})
+        return attrs
+
+
 class PopulationCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     size = serializers.IntegerField(help_text="Number of personas (1 .. POPULATION_MAX_SIZE)")
     areas = AreaWeightInputSerializer(many=True, allow_empty=False)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    constraints = ConstraintsInputSerializer(
+        required=False,
+        help_text='e.g. {"age_min": 30, "age_max": 64, "income": ["lt_25k", "25_50k"]}; '
+        "the population stays census-proportional within them",
+    )
 
 
 class PopulationAreaSerializer(serializers.ModelSerializer):
@@ -39,9 +83,11 @@ class PopulationSerializer(serializers.ModelSerializer):
             "seed",
             "status",
             "method",
+            "constraints",
             "created_at",
             "areas",
             "composition",
+            "validation_report",
         ]
 
     def get_composition(self, obj) -> dict[str, dict[str, int]]:

@@ -22,6 +22,7 @@ class PopulationCreateView(APIView):
             areas=[AreaWeight(a["area"], a.get("weight")) for a in v["areas"]],
             seed=v.get("seed"),
             name=v.get("name", ""),
+            constraints=v.get("constraints"),
             created_by=request.user,
         )
         population = population_detail().get(pk=population.pk)

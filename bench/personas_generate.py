@@ -1,0 +1,127 @@
+"""Benchmark: generating 100,000 and 1,000,000 personas (wall time and peak memory).
+
+Each measurement runs in its own Python process against a fresh SQLite database (and, when
+``BENCH_DATABASE_URL`` is set, against that PostgreSQL database), so one run's memory high-water
+mark and caches never flatter the next. Results go to ``bench/results/personas_generate.json``.
+
+    .venv/bin/python -m bench.personas_generate
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "personas_generate.json"
+SIZES = (100_000, 1_000_000)
+AREAS = ("dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city")
+TARGET = {"personas": 1_000_000, "wall_seconds": 60, "peak_memory_mb": 2048}
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _worker(size: int, database: str) -> dict:
+    """Runs inside the child process: set up the database, then time one generation."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from personas.models import Population
+    from personas.services import AreaWeight, population_create
+
+    with open(os.devnull, "w") as quiet:
+        call_command("migrate", verbosity=0, stdout=quiet)
+        call_command("load_areas", stdout=quiet)
+    settings.POPULATION_MAX_SIZE = max(settings.POPULATION_MAX_SIZE, size)
+    baseline = _rss_mb()
+    started = time.perf_counter()
+    population = population_create(
+        size=size, areas=[AreaWeight(a) for a in AREAS], seed=20240601, name="bench"
+    )
+    wall = time.perf_counter() - started
+    peak = _rss_mb()
+    stored = population.personas.count()
+    report = population.validation_report["overall"]
+    if database == "postgresql":
+        Population.objects.filter(pk=population.pk).delete()  # leave the shared database as found
+    return {
+        "database": database,
+        "personas": size,
+        "stored": stored,
+        "areas": list(AREAS),
+        "wall_seconds": round(wall, 2),
+        "personas_per_second": round(size / wall),
+        "peak_rss_mb": round(peak, 1),
+        "rss_before_generation_mb": round(baseline, 1),
+        "max_abs_deviation_points": report["max_abs_deviation_points"],
+        "meets_target": size < TARGET["personas"]
+        or (wall < TARGET["wall_seconds"] and peak < TARGET["peak_memory_mb"]),
+    }
+
+
+def _run(size: int, database: str, env: dict[str, str]) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.personas_generate", "--worker", str(size), database],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        return {"database": database, "personas": size, "error": completed.stderr[-2000:]}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> dict:
+    """Measure every size on a fresh SQLite database (and PostgreSQL if configured)."""
+    runs = []
+    for size in SIZES:
+        with tempfile.TemporaryDirectory(prefix="bench-personas-") as tmp:
+            env = {
+                "SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"),
+                "DATABASE_URL": "",
+                "DEBUG": "False",
+            }
+            runs.append(_run(size, "sqlite", env))
+        print(json.dumps(runs[-1]), flush=True)
+    postgres = os.environ.get("BENCH_DATABASE_URL")
+    if postgres:
+        for size in SIZES:
+            runs.append(_run(size, "postgresql", {"DATABASE_URL": postgres, "DEBUG": "False"}))
+            print(json.dumps(runs[-1]), flush=True)
+    result = {
+        "benchmark": "personas_generate",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "target": TARGET,
+        "postgresql": "measured" if postgres else "skipped (BENCH_DATABASE_URL not set)",
+        "runs": runs,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(int(sys.argv[2]), sys.argv[3])))
+    else:
+        main()

@@ -1,0 +1,209 @@
+"""Persona pools as ``personas.json``: export, validated import, anonymization. Pure functions.
+
+Layout (version 1)::
+
+    {
+      "format": "persona-lab/personas",
+      "version": 1,
+      "anonymized": false,
+      "personas": [
+        {"age": 34, "age_bracket": "25_34", "sex": "female", "race_ethnicity": "hispanic",
+         "education": "bachelors", "income": "50_75k", "state": "TX",
+         "media_consumption": 3, ..., "openness": 61.2, ..., "tech_devices": ["smartphone"],
+         "first_name": "Maria", "last_name": "Garcia", "name": "Maria Garcia"},
+        ...
+      ]
+    }
+
+A row holds the demographics (``age`` or, in an anonymized pool, ``age_bucket`` such as ``"30_34"``;
+``age_bracket``, ``sex``, ``race_ethnicity``, ``education``, ``income`` required; ``state`` optional),
+optionally any ``PROFILE_FIELDS`` column, and optionally the bookkeeping keys ``id``, ``index``,
+``area``, ``population``. Any other key is rejected, so a misspelt field is caught rather than lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any, Final
+
+import numpy as np
+
+from environment.categories import DIMENSIONS
+from personas.profile.fields import FIELDS_BY_NAME
+
+FORMAT: Final = "persona-lab/personas"
+VERSION: Final = 1
+DEMOGRAPHIC_FIELDS: Final = ("age_bracket", "sex", "race_ethnicity", "education", "income")
+BOOKKEEPING_FIELDS: Final = ("id", "index", "area", "population", "state")
+MIN_AGE: Final = 18
+MAX_AGE: Final = 120
+# Exact identifiers dropped by anonymize(): the name parts and any free text that could carry them.
+IDENTIFYING_FIELDS: Final = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "street_address",
+    "postal_code",
+    "zip",
+    "narrative",
+    "biography",
+    "notes",
+)
+_AGE_BUCKET: Final = re.compile(r"^(\d{2,3})_(\d{2,3})$")
+
+
+class PoolFormatError(ValueError):
+    """A personas.json that does not follow the layout; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        shown = "; ".join(errors[:20])
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        super().__init__(f"invalid personas.json: {shown}{more}")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready value: numpy scalars to Python, tuples and arrays to lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_field(name: str, value: Any) -> str | None:
+    """An error message for one profile field's value, or None."""
+    field = FIELDS_BY_NAME[name]
+    if field.type == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"field {name!r}: expected a list of strings, got {value!r}"
+        unknown = [v for v in value if field.values and v not in field.values]
+        if unknown:
+            return f"field {name!r}: {unknown[0]!r} is not one of {', '.join(field.values or ())}"
+        return None
+    if field.type == "int":
+        if not _is_int(value):
+            return f"field {name!r}: expected an integer, got {value!r}"
+    elif field.type == "float":
+        if not (_is_int(value) or isinstance(value, float)):
+            return f"field {name!r}: expected a number, got {value!r}"
+    elif not isinstance(value, str) or not value:
+        return f"field {name!r}: expected a non-empty string, got {value!r}"
+    if field.values is not None and value not in field.values:
+        return f"field {name!r}: {value!r} is not one of {', '.join(field.values)}"
+    if field.range is not None and not field.range[0] <= value <= field.range[1]:
+        return f"field {name!r}: {value!r} is outside {field.range[0]}–{field.range[1]}"
+    return None
+
+
+def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[str]:
+    where = f"row {position}"
+    if not isinstance(row, dict):
+        return [f"{where}: expected an object, got {type(row).__name__}"]
+    errors: list[str] = []
+    age_key = "age_bucket" if anonymized else "age"
+    required = (age_key, *DEMOGRAPHIC_FIELDS)
+    for name in required:
+        if name not in row:
+            errors.append(f"{where}: field {name!r} is missing")
+    if anonymized and "age_bucket" in row:
+        match = _AGE_BUCKET.match(str(row["age_bucket"]))
+        if not isinstance(row["age_bucket"], str) or not match:
+            errors.append(f"{where}: field 'age_bucket': {row['age_bucket']!r} is not like '30_34'")
+    elif not anonymized and "age" in row:
+        age = row["age"]
+        if not _is_int(age) or not MIN_AGE <= age <= MAX_AGE:
+            errors.append(f"{where}: field 'age': {age!r} is not an integer {MIN_AGE}–{MAX_AGE}")
+    for name in DEMOGRAPHIC_FIELDS:
+        if name in row and row[name] not in DIMENSIONS[name]:
+            allowed = ", ".join(DIMENSIONS[name])
+            errors.append(f"{where}: field {name!r}: {row[name]!r} is not one of {allowed}")
+    if "state" in row and not (isinstance(row["state"], str) and len(row["state"]) == 2):
+        errors.append(f"{where}: field 'state': {row['state']!r} is not a two-letter USPS code")
+    known = {*required, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME}
+    for name, value in row.items():
+        if name in FIELDS_BY_NAME:
+            problem = _check_field(name, value)
+            if problem:
+                errors.append(f"{where}: {problem}")
+        elif name not in known:
+            errors.append(f"{where}: field {name!r} is not part of the personas.json layout")
+    return errors
+
+
+def pool_to_json(rows: list[dict]) -> str:
+    """Serialize personas (dicts, e.g. from ``DataFrame.to_dict("records")``) to personas.json.
+
+    The rows are validated as an import would validate them, so a file written here always reads back.
+    """
+    plain = [{key: _plain(value) for key, value in row.items()} for row in rows]
+    anonymized = any("age_bucket" in row for row in plain)
+    errors = [e for i, row in enumerate(plain) for e in _row_errors(i, row, anonymized=anonymized)]
+    if errors:
+        raise PoolFormatError(errors)
+    document = {"format": FORMAT, "version": VERSION, "anonymized": anonymized, "personas": plain}
+    return json.dumps(document, ensure_ascii=False, indent=1)
+
+
+def pool_from_json(text: str) -> list[dict]:
+    """Parse and validate personas.json; raise PoolFormatError naming every bad row and field."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PoolFormatError([f"not JSON: {error}"]) from error
+    if not isinstance(document, dict):
+        raise PoolFormatError(["expected an object with 'format', 'version' and 'personas'"])
+    if document.get("format") != FORMAT:
+        raise PoolFormatError([f"'format' must be {FORMAT!r}, got {document.get('format')!r}"])
+    if document.get("version") != VERSION:
+        raise PoolFormatError(
+            [f"'version' {document.get('version')!r} is not supported ({VERSION})"]
+        )
+    personas = document.get("personas")
+    if not isinstance(personas, list):
+        raise PoolFormatError(["'personas' must be a list"])
+    anonymized = bool(document.get("anonymized", False))
+    errors = [
+        e for i, row in enumerate(personas) for e in _row_errors(i, row, anonymized=anonymized)
+    ]
+    if errors:
+        raise PoolFormatError(errors)
+    return personas
+
+
+def age_bucket(age: int) -> str:
+    """Five-year bucket of an exact age: 37 -> "35_39" (18 and 19 -> "18_19")."""
+    low = age // 5 * 5
+    return f"{max(low, MIN_AGE)}_{low + 4}"
+
+
+def pseudonym(key: str, *, salt: str) -> str:
+    """Stable pseudonym for a key under a salt: the same person gets the same one in every export."""
+    digest = hmac.new(salt.encode(), key.encode(), hashlib.sha256).hexdigest()
+    return f"persona-{digest[:12]}"
+
+
+def anonymize(rows: list[dict], *, salt: str) -> list[dict]:
+    """Rows safe to share: exact age -> 5-year ``age_bucket``, name -> keyed pseudonym, exact
+    identifiers (``IDENTIFYING_FIELDS``) dropped. Keep ``salt`` secret: with it, pseudonyms can be
+    recomputed from guessed names."""
+    result = []
+    for position, row in enumerate(rows):
+        clean = {k: _plain(v) for k, v in row.items() if k not in IDENTIFYING_FIELDS}
+        if "age" in clean:
+            clean["age_bucket"] = age_bucket(int(clean.pop("age")))
+        # The persona's id keeps two personas with the same name apart; a name alone still maps
+        # to one pseudonym.
+        identity = f"{row.get('id', row.get('index', ''))}|{row.get('name', position)}"
+        clean["name"] = pseudonym(identity, salt=salt)
+        result.append(clean)
+    return result
