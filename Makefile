@@ -37,8 +37,13 @@ test-fast: install  ## SQLite only
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 
-bench: install services  ## time the poll import (CCES, 60k rows, with crosstabs) and list query counts
-	$(BIN)/python -m bench.run
+# PostgreSQL runs of the benchmarks use a database of their own, created when missing.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalab_bench
+
+bench: install services  ## benchmarks -> bench/results/*.json (poll import, population generation)
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'personalab_bench'" | grep -q 1 \
+	  || createdb -h 127.0.0.1 -U postgres personalab_bench
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

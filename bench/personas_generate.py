@@ -33,7 +33,7 @@ def _rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _worker(size: int, database: str) -> dict:
+def _worker(size: int, database: str, profile: bool) -> dict:
     """Runs inside the child process: set up the database, then time one generation."""
     import django
 
@@ -52,7 +52,11 @@ def _worker(size: int, database: str) -> dict:
     baseline = _rss_mb()
     started = time.perf_counter()
     population = population_create(
-        size=size, areas=[AreaWeight(a) for a in AREAS], seed=20240601, name="bench"
+        size=size,
+        areas=[AreaWeight(a) for a in AREAS],
+        seed=20240601,
+        name="bench",
+        include_behavioral_characteristics=profile,
     )
     wall = time.perf_counter() - started
     peak = _rss_mb()
@@ -63,6 +67,7 @@ def _worker(size: int, database: str) -> dict:
     return {
         "database": database,
         "personas": size,
+        "with_profile": profile,
         "stored": stored,
         "areas": list(AREAS),
         "wall_seconds": round(wall, 2),
@@ -75,9 +80,17 @@ def _worker(size: int, database: str) -> dict:
     }
 
 
-def _run(size: int, database: str, env: dict[str, str]) -> dict:
+def _run(size: int, database: str, env: dict[str, str], profile: bool = False) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.personas_generate", "--worker", str(size), database],
+        [
+            sys.executable,
+            "-m",
+            "bench.personas_generate",
+            "--worker",
+            str(size),
+            database,
+            "profile" if profile else "plain",
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -85,26 +98,35 @@ def _run(size: int, database: str, env: dict[str, str]) -> dict:
         check=False,
     )
     if completed.returncode != 0:
-        return {"database": database, "personas": size, "error": completed.stderr[-2000:]}
+        return {
+            "database": database,
+            "personas": size,
+            "with_profile": profile,
+            "error": completed.stderr[-2000:],
+        }
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def main() -> dict:
     """Measure every size on a fresh SQLite database (and PostgreSQL if configured)."""
     runs = []
-    for size in SIZES:
+    # Demographics only at both sizes, then the full profile (behavioural characteristics, Big
+    # Five, occupation, tech, names) at the target size.
+    plan = [(size, False) for size in SIZES] + [(SIZES[-1], True)]
+    for size, profile in plan:
         with tempfile.TemporaryDirectory(prefix="bench-personas-") as tmp:
             env = {
                 "SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"),
                 "DATABASE_URL": "",
                 "DEBUG": "False",
             }
-            runs.append(_run(size, "sqlite", env))
+            runs.append(_run(size, "sqlite", env, profile))
         print(json.dumps(runs[-1]), flush=True)
     postgres = os.environ.get("BENCH_DATABASE_URL")
     if postgres:
-        for size in SIZES:
-            runs.append(_run(size, "postgresql", {"DATABASE_URL": postgres, "DEBUG": "False"}))
+        for size, profile in plan:
+            env = {"DATABASE_URL": postgres, "DEBUG": "False"}
+            runs.append(_run(size, "postgresql", env, profile))
             print(json.dumps(runs[-1]), flush=True)
     result = {
         "benchmark": "personas_generate",
@@ -121,7 +143,7 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        print(json.dumps(_worker(int(sys.argv[2]), sys.argv[3])))
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(int(sys.argv[2]), sys.argv[3], sys.argv[4] == "profile")))
     else:
         main()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from django.db import connection
 
 from personas.joint import CODES, DIMS, Constraints
@@ -117,7 +118,36 @@ def validation_report(
     }
 
 
-def _rows(*, population_id: int, area_ids: list[str], drawn: Drawn) -> Iterator[list[tuple]]:
+@dataclass(frozen=True)
+class Profiles:
+    """Drawn profiles in persona order: display names and each profile as a JSON document."""
+
+    names: list[str]
+    documents: list[str]
+
+
+def profiles_draw(*, drawn: Drawn, area_states: list[str], rng: np.random.Generator) -> Profiles:
+    """The full profile of every persona (personas.profile), ready for insertion."""
+    from personas.profile import profile_draw
+
+    labels = {d: np.array(CODES[d], dtype=object) for d in DIMS}
+    demographics = pd.DataFrame(
+        {
+            "age": drawn.age,
+            **{d: labels[d][drawn.cells[d]] for d in DIMS},
+            "state": np.array(area_states, dtype=object)[drawn.area],
+        }
+    )
+    profile = profile_draw(demographics, rng=rng)
+    names = profile["name"].astype(str).tolist()
+    # pandas writes numpy scalars and tuples as plain JSON, one document per line, quickly.
+    documents = profile.to_json(orient="records", lines=True).splitlines()
+    return Profiles(names=names, documents=documents)
+
+
+def _rows(
+    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: Profiles | None
+) -> Iterator[list[tuple]]:
     """Insert rows in batches, built column-wise from the arrays (no per-persona model objects)."""
     area_codes = np.array(area_ids, dtype=object)
     labels = {d: np.array(CODES[d], dtype=object) for d in DIMS}
@@ -130,21 +160,25 @@ def _rows(*, population_id: int, area_ids: list[str], drawn: Drawn) -> Iterator[
             area_codes[drawn.area[start:stop]].tolist(),
             drawn.age[start:stop].tolist(),
             *(labels[d][drawn.cells[d][start:stop]].tolist() for d in DIMS),
+            profiles.names[start:stop] if profiles else [""] * size,
+            profiles.documents[start:stop] if profiles else [None] * size,
         ]
         yield list(zip(*columns, strict=True))
 
 
-def personas_insert(*, population_id: int, area_ids: list[str], drawn: Drawn) -> None:
+def personas_insert(
+    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: Profiles | None = None
+) -> None:
     """Write the personas: COPY on PostgreSQL, executemany elsewhere (SQLite)."""
     # Raw inserts rather than bulk_create: a million Persona instances cost more time and
     # memory than the insert itself, and every column here is already validated by the fit.
     meta = Persona._meta
-    names = ["population", "index", "area", "age", *DIMS]
+    names = ["population", "index", "area", "age", *DIMS, "name", "profile"]
     columns = [meta.get_field(n).column for n in names]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     column_sql = ", ".join(quote(c) for c in columns)
-    batches = _rows(population_id=population_id, area_ids=area_ids, drawn=drawn)
+    batches = _rows(population_id=population_id, area_ids=area_ids, drawn=drawn, profiles=profiles)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper

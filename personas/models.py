@@ -31,6 +31,9 @@ class Population(models.Model):
         blank=True,
         help_text="Target vs achieved share per category and dimension, overall and per area",
     )
+    include_behavioral_characteristics = models.BooleanField(
+        default=False, help_text="Personas carry the full profile (personas.profile)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -75,6 +78,10 @@ class Persona(models.Model):
     race_ethnicity = models.CharField(max_length=12, choices=choices("race_ethnicity"))
     education = models.CharField(max_length=15, choices=choices("education"))
     income = models.CharField(max_length=12, choices=choices("income"))
+    name = models.CharField(max_length=120, blank=True, help_text="Drawn with the profile")
+    # The full profile of personas.profile.PROFILE_FIELDS (behavioural characteristics, Big Five,
+    # occupation, tech profile, names); null when the population was made without it.
+    profile = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["population", "index"]

@@ -23,3 +23,33 @@ def population_composition(*, population: Population) -> dict[str, dict[str, int
         rows = base.values_list(dimension).annotate(n=Count("id")).order_by(dimension)
         result["area" if dimension == "area_id" else dimension] = {k: n for k, n in rows}
     return result
+
+
+PERSONA_FILTERS = ("area", "sex", "age_bracket", "race_ethnicity", "education", "income")
+
+
+def persona_list(*, population: Population, filters: dict[str, str]) -> QuerySet[Persona]:
+    """A population's personas, filtered by area, demographic categories and age range."""
+    qs = Persona.objects.filter(population=population).select_related("area")
+    for key in PERSONA_FILTERS:
+        if filters.get(key):
+            qs = qs.filter(**{"area_id" if key == "area" else key: filters[key]})
+    if filters.get("age_min") is not None:
+        qs = qs.filter(age__gte=filters["age_min"])
+    if filters.get("age_max") is not None:
+        qs = qs.filter(age__lte=filters["age_max"])
+    return qs.order_by("index")
+
+
+def persona_rows(personas) -> list[dict]:
+    """Flat rows (demographics, area, state and every profile field) in the personas.json layout."""
+    from environment.categories import DIMENSIONS
+
+    rows = []
+    for p in personas:
+        row = {"id": p.id, "index": p.index, "area": p.area_id, "state": p.area.state, "age": p.age}
+        row.update({d: getattr(p, d) for d in DIMENSIONS})
+        if p.profile:
+            row.update(p.profile)
+        rows.append(row)
+    return rows

@@ -12,9 +12,16 @@ from config.api import DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from environment.selectors import area_marginals
-from personas.generation import METHOD, AreaDraw, draw, personas_insert, validation_report
+from personas.generation import (
+    METHOD,
+    AreaDraw,
+    draw,
+    personas_insert,
+    profiles_draw,
+    validation_report,
+)
 from personas.joint import Constraints, allocate, constrained_targets, fit, seed_for
-from personas.models import Population, PopulationArea
+from personas.models import Persona, Population, PopulationArea
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ def population_create(
     seed: int | None = None,
     name: str = "",
     constraints: dict | None = None,
+    include_behavioral_characteristics: bool = False,
     created_by=None,
 ) -> Population:
     """Generate `size` census-proportional personas across `areas`; same spec and seed, same personas."""
@@ -123,6 +131,7 @@ def population_create(
         seed=seed,
         method=METHOD,
         constraints=rules.as_spec(),
+        include_behavioral_characteristics=include_behavioral_characteristics,
         validation_report=validation_report(areas=draws, drawn=drawn, constraints=rules, seed=seed),
         created_by=created_by,
     )
@@ -134,5 +143,91 @@ def population_create(
             for a, w, c in zip(ids, weights, counts, strict=True)
         ]
     )
-    personas_insert(population_id=population.pk, area_ids=[d.area_id for d in draws], drawn=drawn)
+    profiles = None
+    if include_behavioral_characteristics:
+        # A stream of its own, so adding profiles never changes the personas' demographics.
+        profiles = profiles_draw(
+            drawn=drawn,
+            area_states=[found[d.area_id].state for d in draws],
+            rng=np.random.default_rng([seed, 1]),
+        )
+    personas_insert(
+        population_id=population.pk,
+        area_ids=[d.area_id for d in draws],
+        drawn=drawn,
+        profiles=profiles,
+    )
+    return population
+
+
+@transaction.atomic
+def population_import_pool(*, text: str, name: str = "", created_by=None) -> Population:
+    """Create a population from a personas.json pool; every row is checked before anything is written."""
+    from personas.profile.export import PoolFormatError, pool_from_json
+    from personas.profile.fields import FIELDS_BY_NAME
+
+    try:
+        rows = pool_from_json(text)
+    except PoolFormatError as exc:
+        raise DomainError(
+            "The pool is not valid personas.json: " + "; ".join(exc.errors[:20]),
+            code="invalid_pool",
+            fields={"personas": exc.errors[:100]},
+        ) from exc
+    if not rows:
+        raise DomainError("The pool holds no personas.", code="invalid_pool")
+    errors = []
+    if any("age" not in row for row in rows):
+        errors.append(
+            "an anonymized pool has age buckets, not ages, and cannot become personas again; "
+            "import the full export"
+        )
+    area_ids = {row.get("area") for row in rows}
+    found = Area.objects.in_bulk([a for a in area_ids if a])
+    for position, row in enumerate(rows):
+        if not row.get("area"):
+            errors.append(
+                f"row {position}: 'area' is required to place the persona (e.g. dallas_tx_city)"
+            )
+        elif row["area"] not in found:
+            errors.append(f"row {position}: unknown area {row['area']!r}")
+    if errors:
+        raise DomainError(
+            "The pool cannot be imported: " + "; ".join(errors[:20]),
+            code="invalid_pool",
+            fields={"personas": errors[:100]},
+        )
+    with_profile = any(key in FIELDS_BY_NAME for row in rows for key in row)
+    population = Population.objects.create(
+        name=name or "Imported pool",
+        size=len(rows),
+        seed=0,
+        method="imported from personas.json",
+        include_behavioral_characteristics=with_profile,
+        created_by=created_by,
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["area"]] = counts.get(row["area"], 0) + 1
+    PopulationArea.objects.bulk_create(
+        [
+            PopulationArea(population=population, area_id=a, weight=n / len(rows), personas=n)
+            for a, n in counts.items()
+        ]
+    )
+    Persona.objects.bulk_create(
+        [
+            Persona(
+                population=population,
+                index=i,
+                area_id=row["area"],
+                age=int(row["age"]),
+                **{d: row[d] for d in DIMENSIONS},
+                name=row.get("name", ""),
+                profile={k: v for k, v in row.items() if k in FIELDS_BY_NAME} or None,
+            )
+            for i, row in enumerate(rows)
+        ],
+        batch_size=5000,
+    )
     return population

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from environment.categories import DIMENSIONS
+from environment.categories import choices
 from personas.joint import MAX_AGE, MIN_AGE
-from personas.models import Population, PopulationArea
+from personas.models import Persona, Population, PopulationArea
 
 
 class AreaWeightInputSerializer(serializers.Serializer):
@@ -14,7 +14,7 @@ class AreaWeightInputSerializer(serializers.Serializer):
 
 def _allowed_field(dimension: str) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=list(DIMENSIONS[dimension])),
+        child=serializers.ChoiceField(choices=choices(dimension)),
         required=False,
         allow_empty=False,
         help_text=f"Allowed {dimension} categories; others get no personas",
@@ -59,6 +59,11 @@ class PopulationCreateSerializer(serializers.Serializer):
         help_text='e.g. {"age_min": 30, "age_max": 64, "income": ["lt_25k", "25_50k"]}; '
         "the population stays census-proportional within them",
     )
+    include_behavioral_characteristics = serializers.BooleanField(
+        default=False,
+        help_text="Draw each persona's full profile: behavioural characteristics, Big Five, "
+        "occupation, tech profile and name",
+    )
 
 
 class PopulationAreaSerializer(serializers.ModelSerializer):
@@ -84,6 +89,7 @@ class PopulationSerializer(serializers.ModelSerializer):
             "status",
             "method",
             "constraints",
+            "include_behavioral_characteristics",
             "created_at",
             "areas",
             "composition",
@@ -92,3 +98,40 @@ class PopulationSerializer(serializers.ModelSerializer):
 
     def get_composition(self, obj) -> dict[str, dict[str, int]]:
         return self.context.get("composition", {})
+
+
+class PersonaSerializer(serializers.ModelSerializer):
+    state = serializers.CharField(source="area.state", read_only=True)
+
+    class Meta:
+        model = Persona
+        fields = [
+            "id", "population", "index", "area", "state", "name", "age", "age_bracket", "sex",
+            "race_ethnicity", "education", "income", "profile",
+        ]  # fmt: skip
+
+
+class PersonaFilterSerializer(serializers.Serializer):
+    area = serializers.CharField(required=False)
+    sex = serializers.ChoiceField(choices=choices("sex"), required=False)
+    age_bracket = serializers.ChoiceField(choices=choices("age_bracket"), required=False)
+    race_ethnicity = serializers.ChoiceField(choices=choices("race_ethnicity"), required=False)
+    education = serializers.ChoiceField(choices=choices("education"), required=False)
+    income = serializers.ChoiceField(choices=choices("income"), required=False)
+    age_min = serializers.IntegerField(required=False, min_value=18, max_value=120)
+    age_max = serializers.IntegerField(required=False, min_value=18, max_value=120)
+
+
+class PersonaAwarenessSerializer(PersonaSerializer):
+    awareness = serializers.SerializerMethodField()
+
+    class Meta(PersonaSerializer.Meta):
+        fields = [*PersonaSerializer.Meta.fields, "awareness"]
+
+    def get_awareness(self, obj) -> dict:
+        return self.context.get("awareness", {})
+
+
+class PoolImportSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    pool = serializers.JSONField(help_text="A personas.json document (format persona-lab/personas)")

@@ -1,14 +1,38 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+import json
+from dataclasses import asdict
+
+import pandas as pd
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from personas.api.serializers import PopulationCreateSerializer, PopulationSerializer
-from personas.selectors import population_composition, population_detail
-from personas.services import AreaWeight, population_create
+from config.api import DomainError
+from environment.selectors import environmental_context
+from personas.api.serializers import (
+    PersonaAwarenessSerializer,
+    PersonaFilterSerializer,
+    PersonaSerializer,
+    PoolImportSerializer,
+    PopulationCreateSerializer,
+    PopulationSerializer,
+)
+from personas.awareness import (
+    PersonaView,
+    generate_llm_prompt_context,
+    reference_groups,
+    social_pressures,
+)
+from personas.models import Persona, Population
+from personas.profile.export import anonymize, pool_to_json
+from personas.selectors import persona_list, persona_rows, population_composition, population_detail
+from personas.services import AreaWeight, population_create, population_import_pool
 
 
 class PopulationCreateView(APIView):
@@ -23,6 +47,7 @@ class PopulationCreateView(APIView):
             seed=v.get("seed"),
             name=v.get("name", ""),
             constraints=v.get("constraints"),
+            include_behavioral_characteristics=v["include_behavioral_characteristics"],
             created_by=request.user,
         )
         population = population_detail().get(pk=population.pk)
@@ -38,3 +63,108 @@ class PopulationDetailView(APIView):
         population = get_object_or_404(population_detail(), pk=pk)
         context = {"composition": population_composition(population=population)}
         return Response(PopulationSerializer(population, context=context).data)
+
+
+class PersonaListView(generics.ListAPIView):
+    """A population's personas, filtered by area, demographic categories and age range."""
+
+    serializer_class = PersonaSerializer
+
+    @extend_schema(parameters=[PersonaFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        population = get_object_or_404(Population, pk=self.kwargs["pk"])
+        filters = PersonaFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return persona_list(population=population, filters=filters.validated_data)
+
+
+class PersonaDetailView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "scenario", str, description="Adds the prompt context a model would read"
+            ),
+            OpenApiParameter("scenario_type", str, description="A study kind, e.g. policy_support"),
+        ],
+        responses=PersonaAwarenessSerializer,
+    )
+    def get(self, request, pk: int):
+        """A persona with its environmental awareness: pressures and reference groups."""
+        persona = get_object_or_404(Persona.objects.select_related("area"), pk=pk)
+        view = PersonaView.from_persona(persona)
+        context = environmental_context(area_id=persona.area_id)
+        awareness = {
+            "pressures": social_pressures(view, context).as_dict(),
+            "reference_groups": [asdict(g) for g in reference_groups(view, context)],
+        }
+        scenario = request.query_params.get("scenario")
+        if scenario:
+            awareness["prompt_context"] = generate_llm_prompt_context(
+                view,
+                context,
+                scenario=scenario,
+                scenario_type=request.query_params.get("scenario_type", "general"),
+            )
+        return Response(PersonaAwarenessSerializer(persona, context={"awareness": awareness}).data)
+
+
+class PopulationExportView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="personas.json or CSV"
+            ),
+            OpenApiParameter("anonymized", bool, description="5-year age buckets, pseudonyms"),
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
+    def get(self, request, pk: int):
+        """Every persona of a population as personas.json or CSV, optionally anonymized."""
+        population = get_object_or_404(Population, pk=pk)
+        kind = request.query_params.get("file_format", "json")
+        if kind not in ("json", "csv"):
+            raise DomainError(
+                f"file_format must be json or csv, not {kind!r}.",
+                fields={"file_format": ["json or csv"]},
+            )
+        rows = persona_rows(persona_list(population=population, filters={}))
+        if request.query_params.get("anonymized", "").lower() in ("1", "true", "yes"):
+            rows = anonymize(rows, salt=settings.SECRET_KEY)
+        filename = f"population-{population.pk}"
+        if kind == "json":
+            response = HttpResponse(pool_to_json(rows), content_type="application/json")
+            response["Content-Disposition"] = f'attachment; filename="{filename}-personas.json"'
+            return response
+        frame = pd.DataFrame.from_records(rows)
+        for column in frame.columns:  # list-valued fields (devices, apps) as "a;b"
+            if frame[column].map(lambda v: isinstance(v, list)).any():
+                frame[column] = frame[column].map(
+                    lambda v: ";".join(v) if isinstance(v, list) else v
+                )
+        response = HttpResponse(frame.to_csv(index=False), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        return response
+
+
+class PoolImportView(APIView):
+    @extend_schema(request=PoolImportSerializer, responses={201: PopulationSerializer})
+    def post(self, request):
+        """Create a population from a personas.json pool (rows need an area and an exact age)."""
+        data = PoolImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        population = population_import_pool(
+            text=json.dumps(data.validated_data["pool"]),
+            name=data.validated_data["name"],
+            created_by=request.user,
+        )
+        population = population_detail().get(pk=population.pk)
+        context = {"composition": population_composition(population=population)}
+        return Response(
+            PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED
+        )

@@ -39,6 +39,7 @@ IDEOLOGY_POINTS: Final = {
 }
 # Persona attributes that may hold traits, merged in this order (a later mapping wins a clash).
 TRAIT_ATTRIBUTES: Final = (
+    "profile",  # personas.models.Persona.profile (personas.profile.PROFILE_FIELDS)
     "traits",
     "big_five",
     "personality",
@@ -84,9 +85,17 @@ class PersonaView:
             value = getattr(persona, trait, None)
             if _is_number(value):
                 traits[trait] = value
-        party = getattr(persona, "party_identification", None) or getattr(persona, "party", None)
-        ideology = getattr(persona, "political_ideology", None) or getattr(
-            persona, "ideology", None
+        profile = getattr(persona, "profile", None)
+        profile = profile if isinstance(profile, Mapping) else {}
+        party = (
+            getattr(persona, "party_identification", None)
+            or getattr(persona, "party", None)
+            or profile.get("party_identification")
+        )
+        ideology = (
+            getattr(persona, "political_ideology", None)
+            or getattr(persona, "ideology", None)
+            or profile.get("political_ideology")
         )
         return cls(
             area_id=persona.area_id,
