@@ -119,34 +119,34 @@ def validation_report(
 
 
 @dataclass(frozen=True)
-class Profiles:
-    """Drawn profiles in persona order: display names and each profile as a JSON document."""
+class ProfileSource:
+    """What drawing the personas' full profiles needs; profiles are drawn batch by batch at insert
+    time so a million never sit in memory at once (the batches consume one seeded stream, so the
+    same population and seed give the same profiles)."""
 
-    names: list[str]
-    documents: list[str]
+    area_states: list[str]  # USPS code per area, in the order of Drawn.area's indices
+    rng: np.random.Generator
 
+    def draw(self, drawn: Drawn, start: int, stop: int) -> tuple[list[str], list[str]]:
+        """Display names and each profile as a JSON document, for personas [start, stop)."""
+        from personas.profile import profile_draw
 
-def profiles_draw(*, drawn: Drawn, area_states: list[str], rng: np.random.Generator) -> Profiles:
-    """The full profile of every persona (personas.profile), ready for insertion."""
-    from personas.profile import profile_draw
-
-    labels = {d: np.array(CODES[d], dtype=object) for d in DIMS}
-    demographics = pd.DataFrame(
-        {
-            "age": drawn.age,
-            **{d: labels[d][drawn.cells[d]] for d in DIMS},
-            "state": np.array(area_states, dtype=object)[drawn.area],
-        }
-    )
-    profile = profile_draw(demographics, rng=rng)
-    names = profile["name"].astype(str).tolist()
-    # pandas writes numpy scalars and tuples as plain JSON, one document per line, quickly.
-    documents = profile.to_json(orient="records", lines=True).splitlines()
-    return Profiles(names=names, documents=documents)
+        labels = {d: np.array(CODES[d], dtype=object) for d in DIMS}
+        demographics = pd.DataFrame(
+            {
+                "age": drawn.age[start:stop],
+                **{d: labels[d][drawn.cells[d][start:stop]] for d in DIMS},
+                "state": np.array(self.area_states, dtype=object)[drawn.area[start:stop]],
+            }
+        )
+        profile = profile_draw(demographics, rng=self.rng)
+        # pandas writes numpy scalars and tuples as plain JSON, one document per line, quickly.
+        documents = profile.to_json(orient="records", lines=True).splitlines()
+        return profile["name"].astype(str).tolist(), documents
 
 
 def _rows(
-    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: Profiles | None
+    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: ProfileSource | None
 ) -> Iterator[list[tuple]]:
     """Insert rows in batches, built column-wise from the arrays (no per-persona model objects)."""
     area_codes = np.array(area_ids, dtype=object)
@@ -154,20 +154,27 @@ def _rows(
     for start in range(0, len(drawn), INSERT_BATCH):
         stop = min(start + INSERT_BATCH, len(drawn))
         size = stop - start
+        names, documents = (
+            profiles.draw(drawn, start, stop) if profiles else ([""] * size, [None] * size)
+        )
         columns = [
             [population_id] * size,
             list(range(start, stop)),
             area_codes[drawn.area[start:stop]].tolist(),
             drawn.age[start:stop].tolist(),
             *(labels[d][drawn.cells[d][start:stop]].tolist() for d in DIMS),
-            profiles.names[start:stop] if profiles else [""] * size,
-            profiles.documents[start:stop] if profiles else [None] * size,
+            names,
+            documents,
         ]
         yield list(zip(*columns, strict=True))
 
 
 def personas_insert(
-    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: Profiles | None = None
+    *,
+    population_id: int,
+    area_ids: list[str],
+    drawn: Drawn,
+    profiles: ProfileSource | None = None,
 ) -> None:
     """Write the personas: COPY on PostgreSQL, executemany elsewhere (SQLite)."""
     # Raw inserts rather than bulk_create: a million Persona instances cost more time and

@@ -15,9 +15,9 @@ from environment.selectors import area_marginals
 from personas.generation import (
     METHOD,
     AreaDraw,
+    ProfileSource,
     draw,
     personas_insert,
-    profiles_draw,
     validation_report,
 )
 from personas.joint import Constraints, allocate, constrained_targets, fit, seed_for
@@ -146,8 +146,7 @@ def population_create(
     profiles = None
     if include_behavioral_characteristics:
         # A stream of its own, so adding profiles never changes the personas' demographics.
-        profiles = profiles_draw(
-            drawn=drawn,
+        profiles = ProfileSource(
             area_states=[found[d.area_id].state for d in draws],
             rng=np.random.default_rng([seed, 1]),
         )
