@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "personas",
     "studies",
     "validation",
+    "llm",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,539 @@
+"""The public API of the language-model gateway: every model call of the platform goes through here.
+
+    complete_structured(config=..., messages=..., schema=MyModel) -> StructuredResult[MyModel]
+    complete_text(config=..., messages=...) -> TextResult
+    estimate_cost(config=..., calls=..., input_tokens_per_call=..., output_tokens_per_call=...)
+
+One call = cache lookup → (replay-only check) → rate-limit slot → HTTP request with the gateway's
+retry policy → cache store → call-log row. The SDKs' own retries are off so every try is logged.
+
+Structured output: the JSON Schema of the pydantic model is put in the system instructions and,
+where the provider supports it, in the request (OpenAI `response_format`, Anthropic forced tool
+use; see `llm.types.StructuredMode`). The reply is validated with pydantic; an invalid reply is sent
+back to the model with the validation error, up to `max_attempts` in all. Only the latest invalid
+reply is fed back, which keeps the prompt bounded and the attempts replayable from the cache.
+
+Cache keys are the SHA-256 of provider, base URL, model, sampling parameters, the exact messages
+sent (so each structured attempt has its own key and a re-run replays the same attempts) and the
+sample index. `LLM_REPLAY_ONLY=1` (or `replay_only=True`) turns a cache miss into `ReplayMissError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from pydantic import BaseModel, ValidationError
+
+from llm import selectors, services
+from llm.costs import cost_of
+from llm.errors import (
+    LLMError,
+    MissingAPIKeyError,
+    ProviderError,
+    ReplayMissError,
+    StructuredOutputError,
+)
+from llm.keys import api_key_for
+from llm.models import LLMCall, ModelPrice
+from llm.providers import adapter_for
+from llm.providers.base import (
+    PermanentProviderError,
+    ProviderReply,
+    StructuredSpec,
+    TransientProviderError,
+)
+from llm.ratelimit import estimate_tokens, limiter_for
+from llm.types import (
+    AttemptUsage,
+    CostEstimate,
+    LLMConfig,
+    Message,
+    Provider,
+    RetryPolicy,
+    StructuredResult,
+    TextResult,
+)
+
+__all__ = [
+    "AttemptUsage",
+    "CostEstimate",
+    "LLMConfig",
+    "LLMError",
+    "Message",
+    "MissingAPIKeyError",
+    "Provider",
+    "ProviderError",
+    "ReplayMissError",
+    "RetryPolicy",
+    "StructuredOutputError",
+    "StructuredResult",
+    "TextResult",
+    "cache_key",
+    "complete_structured",
+    "complete_text",
+    "estimate_cost",
+]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+CACHE_KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who the call is for; copied onto every call-log row."""
+
+    sample_index: int = 0
+    label: str = ""
+    run_id: int | None = None
+    persona_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    reply: ProviderReply
+    cached: bool
+    latency_ms: int
+    transport_try: int
+
+
+class _PriceBook:
+    """The price row, read once per gateway call rather than once per attempt."""
+
+    def __init__(self, config: LLMConfig):
+        self._config = config
+        self._loaded = False
+        self._price: ModelPrice | None = None
+
+    def get(self) -> ModelPrice | None:
+        if not self._loaded:
+            self._price = selectors.model_price_get(
+                provider=self._config.provider, model=self._config.model
+            )
+            self._loaded = True
+        return self._price
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def complete_structured(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    schema: type[T],
+    sample_index: int = 0,
+    max_attempts: int = 3,
+    label: str = "",
+    run_id: int | None = None,
+    persona_id: int | None = None,
+    use_cache: bool = True,
+    replay_only: bool | None = None,
+    retry: RetryPolicy | None = None,
+) -> StructuredResult[T]:
+    """Ask for a JSON answer matching `schema`; retry invalid answers with the error fed back.
+
+    Raises `StructuredOutputError` (with one reason per attempt) when every attempt is invalid,
+    `ProviderError` when the provider cannot answer, `ReplayMissError` on a replay-only miss.
+    """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1.")
+    spec = StructuredSpec(name=schema.__name__, json_schema=schema.model_json_schema())
+    base = _with_schema_instructions(list(messages), spec)
+    ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
+    prices = _PriceBook(config)
+    parameters = config.parameters()
+    attempts: list[AttemptUsage] = []
+    reasons: list[str] = []
+    convo = base
+    for attempt in range(1, max_attempts + 1):
+        key = cache_key(
+            config=config, messages=convo, sample_index=sample_index, parameters=parameters
+        )
+        exchange = _exchange(
+            config=config,
+            messages=convo,
+            spec=spec,
+            key=key,
+            ctx=ctx,
+            attempt=attempt,
+            parameters=parameters,
+            use_cache=use_cache,
+            replay_only=replay_only,
+            retry=retry or RetryPolicy(),
+        )
+        value, error = _parse(exchange.reply.text, schema)
+        usage = _record_reply(
+            config=config,
+            messages=convo,
+            exchange=exchange,
+            key=key,
+            ctx=ctx,
+            attempt=attempt,
+            parameters=parameters,
+            prices=prices,
+            error=error,
+        )
+        attempts.append(usage)
+        if value is not None:
+            price = prices.get()
+            return StructuredResult(
+                value=value,
+                text=exchange.reply.text,
+                attempts=attempts,
+                currency=price.currency if price else "USD",
+            )
+        reasons.append(f"attempt {attempt}: {error}")
+        convo = [
+            *base,
+            {"role": "assistant", "content": exchange.reply.text},
+            {"role": "user", "content": _feedback(error or "")},
+        ]
+    raise StructuredOutputError(
+        f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
+        f"attempt(s): " + "; ".join(reasons),
+        reasons=reasons,
+        attempts=attempts,
+    )
+
+
+def complete_text(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    sample_index: int = 0,
+    label: str = "",
+    run_id: int | None = None,
+    persona_id: int | None = None,
+    use_cache: bool = True,
+    replay_only: bool | None = None,
+    retry: RetryPolicy | None = None,
+) -> TextResult:
+    """A free-text answer (no schema), with the same cache, limits, retries and log."""
+    convo = list(messages)
+    parameters = {**config.parameters(), "structured_mode": "text"}
+    ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
+    prices = _PriceBook(config)
+    key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
+    exchange = _exchange(
+        config=config,
+        messages=convo,
+        spec=None,
+        key=key,
+        ctx=ctx,
+        attempt=1,
+        parameters=parameters,
+        use_cache=use_cache,
+        replay_only=replay_only,
+        retry=retry or RetryPolicy(),
+    )
+    usage = _record_reply(
+        config=config,
+        messages=convo,
+        exchange=exchange,
+        key=key,
+        ctx=ctx,
+        attempt=1,
+        parameters=parameters,
+        prices=prices,
+        error=None,
+    )
+    price = prices.get()
+    return TextResult(
+        text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
+    )
+
+
+def estimate_cost(
+    *,
+    config: LLMConfig,
+    calls: int,
+    input_tokens_per_call: int,
+    output_tokens_per_call: int,
+) -> CostEstimate:
+    """What `calls` calls of the given size would cost at the model's price (None if unpriced)."""
+    price = selectors.model_price_get(provider=config.provider, model=config.model)
+    input_tokens = calls * input_tokens_per_call
+    output_tokens = calls * output_tokens_per_call
+    return CostEstimate(
+        amount=cost_of(price=price, input_tokens=input_tokens, output_tokens=output_tokens),
+        currency=price.currency if price else "USD",
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        price_known=price is not None,
+    )
+
+
+def cache_key(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    sample_index: int,
+    parameters: dict[str, Any] | None = None,
+) -> str:
+    payload = {
+        "v": CACHE_KEY_VERSION,
+        "provider": str(config.provider),
+        "base_url": (config.base_url or "").rstrip("/"),
+        "model": config.model,
+        "parameters": parameters if parameters is not None else config.parameters(),
+        "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+        "sample_index": sample_index,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# --- internals --------------------------------------------------------------------------------
+
+
+def _replay_only(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    configured = getattr(settings, "LLM_REPLAY_ONLY", None)
+    if configured is not None:
+        return bool(configured)
+    return os.environ.get("LLM_REPLAY_ONLY", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _effective_seed(config: LLMConfig, sample_index: int) -> int | None:
+    # Each sample of the same prompt gets its own, still reproducible, seed.
+    return None if config.seed is None else config.seed + sample_index
+
+
+def _with_schema_instructions(messages: list[Message], spec: StructuredSpec) -> list[Message]:
+    instruction = (
+        "Reply with only a JSON object (no prose, no code fences) that conforms to this JSON "
+        f"Schema:\n{json.dumps(spec.json_schema, sort_keys=True)}"
+    )
+    if messages and messages[0]["role"] == "system":
+        first = {"role": "system", "content": messages[0]["content"] + "\n\n" + instruction}
+        return [first, *messages[1:]]  # type: ignore[list-item]
+    return [{"role": "system", "content": instruction}, *messages]
+
+
+def _feedback(error: str) -> str:
+    return (
+        f"Your previous reply could not be used: {error}\n"
+        "Reply again with only the corrected JSON object, conforming to the schema."
+    )
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def _parse(text: str, schema: type[T]) -> tuple[T | None, str | None]:
+    """The validated value, or None and a description of what is wrong, fit to show the model."""
+    candidate = text.strip()
+    fenced = _FENCE.match(candidate)
+    if fenced:
+        candidate = fenced.group(1)
+    if not candidate:
+        return None, "the reply was empty; a JSON object was expected."
+    try:
+        return schema.model_validate_json(candidate), None
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            if err["type"] == "json_invalid":
+                return None, f"the reply is not valid JSON ({err['msg']})."
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{where}: {err['msg']}")
+        return None, "the JSON does not match the schema — " + "; ".join(problems)
+
+
+def _exchange(
+    *,
+    config: LLMConfig,
+    messages: list[Message],
+    spec: StructuredSpec | None,
+    key: str,
+    ctx: CallContext,
+    attempt: int,
+    parameters: dict[str, Any],
+    use_cache: bool,
+    replay_only: bool | None,
+    retry: RetryPolicy,
+) -> _Exchange:
+    """One reply for one exact request: from the cache, or from the provider with retries."""
+    if use_cache:
+        start = time.monotonic()
+        hit = selectors.cached_response_get(key=key)
+        if hit is not None:
+            reply = ProviderReply(
+                text=hit.response_text,
+                input_tokens=hit.input_tokens,
+                output_tokens=hit.output_tokens,
+                finish_reason=hit.finish_reason,
+            )
+            latency = int((time.monotonic() - start) * 1000)
+            return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
+    if _replay_only(replay_only):
+        raise ReplayMissError(
+            f"Replay-only mode: no cached response for this {config.provider}/{config.model} "
+            f"call (key {key[:12]}…). Run once without LLM_REPLAY_ONLY to record it.",
+            cache_key=key,
+        )
+    api_key = api_key_for(config)
+    adapter = adapter_for(config.provider)
+    limiter = limiter_for(config)
+    seed = _effective_seed(config, ctx.sample_index)
+    estimated = estimate_tokens(messages, config.max_tokens)
+
+    def failure_row(*, status: str, http_status: int | None, error: str, latency: int, n: int):
+        services.llm_call_record(
+            provider=config.provider,
+            model=config.model,
+            base_url=config.base_url or "",
+            parameters=parameters,
+            messages=list(messages),
+            status=status,
+            http_status=http_status,
+            error=error,
+            latency_ms=latency,
+            attempt=attempt,
+            transport_try=n,
+            sample_index=ctx.sample_index,
+            cache_key=key,
+            label=ctx.label,
+            run_id=ctx.run_id,
+            persona_id=ctx.persona_id,
+        )
+
+    for n in range(1, retry.max_tries + 1):
+        start = time.monotonic()
+        try:
+            if limiter is None:
+                start = time.monotonic()
+                reply = adapter.send(
+                    config=config, api_key=api_key, messages=messages, spec=spec, seed=seed
+                )
+            else:
+                with limiter.slot(
+                    estimated_tokens=estimated, lease_s=config.timeout_s + 30
+                ) as lease:
+                    start = time.monotonic()  # the wait for a slot is not the provider's latency
+                    reply = adapter.send(
+                        config=config, api_key=api_key, messages=messages, spec=spec, seed=seed
+                    )
+                    used = None
+                    if reply.input_tokens is not None and reply.output_tokens is not None:
+                        used = reply.input_tokens + reply.output_tokens
+                    lease.settle(actual_tokens=used)
+        except TransientProviderError as exc:
+            latency = int((time.monotonic() - start) * 1000)
+            failure_row(
+                status=exc.status, http_status=exc.http_status, error=str(exc), latency=latency, n=n
+            )
+            if exc.retry_after is not None and exc.retry_after > retry.max_retry_after_s:
+                raise ProviderError(
+                    f"{config.provider} asks to wait {exc.retry_after:.0f} s (more than "
+                    f"{retry.max_retry_after_s:.0f} s): {exc}",
+                    status=exc.status,
+                    http_status=exc.http_status,
+                    tries=n,
+                    retryable=True,
+                ) from exc
+            if n == retry.max_tries:
+                raise ProviderError(
+                    f"{config.provider}/{config.model} failed after {n} tries; last: {exc}",
+                    status=exc.status,
+                    http_status=exc.http_status,
+                    tries=n,
+                    retryable=True,
+                ) from exc
+            delay = retry.delay(n, exc.retry_after, random.random())
+            logger.info("LLM %s try %d failed (%s); retrying in %.2f s", key[:12], n, exc, delay)
+            time.sleep(delay)
+            continue
+        except PermanentProviderError as exc:
+            latency = int((time.monotonic() - start) * 1000)
+            failure_row(
+                status=LLMCall.Status.HTTP_ERROR,
+                http_status=exc.http_status,
+                error=str(exc),
+                latency=latency,
+                n=n,
+            )
+            raise ProviderError(
+                f"{config.provider}/{config.model} refused the request: {exc}",
+                status=LLMCall.Status.HTTP_ERROR,
+                http_status=exc.http_status,
+                tries=n,
+            ) from exc
+        latency = int((time.monotonic() - start) * 1000)
+        if use_cache:
+            services.cached_response_store(
+                key=key, provider=config.provider, model=config.model, reply=reply
+            )
+        return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _record_reply(
+    *,
+    config: LLMConfig,
+    messages: list[Message],
+    exchange: _Exchange,
+    key: str,
+    ctx: CallContext,
+    attempt: int,
+    parameters: dict[str, Any],
+    prices: _PriceBook,
+    error: str | None,
+) -> AttemptUsage:
+    reply = exchange.reply
+    if exchange.cached:
+        cost: Decimal | None = Decimal("0")  # replayed: nothing was billed this time
+        currency = ""
+        status = LLMCall.Status.CACHE_HIT
+    else:
+        price = prices.get()
+        cost = cost_of(
+            price=price, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens
+        )
+        currency = price.currency if price else ""
+        status = LLMCall.Status.OK if error is None else LLMCall.Status.INVALID_OUTPUT
+    row = services.llm_call_record(
+        provider=config.provider,
+        model=config.model,
+        base_url=config.base_url or "",
+        parameters=parameters,
+        messages=list(messages),
+        status=status,
+        response_text=reply.text,
+        parsed_ok=error is None,
+        error=error or "",
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cost=cost,
+        currency=currency,
+        latency_ms=exchange.latency_ms,
+        attempt=attempt,
+        transport_try=exchange.transport_try,
+        sample_index=ctx.sample_index,
+        cache_key=key,
+        label=ctx.label,
+        run_id=ctx.run_id,
+        persona_id=ctx.persona_id,
+    )
+    return AttemptUsage(
+        call_id=row.pk,
+        input_tokens=reply.input_tokens or 0,
+        output_tokens=reply.output_tokens or 0,
+        cost=cost,
+        cached=exchange.cached,
+        ok=error is None,
+        error=error or "",
+    )

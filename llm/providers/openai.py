@@ -1,0 +1,109 @@
+"""OpenAI Chat Completions through the official SDK; the compatible provider reuses it by base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from llm.providers.base import (
+    RETRYABLE_STATUSES,
+    ClientPool,
+    PermanentProviderError,
+    ProviderReply,
+    StructuredSpec,
+    TransientProviderError,
+    retry_after_seconds,
+)
+from llm.types import LLMConfig, Message
+
+
+def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.OpenAI:
+    # max_retries=0: the gateway owns the retry policy (and logs every try).
+    return openai.OpenAI(
+        api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+    )
+
+
+_POOL = ClientPool(_client)
+
+
+class OpenAIChatAdapter:
+    # OpenAI's newer models refuse `max_tokens` and want `max_completion_tokens`; most compatible
+    # servers only know `max_tokens` (the compatible subclass switches).
+    max_tokens_field = "max_completion_tokens"
+
+    def request_kwargs(
+        self,
+        *,
+        config: LLMConfig,
+        messages: list[Message],
+        spec: StructuredSpec | None,
+        seed: int | None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": config.model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            self.max_tokens_field: config.max_tokens,
+        }
+        if config.temperature is not None:
+            kwargs["temperature"] = config.temperature
+        if seed is not None:
+            kwargs["seed"] = seed
+        mode = config.effective_mode
+        if spec is not None and mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        elif spec is not None and mode == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": spec.name, "schema": spec.json_schema, "strict": False},
+            }
+        return kwargs
+
+    def send(
+        self,
+        *,
+        config: LLMConfig,
+        api_key: str,
+        messages: list[Message],
+        spec: StructuredSpec | None,
+        seed: int | None,
+    ) -> ProviderReply:
+        client = _POOL.get(base_url=config.base_url, api_key=api_key, timeout_s=config.timeout_s)
+        kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        try:
+            resp = client.chat.completions.create(**kwargs)
+        except openai.APITimeoutError as exc:
+            raise TransientProviderError(
+                f"No answer within {config.timeout_s:g} s.",
+                status="timeout",
+                http_status=None,
+                retry_after=None,
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise TransientProviderError(
+                f"Connection failed: {exc}", status="http_error", http_status=None, retry_after=None
+            ) from exc
+        except openai.APIStatusError as exc:
+            message = f"HTTP {exc.status_code}: {exc.message}"
+            if exc.status_code in RETRYABLE_STATUSES:
+                raise TransientProviderError(
+                    message,
+                    status="http_error",
+                    http_status=exc.status_code,
+                    retry_after=retry_after_seconds(exc.response.headers),
+                ) from exc
+            raise PermanentProviderError(message, http_status=exc.status_code) from exc
+        except openai.OpenAIError as exc:
+            raise PermanentProviderError(f"Unreadable response: {exc}", http_status=None) from exc
+        if not resp.choices:
+            raise PermanentProviderError("The response had no choices.", http_status=200)
+        choice = resp.choices[0]
+        usage = resp.usage
+        return ProviderReply(
+            text=choice.message.content or "",
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,
+            finish_reason=choice.finish_reason or "",
+            request_id=resp.id or "",
+        )

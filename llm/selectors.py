@@ -1,0 +1,44 @@
+"""Reads of prices, cached responses and the call log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet, Sum
+
+from llm.models import CachedResponse, LLMCall, ModelPrice
+
+
+def model_price_get(*, provider: str, model: str) -> ModelPrice | None:
+    return ModelPrice.objects.filter(provider=provider, model=model).first()
+
+
+def cached_response_get(*, key: str) -> CachedResponse | None:
+    return CachedResponse.objects.filter(key=key).first()
+
+
+def llm_call_list(*, run_id: int | None = None, persona_id: int | None = None) -> QuerySet[LLMCall]:
+    qs = LLMCall.objects.all()
+    if run_id is not None:
+        qs = qs.filter(run_id=run_id)
+    if persona_id is not None:
+        qs = qs.filter(persona_id=persona_id)
+    return qs
+
+
+def llm_run_usage(*, run_id: int) -> dict[str, int | Decimal | None]:
+    """Tokens, calls and cost of a run; cost is None when some billed call had no price."""
+    qs = LLMCall.objects.filter(run_id=run_id)
+    totals = qs.aggregate(
+        calls=Count("id"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        cost=Sum("cost"),
+    )
+    unpriced = qs.filter(cost__isnull=True, input_tokens__isnull=False).exists()
+    return {
+        "calls": totals["calls"],
+        "input_tokens": totals["input_tokens"] or 0,
+        "output_tokens": totals["output_tokens"] or 0,
+        "cost": None if unpriced else (totals["cost"] or Decimal("0")),
+    }

@@ -1,0 +1,107 @@
+"""Writes: prices, cached responses, call-log rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from llm.models import CachedResponse, LLMCall, ModelPrice
+from llm.providers.base import ProviderReply
+
+
+def model_price_set(
+    *,
+    provider: str,
+    model: str,
+    input_per_million: Decimal,
+    output_per_million: Decimal,
+    currency: str = "USD",
+    source: str = "",
+    notes: str = "",
+) -> ModelPrice:
+    """Create or update the price of one model."""
+    price, _ = ModelPrice.objects.update_or_create(
+        provider=provider,
+        model=model,
+        defaults={
+            "input_per_million": input_per_million,
+            "output_per_million": output_per_million,
+            "currency": currency,
+            "source": source,
+            "notes": notes,
+        },
+    )
+    return price
+
+
+def cached_response_store(
+    *, key: str, provider: str, model: str, reply: ProviderReply
+) -> CachedResponse:
+    """Store a reply under its request key; the first writer wins when workers race."""
+    try:
+        with transaction.atomic():
+            return CachedResponse.objects.create(
+                key=key,
+                provider=provider,
+                model=model,
+                response_text=reply.text,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                finish_reason=reply.finish_reason[:40],
+            )
+    except IntegrityError:
+        return CachedResponse.objects.get(key=key)
+
+
+def llm_call_record(
+    *,
+    provider: str,
+    model: str,
+    base_url: str,
+    parameters: dict[str, Any],
+    messages: list[dict[str, str]],
+    status: str,
+    cache_key: str,
+    response_text: str = "",
+    parsed_ok: bool | None = None,
+    http_status: int | None = None,
+    error: str = "",
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    cost: Decimal | None = None,
+    currency: str = "",
+    latency_ms: int = 0,
+    attempt: int = 1,
+    transport_try: int = 1,
+    sample_index: int = 0,
+    label: str = "",
+    run_id: int | None = None,
+    persona_id: int | None = None,
+) -> LLMCall:
+    """Append one row to the call log."""
+    return LLMCall.objects.create(
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        parameters=parameters,
+        messages=messages,
+        response_text=response_text,
+        parsed_ok=parsed_ok,
+        status=status,
+        http_status=http_status,
+        error=error,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
+        currency=currency,
+        latency_ms=latency_ms,
+        attempt=attempt,
+        transport_try=transport_try,
+        sample_index=sample_index,
+        cache_key=cache_key,
+        label=label[:60],
+        run_id=run_id,
+        persona_id=persona_id,
+    )
