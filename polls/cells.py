@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from environment.categories import label
+import numpy as np
+from django.conf import settings
+
+from environment.categories import AGE_BRACKETS, label
 
 if TYPE_CHECKING:
     from personas.models import Persona
@@ -41,3 +44,128 @@ def persona_describe(persona: Persona, dimension: str) -> str:
     if dimension == "age":
         return f"{persona.age} ({label('age_bracket', persona.age_bracket)})"
     return label(dimension, getattr(persona, dimension)).lower()
+
+
+class QuestionCells:
+    """One poll question's respondents in memory, and any persona's cell among them.
+
+    Loaded once (one query), then each persona's cell is a handful of numpy masks, cached per
+    dimension value, so a run asks the same question of thousands of personas without a query each.
+    `options` limits the answers kept to those poll options (the others are dropped).
+    """
+
+    def __init__(self, question, *, options=None, min_cell: int | None = None) -> None:
+        from polls.models import Response
+
+        self.question = question
+        self.min_cell = settings.POLL_CELL_MIN_RESPONDENTS if min_cell is None else min_cell
+        rows = Response.objects.filter(question=question)
+        if options is not None:
+            rows = rows.filter(option_id__in=list(options))
+        rows = list(
+            rows.values_list(
+                "option_id",
+                "respondent__weight",
+                "respondent__sex",
+                "respondent__race_ethnicity",
+                "respondent__education",
+                "respondent__income",
+                "respondent__state",
+                "respondent__age_min",
+                "respondent__age_max",
+            )
+        )
+        self.size = len(rows)
+        arr = list(zip(*rows, strict=True)) if rows else [()] * 9
+        self.option_ids = np.array(arr[0], dtype=np.int64)
+        self.weights = np.array(arr[1], dtype=float)
+        self.columns = {
+            name: np.array(arr[i], dtype=object)
+            for i, name in enumerate(
+                ("sex", "race_ethnicity", "education", "income", "state"), start=2
+            )
+        }
+        self.age_min = np.array([-1 if v is None else v for v in arr[7]], dtype=np.int64)
+        self.age_max = np.array([-1 if v is None else v for v in arr[8]], dtype=np.int64)
+        measured = [d for d, col in self.columns.items() if (col != "").any()]
+        if (self.age_min >= 0).any():
+            measured.append("age")
+        self.dimensions = tuple(d for d in MATCH_ORDER if d in measured)
+        self._masks: dict[tuple, object] = {}
+
+    def _mask(self, dimension: str, persona: Persona):
+        if dimension == "age":
+            key = ("age", persona.age, persona.age_bracket)
+        else:
+            key = (dimension, persona_value(persona, dimension))
+        cached = self._masks.get(key)
+        if cached is not None:
+            return cached
+        if dimension == "age":
+            lo, hi = AGE_BRACKETS[persona.age_bracket]
+            in_range = (self.age_min <= persona.age) & (persona.age <= self.age_max)
+            # A respondent with an exact age matches anywhere in the persona's census bracket.
+            exact = (self.age_min == self.age_max) & (self.age_min >= lo) & (self.age_min <= hi)
+            mask = (self.age_min >= 0) & (in_range | exact)
+        else:
+            value = key[1]
+            col = self.columns[dimension]
+            # A stored value may be several categories joined by "|": match the persona's among them.
+            mask = np.fromiter(
+                (value in v.split("|") if v else False for v in col), dtype=bool, count=len(col)
+            )
+        self._masks[key] = mask
+        return mask
+
+    def cell(self, persona: Persona) -> Cell:
+        """The persona's cell, widened in DROP_ORDER until it holds `min_cell` respondents."""
+        used = list(self.dimensions)
+        dropped: list[str] = []
+        while True:
+            mask = np.ones(self.size, dtype=bool)
+            for dimension in used:
+                mask &= self._mask(dimension, persona)
+            count = int(mask.sum())
+            if count >= self.min_cell or not used:
+                break
+            drop = next(d for d in DROP_ORDER if d in used)
+            used.remove(drop)
+            dropped.append(drop)
+        return Cell(
+            mask=mask,
+            count=count,
+            dimensions=tuple(used),
+            widened_by=tuple(dropped),
+            weights=self.weights[mask],
+            option_ids=self.option_ids[mask],
+        )
+
+
+class Cell:
+    """The respondents of one persona's cell: their answers (poll option ids) and survey weights."""
+
+    def __init__(self, *, mask, count, dimensions, widened_by, weights, option_ids) -> None:
+        self.mask = mask
+        self.count = count
+        self.dimensions = dimensions
+        self.widened_by = widened_by
+        self.weights = weights
+        self.option_ids = option_ids
+
+    def shares(self) -> dict[int, float]:
+        """Weighted share of each poll option answered in the cell."""
+        total = float(self.weights.sum())
+        if total <= 0:
+            return {}
+        return {
+            int(o): float(self.weights[self.option_ids == o].sum() / total)
+            for o in sorted(set(self.option_ids.tolist()))
+        }
+
+    def describe(self, persona: Persona) -> str:
+        return (
+            ", ".join(
+                f"{DIMENSION_NAMES[d]} {persona_describe(persona, d)}" for d in self.dimensions
+            )
+            or "no demographic filter"
+        )
