@@ -24,7 +24,7 @@ INSERT_BATCH = 50_000
 class AreaDraw:
     area_id: str
     counts: np.ndarray  # integer personas per joint cell
-    targets: dict[str, np.ndarray]  # constrained target shares per dimension
+    targets: dict[str, np.ndarray]  # target shares per dimension, conditional on the constraints
     details: dict  # seed source and fit statistics for the report
 
 
@@ -105,10 +105,12 @@ def validation_report(
         "goal_points": GOAL_POINTS,
         "constraints": constraints.as_spec(),
         "targets_note": (
-            "Targets are the areas' census marginals (age and sex of adults, race of all "
-            "residents, education of adults 25+, household income), restricted to the "
-            "constraints and renormalized; an age bracket cut by age_min/age_max keeps the "
-            "share of its years that remain."
+            "Targets come from each area's census marginals (age and sex of adults, race of all "
+            "residents, education of adults 25+, household income): the seed joint table is "
+            "raked to the full marginals, the cells outside the constraints are removed and the "
+            "rest renormalized, so each dimension's target is its share among the adults who "
+            "meet the constraints (e.g. the education mix of the area's 18-29 year olds); an age "
+            "bracket cut by age_min/age_max keeps the seed's share of its allowed years."
         ),
         "overall": _comparison(overall_targets, drawn, everyone),
         "areas": {

@@ -293,33 +293,106 @@ def seed_for(
     return Seed(table=table, source=source)
 
 
-def constrained_targets(
-    *, marginals: dict[str, dict[str, float]], constraints: Constraints, area_id: str
-) -> dict[str, np.ndarray]:
-    """The area's marginal shares restricted to what the constraints allow, renormalized."""
-    years = constraints.bracket_years()
-    targets: dict[str, np.ndarray] = {}
-    for dimension in DIMS:
-        shares = np.array([marginals[dimension].get(c, 0.0) for c in CODES[dimension]])
-        if dimension == "age_bracket":
-            # Uniform ages within a census bracket: the allowed years' part of its share.
-            spans = [AGE_BRACKETS[b] for b in CODES["age_bracket"]]
-            shares = shares * np.array(
-                [
-                    max(0, hi - lo + 1) / (span[1] - span[0] + 1)
-                    for (lo, hi), span in zip(years, spans, strict=True)
-                ]
+@dataclass(frozen=True)
+class AreaJoint:
+    """An area's joint table among the adults who meet the constraints, as shares summing to one."""
+
+    table: np.ndarray  # [age, sex, race, education, income]
+    targets: dict[str, np.ndarray]  # the table's marginal shares per dimension
+    source: str
+    asian_share_of_seed_other: float
+    ipf_converged: bool  # the rake of the whole seed onto the area's full marginals
+    ipf_max_error: float
+
+
+def _marginal(table: np.ndarray, axis: int) -> np.ndarray:
+    return table.sum(axis=tuple(a for a in range(table.ndim) if a != axis))
+
+
+def area_joint(
+    *,
+    state: str,
+    state_name: str,
+    marginals: dict[str, dict[str, float]],
+    constraints: Constraints,
+    area_id: str,
+) -> AreaJoint:
+    """The area's joint table conditional on the constraints.
+
+    The whole seed is raked to the area's full census marginals first, and only then are the
+    cells outside the constraints removed, so each dimension's share within the constraints is
+    conditional: adults aged 18–29 keep the education mix of young adults in that area, not the
+    mix of all its adults.
+    """
+    race = marginals["race_ethnicity"]
+    pooled = race.get("asian", 0.0) + race.get("other", 0.0)
+    asian_share = race.get("asian", 0.0) / pooled if pooled > 0 else 0.5
+    whole = seed_for(
+        state=state,
+        state_name=state_name,
+        asian_share_of_other=asian_share,
+        constraints=Constraints(),
+    )
+    shares = []
+    for axis, dimension in enumerate(DIMS):
+        share = np.array([marginals[dimension].get(c, 0.0) for c in CODES[dimension]], dtype=float)
+        share = share / share.sum()
+        missing = [
+            c
+            for c, s, seeded in zip(
+                CODES[dimension], share, _marginal(whole.table, axis) > 0, strict=True
             )
-        shares = shares * constraints.mask(dimension)
-        if shares.sum() <= 0:
+            if s > 0 and not seeded
+        ]
+        if missing:
+            raise DomainError(
+                f"The seed table for {area_id} has nobody with {dimension}={', '.join(missing)}, "
+                "so its census marginals cannot be met; choose another area.",
+                code="area_incomplete",
+                fields={"areas": [f"{dimension} unreachable in {area_id}"]},
+            )
+        shares.append(share)
+    fitted, stats = humanleague.ipf(
+        whole.table, [np.array([axis]) for axis in range(len(DIMS))], shares
+    )
+    fitted = np.clip(fitted, 0.0, None)
+    # Each cell keeps the part of it the constraints allow: nothing outside an allowed category,
+    # and in an age bracket cut by age_min/age_max the seed's share of that cell in the allowed
+    # years (uniform ages within each seed age group).
+    cut_seed = seed_for(
+        state=state,
+        state_name=state_name,
+        asian_share_of_other=asian_share,
+        constraints=constraints,
+    )
+    kept = np.divide(
+        cut_seed.table, whole.table, out=np.zeros_like(whole.table), where=whole.table > 0
+    )
+    for axis, dimension in enumerate(DIMS):
+        if (_marginal(fitted, axis) * constraints.mask(dimension)).sum() <= 0:
             raise DomainError(
                 f"No adults of {area_id} meet the {dimension.replace('_', ' ')} constraint "
                 f"({constraints.as_spec()}), so no population can be drawn there.",
                 code="impossible_constraint",
                 fields={"constraints": [f"no {dimension} left in {area_id}"]},
             )
-        targets[dimension] = shares / shares.sum()
-    return targets
+    table = fitted * kept
+    if table.sum() <= 0:
+        raise DomainError(
+            f"No adults of {area_id} meet all the constraints together ({constraints.as_spec()}), "
+            "so no population can be drawn there; loosen one of them.",
+            code="impossible_constraint",
+            fields={"constraints": [f"no combination left in {area_id}"]},
+        )
+    table = table / table.sum()
+    return AreaJoint(
+        table=table,
+        targets={d: _marginal(table, axis) for axis, d in enumerate(DIMS)},
+        source=whole.source,
+        asian_share_of_seed_other=asian_share,
+        ipf_converged=bool(stats.get("conv", False)),
+        ipf_max_error=float(stats.get("maxError", 0.0)),
+    )
 
 
 def allocate(size: int, weights: np.ndarray) -> np.ndarray:
@@ -341,12 +414,12 @@ class Fit:
     integerised: bool
 
 
-def fit(*, seed: Seed, targets: dict[str, np.ndarray], size: int, area_id: str) -> Fit:
-    """Rake the seed to `size` × the target shares, then integerise with exact marginals."""
+def fit(*, table: np.ndarray, targets: dict[str, np.ndarray], size: int, area_id: str) -> Fit:
+    """Rake `table` to `size` × the target shares, then integerise with exact marginals."""
     marginals = [allocate(size, targets[d]).astype(float) for d in DIMS]
     for axis, dimension in enumerate(DIMS):
         others = tuple(a for a in range(len(DIMS)) if a != axis)
-        support = seed.table.sum(axis=others) > 0
+        support = table.sum(axis=others) > 0
         missing = [
             c
             for c, m, s in zip(CODES[dimension], marginals[axis], support, strict=True)
@@ -361,7 +434,7 @@ def fit(*, seed: Seed, targets: dict[str, np.ndarray], size: int, area_id: str) 
                 fields={"constraints": [f"{dimension} unreachable in {area_id}"]},
             )
     fitted, stats = humanleague.ipf(
-        seed.table, [np.array([axis]) for axis in range(len(DIMS))], marginals
+        table, [np.array([axis]) for axis in range(len(DIMS))], marginals
     )
     # Floors carry the bulk; only the fractional remainder (at most one persona per cell) goes
     # through humanleague's integerise, which keeps every marginal exact and stays fast at 1M.

@@ -20,7 +20,7 @@ from personas.generation import (
     personas_insert,
     validation_report,
 )
-from personas.joint import Constraints, allocate, constrained_targets, fit, seed_for
+from personas.joint import Constraints, allocate, area_joint, fit
 from personas.models import Persona, Population, PopulationArea
 
 
@@ -49,26 +49,24 @@ def _resolve_weights(areas: list[AreaWeight], found: dict[str, Area]) -> np.ndar
 
 
 def _area_draw(*, area: Area, marginals: dict, constraints: Constraints, size: int) -> AreaDraw:
-    targets = constrained_targets(marginals=marginals, constraints=constraints, area_id=area.pk)
-    race = marginals["race_ethnicity"]
-    pooled = race.get("asian", 0.0) + race.get("other", 0.0)
-    asian_share = race.get("asian", 0.0) / pooled if pooled > 0 else 0.5
-    seed = seed_for(
+    joint = area_joint(
         state=area.state,
         state_name=area.state_name,
-        asian_share_of_other=asian_share,
+        marginals=marginals,
         constraints=constraints,
+        area_id=area.pk,
     )
-    fitted = fit(seed=seed, targets=targets, size=size, area_id=area.pk)
+    fitted = fit(table=joint.table, targets=joint.targets, size=size, area_id=area.pk)
     details = {
-        "seed_table": seed.source,
-        "asian_share_of_seed_other": round(asian_share, 6),
+        "seed_table": joint.source,
+        "asian_share_of_seed_other": round(joint.asian_share_of_seed_other, 6),
+        "seed_raked_to_full_marginals": joint.ipf_converged,
         "ipf_converged": fitted.ipf_converged,
         "ipf_iterations": fitted.ipf_iterations,
         "ipf_max_error": fitted.ipf_max_error,
         "integerised_exactly": fitted.integerised,
     }
-    return AreaDraw(area_id=area.pk, counts=fitted.counts, targets=targets, details=details)
+    return AreaDraw(area_id=area.pk, counts=fitted.counts, targets=joint.targets, details=details)
 
 
 @transaction.atomic

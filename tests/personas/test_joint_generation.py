@@ -107,7 +107,7 @@ def test_older_adults_lack_a_diploma_more_often_as_in_the_seed():
         assert lt_hs_share(older) > lt_hs_share("25_34"), older
 
 
-def test_constraints_are_respected_and_shares_stay_proportional_within_them():
+def test_constraints_are_respected():
     constraints = {"age_min": 30, "age_max": 50, "income": ["lt_25k", "25_50k"]}
     population = population_create(
         size=2000, areas=[AreaWeight(DALLAS)], seed=5, constraints=constraints
@@ -118,22 +118,80 @@ def test_constraints_are_respected_and_shares_stay_proportional_within_them():
     ages = list(personas.values_list("age", "age_bracket"))
     assert min(a for a, _ in ages) == 30 and max(a for a, _ in ages) == 50
     assert all(AGE_BRACKETS[b][0] <= a <= AGE_BRACKETS[b][1] for a, b in ages)
-
-    census = area_marginals(area_ids=[DALLAS])[DALLAS]
-    income = census["income"]
-    low = income["lt_25k"] / (income["lt_25k"] + income["25_50k"])
-    assert _shares(population, "income")["lt_25k"] == pytest.approx(low, abs=0.01)
-    # Brackets cut by the window keep the share of their years that remain (30-34, 45-50).
-    age = census["age_bracket"]
-    kept = {"25_34": age["25_34"] * 5 / 10, "35_44": age["35_44"], "45_54": age["45_54"] * 6 / 10}
-    achieved = _shares(population, "age_bracket")
-    for bracket, share in kept.items():
-        assert achieved[bracket] == pytest.approx(share / sum(kept.values()), abs=0.01)
-    for dimension in ("sex", "race_ethnicity", "education"):
-        for category, share in census[dimension].items():
-            assert _shares(population, dimension)[category] == pytest.approx(share, abs=0.01)
     assert population.constraints == constraints
-    assert population.validation_report["overall"]["max_abs_deviation_points"] <= 1.0
+    report = population.validation_report["overall"]
+    assert report["max_abs_deviation_points"] <= 1.0
+    for dimension in DIMENSIONS:
+        achieved = _shares(population, dimension)
+        for row in report["dimensions"][dimension]["categories"]:
+            assert row["achieved"] == pytest.approx(achieved[row["category"]], abs=1e-6)
+
+
+def _slice_shares(population, dimension: str, **lookup) -> dict[str, float]:
+    values = Persona.objects.filter(population=population, **lookup).values_list(
+        dimension, flat=True
+    )
+    counts = Counter(values)
+    total = sum(counts.values())
+    return {c: counts.get(c, 0) / total for c in DIMENSIONS[dimension]}
+
+
+@pytest.mark.parametrize(
+    ("constraints", "lookup"),
+    [
+        ({"age_max": 24}, {"age_bracket": "18_24"}),
+        ({"age_min": 65}, {"age_bracket": "65_plus"}),
+        ({"income": ["150k_plus"]}, {"income": "150k_plus"}),
+        (
+            {"age_min": 25, "age_max": 44, "sex": ["female"]},
+            {"age_bracket__in": ["25_34", "35_44"], "sex": "female"},
+        ),
+    ],
+)
+def test_a_constrained_population_looks_like_the_same_slice_of_the_whole_area(constraints, lookup):
+    whole = population_create(size=20_000, areas=[AreaWeight(DALLAS)], seed=8)
+    constrained = population_create(
+        size=2000, areas=[AreaWeight(DALLAS)], seed=8, constraints=constraints
+    )
+    report = constrained.validation_report["overall"]["dimensions"]
+    for dimension in DIMENSIONS:
+        expected = _slice_shares(whole, dimension, **lookup)
+        achieved = _shares(constrained, dimension)
+        targets = {r["category"]: r["target"] for r in report[dimension]["categories"]}
+        for category in DIMENSIONS[dimension]:
+            # Conditional on the constraint, every dimension's mix is the slice's own.
+            assert achieved[category] == pytest.approx(expected[category], abs=0.015), (
+                dimension,
+                category,
+            )
+            # And the validation report measures the population against those shares.
+            assert targets[category] == pytest.approx(expected[category], abs=0.015), (
+                dimension,
+                category,
+            )
+
+
+def test_young_adults_get_the_education_mix_of_young_adults_not_of_all_adults():
+    census = area_marginals(area_ids=[DALLAS])[DALLAS]["education"]
+    young = population_create(
+        size=2000, areas=[AreaWeight(DALLAS)], seed=6, constraints={"age_max": 24}
+    )
+    # The seed: graduate degrees are far rarer among 18-24 year olds than among all adults.
+    seed = _seed_table(DALLAS).sum(axis=(1, 2, 4))  # age x education
+    graduate = list(DIMENSIONS["education"]).index("graduate")
+    seed_young = seed[0, graduate] / seed[0].sum()
+    seed_all = seed[:, graduate].sum() / seed.sum()
+    assert seed_young < seed_all / 2
+
+    achieved = _shares(young, "education")["graduate"]
+    assert achieved < census["graduate"] / 2
+    target = next(
+        r["target"]
+        for r in young.validation_report["overall"]["dimensions"]["education"]["categories"]
+        if r["category"] == "graduate"
+    )
+    assert target == pytest.approx(achieved, abs=0.01)
+    assert target < census["graduate"] / 2
 
 
 def test_the_same_spec_and_seed_give_identical_personas():
