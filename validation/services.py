@@ -19,6 +19,7 @@ trusted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -131,6 +132,35 @@ def _summarize(groups: list[dict], method: str) -> dict[str, float | None]:
     return summary
 
 
+# The split is random, so suggested fractions leave a margin over the bare minimum.
+SPLIT_MARGIN = 1.2
+
+
+def _check_split(
+    *, fraction: float, n: int, n_train: int, n_test: int, min_group: int, min_cell: int
+) -> None:
+    """Refuse a split whose held-out part holds no reportable group or whose training part
+    cannot fill a single demographic cell: its metrics would measure nothing."""
+    if n_test < min_group:
+        at_least = math.ceil(min_group * SPLIT_MARGIN / n * 10_000) / 10_000
+        raise DomainError(
+            f"holdout_fraction={fraction:g} holds out {n_test} of {n:,} respondents, fewer "
+            f"than the smallest group reported (min_group={min_group}); raise "
+            f"holdout_fraction to at least {at_least:g} or lower min_group.",
+            code="invalid_holdout",
+            fields={"holdout_fraction": [f"holds out {n_test} < min_group={min_group}"]},
+        )
+    if n_train < min_cell:
+        at_most = math.floor((1 - min_cell * SPLIT_MARGIN / n) * 10_000) / 10_000
+        raise DomainError(
+            f"holdout_fraction={fraction:g} leaves {n_train} of {n:,} respondents for "
+            f"training, fewer than one demographic cell needs (min_cell={min_cell}); lower "
+            f"holdout_fraction to at most {at_most:g}.",
+            code="invalid_holdout",
+            fields={"holdout_fraction": [f"trains on {n_train} < min_cell={min_cell}"]},
+        )
+
+
 @transaction.atomic
 def validation_run_holdout(
     *,
@@ -160,6 +190,14 @@ def validation_run_holdout(
     rng = np.random.default_rng(seed)
     is_test = rng.random(len(frame)) < holdout_fraction
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+    _check_split(
+        fraction=holdout_fraction,
+        n=len(frame),
+        n_train=len(train),
+        n_test=len(test),
+        min_group=min_group,
+        min_cell=min_cell,
+    )
 
     dims = tuple(MATCH_ORDER)
     model = CellPredictor(train, option_ids, dims, min_cell)

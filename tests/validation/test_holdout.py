@@ -87,3 +87,36 @@ def test_the_command_prints_model_and_baselines():
     for method in ("model", "demographics_without_state", "national_marginal", "uniform"):
         assert method in text
     assert "Coverage of 95% intervals" in text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "problem", "advice"),
+    [
+        (1e-9, "holds out 0 of 59,756", "raise holdout_fraction to at least 0.0007"),
+        (
+            0.0001,
+            "holdout_fraction=0.0001 holds out 12 of 59,756",
+            "raise holdout_fraction to at least 0.0007",
+        ),
+        (
+            0.9999,
+            "holdout_fraction=0.9999 leaves 3 of 59,756",
+            "lower holdout_fraction to at most 0.9993",
+        ),
+        (1 - 1e-9, "leaves 0 of 59,756", "lower holdout_fraction to at most 0.9993"),
+    ],
+)
+def test_a_holdout_too_small_or_too_large_to_measure_is_a_400_saying_why(
+    api, cces_question, fraction, problem, advice
+):
+    response = api.post(
+        "/api/v1/validation/runs/",
+        {"question": cces_question.id, "holdout_fraction": fraction, "seed": 1},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_holdout"
+    assert problem in error["message"] and advice in error["message"], error["message"]
+    assert "holdout_fraction" in error["fields"]
+    assert not ValidationRun.objects.exists()
