@@ -169,30 +169,42 @@ def population_import_pool(*, text: str, name: str = "", created_by=None) -> Pop
         raise DomainError(
             "The pool is not valid personas.json: " + "; ".join(exc.errors[:20]),
             code="invalid_pool",
-            fields={"personas": exc.errors[:100]},
+            fields=dict(list(exc.fields.items())[:100]),
         ) from exc
     if not rows:
         raise DomainError("The pool holds no personas.", code="invalid_pool")
-    errors = []
+    problems: list[tuple[str, str]] = []
     if any("age" not in row for row in rows):
-        errors.append(
-            "an anonymized pool has age buckets, not ages, and cannot become personas again; "
-            "import the full export"
+        problems.append(
+            (
+                "anonymized",
+                "an anonymized pool has age buckets, not ages, and cannot become personas again; "
+                "import the full export",
+            )
         )
-    area_ids = {row.get("area") for row in rows}
-    found = Area.objects.in_bulk([a for a in area_ids if a])
+    # pool_from_json has checked that every area present is a non-empty string.
+    found = Area.objects.in_bulk({row["area"] for row in rows if "area" in row})
     for position, row in enumerate(rows):
-        if not row.get("area"):
-            errors.append(
-                f"row {position}: 'area' is required to place the persona (e.g. dallas_tx_city)"
+        if "area" not in row:
+            problems.append(
+                (
+                    f"personas[{position}].area",
+                    f"row {position}: 'area' is required to place the persona "
+                    "(e.g. dallas_tx_city)",
+                )
             )
         elif row["area"] not in found:
-            errors.append(f"row {position}: unknown area {row['area']!r}")
-    if errors:
+            problems.append(
+                (f"personas[{position}].area", f"row {position}: unknown area {row['area']!r}")
+            )
+    if problems:
+        fields: dict[str, list[str]] = {}
+        for where, message in problems[:100]:
+            fields.setdefault(where, []).append(message)
         raise DomainError(
-            "The pool cannot be imported: " + "; ".join(errors[:20]),
+            "The pool cannot be imported: " + "; ".join(m for _, m in problems[:20]),
             code="invalid_pool",
-            fields={"personas": errors[:100]},
+            fields=fields,
         )
     with_profile = any(key in FIELDS_BY_NAME for row in rows for key in row)
     population = Population.objects.create(

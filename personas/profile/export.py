@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 from typing import Any, Final
 
 import numpy as np
 
-from environment.categories import DIMENSIONS
+from environment.categories import AGE_BRACKETS, DIMENSIONS
 from personas.profile.fields import FIELDS_BY_NAME
 
 FORMAT: Final = "persona-lab/personas"
@@ -40,6 +41,8 @@ DEMOGRAPHIC_FIELDS: Final = ("age_bracket", "sex", "race_ethnicity", "education"
 BOOKKEEPING_FIELDS: Final = ("id", "index", "area", "population", "state")
 MIN_AGE: Final = 18
 MAX_AGE: Final = 120
+# Free-text fields (names, occupation) fit Persona.name's column and stay readable in a prompt.
+MAX_TEXT_LENGTH: Final = 120
 # Exact identifiers dropped by anonymize(): the name parts and any free text that could carry them.
 IDENTIFYING_FIELDS: Final = (
     "first_name",
@@ -58,13 +61,23 @@ _AGE_BUCKET: Final = re.compile(r"^(\d{2,3})_(\d{2,3})$")
 
 
 class PoolFormatError(ValueError):
-    """A personas.json that does not follow the layout; ``errors`` lists every problem found."""
+    """A personas.json that does not follow the layout; ``errors`` lists every problem found and
+    ``fields`` groups them by where they are (``"personas[3].sex"``, ``"format"``)."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], fields: dict[str, list[str]] | None = None) -> None:
         self.errors = errors
+        self.fields = fields if fields is not None else {"personas": list(errors)}
         shown = "; ".join(errors[:20])
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         super().__init__(f"invalid personas.json: {shown}{more}")
+
+    @classmethod
+    def at(cls, problems: list[tuple[str, str]]) -> PoolFormatError:
+        """From (where, message) pairs."""
+        fields: dict[str, list[str]] = {}
+        for where, message in problems:
+            fields.setdefault(where, []).append(message)
+        return cls([message for _, message in problems], fields)
 
 
 def _plain(value: Any) -> Any:
@@ -94,10 +107,12 @@ def _check_field(name: str, value: Any) -> str | None:
         if not _is_int(value):
             return f"field {name!r}: expected an integer, got {value!r}"
     elif field.type == "float":
-        if not (_is_int(value) or isinstance(value, float)):
-            return f"field {name!r}: expected a number, got {value!r}"
+        if not (_is_int(value) or isinstance(value, float)) or not math.isfinite(value):
+            return f"field {name!r}: expected a finite number, got {value!r}"
     elif not isinstance(value, str) or not value:
         return f"field {name!r}: expected a non-empty string, got {value!r}"
+    elif len(value) > MAX_TEXT_LENGTH:
+        return f"field {name!r}: {len(value)} characters; at most {MAX_TEXT_LENGTH} characters"
     if field.values is not None and value not in field.values:
         return f"field {name!r}: {value!r} is not one of {', '.join(field.values)}"
     if field.range is not None and not field.range[0] <= value <= field.range[1]:
@@ -105,38 +120,62 @@ def _check_field(name: str, value: Any) -> str | None:
     return None
 
 
-def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[str]:
+def _bracket_holds(bracket: str, low: int, high: int) -> bool:
+    """Whether ages low..high lie in the census age bracket (the last one is open-ended)."""
+    lo, hi = AGE_BRACKETS[bracket]
+    open_ended = bracket == list(AGE_BRACKETS)[-1]
+    return lo <= low and (open_ended or high <= hi)
+
+
+def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[tuple[str, str]]:
+    """(where, message) for every problem of one row; values of any JSON type are checked, never
+    assumed, so a list where a code belongs is a problem reported, not a crash."""
     where = f"row {position}"
     if not isinstance(row, dict):
-        return [f"{where}: expected an object, got {type(row).__name__}"]
-    errors: list[str] = []
+        return [(f"personas[{position}]", f"{where}: expected an object, got {type(row).__name__}")]
+    errors: list[tuple[str, str]] = []
+
+    def problem(name: str, message: str) -> None:
+        errors.append((f"personas[{position}].{name}", f"{where}: {message}"))
+
     age_key = "age_bucket" if anonymized else "age"
     required = (age_key, *DEMOGRAPHIC_FIELDS)
     for name in required:
         if name not in row:
-            errors.append(f"{where}: field {name!r} is missing")
+            problem(name, f"field {name!r} is missing")
+    for name in DEMOGRAPHIC_FIELDS:
+        if name in row and not (isinstance(row[name], str) and row[name] in DIMENSIONS[name]):
+            allowed = ", ".join(DIMENSIONS[name])
+            problem(name, f"field {name!r}: {row[name]!r} is not one of {allowed}")
+    bracket = row.get("age_bracket")
+    bracket = bracket if isinstance(bracket, str) and bracket in AGE_BRACKETS else None
     if anonymized and "age_bucket" in row:
-        match = _AGE_BUCKET.match(str(row["age_bucket"]))
-        if not isinstance(row["age_bucket"], str) or not match:
-            errors.append(f"{where}: field 'age_bucket': {row['age_bucket']!r} is not like '30_34'")
+        bucket = row["age_bucket"]
+        match = _AGE_BUCKET.match(bucket) if isinstance(bucket, str) else None
+        if not match:
+            problem("age_bucket", f"field 'age_bucket': {bucket!r} is not like '30_34'")
+        elif bracket and not _bracket_holds(bracket, int(match[1]), int(match[2])):
+            problem(
+                "age_bucket", f"field 'age_bucket': {bucket} is outside its age_bracket {bracket}"
+            )
     elif not anonymized and "age" in row:
         age = row["age"]
         if not _is_int(age) or not MIN_AGE <= age <= MAX_AGE:
-            errors.append(f"{where}: field 'age': {age!r} is not an integer {MIN_AGE}–{MAX_AGE}")
-    for name in DEMOGRAPHIC_FIELDS:
-        if name in row and row[name] not in DIMENSIONS[name]:
-            allowed = ", ".join(DIMENSIONS[name])
-            errors.append(f"{where}: field {name!r}: {row[name]!r} is not one of {allowed}")
+            problem("age", f"field 'age': {age!r} is not an integer {MIN_AGE}–{MAX_AGE}")
+        elif bracket and not _bracket_holds(bracket, age, age):
+            problem("age", f"field 'age': {age} is outside its age_bracket {bracket}")
+    if "area" in row and not (isinstance(row["area"], str) and row["area"]):
+        problem("area", f"field 'area': expected an area id string, got {row['area']!r}")
     if "state" in row and not (isinstance(row["state"], str) and len(row["state"]) == 2):
-        errors.append(f"{where}: field 'state': {row['state']!r} is not a two-letter USPS code")
+        problem("state", f"field 'state': {row['state']!r} is not a two-letter USPS code")
     known = {*required, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME}
     for name, value in row.items():
         if name in FIELDS_BY_NAME:
-            problem = _check_field(name, value)
-            if problem:
-                errors.append(f"{where}: {problem}")
+            message = _check_field(name, value)
+            if message:
+                problem(name, message)
         elif name not in known:
-            errors.append(f"{where}: field {name!r} is not part of the personas.json layout")
+            problem(name, f"field {name!r} is not part of the personas.json layout")
     return errors
 
 
@@ -149,7 +188,7 @@ def pool_to_json(rows: list[dict]) -> str:
     anonymized = any("age_bucket" in row for row in plain)
     errors = [e for i, row in enumerate(plain) for e in _row_errors(i, row, anonymized=anonymized)]
     if errors:
-        raise PoolFormatError(errors)
+        raise PoolFormatError.at(errors)
     document = {"format": FORMAT, "version": VERSION, "anonymized": anonymized, "personas": plain}
     return json.dumps(document, ensure_ascii=False, indent=1)
 
@@ -159,24 +198,32 @@ def pool_from_json(text: str) -> list[dict]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PoolFormatError([f"not JSON: {error}"]) from error
+        raise PoolFormatError.at([("pool", f"not JSON: {error}")]) from error
     if not isinstance(document, dict):
-        raise PoolFormatError(["expected an object with 'format', 'version' and 'personas'"])
+        raise PoolFormatError.at(
+            [("pool", "expected an object with 'format', 'version' and 'personas'")]
+        )
     if document.get("format") != FORMAT:
-        raise PoolFormatError([f"'format' must be {FORMAT!r}, got {document.get('format')!r}"])
+        raise PoolFormatError.at(
+            [("format", f"'format' must be {FORMAT!r}, got {document.get('format')!r}")]
+        )
     if document.get("version") != VERSION:
-        raise PoolFormatError(
-            [f"'version' {document.get('version')!r} is not supported ({VERSION})"]
+        raise PoolFormatError.at(
+            [("version", f"'version' {document.get('version')!r} is not supported ({VERSION})")]
         )
     personas = document.get("personas")
     if not isinstance(personas, list):
-        raise PoolFormatError(["'personas' must be a list"])
-    anonymized = bool(document.get("anonymized", False))
+        raise PoolFormatError.at([("personas", "'personas' must be a list")])
+    anonymized = document.get("anonymized", False)
+    if not isinstance(anonymized, bool):
+        raise PoolFormatError.at(
+            [("anonymized", f"'anonymized' must be true or false, got {anonymized!r}")]
+        )
     errors = [
         e for i, row in enumerate(personas) for e in _row_errors(i, row, anonymized=anonymized)
     ]
     if errors:
-        raise PoolFormatError(errors)
+        raise PoolFormatError.at(errors)
     return personas
 
 

@@ -144,3 +144,40 @@ def test_a_bad_pool_is_refused_and_nothing_is_written(api, mutate, fragment):
     assert response.status_code == 400
     assert fragment in response.json()["error"]["message"]
     assert Population.objects.count() == before
+
+
+def _set(row: int, **values):
+    return lambda pool: pool["personas"][row].update(values)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "fragment"),
+    [
+        (_set(1, area=["dallas_tx_city"]), "personas[1].area", "expected an area id string"),
+        (_set(1, area=42), "personas[1].area", "expected an area id string"),
+        (_set(2, sex=["female"]), "personas[2].sex", "is not one of female, male"),
+        (_set(2, income={"lt_25k": 1}), "personas[2].income", "is not one of"),
+        (_set(3, education=5), "personas[3].education", "is not one of"),
+        (_set(3, age_bracket=["25_34"]), "personas[3].age_bracket", "is not one of"),
+        (_set(4, age="34"), "personas[4].age", "is not an integer"),
+        (_set(4, age=70, age_bracket="18_24"), "personas[4].age", "outside its age_bracket 18_24"),
+        (_set(5, name="x" * 121), "personas[5].name", "at most 120 characters"),
+        (_set(5, name=["Ann", "Lee"]), "personas[5].name", "expected a non-empty string"),
+        (_set(6, state=7), "personas[6].state", "two-letter USPS code"),
+        (lambda pool: pool.update(anonymized="no"), "anonymized", "true or false"),
+    ],
+)
+def test_a_pool_with_values_of_the_wrong_type_is_a_400_naming_each_field(
+    api, mutate, field, fragment
+):
+    population = _population(api, profile=True, size=10)
+    pool = json.loads(api.get(f"/api/v1/populations/{population['id']}/export/").content)
+    mutate(pool)
+    populations, personas = Population.objects.count(), Persona.objects.count()
+    response = api.post("/api/v1/populations/import/", {"pool": pool}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_pool"
+    assert fragment in error["message"], error["message"]
+    assert any(fragment in problem for problem in error["fields"][field]), error["fields"]
+    assert (Population.objects.count(), Persona.objects.count()) == (populations, personas)
