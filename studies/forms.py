@@ -3,11 +3,23 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
+from django.db.models import Count
 
+from environment.categories import DIMENSIONS
 from environment.models import Area
 from polls.models import Question
 
 DEFAULT_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city"]
+
+
+def _cities_with_every_dimension():
+    """Cities with census marginals for all five dimensions: personas cannot be drawn elsewhere."""
+    return (
+        Area.objects.filter(kind=Area.Kind.CITY)
+        .annotate(dimensions=Count("marginals__dimension", distinct=True))
+        .filter(dimensions=len(DIMENSIONS))
+        .order_by("state", "name")
+    )
 
 
 class StudyStartForm(forms.Form):
@@ -17,7 +29,7 @@ class StudyStartForm(forms.Form):
         help_text="The poll question that grounds the item",
     )
     areas = forms.ModelMultipleChoiceField(
-        queryset=Area.objects.filter(kind=Area.Kind.CITY).order_by("state", "name"),
+        queryset=_cities_with_every_dimension(),
         initial=DEFAULT_AREAS,
         widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text="Dallas, Detroit, Minneapolis and Phoenix are selected; Ctrl/⌘-click to change. "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from config.api import DomainError
@@ -19,24 +20,26 @@ def home(request):
     if request.method == "POST" and form.is_valid():
         v = form.cleaned_data
         try:
-            study = study_create(
-                title=v["title"],
-                items=[
-                    ItemSpec(
-                        code=v["question"].code,
-                        text=v["question"].text,
-                        poll_question_id=v["question"].id,
-                    )
-                ],
-                created_by=request.user,
-            )
-            population = population_create(
-                size=v["size"],
-                areas=[AreaWeight(a.id) for a in v["areas"]],
-                created_by=request.user,
-                name=f"{v['title']} population",
-            )
-            run = run_start(study=study, population=population, created_by=request.user)
+            # All or nothing: a population or run that fails leaves no study or population behind.
+            with transaction.atomic():
+                study = study_create(
+                    title=v["title"],
+                    items=[
+                        ItemSpec(
+                            code=v["question"].code,
+                            text=v["question"].text,
+                            poll_question_id=v["question"].id,
+                        )
+                    ],
+                    created_by=request.user,
+                )
+                population = population_create(
+                    size=v["size"],
+                    areas=[AreaWeight(a.id) for a in v["areas"]],
+                    created_by=request.user,
+                    name=f"{v['title']} population",
+                )
+                run = run_start(study=study, population=population, created_by=request.user)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
