@@ -11,8 +11,16 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(LimitOffsetPagination):
+    """``?limit=&offset=`` pages of PAGE_SIZE; a larger limit is cut to ``max_limit`` so one request
+    cannot dump a whole table (3,900 areas, a million personas)."""
+
+    max_limit = 200
 
 
 class DomainError(Exception):
