@@ -77,7 +77,9 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # 0: close after each request. Under ASGI every sync view runs on a thread of its own, and a
+    # persistent connection per thread piles up until PostgreSQL refuses new ones.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 else:
     DATABASES = {
         "default": {

@@ -31,6 +31,7 @@ APP_SERVICES = ("web", "worker")
 # Variables that would leak the developer's (or CI's) configuration into the child interpreter.
 SCRUBBED_ENV = (
     "DATABASE_URL",
+    "CONN_MAX_AGE",
     "REDIS_URL",
     "SECRET_KEY",
     "SECRET_KEY_FILE",
@@ -336,6 +337,7 @@ print(json.dumps({
     "broker": settings.CELERY_BROKER_URL,
     "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "executor": settings.RUN_EXECUTOR,
+    "conn_max_age": database.get("CONN_MAX_AGE"),
 }))
 """
 
@@ -367,6 +369,14 @@ def test_server_backends_from_database_and_redis_url(tmp_path: Path) -> None:
     assert backends["broker"] == redis_url
     assert backends["channel_layer"] == "channels_redis.core.RedisChannelLayer"
     assert backends["executor"] == "celery"
+
+
+def test_database_connections_are_not_kept_by_default_under_asgi(tmp_path: Path) -> None:
+    # Under ASGI each sync view runs on a thread of its own; a persistent connection per thread
+    # would pile up until PostgreSQL refuses new ones.
+    url = "postgres://postgres@127.0.0.1:5432/postgres"
+    assert _backends(tmp_path, DATABASE_URL=url)["conn_max_age"] == 0
+    assert _backends(tmp_path, DATABASE_URL=url, CONN_MAX_AGE="30")["conn_max_age"] == 30
 
 
 # --- /healthz/ --------------------------------------------------------------------------------
