@@ -7,7 +7,8 @@ FROM python:3.11-slim
 # files are not package data. Daphne and Celery only put the working directory on sys.path for
 # part of their startup, so without this some modules would load from site-packages instead.
 # The image defaults to production settings, so a bare `docker run` refuses to start without a
-# SECRET_KEY and ALLOWED_HOSTS instead of quietly running with development defaults.
+# SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL instead of quietly running with
+# development defaults.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -45,9 +46,12 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app
 USER app
 
 # Production settings refuse to import without these, so throwaway values are given to this one
-# command only; they are not ENV and do not persist in the image.
+# command only; they are not ENV and do not persist in the image (collectstatic connects to
+# neither the database nor Redis).
 RUN SECRET_KEY=collectstatic-build-time-only-key-never-used-at-runtime \
     ALLOWED_HOSTS=localhost \
+    DATABASE_URL=postgres://unused@localhost:5432/unused \
+    REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput
 
 EXPOSE 8000

@@ -1,6 +1,8 @@
-"""Production: refuses to start without a secret key and allowed hosts.
+"""Production: refuses to start without a secret key, allowed hosts, PostgreSQL and Redis.
 
-Each secret may also come from a file (`SECRET_KEY_FILE`), for Docker secrets.
+Each secret may also come from a file (`SECRET_KEY_FILE`), for Docker secrets. HTTPS is assumed
+(behind a proxy that sets X-Forwarded-Proto): plain HTTP is redirected and HSTS is sent, both
+adjustable by environment.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASE_URL, REDIS_URL, env
 
 
 def _required(name: str) -> str:
@@ -38,7 +40,36 @@ ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.s
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS lists no host: give a comma-separated list of hosts.")
 
+# The embedded defaults (SQLite, in-process runs and channel layer) serve one process; production
+# runs several web and worker processes that must share a database and a broker.
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Production needs PostgreSQL: set "
+        "DATABASE_URL=postgres://user:password@host:5432/dbname (the SQLite default is for "
+        "local use only)."
+    )
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set. Production runs studies on Celery workers and relays progress "
+        "over Redis: set REDIS_URL=redis://host:6379/0."
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# The container healthcheck probes plain http://127.0.0.1:8000/healthz/.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# An hour by default: long enough to protect, short enough to undo a mistaken HTTPS setup.
+# Raise to 31536000 (a year) once HTTPS is known to work for every host served.
+try:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"SECURE_HSTS_SECONDS must be a whole number of seconds (0 turns HSTS off): {exc}"
+    ) from exc
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(
+        f"SECURE_HSTS_SECONDS must be 0 or more (0 turns HSTS off); got {SECURE_HSTS_SECONDS}."
+    )
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True

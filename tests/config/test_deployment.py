@@ -37,6 +37,8 @@ SCRUBBED_ENV = (
     "SECRET_KEY_FILE",
     "ALLOWED_HOSTS",
     "ALLOWED_HOSTS_FILE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
     "RUN_EXECUTOR",
     "SQLITE_PATH",
     "DJANGO_SETTINGS_MODULE",
@@ -176,6 +178,9 @@ def test_env_example_documents_every_setting() -> None:
         "RUN_CHUNK_SIZE",
         "POLL_CELL_MIN_RESPONDENTS",
         "LOG_LEVEL",
+        "CONN_MAX_AGE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
     }
     names = _env_example_names()
     assert expected <= set(names)
@@ -238,8 +243,18 @@ def test_dockerfile_collectstatic_secret_is_not_baked_in() -> None:
     # Set on the RUN line only: an ENV would ship the throwaway key to every container.
     assert "SECRET_KEY=" in collectstatic[0] and "ALLOWED_HOSTS=" in collectstatic[0]
     env_lines = " ".join(args for kw, args in instructions if kw in {"ENV", "ARG"})
-    assert "SECRET_KEY" not in env_lines
-    assert "ALLOWED_HOSTS" not in env_lines
+    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"):
+        assert name not in env_lines
+
+
+def test_dockerfile_collectstatic_gives_production_everything_it_requires(
+    tmp_path: Path,
+) -> None:
+    instructions = _dockerfile_instructions()
+    line = next(args for kw, args in instructions if kw == "RUN" and "collectstatic" in args)
+    throwaway = dict(re.findall(r"([A-Z_]+)=(\S+)", line.split("python", 1)[0]))
+    result = _setup_production(tmp_path, **throwaway)
+    assert result.returncode == 0, result.stderr
 
 
 # --- settings, in a fresh interpreter ---------------------------------------------------------
@@ -290,9 +305,78 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path: Path) -> No
     assert "ALLOWED_HOSTS" in result.stderr
 
 
-def test_production_starts_with_secret_key_and_allowed_hosts(tmp_path: Path) -> None:
-    result = _setup_production(tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org")
+SERVER_URLS = {
+    "DATABASE_URL": "postgres://personalab:pw@postgres:5432/personalab",
+    "REDIS_URL": "redis://redis:6379/0",
+}
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_start_without_database_or_redis_url(
+    tmp_path: Path, missing: str
+) -> None:
+    urls = {name: url for name, url in SERVER_URLS.items() if name != missing}
+    result = _setup_production(
+        tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org", **urls
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_production_starts_with_secret_key_allowed_hosts_database_and_redis(
+    tmp_path: Path,
+) -> None:
+    result = _setup_production(
+        tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org", **SERVER_URLS
+    )
     assert result.returncode == 0, result.stderr
+
+
+_PRINT_HTTPS = """
+import json
+import django
+django.setup()
+from django.conf import settings
+print(json.dumps([settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS,
+                  settings.SECURE_REDIRECT_EXEMPT]))
+"""
+
+
+def _https_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = _child_env(
+        tmp_path,
+        "config.settings.production",
+        SECRET_KEY=SECRET_KEY_40,
+        ALLOWED_HOSTS="example.org",
+        **SERVER_URLS,
+        **extra,
+    )
+    return _run_python(_PRINT_HTTPS, env)
+
+
+def test_production_redirects_to_https_and_sends_hsts_by_default(tmp_path: Path) -> None:
+    result = _https_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    redirect, hsts, exempt = json.loads(result.stdout.strip().splitlines()[-1])
+    assert redirect is True
+    assert hsts == 3600
+    # The container healthcheck requests plain http://127.0.0.1:8000/healthz/.
+    assert any(re.match(pattern, "healthz/") for pattern in exempt)
+
+
+def test_production_https_settings_come_from_the_environment(tmp_path: Path) -> None:
+    result = _https_settings(tmp_path, SECURE_SSL_REDIRECT="False", SECURE_HSTS_SECONDS="31536000")
+    assert result.returncode == 0, result.stderr
+    redirect, hsts, _ = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (redirect, hsts) == (False, 31536000)
+
+
+@pytest.mark.parametrize("value", ["-1", "a-year"])
+def test_production_refuses_a_malformed_hsts_setting(tmp_path: Path, value: str) -> None:
+    result = _https_settings(tmp_path, SECURE_HSTS_SECONDS=value)
+    assert result.returncode != 0
+    assert "SECURE_HSTS_SECONDS" in result.stderr
 
 
 def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
@@ -306,6 +390,7 @@ def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
         "config.settings.production",
         SECRET_KEY_FILE=str(secret_file),
         ALLOWED_HOSTS_FILE=str(hosts_file),
+        **SERVER_URLS,
     )
     code = (
         "import json, django; django.setup(); from django.conf import settings; "
