@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,11 @@ from personas.generation import (
 from personas.joint import Constraints, allocate, area_joint, fit
 from personas.models import Persona, Population, PopulationArea
 
+# Weights are relative; these bounds still admit raw adult population counts (the largest state's
+# is about 3e7) while keeping their sum from overflowing and every normalized weight above zero.
+MIN_AREA_WEIGHT = 1e-9
+MAX_AREA_WEIGHT = 1e9
+
 
 @dataclass(frozen=True)
 class AreaWeight:
@@ -39,8 +45,18 @@ def _resolve_weights(areas: list[AreaWeight], found: dict[str, Area]) -> np.ndar
         )
     if all(explicit):
         weights = np.array([a.weight for a in areas], dtype=float)
-        if (weights <= 0).any():
-            raise DomainError("Area weights must be positive.", fields={"areas": ["weight <= 0"]})
+        bad = [
+            (a.area_id, w)
+            for a, w in zip(areas, weights, strict=True)
+            if not (math.isfinite(w) and MIN_AREA_WEIGHT <= w <= MAX_AREA_WEIGHT)
+        ]
+        if bad:
+            raise DomainError(
+                f"Area weights must be finite numbers from {MIN_AREA_WEIGHT:g} to "
+                f"{MAX_AREA_WEIGHT:.0f}; they are relative (2 and 1 give the first area twice the "
+                "personas). Got " + ", ".join(f"{w!r} for {a}" for a, w in bad) + ".",
+                fields={"areas": [f"{a}: weight {w!r}" for a, w in bad]},
+            )
         return weights
     return np.array(
         [found[a.area_id].adult_population or found[a.area_id].population for a in areas],

@@ -5,11 +5,17 @@ from rest_framework import serializers
 from environment.categories import choices
 from personas.joint import MAX_AGE, MIN_AGE
 from personas.models import Persona, Population, PopulationArea
+from personas.services import MAX_AREA_WEIGHT
 
 
 class AreaWeightInputSerializer(serializers.Serializer):
     area = serializers.CharField(help_text="Area id, e.g. dallas_tx_city")
-    weight = serializers.FloatField(required=False, min_value=0.0, help_text="Relative weight")
+    weight = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=MAX_AREA_WEIGHT,
+        help_text="Relative weight, > 0 (e.g. 2 and 1: twice the personas in the first area)",
+    )
 
 
 def _allowed_field(dimension: str) -> serializers.ListField:

@@ -92,3 +92,46 @@ def test_bad_constraints_are_a_400_naming_the_problem(api, constraints, field):
     assert response.status_code == 400, response.json()
     assert field in response.json()["error"]["fields"]
     assert Population.objects.count() == before
+
+
+def _weighted(*weights) -> dict:
+    areas = ["dallas_tx_city", "detroit_mi_city"]
+    return {
+        "size": 100,
+        "seed": 1,
+        "areas": [{"area": a, "weight": w} for a, w in zip(areas, weights, strict=False)],
+    }
+
+
+@pytest.mark.parametrize(
+    ("weights", "fragment"),
+    [
+        ((1e308, 1e308), "less than or equal to 1000000000"),
+        ((2e9, 1), "less than or equal to 1000000000"),
+        ((-1, 1), "greater than or equal to 0"),
+        ((0, 1), "from 1e-09 to 1000000000"),
+        ((1e-12, 1), "from 1e-09 to 1000000000"),
+        (("NaN", 1), "valid number"),
+        (("Infinity", 1), "valid number"),
+    ],
+)
+def test_an_unusable_area_weight_is_a_400_naming_it(api, weights, fragment):
+    before = Population.objects.count()
+    response = api.post("/api/v1/populations/", _weighted(*weights), format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert fragment in error["message"], error["message"]
+    assert "areas" in error["fields"]
+    assert Population.objects.count() == before
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -2.0, 0.0, 5e-324, 1e308])
+def test_the_service_refuses_weights_that_are_not_finite_and_bounded(weight):
+    from config.api import DomainError
+    from personas.services import AreaWeight, population_create
+
+    areas = [AreaWeight("dallas_tx_city", weight), AreaWeight("detroit_mi_city", 1.0)]
+    with pytest.raises(DomainError, match="dallas_tx_city") as raised:
+        population_create(size=50, areas=areas, seed=1)
+    assert "from 1e-09 to 1000000000" in raised.value.message
+    assert not Population.objects.exists()
