@@ -198,7 +198,8 @@ def run_chunks(*, run: Run) -> list[tuple[int, int]]:
 
 
 def _is_cancelled(run_id: int) -> bool:
-    return Run.objects.filter(id=run_id, status=Run.Status.CANCELLED).exists()
+    # Any finished state stops a chunk: cancelled, or failed (or completed) by another worker.
+    return Run.objects.filter(id=run_id, status__in=Run.FINISHED).exists()
 
 
 def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) -> int:

@@ -42,13 +42,23 @@ def run_chunk(self, run_id: int, start: int, end: int) -> int:
         raise
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
-def run_complete(_chunk_results: list | None, run_id: int) -> str:
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def run_complete(self, _chunk_results: list | None, run_id: int) -> str:
     """Chord callback: aggregate the answers once every chunk has finished."""
     reporter = ChannelsProgressReporter(run_id)
     try:
         return run_finalize(run_id=run_id, reporter=reporter).status
-    except TRANSIENT:
+    except TRANSIENT as exc:
+        # The last retry gives up: record why, or the run would show "running" for ever.
+        if self.request.retries >= self.max_retries:
+            run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
         raise
     except Exception as exc:
         logger.exception("Run %s could not be aggregated", run_id)
