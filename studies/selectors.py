@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from datetime import timedelta
+
+from django.db.models import Max, Prefetch, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from studies.models import Item, ItemOption, Run, Study
 from studies.progress import ProgressMessage, run_message
@@ -21,6 +25,17 @@ def study_list() -> QuerySet[Study]:
 
 def run_list() -> QuerySet[Run]:
     return Run.objects.select_related("study", "population").order_by("-created_at")
+
+
+def run_list_stale(*, idle_for: timedelta) -> QuerySet[Run]:
+    """Queued or running runs with no progress for `idle_for`: no answer stored in that time
+    (nor, without answers, a start or creation), so no live worker is likely to hold them."""
+    return (
+        Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+        .annotate(last_progress=Coalesce(Max("answers__created_at"), "started_at", "created_at"))
+        .filter(last_progress__lt=timezone.now() - idle_for)
+        .order_by("id")
+    )
 
 
 def run_snapshot(*, run_id: int) -> ProgressMessage | None:

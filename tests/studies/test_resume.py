@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from studies.models import Answer, Run
+from studies.services import run_process_chunk, run_start
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(study, population, *, answered: int, idle_minutes: float) -> Run:
+    """A run left running with `answered` personas done, last progress `idle_minutes` ago."""
+    run = run_start(study=study, population=population, seed=9, chunk_size=60)
+    if answered:
+        run_process_chunk(run_id=run.id, start=0, end=answered, reporter=_Silent())
+    then = timezone.now() - timedelta(minutes=idle_minutes)
+    Answer.objects.filter(run=run).update(created_at=then)
+    Run.objects.filter(id=run.id).update(
+        status=Run.Status.RUNNING if answered else Run.Status.QUEUED,
+        created_at=then - timedelta(minutes=1),
+        started_at=then if answered else None,
+    )
+    return run
+
+
+def test_without_a_run_or_a_staleness_threshold_nothing_is_redispatched(study, population):
+    run = _run(study, population, answered=60, idle_minutes=0)
+    with pytest.raises(CommandError, match="--stale-minutes") as raised:
+        call_command("resume_runs", stdout=StringIO())
+    assert "--run" in str(raised.value)
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING and Answer.objects.filter(run=run).count() == 60
+
+
+def test_only_runs_without_progress_for_the_threshold_are_resumed(study, population, run_on_commit):
+    live = _run(study, population, answered=60, idle_minutes=2)
+    stale = _run(study, population, answered=60, idle_minutes=30)
+    never_started = _run(study, population, answered=0, idle_minutes=30)
+    out = StringIO()
+    run_on_commit(call_command, "resume_runs", stale_minutes=10, stdout=out)
+    for run in (live, stale, never_started):
+        run.refresh_from_db()
+    # A worker may still be answering the live run: it is left alone.
+    assert live.status == Run.Status.RUNNING and live.personas_done == 60
+    for run in (stale, never_started):
+        assert run.status == Run.Status.COMPLETED and run.personas_done == 240
+    assert f"Run {live.id}" not in out.getvalue()
+    assert f"Run {stale.id}:" in out.getvalue() and f"Run {never_started.id}:" in out.getvalue()
+
+
+def test_no_stale_run_is_said_plainly(study, population):
+    _run(study, population, answered=60, idle_minutes=1)
+    out = StringIO()
+    call_command("resume_runs", stale_minutes=10, stdout=out)
+    assert "No queued or running run has been idle for 10 minutes" in out.getvalue()
+
+
+@pytest.mark.parametrize("minutes", [0, -5])
+def test_a_threshold_below_one_minute_is_refused(minutes):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("resume_runs", stale_minutes=minutes, stdout=StringIO())
+
+
+class _Silent:
+    def progress(self, **kw): ...
+
+    def completion(self, **kw): ...
+
+    def error(self, **kw): ...
