@@ -55,11 +55,26 @@ def _communicator(path: str) -> WebsocketCommunicator:
     )
 
 
-async def test_an_anonymous_socket_is_refused():
+@pytest.mark.parametrize("query", ["", "?token=not-a-real-token"])
+async def test_an_anonymous_socket_is_refused_with_4401(query):
     run, _ = await sync_to_async(_make_run)()
-    communicator = _communicator(f"/ws/runs/{run.id}/")
+    communicator = _communicator(f"/ws/runs/{run.id}/{query}")
     connected, code = await communicator.connect()
-    assert not connected or (await communicator.receive_output())["type"] == "websocket.close"
+    # Refused before the handshake completes, with the code a client reads as "log in first".
+    assert connected is False
+    assert code == 4401
+    await communicator.wait()
+
+
+async def test_a_socket_for_a_missing_run_is_closed_with_4404():
+    run, token = await sync_to_async(_make_run)()
+    communicator = _communicator(f"/ws/runs/{run.id + 1000}/?token={token}")
+    connected, _ = await communicator.connect()
+    assert connected
+    message = await communicator.receive_json_from()
+    assert message["type"] == "error" and "does not exist" in message["message"]
+    closed = await communicator.receive_output()
+    assert closed == {"type": "websocket.close", "code": 4404}
 
 
 async def test_a_socket_gets_the_stored_state_first_then_relays_progress():
