@@ -190,8 +190,14 @@ def personas_insert(
     batches = _rows(population_id=population_id, area_ids=area_ids, drawn=drawn, profiles=profiles)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            from psycopg.copy import QueuedLibpqWriter
+
             raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
-            with raw.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+            # The queued writer sends on a thread of its own, so the server ingests one batch
+            # while this thread draws the next (profiles, JSON); its queue is bounded (~1024
+            # buffers of 32-128 kB), so memory stays flat.
+            copy_sql = f"COPY {table} ({column_sql}) FROM STDIN"
+            with raw.copy(copy_sql, writer=QueuedLibpqWriter(raw)) as copy:
                 for batch in batches:
                     for row in batch:
                         copy.write_row(row)
