@@ -22,6 +22,7 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    STOPPED = "stopped"
 
 
 class ProgressMessage(TypedDict):
@@ -32,11 +33,12 @@ class ProgressMessage(TypedDict):
     total_personas: int
     percent: float
     message: NotRequired[str]
+    cost_spent: NotRequired[str]  # decimal string, for runs that spend money
     results_url: NotRequired[str]
 
 
 class Reporter(Protocol):
-    def progress(self, *, status: str, done: int, total: int) -> None: ...
+    def progress(self, *, status: str, done: int, total: int, cost: str | None = None) -> None: ...
     def completion(self, *, status: str, done: int, total: int) -> None: ...
     def error(self, *, message: str, done: int, total: int) -> None: ...
 
@@ -53,6 +55,7 @@ def run_message(
     done: int,
     total: int,
     message: str = "",
+    cost: str | None = None,
 ) -> ProgressMessage:
     payload: ProgressMessage = {
         "type": kind,
@@ -64,6 +67,8 @@ def run_message(
     }
     if message:
         payload["message"] = message
+    if cost is not None:
+        payload["cost_spent"] = cost
     if kind == "completion":
         payload["results_url"] = f"/api/v1/runs/{run_id}/results/"
     return payload
@@ -86,9 +91,16 @@ class ChannelsProgressReporter:
         except Exception:  # the row is the truth; a lost live message must not fail the run
             logger.warning("Could not publish progress for run %s", self.run_id, exc_info=True)
 
-    def progress(self, *, status: str, done: int, total: int) -> None:
+    def progress(self, *, status: str, done: int, total: int, cost: str | None = None) -> None:
         self._publish(
-            run_message(kind="progress", run_id=self.run_id, status=status, done=done, total=total)
+            run_message(
+                kind="progress",
+                run_id=self.run_id,
+                status=status,
+                done=done,
+                total=total,
+                cost=cost,
+            )
         )
 
     def completion(self, *, status: str, done: int, total: int) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F
 from django.db.models.functions import Least
 from django.utils import timezone
@@ -16,14 +20,15 @@ from django.utils import timezone
 from config.api import ConflictError, DomainError
 from personas.models import Persona, Population
 from polls.models import Question
-from studies.backends.base import backend_get, backend_names
-from studies.models import Answer, Item, ItemOption, Run, Study
+from studies.backends.base import PersonaResult, backend_get, backend_names
+from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
 from studies.progress import Reporter
 from studies.results import run_results_compute
 
 logger = logging.getLogger(__name__)
 
 ANSWER_BATCH = 50  # personas written per transaction
+LLM_BATCH = 10  # LLM personas are slower and costlier: written (and progress shown) sooner
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -128,6 +133,8 @@ def run_start(
     study: Study,
     population: Population,
     backend: str = "poll_cell",
+    backend_config: dict | None = None,
+    budget: Decimal | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
     created_by=None,
@@ -135,18 +142,13 @@ def run_start(
 ) -> Run:
     """Create a queued run and, once committed, hand its chunks to the executor.
 
-    `executor` overrides settings.RUN_EXECUTOR (the demo command runs inline).
+    A backend that costs money estimates the run first; with a `budget`, a run whose estimate
+    exceeds it (or cannot be priced) is refused. `executor` overrides settings.RUN_EXECUTOR.
     """
     from studies.dispatch import run_dispatch
 
-    try:
-        backend_cls = backend_get(backend)
-    except KeyError:
-        raise DomainError(
-            f"Unknown backend '{backend}'; available: {', '.join(backend_names())}.",
-            code="unknown_backend",
-            fields={"backend": ["unknown backend"]},
-        ) from None
+    backend_cls = _backend_class(backend)
+    backend_config = backend_config or {}
     problems = backend_cls.study_problems(study)
     if problems:
         raise DomainError(
@@ -157,6 +159,29 @@ def run_start(
     chunk_size = chunk_size or settings.RUN_CHUNK_SIZE
     if chunk_size < 1:
         raise DomainError("chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]})
+    if budget is not None and budget <= 0:
+        raise DomainError(
+            f"budget must be a positive amount; got {budget}.", fields={"budget": ["must be > 0"]}
+        )
+    estimate = run_estimate(
+        study=study, population=population, backend=backend, backend_config=backend_config
+    )
+    if budget is not None and estimate is not None:
+        if estimate["amount"] is None:
+            raise DomainError(
+                f"A budget of {budget} cannot be enforced: the model has no price. Add one in the "
+                "admin (LLM › Model prices) or start the run without a budget.",
+                code="price_unknown",
+                fields={"budget": ["the model has no price to check it against"]},
+            )
+        if Decimal(estimate["amount"]) > budget:
+            raise DomainError(
+                f"The run is estimated at {estimate['amount']} {estimate['currency']}, above the "
+                f"budget of {budget}: raise the budget, use a smaller population or a cheaper "
+                "model.",
+                code="over_budget",
+                fields={"budget": [f"estimate {estimate['amount']} exceeds it"]},
+            )
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
     with transaction.atomic():
@@ -164,6 +189,9 @@ def run_start(
             study=study,
             population=population,
             backend=backend,
+            backend_config=backend_config,
+            budget=budget,
+            cost_estimate=estimate,
             seed=seed,
             personas_total=population.personas.count(),
             chunk_size=chunk_size,
@@ -171,6 +199,29 @@ def run_start(
         )
         transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
     return run
+
+
+def _backend_class(backend: str):
+    try:
+        return backend_get(backend)
+    except KeyError:
+        raise DomainError(
+            f"Unknown backend '{backend}'; available: {', '.join(backend_names())}.",
+            code="unknown_backend",
+            fields={"backend": ["unknown backend"]},
+        ) from None
+
+
+def run_estimate(
+    *, study: Study, population: Population, backend: str, backend_config: dict | None
+) -> dict | None:
+    """What a run would cost before it starts; None for a backend that costs nothing."""
+    backend_cls = _backend_class(backend)
+    config_problems = getattr(backend_cls, "config_problems", None)
+    problem = config_problems(backend_config) if config_problems else None
+    if problem is not None:
+        raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
+    return backend_cls.estimate(study=study, population=population, config=backend_config or {})
 
 
 def run_resume(*, run: Run, executor: str | None = None) -> Run:
@@ -205,7 +256,9 @@ def _is_cancelled(run_id: int) -> bool:
 def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) -> int:
     """Answer every item for the personas with index in [start, end); skip work already stored.
 
-    Returns the number of personas newly answered. Safe to call twice for the same chunk.
+    Returns the number of personas newly processed (answered or failed). Safe to call twice for
+    the same chunk. A backend with concurrency > 1 answers that many personas at once on threads;
+    results are written here, in batches, by the calling thread.
     """
     run = Run.objects.select_related("study", "population").get(id=run_id)
     if run.is_finished:
@@ -224,6 +277,12 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         .order_by("index")
     )
     finished = set(
+        RunPersona.objects.filter(run_id=run_id, persona__in=personas).values_list(
+            "persona_id", flat=True
+        )
+    )
+    # Runs from before per-persona records: a persona with every answer stored is finished too.
+    finished |= set(
         Answer.objects.filter(run_id=run_id, persona__in=personas)
         .values("persona_id")
         .annotate(n=Count("id"))
@@ -234,56 +293,188 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
     if not todo:
         return 0
     backend = backend_get(run.backend)(run, items)
-
-    written = 0
-    pending: list[Answer] = []
-    pending_personas = 0
+    writer = _ChunkWriter(run=run, reporter=reporter)
     last_check = time.monotonic()
+    results = _persona_results(backend, todo)
+    try:
+        for persona, result in results:
+            writer.add(persona, result)
+            if writer.over_budget():
+                writer.flush()
+                run_stop_at_budget(run_id=run_id, reporter=reporter)
+                break
+            if writer.pending >= writer.batch:
+                writer.flush()
+            if time.monotonic() - last_check > CANCEL_CHECK_SECONDS:
+                last_check = time.monotonic()
+                if _is_cancelled(run_id):
+                    break
+    finally:
+        results.close()  # stops handing out personas; those in flight finish and are dropped
+    writer.flush()
+    return writer.written
 
-    def flush() -> None:
-        nonlocal pending, pending_personas, written
-        if not pending_personas:
-            return
-        with transaction.atomic():
-            Answer.objects.bulk_create(pending, ignore_conflicts=True)
-            Run.objects.filter(id=run_id).update(
-                personas_done=Least(F("personas_done") + pending_personas, F("personas_total"))
-            )
-        written += pending_personas
-        pending, pending_personas = [], 0
-        current = Run.objects.values_list("status", "personas_done", "personas_total").get(
-            id=run_id
-        )
-        reporter.progress(status=current[0], done=current[1], total=current[2])
 
-    for persona in todo:
-        if time.monotonic() - last_check > CANCEL_CHECK_SECONDS:
-            last_check = time.monotonic()
-            if _is_cancelled(run_id):
-                flush()
-                return written
-        for item in items:
-            draft = backend.answer(persona=persona, item=item)
-            pending.append(
+def _persona_results(backend, personas: list[Persona]) -> Iterator[tuple[Persona, PersonaResult]]:
+    """(persona, result) as each finishes; up to backend.concurrency at once on threads."""
+    concurrency = max(1, int(getattr(backend, "concurrency", 1)))
+    if concurrency == 1:
+        for persona in personas:
+            yield persona, backend.answer_persona(persona)
+        return
+
+    def answer(persona: Persona) -> PersonaResult:
+        try:
+            return backend.answer_persona(persona)
+        finally:
+            connection.close()  # each thread's own database connection
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run-persona")
+    queue = iter(personas)
+    running = {}
+    try:
+        for persona in itertools.islice(queue, concurrency):
+            running[pool.submit(answer, persona)] = persona
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                persona = running.pop(future)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    running[pool.submit(answer, nxt)] = nxt
+                yield persona, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _ChunkWriter:
+    """Buffers finished personas and writes them (answers, records, usage) in one transaction."""
+
+    def __init__(self, *, run: Run, reporter: Reporter) -> None:
+        self.run = run
+        self.reporter = reporter
+        self.batch = ANSWER_BATCH if getattr(run, "backend", "") == "poll_cell" else LLM_BATCH
+        self.answers: list[Answer] = []
+        self.records: list[RunPersona] = []
+        self.failed = 0
+        self.cost = Decimal("0")
+        self.cost_known = True
+        self.usage = {"llm_calls": 0, "cached_calls": 0, "input_tokens": 0, "output_tokens": 0}
+        self.written = 0
+        # What the run had spent when this chunk started, plus what this chunk adds.
+        self.spent_before = run.cost_spent or Decimal("0")
+        self.spent_here = Decimal("0")
+
+    @property
+    def pending(self) -> int:
+        return len(self.records)
+
+    def add(self, persona: Persona, result: PersonaResult) -> None:
+        for item_id, draft in result.answers.items():
+            self.answers.append(
                 Answer(
-                    run_id=run_id,
+                    run_id=self.run.id,
                     persona=persona,
-                    item=item,
+                    item_id=item_id,
                     option_id=draft.option_id,
                     reasoning=draft.reasoning,
+                    think_aloud=draft.think_aloud,
+                    time_on_task_seconds=draft.time_on_task_seconds,
                     probabilities=draft.probabilities,
                 )
             )
-        pending_personas += 1
-        if pending_personas >= ANSWER_BATCH:
-            flush()
-    flush()
-    return written
+        self.records.append(
+            RunPersona(
+                run_id=self.run.id,
+                persona=persona,
+                status=RunPersona.Status.OK if result.ok else RunPersona.Status.FAILED,
+                failed_step=result.failed_step,
+                failure=result.failure,
+                narrative_source=result.narrative_source,
+                profile=result.profile,
+                context=result.context,
+                consistency=result.consistency,
+                experience=result.experience,
+                response=result.response,
+                llm_calls=result.llm_calls,
+                cached_calls=result.cached_calls,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                cost=result.cost,
+            )
+        )
+        self.failed += int(not result.ok)
+        if result.cost is None:
+            self.cost_known = False
+        else:
+            self.cost += result.cost
+            self.spent_here += result.cost
+        for key in self.usage:
+            self.usage[key] += getattr(result, key)
+
+    def over_budget(self) -> bool:
+        budget = self.run.budget
+        if budget is None:
+            return False
+        spent = Run.objects.values_list("cost_spent", flat=True).get(id=self.run.id)
+        return max(spent + self.cost, self.spent_before + self.spent_here) >= budget
+
+    def flush(self) -> None:
+        if not self.records:
+            return
+        n = len(self.records)
+        with transaction.atomic():
+            created = RunPersona.objects.bulk_create(self.records, ignore_conflicts=True)
+            Answer.objects.bulk_create(self.answers, ignore_conflicts=True)
+            updates = {
+                "personas_done": Least(F("personas_done") + n, F("personas_total")),
+                "personas_failed": F("personas_failed") + self.failed,
+                "cost_spent": F("cost_spent") + self.cost,
+                **{key: F(key) + value for key, value in self.usage.items()},
+            }
+            if not self.cost_known:
+                updates["cost_complete"] = False
+            Run.objects.filter(id=self.run.id).update(**updates)
+        del created
+        self.written += n
+        self.answers, self.records, self.failed = [], [], 0
+        self.cost, self.cost_known = Decimal("0"), True
+        self.usage = dict.fromkeys(self.usage, 0)
+        current = Run.objects.values("status", "personas_done", "personas_total", "cost_spent").get(
+            id=self.run.id
+        )
+        self.reporter.progress(
+            status=current["status"],
+            done=current["personas_done"],
+            total=current["personas_total"],
+            cost=None if self.run.cost_estimate is None else format(current["cost_spent"], "f"),
+        )
+
+
+def run_stop_at_budget(*, run_id: int, reporter: Reporter) -> None:
+    """Stop a running run whose spending reached its budget; what was answered is kept and
+    aggregated."""
+    updated = Run.objects.filter(
+        id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(
+        status=Run.Status.STOPPED,
+        finished_at=timezone.now(),
+        error_message="Stopped at the budget cap: the personas answered so far are kept.",
+    )
+    if updated:
+        run = Run.objects.get(id=run_id)
+        Run.objects.filter(id=run_id).update(results=run_results_compute(run=run))
+        reporter.completion(status=run.status, done=run.personas_done, total=run.personas_total)
 
 
 def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
     """Aggregate the stored answers into results and mark the run completed."""
     run = Run.objects.get(id=run_id)
+    if run.status == Run.Status.STOPPED:
+        # Chunks still in flight when the cap was reached may have added answers since.
+        Run.objects.filter(id=run_id).update(results=run_results_compute(run=run))
+        run.refresh_from_db()
+        return run
     if run.status in (Run.Status.FAILED, Run.Status.CANCELLED):
         return run
     results = run_results_compute(run=run)

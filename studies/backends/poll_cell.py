@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
+from personas.engine.profile import STRUCTURED_SOURCE, profile_doc, structured_narrative
 from personas.models import Persona
 from polls.cells import DIMENSION_NAMES, QuestionCells
 from polls.models import Response
-from studies.backends.base import AnswerDraft, backend_register
+from studies.backends.base import AnswerDraft, PersonaResult, backend_register
 from studies.models import Item, ItemOption, Run, Study
 
 
@@ -24,6 +25,12 @@ from studies.models import Item, ItemOption, Run, Study
 class PollCellBackend:
     name = "poll_cell"
     label = "Offline: poll respondents of the same demographic cell"
+    concurrency = 1
+    config_serializer = None
+
+    @classmethod
+    def estimate(cls, *, study: Study, population, config: dict) -> dict | None:
+        return None  # no calls, no cost
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
@@ -51,6 +58,7 @@ class PollCellBackend:
 
     def __init__(self, run: Run, items: list[Item]) -> None:
         self.run = run
+        self.items = items
         self.min_cell = settings.POLL_CELL_MIN_RESPONDENTS
         self._data = {item.id: self._load(item) for item in items}
 
@@ -87,3 +95,22 @@ class PollCellBackend:
                 f"{', '.join(DIMENSION_NAMES[d] for d in cell.widened_by)}."
             )
         return AnswerDraft(option_id=chosen.id, reasoning=reasoning, probabilities=shares)
+
+    def answer_persona(self, persona: Persona) -> PersonaResult:
+        """Every item's answer, with a context worded from the structured profile (labelled so)."""
+        answers = {item.id: self.answer(persona=persona, item=item) for item in self.items}
+        doc = profile_doc(persona)
+        codes = {o.id: o.code for item in self.items for o in item.options.all()}
+        return PersonaResult(
+            answers=answers,
+            narrative_source=STRUCTURED_SOURCE,
+            profile=doc.model_dump(mode="json"),
+            context=structured_narrative(doc).model_dump(mode="json"),
+            response={
+                "responses": [
+                    {"item": item.code, "answer": codes[d.option_id], "reasoning": d.reasoning}
+                    for item, d in ((i, answers[i.id]) for i in self.items)
+                ],
+                "source": self.label,
+            },
+        )

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,8 +59,16 @@ class RecordedRequest:
 
 
 class FakeLLMServer:
-    def __init__(self, *, latency_s: float = 0.0, default_content: str | dict = '{"ok": true}'):
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        default_content: str | dict = '{"ok": true}',
+        responder: Callable[[dict], str | dict] | None = None,
+    ):
         self.latency_s = latency_s
+        # Computes the answer from the request body when nothing is scripted (e.g. a persona).
+        self.responder = responder
         self.default_content = (
             json.dumps(default_content) if isinstance(default_content, dict) else default_content
         )
@@ -106,10 +115,12 @@ class FakeLLMServer:
         with self._lock:
             self._queue.extend(behaviours)
 
-    def next_behaviour(self) -> Behaviour:
+    def next_behaviour(self, body: dict | None = None) -> Behaviour:
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
+        if self.responder is not None and body is not None:
+            return reply(self.responder(body))
         return reply(self.default_content)
 
     def record(self, request: RecordedRequest) -> None:
@@ -238,7 +249,7 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if openai and not headers.get("authorization", "").startswith("Bearer "):
                 self._send(401, {"error": {"message": "missing bearer token", "type": "auth"}})
                 return
-            b = server.next_behaviour()
+            b = server.next_behaviour(body)
             if server.latency_s:
                 time.sleep(server.latency_s)
             if b.kind == "sleep":
@@ -256,3 +267,27 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, _anthropic_body(body, b) if anthropic else _openai_body(body, b))
 
     return Handler
+
+
+def main() -> None:
+    """Serve from its own process (the benchmark keeps the server off the engine's interpreter)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--persona", action="store_true", help="answer persona-engine prompts")
+    args = parser.parse_args()
+    responder = None
+    if args.persona:
+        from tests.llm.persona_responder import persona_responder
+
+        responder = persona_responder
+    server = FakeLLMServer(latency_s=args.latency, responder=responder).start()
+    print(server.url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

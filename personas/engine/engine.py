@@ -1,0 +1,485 @@
+"""The persona engine: context engineering → (consistency check) → experience engineering →
+participation, each a structured call through the LLM gateway.
+
+One `PersonaEngine` serves a whole run (it holds the study, the templates, the poll grounding and
+the area contexts, all read once) and `run(persona)` takes one persona through the steps. It is
+safe to call from many threads at once: everything it shares is read-only after construction
+except the area-context cache, which is filled under a lock.
+
+A step whose answers stay invalid after the gateway's fed-back retries, or whose provider gives up,
+fails that persona (with the step and the reason) and the run goes on; a missing API key or a
+replay-only cache miss concerns every persona and is raised for the run to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine
+from pydantic import BaseModel, Field, ValidationError
+
+from environment.selectors import environmental_context
+from llm.errors import ProviderError, StructuredOutputError
+from llm.gateway import complete_structured, estimate_cost
+from llm.types import LLMConfig, StructuredResult
+from personas.awareness import PersonaView, generate_llm_prompt_context
+from personas.engine import profile as profile_mod
+from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
+from personas.engine.schemas import (
+    ConsistencyReport,
+    Depth,
+    PersonaContext,
+    experience_model,
+    participation_model,
+)
+
+STEPS = ("context", "consistency", "experience", "participation")
+TEMPLATE_NAMES = ("system", *STEPS)
+TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "engine"
+
+# Episodes per persona by technology proficiency and depth, (fewest, most). The seed's own table
+# is not in this repository; these counts keep its rule — the more proficient the user, the more
+# technology-related history to draw on — and are an assumption, stated as such in the docs.
+EPISODES: dict[str, dict[str, tuple[int, int]]] = {
+    "novice": {"shallow": (1, 2), "standard": (2, 3), "deep": (3, 5)},
+    "basic": {"shallow": (1, 2), "standard": (2, 4), "deep": (4, 6)},
+    "intermediate": {"shallow": (2, 3), "standard": (3, 5), "deep": (5, 7)},
+    "advanced": {"shallow": (2, 3), "standard": (4, 6), "deep": (6, 8)},
+    "expert": {"shallow": (2, 4), "standard": (5, 7), "deep": (7, 10)},
+}
+# A persona made without a tech profile counts as intermediate.
+DEFAULT_PROFICIENCY = "intermediate"
+
+# Typical reply sizes in tokens, for the cost estimate (measured on the fake server's replies and
+# on hand-checked model answers of this schema; the estimate says they are assumptions).
+OUTPUT_TOKENS = {"context": 700, "consistency": 120, "episode": 130, "experience_base": 200}
+OUTPUT_TOKENS_PER_ITEM = 150
+CHARS_PER_TOKEN = 4
+
+
+class EngineOptions(BaseModel):
+    """How deep the engine goes, chosen per run."""
+
+    depth: Depth = "standard"
+    consistency_check: bool = False
+    concurrency: int = Field(default=8, ge=1, le=200)
+    max_attempts: int = Field(default=3, ge=1, le=6)
+    grounding_questions: int = Field(default=DEFAULT_QUESTIONS, ge=0, le=12)
+
+
+@dataclass
+class StepUsage:
+    calls: int = 0
+    cached_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal | None = Decimal("0")
+    call_ids: list[int] = field(default_factory=list)
+
+    def add(self, attempts: list) -> None:
+        for a in attempts:
+            self.calls += 1
+            self.cached_calls += int(a.cached)
+            self.input_tokens += a.input_tokens
+            self.output_tokens += a.output_tokens
+            if a.call_id is not None:
+                self.call_ids.append(a.call_id)
+            if self.cost is not None:
+                self.cost = None if a.cost is None else self.cost + a.cost
+
+    def as_dict(self) -> dict:
+        return {
+            "calls": self.calls,
+            "cached_calls": self.cached_calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": None if self.cost is None else str(self.cost),
+        }
+
+
+@dataclass
+class EngineAnswer:
+    item_id: int
+    option_id: int
+    reasoning: str
+    think_aloud: str | None = None
+    time_on_task_seconds: float | None = None
+
+
+@dataclass
+class EngineOutcome:
+    """One persona's passage through the engine: its artefacts, answers, usage, or why it failed."""
+
+    profile: dict
+    context: dict | None = None
+    context_source: str = "llm"
+    consistency: dict | None = None
+    experience: dict | None = None
+    response: dict | None = None
+    answers: list[EngineAnswer] = field(default_factory=list)
+    usage: StepUsage = field(default_factory=StepUsage)
+    failed_step: str = ""
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_step
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
+def _template_engine() -> Engine:
+    return Engine(dirs=[str(TEMPLATE_DIR)], autoescape=False)
+
+
+def template_sources(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The template text of every step: the study's own where it supplies one, else the file."""
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(TEMPLATE_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown prompt template(s) {unknown}; a study may supply: {', '.join(TEMPLATE_NAMES)}"
+        )
+    return {
+        name: overrides.get(name) or (TEMPLATE_DIR / f"{name}.md").read_text()
+        for name in TEMPLATE_NAMES
+    }
+
+
+def _context_text(context: PersonaContext | dict) -> str:
+    c = context if isinstance(context, dict) else context.model_dump()
+
+    def bullets(key: str) -> str:
+        return "\n".join(f"- {x}" for x in c[key])
+
+    return (
+        f"{c['life_narrative']}\n\nHabits:\n{bullets('relevant_habits')}\n\n"
+        f"Attitudes and opinions:\n{bullets('attitudes_and_opinions')}\n\n"
+        f"Pain points:\n{bullets('pain_points')}\n\nMotivations:\n{bullets('motivations')}"
+    )
+
+
+def _experience_text(experience: dict) -> str:
+    lines = []
+    for e in experience["episodes"]:
+        refs = f" (builds on {', '.join(map(str, e['refers_to']))})" if e["refers_to"] else ""
+        lines.append(
+            f"{e['number']}. {e['timeframe']}{refs}: {e['scenario']} Reaction: {e['reaction']} "
+            f"Takeaway: {e['takeaway']} (valence {e['valence']:+.1f})"
+        )
+    lines.append(f"Memory: {experience['synthesized_memory']}")
+    lines.append(f"Emotional residue: {experience['emotional_residue']}")
+    lines.append("Learned: " + "; ".join(experience["learned_behaviours"]))
+    return "\n".join(lines)
+
+
+def episode_range(proficiency: str | None, depth: str) -> tuple[int, int]:
+    return EPISODES.get(proficiency or DEFAULT_PROFICIENCY, EPISODES[DEFAULT_PROFICIENCY])[depth]
+
+
+class PersonaEngine:
+    def __init__(
+        self,
+        *,
+        config: LLMConfig,
+        study: Any,
+        items: list[Any],
+        options: EngineOptions | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        self.config = config
+        self.study = study
+        self.items = items
+        self.options = options or EngineOptions()
+        self.run_id = run_id
+        self.scenario = (study.description or study.title).strip()
+        engine = _template_engine()
+        self.templates = {
+            name: engine.from_string(text)
+            for name, text in template_sources(study.prompt_templates).items()
+        }
+        self.item_view = [
+            {
+                "id": item.id,
+                "code": item.code,
+                "text": item.text,
+                "options": [
+                    {"id": o.id, "code": o.code, "label": o.label} for o in item.options.all()
+                ],
+            }
+            for item in items
+        ]
+        self.option_id = {
+            (item["code"], o["code"]): o["id"] for item in self.item_view for o in item["options"]
+        }
+        self.participation_schema = participation_model(
+            options={i["code"]: [o["code"] for o in i["options"]] for i in self.item_view},
+            think_aloud=study.think_aloud,
+            time_on_task=study.time_on_task,
+        )
+        self.grounding = (
+            Grounding(
+                scenario=self.scenario,
+                linked_question_ids=[i.poll_question_id for i in items if i.poll_question_id],
+                questions=self.options.grounding_questions,
+            )
+            if self.options.grounding_questions
+            else None
+        )
+        self._areas: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    # --- prompts ------------------------------------------------------------------------------
+
+    def _render(self, name: str, **values: Any) -> str:
+        base = {
+            "study_title": self.study.title,
+            "study_kind": self.study.get_kind_display(),
+            "scenario": self.scenario,
+            "items": self.item_view,
+            "think_aloud": self.study.think_aloud,
+            "time_on_task": self.study.time_on_task,
+            "depth": self.options.depth,
+        }
+        return self.templates[name].render(Context({**base, **values})).strip()
+
+    def _messages(self, name: str, **values: Any) -> list[dict]:
+        return [
+            {"role": "system", "content": self._render("system")},
+            {"role": "user", "content": self._render(name, **values)},
+        ]
+
+    def _environment(self, persona: Any) -> str:
+        with self._lock:
+            context = self._areas.get(persona.area_id)
+        if context is None:
+            context = environmental_context(area_id=persona.area_id)
+            with self._lock:
+                self._areas[persona.area_id] = context
+        return generate_llm_prompt_context(
+            PersonaView.from_persona(persona),
+            context,
+            scenario=self.scenario,
+            scenario_type=self.study.kind,
+        )
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _call(self, step: str, persona: Any, messages: list[dict], schema, usage: StepUsage):
+        try:
+            result: StructuredResult = complete_structured(
+                config=self.config,
+                messages=messages,
+                schema=schema,
+                max_attempts=self.options.max_attempts,
+                label=step,
+                run_id=self.run_id,
+                persona_id=persona.id,
+            )
+        except StructuredOutputError as exc:
+            usage.add(exc.attempts)
+            raise _StepFailed(step, f"{exc.message} ({'; '.join(exc.reasons)})") from exc
+        except ProviderError as exc:
+            if exc.http_status in (400, 401, 403, 404):
+                raise  # the request itself is wrong for every persona: the run fails
+            raise _StepFailed(step, exc.message) from exc
+        usage.add(result.attempts)
+        return result.value
+
+    def run(self, persona: Any) -> EngineOutcome:
+        doc = profile_mod.profile_doc(persona)
+        outcome = EngineOutcome(profile=doc.model_dump(mode="json"))
+        profile_text = profile_mod.describe(doc)
+        try:
+            environment = self._environment(persona)
+            pool_context = (persona.profile or {}).get("context")
+            if pool_context:
+                context = PersonaContext.model_validate(pool_context)
+                outcome.context_source = "pool"
+            else:
+                context = self._call(
+                    "context",
+                    persona,
+                    self._messages("context", profile_text=profile_text, environment=environment),
+                    PersonaContext,
+                    outcome.usage,
+                )
+            outcome.context = context.model_dump(mode="json")
+            context_text = _context_text(context)
+            if self.options.consistency_check:
+                report = self._call(
+                    "consistency",
+                    persona,
+                    self._messages(
+                        "consistency", profile_text=profile_text, context_text=context_text
+                    ),
+                    ConsistencyReport,
+                    outcome.usage,
+                )
+                outcome.consistency = report.model_dump(mode="json")
+            proficiency = doc.tech_profile.proficiency if doc.tech_profile else None
+            lo, hi = episode_range(proficiency, self.options.depth)
+            experience = self._call(
+                "experience",
+                persona,
+                self._messages(
+                    "experience",
+                    profile_text=profile_text,
+                    context_text=context_text,
+                    min_episodes=lo,
+                    max_episodes=hi,
+                    proficiency=proficiency or DEFAULT_PROFICIENCY,
+                ),
+                experience_model(min_episodes=lo, max_episodes=hi),
+                outcome.usage,
+            )
+            outcome.experience = experience.model_dump(mode="json")
+            participation = self._call(
+                "participation",
+                persona,
+                self._messages(
+                    "participation",
+                    profile_text=profile_text,
+                    context_text=context_text,
+                    experience_text=_experience_text(outcome.experience),
+                    environment=environment,
+                    grounding=self.grounding.text(persona) if self.grounding else "",
+                ),
+                self.participation_schema,
+                outcome.usage,
+            )
+        except _StepFailed as failed:
+            outcome.failed_step, outcome.failure = failed.step, failed.reason[:4000]
+            return outcome
+        except ValidationError as exc:  # a pool persona's stored context does not fit the schema
+            outcome.failed_step = "context"
+            outcome.failure = f"the pool's stored context is invalid: {exc}"[:4000]
+            return outcome
+        outcome.response = participation.model_dump(mode="json")
+        outcome.answers = [
+            EngineAnswer(
+                item_id=item["id"],
+                option_id=self.option_id[(item["code"], r.answer)],
+                reasoning=r.reasoning,
+                think_aloud=r.think_aloud,
+                time_on_task_seconds=r.time_on_task_seconds,
+            )
+            for item, r in zip(self.item_view, participation.responses, strict=True)
+        ]
+        return outcome
+
+    # --- the estimate before a run ---------------------------------------------------------------
+
+    def estimate(self, *, personas: list[Any], total: int) -> dict:
+        """What a run over `total` personas would cost, from prompts rendered for a sample of them.
+
+        Input tokens: the rendered prompts of the sampled personas (characters / 4), with the
+        context and experience a model would have written stood in for by text of the typical
+        size. Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at max_tokens. It is
+        an upper bound in one way: calls answered from the cache cost nothing.
+        """
+        steps = ["context", "experience", "participation"]
+        if self.options.consistency_check:
+            steps.insert(1, "consistency")
+        sample = personas[:20]
+        filler_context = "x" * OUTPUT_TOKENS["context"] * CHARS_PER_TOKEN
+        per_step_in: dict[str, list[int]] = {s: [] for s in steps}
+        max_episodes = []
+        for persona in sample:
+            doc = profile_mod.profile_doc(persona)
+            text = profile_mod.describe(doc)
+            environment = self._environment(persona)
+            _, hi = episode_range(
+                doc.tech_profile.proficiency if doc.tech_profile else None, self.options.depth
+            )
+            max_episodes.append(hi)
+            filler_experience = "x" * (
+                (OUTPUT_TOKENS["experience_base"] + hi * OUTPUT_TOKENS["episode"]) * CHARS_PER_TOKEN
+            )
+            prompts = {
+                "context": self._messages("context", profile_text=text, environment=environment),
+                "consistency": self._messages(
+                    "consistency", profile_text=text, context_text=filler_context
+                ),
+                "experience": self._messages(
+                    "experience",
+                    profile_text=text,
+                    context_text=filler_context,
+                    min_episodes=1,
+                    max_episodes=hi,
+                    proficiency="",
+                ),
+                "participation": self._messages(
+                    "participation",
+                    profile_text=text,
+                    context_text=filler_context,
+                    experience_text=filler_experience,
+                    environment=environment,
+                    grounding=self.grounding.text(persona) if self.grounding else "",
+                ),
+            }
+            for s in steps:
+                chars = sum(len(m["content"]) for m in prompts[s])
+                per_step_in[s].append(chars // CHARS_PER_TOKEN)
+        mean_episodes = sum(max_episodes) / len(max_episodes) if max_episodes else 0
+        out = {
+            "context": OUTPUT_TOKENS["context"],
+            "consistency": OUTPUT_TOKENS["consistency"],
+            "experience": int(
+                OUTPUT_TOKENS["experience_base"] + mean_episodes * OUTPUT_TOKENS["episode"]
+            ),
+            "participation": OUTPUT_TOKENS_PER_ITEM * max(1, len(self.items)),
+        }
+        breakdown = {}
+        amount: Decimal | None = Decimal("0")
+        currency = "USD"
+        in_total = out_total = 0
+        for s in steps:
+            mean_in = int(sum(per_step_in[s]) / len(per_step_in[s])) if per_step_in[s] else 0
+            out_tokens = min(out[s], self.config.max_tokens)
+            est = estimate_cost(
+                config=self.config,
+                calls=total,
+                input_tokens_per_call=mean_in,
+                output_tokens_per_call=out_tokens,
+            )
+            currency = est.currency
+            in_total += est.input_tokens
+            out_total += est.output_tokens
+            amount = None if (amount is None or est.amount is None) else amount + est.amount
+            breakdown[s] = {
+                "calls": total,
+                "input_tokens_per_call": mean_in,
+                "output_tokens_per_call": out_tokens,
+                "amount": None if est.amount is None else str(est.amount),
+            }
+        return {
+            "amount": None if amount is None else str(amount),
+            "currency": currency,
+            "price_known": amount is not None,
+            "calls": total * len(steps),
+            "input_tokens": in_total,
+            "output_tokens": out_total,
+            "steps": breakdown,
+            "method": (
+                f"prompts rendered for {len(sample)} sampled personas (characters / "
+                f"{CHARS_PER_TOKEN}); typical reply sizes per step; at the model's price in the "
+                "admin's price table. Calls served from the cache cost nothing, and answers "
+                "retried for invalid output cost more."
+            ),
+        }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -1,0 +1,131 @@
+"""The LLM backend: each persona goes through the persona engine (context → experience →
+participation) on the provider and model chosen for the run.
+
+`Run.backend_config` holds `{"llm": <llm.types.LLMConfig>, "engine": <EngineOptions>}`; both are
+validated before the run is created, and the API key is looked up then too, so a run that cannot
+call its provider is refused with the reason instead of failing every persona.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from llm.errors import MissingAPIKeyError
+from llm.keys import api_key_for
+from llm.types import LLMConfig
+from personas.engine.engine import EngineOptions, PersonaEngine, template_sources
+from personas.models import Persona
+from studies.backends.base import AnswerDraft, PersonaResult, backend_register
+from studies.models import Item, Run, Study
+
+
+class LLMRunConfig(BaseModel):
+    llm: LLMConfig
+    engine: EngineOptions = EngineOptions()
+
+
+class BackendConfigError(ValueError):
+    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def parse_config(raw: dict | None) -> LLMRunConfig:
+    """The validated run config; BackendConfigError says which field is wrong and why."""
+    if not raw or "llm" not in raw:
+        raise BackendConfigError(
+            "The LLM backend needs backend_config.llm with at least provider "
+            "(openai, anthropic or compatible) and model, e.g. "
+            '{"llm": {"provider": "openai", "model": "gpt-4o-mini"}}.',
+            {"backend_config": ["llm.provider and llm.model are required"]},
+        )
+    try:
+        config = LLMRunConfig.model_validate(raw)
+    except ValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for error in exc.errors():
+            where = "backend_config." + ".".join(str(p) for p in error["loc"])
+            fields.setdefault(where, []).append(error["msg"])
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
+        raise BackendConfigError(f"Invalid backend_config: {detail}.", fields) from None
+    try:
+        api_key_for(config.llm)
+    except MissingAPIKeyError as exc:
+        raise BackendConfigError(exc.message, {"backend_config.llm": [exc.message]}) from None
+    return config
+
+
+@backend_register
+class LLMBackend:
+    name = "llm"
+    label = "Language model through the persona engine"
+
+    @classmethod
+    def study_problems(cls, study: Study) -> list[str]:
+        problems = []
+        for item in study.items.all():
+            if item.options.count() < 2:
+                problems.append(f"Item '{item.code}' needs at least two options to choose from.")
+        try:
+            template_sources(study.prompt_templates)
+        except ValueError as exc:
+            problems.append(f"prompt_templates: {exc}")
+        return problems
+
+    @classmethod
+    def config_problems(cls, raw: dict | None) -> BackendConfigError | None:
+        try:
+            parse_config(raw)
+        except BackendConfigError as exc:
+            return exc
+        return None
+
+    @classmethod
+    def estimate(cls, *, study: Study, population: Any, config: dict) -> dict | None:
+        parsed = parse_config(config)
+        items = list(study.items.prefetch_related("options"))
+        engine = PersonaEngine(config=parsed.llm, study=study, items=items, options=parsed.engine)
+        sample = list(
+            Persona.objects.filter(population=population)
+            .select_related("area")
+            .order_by("index")[:20]
+        )
+        return engine.estimate(personas=sample, total=population.personas.count())
+
+    def __init__(self, run: Run, items: list[Item]) -> None:
+        parsed = parse_config(run.backend_config)
+        self.run = run
+        self.concurrency = parsed.engine.concurrency
+        self.engine = PersonaEngine(
+            config=parsed.llm, study=run.study, items=items, options=parsed.engine, run_id=run.id
+        )
+
+    def answer_persona(self, persona: Persona) -> PersonaResult:
+        outcome = self.engine.run(persona)
+        usage = outcome.usage
+        return PersonaResult(
+            answers={
+                a.item_id: AnswerDraft(
+                    option_id=a.option_id,
+                    reasoning=a.reasoning,
+                    think_aloud=a.think_aloud or "",
+                    time_on_task_seconds=a.time_on_task_seconds,
+                )
+                for a in outcome.answers
+            },
+            narrative_source=outcome.context_source,
+            profile=outcome.profile,
+            context=outcome.context,
+            consistency=outcome.consistency,
+            experience=outcome.experience,
+            response=outcome.response,
+            llm_calls=usage.calls,
+            cached_calls=usage.cached_calls,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost=usage.cost,
+            failed_step=outcome.failed_step,
+            failure=outcome.failure,
+        )
