@@ -478,7 +478,8 @@ def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
     if run.status in (Run.Status.FAILED, Run.Status.CANCELLED):
         return run
     results = run_results_compute(run=run)
-    done = results["personas_answered"]
+    # Processed personas: those answered and those the backend recorded as failed.
+    done = results["personas_answered"] + run.personas_failed
     updated = Run.objects.filter(
         id=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
     ).update(

@@ -65,10 +65,13 @@ class FakeLLMServer:
         latency_s: float = 0.0,
         default_content: str | dict = '{"ok": true}',
         responder: Callable[[dict], str | dict] | None = None,
+        responder_tokens: tuple[int, int] = (11, 7),
     ):
         self.latency_s = latency_s
         # Computes the answer from the request body when nothing is scripted (e.g. a persona).
         self.responder = responder
+        # The usage the server reports for a computed answer: (input tokens, output tokens).
+        self.responder_tokens = responder_tokens
         self.default_content = (
             json.dumps(default_content) if isinstance(default_content, dict) else default_content
         )
@@ -120,7 +123,8 @@ class FakeLLMServer:
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None and body is not None:
-            return reply(self.responder(body))
+            tokens_in, tokens_out = self.responder_tokens
+            return reply(self.responder(body), input_tokens=tokens_in, output_tokens=tokens_out)
         return reply(self.default_content)
 
     def record(self, request: RecordedRequest) -> None:

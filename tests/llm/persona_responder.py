@@ -31,8 +31,13 @@ def _schema_title(body: dict) -> str:
     for message in body.get("messages", []):
         if message.get("role") == "system":
             system += _text(message)
-    match = re.search(r'"title": "(\w+)"\}\s*$', system)
-    return match.group(1) if match else ""
+    _, marker, schema = system.partition("JSON Schema:\n")
+    if not marker:
+        return ""
+    try:
+        return json.loads(schema.strip()).get("title", "")
+    except ValueError:
+        return ""
 
 
 def _text(message: dict) -> str:
