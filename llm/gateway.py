@@ -195,8 +195,11 @@ def complete_structured(
                 currency=price.currency if price else "USD",
             )
         reasons.append(f"attempt {attempt}: {error}")
+        # The model sees every earlier reply and why it was refused. Rebuilding from `base` would
+        # make attempt 3 repeat attempt 2's request when a model repeats itself, and the cache
+        # would hand back the same refused reply instead of asking again.
         convo = [
-            *base,
+            *convo,
             {"role": "assistant", "content": exchange.reply.text},
             {"role": "user", "content": _feedback(error or "")},
         ]

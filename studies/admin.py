@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from studies.models import Answer, Item, ItemOption, Run, Study
+from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
 
 
 class ItemInline(admin.TabularInline):
@@ -19,8 +19,16 @@ class ItemOptionInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "kind", "created_at", "created_by"]
-    list_filter = ["kind", "created_at"]
+    list_display = [
+        "id",
+        "title",
+        "kind",
+        "think_aloud",
+        "time_on_task",
+        "created_at",
+        "created_by",
+    ]
+    list_filter = ["kind", "think_aloud", "time_on_task", "created_at"]
     search_fields = ["title", "description"]
     inlines = [ItemInline]
 
@@ -50,7 +58,11 @@ class RunAdmin(admin.ModelAdmin):
         "backend",
         "status",
         "personas_done",
+        "personas_failed",
         "personas_total",
+        "cost_spent",
+        "llm_calls",
+        "cached_calls",
         "created_at",
         "finished_at",
     ]
@@ -58,7 +70,51 @@ class RunAdmin(admin.ModelAdmin):
     search_fields = ["study__title", "error_message"]
     list_select_related = ["study"]
     raw_id_fields = ["study", "population", "created_by"]
-    readonly_fields = ["results"]
+    readonly_fields = [
+        "results",
+        "cost_estimate",
+        "cost_spent",
+        "cost_complete",
+        "llm_calls",
+        "cached_calls",
+        "input_tokens",
+        "output_tokens",
+        "personas_failed",
+    ]
+
+
+@admin.register(RunPersona)
+class RunPersonaAdmin(admin.ModelAdmin):
+    """The persona engine's artefacts per persona and run, and why a persona failed."""
+
+    list_display = [
+        "id",
+        "run",
+        "persona",
+        "status",
+        "failed_step",
+        "narrative_source",
+        "llm_calls",
+        "cached_calls",
+        "cost",
+        "created_at",
+    ]
+    list_filter = ["status", "failed_step", "narrative_source", "run__backend"]
+    search_fields = ["failure", "persona__name", "run__study__title"]
+    list_select_related = ["run", "persona"]
+    raw_id_fields = ["run", "persona"]
+    readonly_fields = [
+        "profile",
+        "context",
+        "consistency",
+        "experience",
+        "response",
+        "llm_calls",
+        "cached_calls",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+    ]
 
 
 @admin.register(Answer)

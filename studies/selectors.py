@@ -8,7 +8,7 @@ from django.db.models import Max, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from studies.models import Item, ItemOption, Run, Study
+from studies.models import Item, ItemOption, Run, RunPersona, Study
 from studies.progress import ProgressMessage, run_message
 
 
@@ -27,6 +27,14 @@ def run_list() -> QuerySet[Run]:
     return Run.objects.select_related("study", "population").order_by("-created_at")
 
 
+def run_persona_list(*, run_id: int, status: str | None = None) -> QuerySet[RunPersona]:
+    """A run's per-persona records (artefacts, usage, failures), in population order."""
+    records = RunPersona.objects.filter(run_id=run_id).select_related("persona")
+    if status:
+        records = records.filter(status=status)
+    return records.order_by("persona__index")
+
+
 def run_list_stale(*, idle_for: timedelta) -> QuerySet[Run]:
     """Queued or running runs with no progress for `idle_for`: no answer stored in that time
     (nor, without answers, a start or creation), so no live worker is likely to hold them."""
@@ -42,7 +50,15 @@ def run_snapshot(*, run_id: int) -> ProgressMessage | None:
     """The stored state of a run as a progress message, for pages and sockets that (re)connect."""
     run = (
         Run.objects.filter(id=run_id)
-        .only("id", "status", "personas_done", "personas_total", "error_message")
+        .only(
+            "id",
+            "status",
+            "personas_done",
+            "personas_total",
+            "error_message",
+            "cost_estimate",
+            "cost_spent",
+        )
         .first()
     )
     if run is None:
@@ -60,4 +76,5 @@ def run_snapshot(*, run_id: int) -> ProgressMessage | None:
         done=run.personas_done,
         total=run.personas_total,
         message=run.error_message,
+        cost=None if run.cost_estimate is None else format(run.cost_spent, "f"),
     )

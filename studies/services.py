@@ -46,6 +46,29 @@ class ItemSpec:
     options: list[OptionSpec] = field(default_factory=list)
 
 
+def prompt_template_problems(templates: dict[str, str]) -> list[str]:
+    """What is wrong with a study's own prompt templates: unknown steps, or text that is not a
+    valid Django template (the persona engine renders them with Django's template language)."""
+    from django.template import Engine, TemplateSyntaxError
+
+    from personas.engine.engine import TEMPLATE_NAMES
+
+    problems = []
+    for name, text in templates.items():
+        if name not in TEMPLATE_NAMES:
+            problems.append(
+                f"'{name}' is not a step; a study may supply: {', '.join(TEMPLATE_NAMES)}."
+            )
+        elif not isinstance(text, str) or not text.strip():
+            problems.append(f"'{name}' must be non-empty template text.")
+        else:
+            try:
+                Engine(autoescape=False).from_string(text)
+            except TemplateSyntaxError as exc:
+                problems.append(f"'{name}' is not a valid template: {exc}.")
+    return problems
+
+
 def _item_options(spec: ItemSpec, position: int) -> list[tuple[OptionSpec, int | None]]:
     where = f"items[{position}] ('{spec.code}')"
     if spec.poll_question_id is None:
@@ -85,9 +108,20 @@ def study_create(
     description: str = "",
     kind: str = Study.Kind.POLICY_SUPPORT,
     items: list[ItemSpec],
+    think_aloud: bool = False,
+    time_on_task: bool = False,
+    prompt_templates: dict[str, str] | None = None,
     created_by=None,
 ) -> Study:
     """Create a study with its single-choice items and options, all or nothing."""
+    prompt_templates = prompt_templates or {}
+    problems = prompt_template_problems(prompt_templates)
+    if problems:
+        raise DomainError(
+            "prompt_templates: " + " ".join(problems),
+            code="invalid_prompt_templates",
+            fields={"prompt_templates": problems},
+        )
     if not items:
         raise DomainError(
             "A study needs at least one item (a question to ask the personas).",
@@ -101,7 +135,13 @@ def study_create(
         )
     planned = [(spec, _item_options(spec, pos)) for pos, spec in enumerate(items)]
     study = Study.objects.create(
-        title=title, description=description, kind=kind, created_by=created_by
+        title=title,
+        description=description,
+        kind=kind,
+        think_aloud=think_aloud,
+        time_on_task=time_on_task,
+        prompt_templates=prompt_templates,
+        created_by=created_by,
     )
     for order, (spec, options) in enumerate(planned):
         item = Item.objects.create(

@@ -11,16 +11,23 @@ from personas.services import AreaWeight, population_create
 from studies.forms import StudyStartForm
 from studies.models import Run
 from studies.selectors import run_list, run_snapshot
-from studies.services import ItemSpec, run_start, study_create
+from studies.services import ItemSpec, run_estimate, run_start, study_create
+
+
+class _Rollback(Exception):
+    """Leaves the estimate's study and population behind in no table."""
 
 
 @login_required
 def home(request):
     form = StudyStartForm(request.POST or None)
+    estimate = None
     if request.method == "POST" and form.is_valid():
         v = form.cleaned_data
+        estimating = request.POST.get("action") == "estimate"
         try:
-            # All or nothing: a population or run that fails leaves no study or population behind.
+            # All or nothing: a population or run that fails leaves no study or population behind;
+            # an estimate builds both to price the run, then rolls them back.
             with transaction.atomic():
                 study = study_create(
                     title=v["title"],
@@ -39,12 +46,33 @@ def home(request):
                     created_by=request.user,
                     name=f"{v['title']} population",
                 )
-                run = run_start(study=study, population=population, created_by=request.user)
+                if estimating:
+                    estimate = run_estimate(
+                        study=study,
+                        population=population,
+                        backend=v["backend"],
+                        backend_config=form.backend_config(),
+                    ) or {"free": True}
+                    raise _Rollback
+                run = run_start(
+                    study=study,
+                    population=population,
+                    backend=v["backend"],
+                    backend_config=form.backend_config(),
+                    budget=v.get("budget"),
+                    created_by=request.user,
+                )
+        except _Rollback:
+            pass
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
             return redirect("run-page", run_id=run.id)
-    return render(request, "pages/home.html", {"form": form, "runs": run_list()[:20]})
+    return render(
+        request,
+        "pages/home.html",
+        {"form": form, "runs": run_list()[:20], "estimate": estimate},
+    )
 
 
 @login_required

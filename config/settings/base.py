@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "AreaKindEnum": "environment.models.Area.Kind",
         "StudyKindEnum": "studies.models.Study.Kind",
         "RunStatusEnum": "studies.models.Run.Status",
+        "RunPersonaStatusEnum": "studies.models.RunPersona.Status",
     },
 }
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from studies.backends.base import backend_names
-from studies.models import Item, ItemOption, Run, Study
+from studies.models import Item, ItemOption, Run, RunPersona, Study
 
 
 class OptionInputSerializer(serializers.Serializer):
@@ -25,6 +27,19 @@ class StudyCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=Study.Kind.choices, default=Study.Kind.POLICY_SUPPORT)
     items = ItemInputSerializer(many=True)
+    think_aloud = serializers.BooleanField(
+        default=False, help_text="Personas write what goes through their head for each item"
+    )
+    time_on_task = serializers.BooleanField(
+        default=False, help_text="Personas give a simulated time on task for each item"
+    )
+    prompt_templates = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False),
+        required=False,
+        default=dict,
+        help_text="The study's own prompt templates by step (system, context, consistency, "
+        "experience, participation), in Django template language",
+    )
 
 
 class ItemOptionSerializer(serializers.ModelSerializer):
@@ -46,19 +61,59 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["id", "title", "description", "kind", "created_at", "items"]
+        fields = [
+            "id", "title", "description", "kind", "think_aloud", "time_on_task",
+            "prompt_templates", "created_at", "items",
+        ]  # fmt: skip
 
 
 class RunCreateSerializer(serializers.Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
     backend = serializers.ChoiceField(choices=[], default="poll_cell")
+    backend_config = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='For the LLM backend: {"llm": {"provider": "openai"|"anthropic"|"compatible", '
+        '"model": ..., "temperature", "max_tokens", "seed", "base_url"}, "engine": {"depth": '
+        '"shallow"|"standard"|"deep", "consistency_check", "concurrency", "max_attempts", '
+        '"grounding_questions"}}. Keys come from the environment, never from here.',
+    )
+    budget = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+        allow_null=True,
+        help_text="Cost cap in the model's currency: refused above the estimate, stopped at it",
+    )
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     chunk_size = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["backend"].choices = backend_names()
+
+
+class RunEstimateInputSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    population = serializers.IntegerField()
+    backend = serializers.ChoiceField(choices=[], default="poll_cell")
+    backend_config = serializers.DictField(required=False, default=dict)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["backend"].choices = backend_names()
+
+
+class RunEstimateSerializer(serializers.Serializer):
+    backend = serializers.CharField()
+    costs_money = serializers.BooleanField()
+    estimate = serializers.DictField(
+        allow_null=True,
+        help_text="amount (decimal string, null when the model has no price), currency, "
+        "price_known, calls, input_tokens, output_tokens, steps, method",
+    )
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -68,9 +123,11 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = Run
         fields = [
-            "id", "study", "population", "backend", "seed", "status", "personas_total",
-            "personas_done", "chunk_size", "error_message", "created_at", "started_at",
-            "finished_at", "page_url", "websocket_path",
+            "id", "study", "population", "backend", "backend_config", "seed", "status",
+            "personas_total", "personas_done", "personas_failed", "chunk_size", "error_message",
+            "budget", "cost_estimate", "cost_spent", "cost_complete", "llm_calls", "cached_calls",
+            "input_tokens", "output_tokens", "created_at", "started_at", "finished_at",
+            "page_url", "websocket_path",
         ]  # fmt: skip
 
     def get_page_url(self, obj) -> str:
@@ -112,3 +169,29 @@ class RunResultsSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     method = serializers.CharField()
     items = ItemResultSerializer(many=True)
+
+
+class RunPersonaSerializer(serializers.ModelSerializer):
+    """One persona's passage through a run, with the engine's artefacts."""
+
+    persona_name = serializers.CharField(source="persona.name", read_only=True)
+    export_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunPersona
+        fields = [
+            "persona", "persona_name", "status", "failed_step", "failure", "narrative_source",
+            "profile", "context", "consistency", "experience", "response", "llm_calls",
+            "cached_calls", "input_tokens", "output_tokens", "cost", "created_at", "export_url",
+        ]  # fmt: skip
+
+    def get_export_url(self, obj) -> str:
+        return f"/api/v1/runs/{obj.run_id}/personas/{obj.persona_id}/export/"
+
+
+class RunPersonaSummarySerializer(RunPersonaSerializer):
+    class Meta(RunPersonaSerializer.Meta):
+        fields = [
+            "persona", "persona_name", "status", "failed_step", "failure", "narrative_source",
+            "llm_calls", "cached_calls", "input_tokens", "output_tokens", "cost", "export_url",
+        ]  # fmt: skip

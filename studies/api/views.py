@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -10,15 +12,27 @@ from config.api import ConflictError, DomainError
 from personas.models import Population
 from studies.api.serializers import (
     RunCreateSerializer,
+    RunEstimateInputSerializer,
+    RunEstimateSerializer,
+    RunPersonaSerializer,
+    RunPersonaSummarySerializer,
     RunResultsSerializer,
     RunSerializer,
     StudyCreateSerializer,
     StudySerializer,
 )
-from studies.models import Run, Study
+from studies.exports import run_export_zip
+from studies.models import Run, RunPersona, Study
 from studies.progress import ChannelsProgressReporter
-from studies.selectors import run_list, study_list
-from studies.services import ItemSpec, OptionSpec, run_cancel, run_start, study_create
+from studies.selectors import run_list, run_persona_list, study_list
+from studies.services import (
+    ItemSpec,
+    OptionSpec,
+    run_cancel,
+    run_estimate,
+    run_start,
+    study_create,
+)
 
 
 class StudyListCreateView(generics.ListAPIView):
@@ -45,6 +59,9 @@ class StudyListCreateView(generics.ListAPIView):
                 )
                 for i in v["items"]
             ],
+            think_aloud=v["think_aloud"],
+            time_on_task=v["time_on_task"],
+            prompt_templates=v["prompt_templates"],
             created_by=request.user,
         )
         return Response(
@@ -85,6 +102,8 @@ class RunListCreateView(generics.ListAPIView):
             study=_lookup(Study, v["study"], "study"),
             population=_lookup(Population, v["population"], "population"),
             backend=v["backend"],
+            backend_config=v["backend_config"],
+            budget=v.get("budget"),
             seed=v.get("seed"),
             chunk_size=v.get("chunk_size"),
             created_by=request.user,
@@ -119,3 +138,82 @@ class RunResultsView(APIView):
                 code="results_not_ready",
             )
         return Response(run.results)
+
+
+class RunEstimateView(APIView):
+    """What a run would cost before it starts (a backend that makes no paid calls costs nothing)."""
+
+    @extend_schema(request=RunEstimateInputSerializer, responses={200: RunEstimateSerializer})
+    def post(self, request):
+        data = RunEstimateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        estimate = run_estimate(
+            study=_lookup(Study, v["study"], "study"),
+            population=_lookup(Population, v["population"], "population"),
+            backend=v["backend"],
+            backend_config=v["backend_config"],
+        )
+        return Response(
+            {"backend": v["backend"], "costs_money": estimate is not None, "estimate": estimate}
+        )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "status", str, enum=[s.value for s in RunPersona.Status], description="ok or failed"
+        )
+    ]
+)
+class RunPersonaListView(generics.ListAPIView):
+    """Every persona's passage through a run: status, failure, usage and cost."""
+
+    serializer_class = RunPersonaSummarySerializer
+
+    def get_queryset(self):
+        run = get_object_or_404(Run, pk=self.kwargs["pk"])
+        status_ = self.request.query_params.get("status") or None
+        if status_ and status_ not in RunPersona.Status.values:
+            raise DomainError(
+                f"status must be one of {', '.join(RunPersona.Status.values)}; got '{status_}'.",
+                fields={"status": ["unknown status"]},
+            )
+        return run_persona_list(run_id=run.id, status=status_)
+
+
+class RunPersonaDetailView(generics.RetrieveAPIView):
+    """One persona's artefacts: profile, context, consistency, experience and response."""
+
+    serializer_class = RunPersonaSerializer
+
+    def get_object(self):
+        return get_object_or_404(
+            run_persona_list(run_id=self.kwargs["pk"]), persona_id=self.kwargs["persona_id"]
+        )
+
+
+def _zip_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class RunPersonaExportView(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, pk: int, persona_id: int):
+        """profile.json, context.md, experience.md and response.json of one persona, zipped."""
+        record = get_object_or_404(run_persona_list(run_id=pk), persona_id=persona_id)
+        folder = f"run_{pk}"
+        return _zip_response(
+            run_export_zip([record], folder=folder), f"run_{pk}_persona_{persona_id}.zip"
+        )
+
+
+class RunExportView(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, pk: int):
+        """Every persona's four files, one folder per persona, zipped."""
+        run = get_object_or_404(Run, pk=pk)
+        records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
+        return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")

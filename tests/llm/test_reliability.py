@@ -168,3 +168,18 @@ def test_retry_after_beyond_the_limit_gives_up(fake_llm):
 
     with pytest.raises(ProviderError, match="asks to wait 3600 s"):
         complete_structured(config=config, messages=MESSAGES, schema=Verdict, retry=FAST_RETRY)
+
+
+def test_a_repeated_invalid_reply_is_asked_again_not_replayed_from_the_cache(fake_llm, config):
+    fake_llm.script(reply("not json"), reply("not json"), reply(VALID))
+
+    result = complete_structured(
+        config=config, messages=MESSAGES, schema=Verdict, max_attempts=3, retry=FAST_RETRY
+    )
+
+    assert result.value.support == "yes"
+    assert len(fake_llm.requests) == 3
+    assert not LLMCall.objects.filter(status=LLMCall.Status.CACHE_HIT).exists()
+    # The third request carries both refused replies and what was wrong with each.
+    third = fake_llm.requests[2].body["messages"]
+    assert [m["role"] for m in third[-4:]] == ["assistant", "user", "assistant", "user"]

@@ -64,3 +64,41 @@ def test_the_form_creates_the_study_population_and_run_together(browser, cces_qu
     run = Run.objects.get()
     assert response.status_code == 302 and response.url == f"/runs/{run.id}/"
     assert run.study.title == "Coverage" and run.population.size == 40
+
+
+def test_the_cost_estimate_is_shown_before_the_run_and_leaves_nothing_behind(
+    browser, cces_question, fake_llm, llm_env
+):
+    from decimal import Decimal
+
+    from llm.services import model_price_set
+
+    # Made-up figures for the test, not a provider's real price list.
+    model_price_set(
+        provider="openai",
+        model="gpt-test",
+        input_per_million=Decimal("1"),
+        output_per_million=Decimal("4"),
+        source="test fixture",
+    )
+    form = _form(
+        cces_question,
+        backend="llm",
+        provider="openai",
+        model="gpt-test",
+        depth="shallow",
+        action="estimate",
+    )
+    response = browser.post("/", form)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Estimated cost:" in page and "USD" in page
+    assert not Study.objects.exists() and not Population.objects.exists()
+    assert fake_llm.requests == []  # an estimate calls no model
+
+
+def test_the_llm_backend_needs_a_provider_and_a_model(browser, cces_question):
+    response = browser.post("/", _form(cces_question, backend="llm"))
+    page = response.content.decode()
+    assert "Choose the provider" in page and "Name the model" in page
+    assert not Run.objects.exists()
