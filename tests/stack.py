@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -82,6 +83,8 @@ class Stack:
             RUN_CHUNK_SIZE="100",
             LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
+            # A test key for the local model server the LLM runs talk to; no real provider is called.
+            OPENAI_API_KEY="sk-integration-" + uuid.uuid4().hex[:12],
         )
         if self.mode == "services":
             self.database = f"personalab_it_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -264,7 +267,9 @@ class Stack:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def start_run(self, *, size: int, chunk_size: int = 100, seed: int = 1) -> dict:
+    def start_run(
+        self, *, size: int, chunk_size: int = 100, seed: int = 1, **run_fields: Any
+    ) -> dict:
         population, study = self.create_population(size, seed), self.create_study()
         response = self.api().post(
             f"{self.base_url}/api/v1/runs/",
@@ -273,6 +278,7 @@ class Stack:
                 "population": population["id"],
                 "chunk_size": chunk_size,
                 "seed": seed,
+                **run_fields,
             },
         )
         assert response.status_code == 201, response.text
@@ -282,7 +288,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = self.api().get(f"{self.base_url}/api/v1/runs/{run_id}/").json()
-            if run["status"] in ("completed", "failed", "cancelled"):
+            if run["status"] in ("completed", "failed", "cancelled", "stopped"):
                 return run
             time.sleep(0.3)
         raise AssertionError(f"run {run_id} did not finish: {json.dumps(run)}")

@@ -107,7 +107,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s the layer's
+            # idle BZPOPMIN blocks for: every quiet socket died with "Timeout reading" (1011).
+            # A read timeout above the blocking pop keeps idle sockets open and still notices a
+            # dead Redis.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     CACHES = {

@@ -108,3 +108,86 @@ def test_an_unauthenticated_socket_is_rejected(services_stack):
     with pytest.raises(websockets.InvalidStatus) as info:
         asyncio.run(attempt())
     assert info.value.response.status_code == 403
+
+
+def test_an_llm_run_completes_in_the_worker_and_a_rerun_is_served_from_the_cache(services_stack):
+    """The persona engine in the Celery worker, on PostgreSQL, against a local server speaking
+    the OpenAI protocol; limits shared through Redis; progress with cost over the WebSocket."""
+    from tests.llm.fake_llm_server import FakeLLMServer
+    from tests.llm.persona_responder import persona_responder
+
+    stack = services_stack
+    with FakeLLMServer(responder=persona_responder, latency_s=0.02) as model:
+        config = {
+            "llm": {
+                "provider": "openai",
+                "model": "gpt-it",
+                "seed": 5,
+                "base_url": model.openai_base_url,
+            },
+            "engine": {"concurrency": 4, "depth": "shallow"},
+        }
+        run = stack.start_run(size=40, chunk_size=10, seed=31, backend="llm", backend_config=config)
+        messages = asyncio.run(
+            _collect(
+                f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url
+            )
+        )
+        assert messages[-1]["type"] == "completion", messages[-1]
+        assert any("cost_spent" in m for m in messages if m["type"] == "progress")
+        detail = stack.api().get(f"{stack.base_url}/api/v1/runs/{run['id']}/").json()
+        assert detail["status"] == "completed" and detail["personas_done"] == 40
+        assert detail["personas_failed"] == 0 and detail["llm_calls"] == 120
+        assert len(model.requests) == 120
+        assert model.max_in_flight <= 2 * 4  # two worker processes, four threads each
+        records = stack.sql(
+            "SELECT count(*) FROM studies_runpersona WHERE run_id = %s AND status = 'ok' "
+            "AND context IS NOT NULL AND experience IS NOT NULL AND response IS NOT NULL",
+            run["id"],
+        )
+        assert records == [(40,)]
+        results = stack.api().get(f"{stack.base_url}/api/v1/runs/{run['id']}/results/").json()
+        assert results["items"][0]["n"] == 40
+
+        # The same study, population and seed again: every call is answered from the cache.
+        again = stack.api().post(
+            f"{stack.base_url}/api/v1/runs/",
+            json={
+                "study": detail["study"],
+                "population": detail["population"],
+                "seed": 31,
+                "chunk_size": 10,
+                "backend": "llm",
+                "backend_config": config,
+            },
+        )
+        assert again.status_code == 201, again.text
+        rerun = stack.wait_for_run(again.json()["id"])
+        assert rerun["status"] == "completed"
+        assert rerun["cached_calls"] == rerun["llm_calls"] == 120
+        assert len(model.requests) == 120
+    assert "studies.tasks.run_chunk" in stack.log_text("worker")
+
+
+def test_a_quiet_socket_stays_open_and_still_relays(services_stack):
+    """A run can go many seconds between messages (a slow model); its socket must not drop."""
+    from channels_redis.core import RedisChannelLayer
+
+    stack = services_stack
+    run = stack.start_run(size=40, chunk_size=40, seed=24)
+    stack.wait_for_run(run["id"])
+
+    async def quiet_then_message() -> dict:
+        url = f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}"
+        async with websockets.connect(url, origin=stack.base_url, open_timeout=10) as socket:
+            snapshot = json.loads(await socket.recv())
+            assert snapshot["type"] == "completion"
+            await asyncio.sleep(8)  # longer than the layer's 5 s blocking pop
+            layer = RedisChannelLayer(hosts=[stack.env["REDIS_URL"]])
+            await layer.group_send(
+                f"run_{run['id']}", {"type": "run.event", "payload": {"type": "probe"}}
+            )
+            async with asyncio.timeout(10):
+                return json.loads(await socket.recv())
+
+    assert asyncio.run(quiet_then_message()) == {"type": "probe"}
