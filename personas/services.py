@@ -176,7 +176,7 @@ def population_create(
 @transaction.atomic
 def population_import_pool(*, text: str, name: str = "", created_by=None) -> Population:
     """Create a population from a personas.json pool; every row is checked before anything is written."""
-    from personas.profile.export import PoolFormatError, pool_from_json
+    from personas.profile.export import POOL_CONTEXT_FIELD, PoolFormatError, pool_from_json
     from personas.profile.fields import FIELDS_BY_NAME
 
     try:
@@ -249,7 +249,10 @@ def population_import_pool(*, text: str, name: str = "", created_by=None) -> Pop
                 age=int(row["age"]),
                 **{d: row[d] for d in DIMENSIONS},
                 name=row.get("name", ""),
-                profile={k: v for k, v in row.items() if k in FIELDS_BY_NAME} or None,
+                profile={
+                    k: v for k, v in row.items() if k in FIELDS_BY_NAME or k == POOL_CONTEXT_FIELD
+                }
+                or None,
             )
             for i, row in enumerate(rows)
         ],

@@ -127,6 +127,30 @@ def _bracket_holds(bracket: str, low: int, high: int) -> bool:
     return lo <= low and (open_ended or high <= hi)
 
 
+# A pre-defined persona may carry its life context (the persona engine's context step, already
+# done): the LLM backend then skips context engineering for it.
+POOL_CONTEXT_FIELD = "context"
+
+
+def _context_problem(value: Any) -> str:
+    from pydantic import ValidationError
+
+    from personas.engine.schemas import PersonaContext
+
+    try:
+        PersonaContext.model_validate(value)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'context'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        return (
+            "field 'context' must be an object with life_narrative, relevant_habits, "
+            f"attitudes_and_opinions, pain_points and motivations ({details})"
+        )
+    return ""
+
+
 def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[tuple[str, str]]:
     """(where, message) for every problem of one row; values of any JSON type are checked, never
     assumed, so a list where a code belongs is a problem reported, not a crash."""
@@ -168,9 +192,13 @@ def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[tuple[str,
         problem("area", f"field 'area': expected an area id string, got {row['area']!r}")
     if "state" in row and not (isinstance(row["state"], str) and len(row["state"]) == 2):
         problem("state", f"field 'state': {row['state']!r} is not a two-letter USPS code")
-    known = {*required, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME}
+    known = {*required, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME, POOL_CONTEXT_FIELD}
     for name, value in row.items():
-        if name in FIELDS_BY_NAME:
+        if name == POOL_CONTEXT_FIELD:
+            message = _context_problem(value)
+            if message:
+                problem(name, message)
+        elif name in FIELDS_BY_NAME:
             message = _check_field(name, value)
             if message:
                 problem(name, message)

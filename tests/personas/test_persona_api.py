@@ -127,6 +127,28 @@ def test_an_exported_pool_imports_as_the_same_personas(api):
     assert copy == original
 
 
+POOL_CONTEXT = {
+    "life_narrative": "Moved to Phoenix for a nursing job in 2011, raised two children there, and "
+    "still drives forty minutes each way to the hospital.",
+    "relevant_habits": ["Listens to talk radio on the commute"],
+    "attitudes_and_opinions": ["Wary of anything that raises the sales tax"],
+    "pain_points": ["Summer power bills"],
+    "motivations": ["Paying for the children's college"],
+}
+
+
+def test_a_pool_persona_keeps_its_life_context_through_import_and_export(api):
+    population = _population(api, profile=True, size=5)
+    pool = json.loads(api.get(f"/api/v1/populations/{population['id']}/export/").content)
+    pool["personas"][0]["context"] = POOL_CONTEXT
+    response = api.post("/api/v1/populations/import/", {"pool": pool}, format="json")
+    assert response.status_code == 201, response.json()
+    imported = Persona.objects.get(population_id=response.json()["id"], index=0)
+    assert imported.profile["context"] == POOL_CONTEXT
+    again = json.loads(api.get(f"/api/v1/populations/{response.json()['id']}/export/").content)
+    assert again["personas"][0]["context"] == POOL_CONTEXT
+
+
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
@@ -164,6 +186,7 @@ def _set(row: int, **values):
         (_set(5, name="x" * 121), "personas[5].name", "at most 120 characters"),
         (_set(5, name=["Ann", "Lee"]), "personas[5].name", "expected a non-empty string"),
         (_set(6, state=7), "personas[6].state", "two-letter USPS code"),
+        (_set(7, context={"life_narrative": "short"}), "personas[7].context", "relevant_habits"),
         (lambda pool: pool.update(anonymized="no"), "anonymized", "true or false"),
     ],
 )
