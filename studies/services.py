@@ -196,7 +196,11 @@ def run_start(
             code="backend_refused",
             fields={"study": problems},
         )
-    chunk_size = chunk_size or settings.RUN_CHUNK_SIZE
+    # A backend may size its own chunks (an LLM chunk must finish well inside the task time limit).
+    default_chunk = getattr(backend_cls, "default_chunk_size", None)
+    chunk_size = (
+        chunk_size or (default_chunk and default_chunk(backend_config)) or settings.RUN_CHUNK_SIZE
+    )
     if chunk_size < 1:
         raise DomainError("chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]})
     if budget is not None and budget <= 0:

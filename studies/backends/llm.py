@@ -21,6 +21,9 @@ from studies.backends.base import AnswerDraft, PersonaResult, backend_register
 from studies.models import Item, Run, Study
 
 
+CHUNK_ROUNDS = 4
+
+
 class LLMRunConfig(BaseModel):
     llm: LLMConfig
     engine: EngineOptions = EngineOptions()
@@ -73,6 +76,15 @@ class LLMBackend:
         except ValueError as exc:
             problems.append(f"prompt_templates: {exc}")
         return problems
+
+    @classmethod
+    def default_chunk_size(cls, raw: dict | None) -> int | None:
+        """Four rounds of the engine's threads per chunk: at a few seconds a call, a chunk takes
+        about a minute, far inside the task time limit, and a lost chunk costs little to redo."""
+        try:
+            return CHUNK_ROUNDS * parse_config(raw).engine.concurrency
+        except BackendConfigError:
+            return None  # the config is refused with its reason when the run is checked
 
     @classmethod
     def config_problems(cls, raw: dict | None) -> BackendConfigError | None:

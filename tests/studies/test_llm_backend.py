@@ -296,3 +296,17 @@ def test_offline_runs_label_their_narrative_as_built_from_the_profile(
     assert record.narrative_source == RunPersona.NarrativeSource.STRUCTURED_PROFILE
     assert record.llm_calls == 0 and record.cost == 0
     assert record.response["responses"][0]["item"] == "coverage"
+
+
+def test_an_llm_run_sizes_its_chunks_by_the_engine_concurrency(
+    model_server, llm_study, study, small_population, settings
+):
+    settings.RUN_CHUNK_SIZE = 250
+    config = llm_config(model_server)
+    config["engine"]["concurrency"] = 3
+    run = run_start(
+        study=llm_study, population=small_population, backend="llm", backend_config=config
+    )
+    assert run.chunk_size == 12  # four rounds of three threads
+    offline = run_start(study=study, population=small_population)
+    assert offline.chunk_size == 250
