@@ -105,3 +105,36 @@ def test_the_form_names_bad_input(browser, embedded_stack):
     page.click("#start-study button[type=submit]")
     expect(page.locator(".error")).to_contain_text("less than or equal to 100000")
     page.close()
+
+
+def test_an_llm_study_from_the_browser_shows_its_estimate_then_runs_live(browser, embedded_stack):
+    """The language-model backend from the form: the estimate first, then the run with its cost,
+    against a local server speaking the OpenAI protocol (no real provider is called)."""
+    from tests.llm.fake_llm_server import FakeLLMServer
+    from tests.llm.persona_responder import persona_responder
+
+    stack = embedded_stack
+    with FakeLLMServer(responder=persona_responder, latency_s=0.05) as model:
+        context = browser.new_context()
+        context.add_init_script(RECORD_WIDTHS)
+        page = context.new_page()
+        _login(page, stack)
+        page.fill("#id_title", "Coverage asked of a language model")
+        page.select_option("#id_question", index=1)
+        page.fill("#id_size", "24")
+        page.select_option("#id_backend", "llm")
+        page.select_option("#id_provider", "openai")
+        page.fill("#id_model", "gpt-browser")
+        page.fill("#id_base_url", model.openai_base_url)
+        page.select_option("#id_depth", "shallow")
+        page.click("#start-study button[value=estimate]")
+        estimate = page.locator("#cost-estimate")
+        expect(estimate).to_contain_text("Estimated cost")
+        expect(estimate).to_contain_text("no price")  # none in this fresh database's price table
+        assert model.requests == []  # estimating calls no model
+        page.click("#start-study button[value=start]")
+        page.wait_for_url("**/runs/*/")
+        expect(page.locator("#run-llm")).to_contain_text("openai/gpt-browser")
+        _assert_bar_moved(_watch_run_page(page, 24))
+        assert len(model.requests) == 24 * 3
+        context.close()
