@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from llm.services import model_price_set
 from personas.services import AreaWeight, population_create
 from studies.services import ItemSpec, study_create
 from tests.conftest import DEMO_AREAS
+from tests.llm.fake_llm_server import FakeLLMServer
+from tests.llm.persona_responder import persona_responder
+
+# Made-up figures for the tests, not a provider's real price list (per million tokens).
+PRICE_IN, PRICE_OUT = Decimal("2.00"), Decimal("8.00")
 
 
 class FakeReporter:
@@ -52,3 +60,21 @@ def run_on_commit(django_capture_on_commit_callbacks):
             return fn(*args, **kwargs)
 
     return call
+
+
+@pytest.fixture
+def model_server(llm_env):
+    """A local server speaking the OpenAI and Anthropic protocols, answering the engine's prompts."""
+    with FakeLLMServer(responder=persona_responder) as server:
+        yield server
+
+
+@pytest.fixture
+def price():
+    return model_price_set(
+        provider="openai",
+        model="gpt-test",
+        input_per_million=PRICE_IN,
+        output_per_million=PRICE_OUT,
+        source="test fixture",
+    )

@@ -9,36 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from llm.services import model_price_set
 from personas.services import AreaWeight, population_create
 from studies.models import Run, Study
-from tests.llm.fake_llm_server import FakeLLMServer, reply
-from tests.llm.persona_responder import persona_responder
+from tests.llm.fake_llm_server import reply
+from tests.studies.conftest import PRICE_IN, PRICE_OUT
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def model_server(llm_env):
-    with FakeLLMServer(responder=persona_responder) as server:
-        yield server
-
-
-@pytest.fixture
 def small_population():
     return population_create(size=8, areas=[AreaWeight("phoenix_az_city")], seed=8)
-
-
-@pytest.fixture
-def price():
-    # Made-up figures for the tests, not a provider's real price list.
-    return model_price_set(
-        provider="openai",
-        model="gpt-test",
-        input_per_million=Decimal("3"),
-        output_per_million=Decimal("12"),
-        source="test fixture",
-    )
 
 
 def _study(api, **extra) -> dict:
@@ -111,7 +92,8 @@ def test_the_estimate_prices_an_llm_run_and_calls_no_model(
     assert response.json()["costs_money"] is True
     assert estimate["calls"] == 8 * 3
     expected = (
-        Decimal(estimate["input_tokens"]) * 3 + Decimal(estimate["output_tokens"]) * 12
+        Decimal(estimate["input_tokens"]) * PRICE_IN
+        + Decimal(estimate["output_tokens"]) * PRICE_OUT
     ) / 1_000_000
     assert Decimal(estimate["amount"]) == expected
     assert model_server.requests == []

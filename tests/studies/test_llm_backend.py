@@ -9,24 +9,14 @@ import pytest
 
 from config.api import DomainError
 from llm.models import LLMCall
-from llm.services import model_price_set
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
 from studies.models import Answer, Run, RunPersona
 from studies.services import ItemSpec, OptionSpec, run_estimate, run_start, study_create
 from tests.llm.fake_llm_server import FakeLLMServer, reply
-from tests.llm.persona_responder import persona_responder
+from tests.studies.conftest import PRICE_IN, PRICE_OUT
 
 pytestmark = pytest.mark.django_db
-
-# Made-up figures for the tests, not a provider's real price list.
-PRICE_IN, PRICE_OUT = Decimal("2.00"), Decimal("8.00")
-
-
-@pytest.fixture
-def model_server(llm_env):
-    with FakeLLMServer(responder=persona_responder) as server:
-        yield server
 
 
 @pytest.fixture
@@ -47,17 +37,6 @@ def llm_study(cces_question):
                 options=[OptionSpec("yes", "Yes"), OptionSpec("no", "No")],
             ),
         ],
-    )
-
-
-@pytest.fixture
-def price():
-    return model_price_set(
-        provider="openai",
-        model="gpt-test",
-        input_per_million=PRICE_IN,
-        output_per_million=PRICE_OUT,
-        source="test fixture",
     )
 
 
