@@ -62,6 +62,7 @@ class StudyStartForm(forms.Form):
     )
     model = forms.CharField(max_length=200, required=False, help_text="e.g. gpt-4o-mini")
     base_url = forms.URLField(
+        label="Base URL",
         required=False,
         assume_scheme="https",
         help_text="For a compatible server (vLLM, Ollama, llama.cpp, LiteLLM), e.g. http://localhost:8000/v1",
