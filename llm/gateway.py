@@ -20,19 +20,23 @@ sample index. `LLM_REPLAY_ONLY=1` (or `replay_only=True`) turns a cache miss int
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import random
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection
 from pydantic import BaseModel, ValidationError
 
 from llm import selectors, services
@@ -72,6 +76,7 @@ __all__ = [
     "LLMError",
     "Message",
     "MissingAPIKeyError",
+    "PriceBook",
     "Provider",
     "ProviderError",
     "ReplayMissError",
@@ -88,6 +93,24 @@ __all__ = [
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 CACHE_KEY_VERSION = 1
+
+# SQLite has one writer at a time and makes the others poll for the lock with sleeps growing to
+# 100 ms (its busy handler): with dozens of engine threads each writing a cache row and a call-log
+# row per call, most of a run went to those sleeps, and a starved writer could even exceed the busy
+# timeout. Queueing the gateway's own writes on a lock hands the write lock from one thread to the
+# next at once. PostgreSQL takes concurrent inserts as they come.
+_SQLITE_WRITES = threading.Lock()
+
+
+@contextmanager
+def _db_write() -> Iterator[None]:
+    # Inside a caller's transaction this thread may already hold SQLite's write lock; waiting here
+    # while another thread waits for that lock would stall both until the busy timeout.
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with _SQLITE_WRITES:
+        yield
 
 
 @dataclass(frozen=True)
@@ -108,8 +131,9 @@ class _Exchange:
     transport_try: int
 
 
-class _PriceBook:
-    """The price row, read once per gateway call rather than once per attempt."""
+class PriceBook:
+    """The price row, read once per gateway call rather than once per attempt; a caller making many
+    calls at one price (a run) may hold one and pass it as `prices`, so it is read once in all."""
 
     def __init__(self, config: LLMConfig):
         self._config = config
@@ -141,6 +165,7 @@ def complete_structured(
     use_cache: bool = True,
     replay_only: bool | None = None,
     retry: RetryPolicy | None = None,
+    prices: PriceBook | None = None,
 ) -> StructuredResult[T]:
     """Ask for a JSON answer matching `schema`; retry invalid answers with the error fed back.
 
@@ -149,10 +174,10 @@ def complete_structured(
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1.")
-    spec = StructuredSpec(name=schema.__name__, json_schema=schema.model_json_schema())
-    base = _with_schema_instructions(list(messages), spec)
+    spec, instruction = _schema_parts(schema)
+    base = _with_schema_instructions(list(messages), instruction)
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
-    prices = _PriceBook(config)
+    prices = prices or PriceBook(config)
     parameters = config.parameters()
     attempts: list[AttemptUsage] = []
     reasons: list[str] = []
@@ -227,7 +252,7 @@ def complete_text(
     convo = list(messages)
     parameters = {**config.parameters(), "structured_mode": "text"}
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
-    prices = _PriceBook(config)
+    prices = PriceBook(config)
     key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
     exchange = _exchange(
         config=config,
@@ -315,11 +340,19 @@ def _effective_seed(config: LLMConfig, sample_index: int) -> int | None:
     return None if config.seed is None else config.seed + sample_index
 
 
-def _with_schema_instructions(messages: list[Message], spec: StructuredSpec) -> list[Message]:
+@functools.lru_cache(maxsize=512)
+def _schema_parts(schema: type[BaseModel]) -> tuple[StructuredSpec, str]:
+    """The JSON Schema of a pydantic model and the instruction quoting it, built once per model:
+    generating the schema costs milliseconds, which many threads paid on every call."""
+    spec = StructuredSpec(name=schema.__name__, json_schema=schema.model_json_schema())
     instruction = (
         "Reply with only a JSON object (no prose, no code fences) that conforms to this JSON "
         f"Schema:\n{json.dumps(spec.json_schema, sort_keys=True)}"
     )
+    return spec, instruction
+
+
+def _with_schema_instructions(messages: list[Message], instruction: str) -> list[Message]:
     if messages and messages[0]["role"] == "system":
         first = {"role": "system", "content": messages[0]["content"] + "\n\n" + instruction}
         return [first, *messages[1:]]  # type: ignore[list-item]
@@ -395,24 +428,25 @@ def _exchange(
     estimated = estimate_tokens(messages, config.max_tokens)
 
     def failure_row(*, status: str, http_status: int | None, error: str, latency: int, n: int):
-        services.llm_call_record(
-            provider=config.provider,
-            model=config.model,
-            base_url=config.base_url or "",
-            parameters=parameters,
-            messages=list(messages),
-            status=status,
-            http_status=http_status,
-            error=error,
-            latency_ms=latency,
-            attempt=attempt,
-            transport_try=n,
-            sample_index=ctx.sample_index,
-            cache_key=key,
-            label=ctx.label,
-            run_id=ctx.run_id,
-            persona_id=ctx.persona_id,
-        )
+        with _db_write():
+            services.llm_call_record(
+                provider=config.provider,
+                model=config.model,
+                base_url=config.base_url or "",
+                parameters=parameters,
+                messages=list(messages),
+                status=status,
+                http_status=http_status,
+                error=error,
+                latency_ms=latency,
+                attempt=attempt,
+                transport_try=n,
+                sample_index=ctx.sample_index,
+                cache_key=key,
+                label=ctx.label,
+                run_id=ctx.run_id,
+                persona_id=ctx.persona_id,
+            )
 
     for n in range(1, retry.max_tries + 1):
         start = time.monotonic()
@@ -477,9 +511,10 @@ def _exchange(
             ) from exc
         latency = int((time.monotonic() - start) * 1000)
         if use_cache:
-            services.cached_response_store(
-                key=key, provider=config.provider, model=config.model, reply=reply
-            )
+            with _db_write():
+                services.cached_response_store(
+                    key=key, provider=config.provider, model=config.model, reply=reply
+                )
         return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -493,7 +528,7 @@ def _record_reply(
     ctx: CallContext,
     attempt: int,
     parameters: dict[str, Any],
-    prices: _PriceBook,
+    prices: PriceBook,
     error: str | None,
 ) -> AttemptUsage:
     reply = exchange.reply
@@ -508,29 +543,30 @@ def _record_reply(
         )
         currency = price.currency if price else ""
         status = LLMCall.Status.OK if error is None else LLMCall.Status.INVALID_OUTPUT
-    row = services.llm_call_record(
-        provider=config.provider,
-        model=config.model,
-        base_url=config.base_url or "",
-        parameters=parameters,
-        messages=list(messages),
-        status=status,
-        response_text=reply.text,
-        parsed_ok=error is None,
-        error=error or "",
-        input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens,
-        cost=cost,
-        currency=currency,
-        latency_ms=exchange.latency_ms,
-        attempt=attempt,
-        transport_try=exchange.transport_try,
-        sample_index=ctx.sample_index,
-        cache_key=key,
-        label=ctx.label,
-        run_id=ctx.run_id,
-        persona_id=ctx.persona_id,
-    )
+    with _db_write():
+        row = services.llm_call_record(
+            provider=config.provider,
+            model=config.model,
+            base_url=config.base_url or "",
+            parameters=parameters,
+            messages=list(messages),
+            status=status,
+            response_text=reply.text,
+            parsed_ok=error is None,
+            error=error or "",
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cost=cost,
+            currency=currency,
+            latency_ms=exchange.latency_ms,
+            attempt=attempt,
+            transport_try=exchange.transport_try,
+            sample_index=ctx.sample_index,
+            cache_key=key,
+            label=ctx.label,
+            run_id=ctx.run_id,
+            persona_id=ctx.persona_id,
+        )
     return AttemptUsage(
         call_id=row.pk,
         input_tokens=reply.input_tokens or 0,

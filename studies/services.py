@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -367,28 +368,52 @@ def _persona_results(backend, personas: list[Persona]) -> Iterator[tuple[Persona
             yield persona, backend.answer_persona(persona)
         return
 
-    def answer(persona: Persona) -> PersonaResult:
-        try:
-            return backend.answer_persona(persona)
-        finally:
-            connection.close()  # each thread's own database connection
+    # Worker threads of this chunk's own, each keeping one database connection for the chunk and
+    # closing it when it ends: a connection per persona cost a connect, its setup pragmas and a
+    # schema read a thousand times a chunk. A persona is handed out only when a result is taken,
+    # so at most `concurrency` are in flight and closing the generator stops the hand-outs.
+    todo: queue.SimpleQueue[Persona | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[Persona, PersonaResult | None, BaseException | None]] = (
+        queue.SimpleQueue()
+    )
 
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run-persona")
-    queue = iter(personas)
-    running = {}
+    def work() -> None:
+        try:
+            while (persona := todo.get()) is not None:
+                try:
+                    done.put((persona, backend.answer_persona(persona), None))
+                except BaseException as exc:  # re-raised in the consuming thread, as a future would
+                    done.put((persona, None, exc))
+        finally:
+            connection.close()  # this thread's own database connection
+
+    pending = iter(personas)
+    in_flight = 0
+    for persona in itertools.islice(pending, concurrency):
+        todo.put(persona)
+        in_flight += 1
+    workers = [
+        threading.Thread(target=work, name=f"run-persona_{i}", daemon=True)
+        for i in range(in_flight)
+    ]
+    for worker in workers:
+        worker.start()
     try:
-        for persona in itertools.islice(queue, concurrency):
-            running[pool.submit(answer, persona)] = persona
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                persona = running.pop(future)
-                nxt = next(queue, None)
-                if nxt is not None:
-                    running[pool.submit(answer, nxt)] = nxt
-                yield persona, future.result()
+        while in_flight:
+            persona, result, error = done.get()
+            in_flight -= 1
+            nxt = next(pending, None)
+            if nxt is not None:
+                todo.put(nxt)
+                in_flight += 1
+            if error is not None:
+                raise error
+            yield persona, result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _ in workers:
+            todo.put(None)  # after any persona still queued: in-flight ones finish, then stop
+        for worker in workers:
+            worker.join()
 
 
 class _ChunkWriter:

@@ -72,7 +72,16 @@ class OpenAIChatAdapter:
         client = _POOL.get(base_url=config.base_url, api_key=api_key, timeout_s=config.timeout_s)
         kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
         try:
-            resp = client.chat.completions.create(**kwargs)
+            # The SDK's documented low-level call with the same body, auth and error classes as
+            # `chat.completions.create`, minus its per-call walk over the parameters (an identity
+            # for the plain dicts built here) and the reply's model construction: together about
+            # 1.5 ms of CPU a call, which 50 threads queue for under the GIL.
+            resp = client.post(
+                "/chat/completions",
+                body=kwargs,
+                cast_to=dict,
+                options={"security": {"bearer_auth": True}},
+            )
         except openai.APITimeoutError as exc:
             raise TransientProviderError(
                 f"No answer within {config.timeout_s:g} s.",
@@ -96,14 +105,22 @@ class OpenAIChatAdapter:
             raise PermanentProviderError(message, http_status=exc.status_code) from exc
         except openai.OpenAIError as exc:
             raise PermanentProviderError(f"Unreadable response: {exc}", http_status=None) from exc
-        if not resp.choices:
+        if not isinstance(resp, dict):
+            raise PermanentProviderError(
+                f"Unreadable response: not a JSON object ({str(resp)[:200]!r})", http_status=200
+            )
+        choices = resp.get("choices") or []
+        if not choices:
             raise PermanentProviderError("The response had no choices.", http_status=200)
-        choice = resp.choices[0]
-        usage = resp.usage
-        return ProviderReply(
-            text=choice.message.content or "",
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-            finish_reason=choice.finish_reason or "",
-            request_id=resp.id or "",
-        )
+        try:
+            choice = choices[0]
+            usage = resp.get("usage") or {}
+            return ProviderReply(
+                text=(choice.get("message") or {}).get("content") or "",
+                input_tokens=usage.get("prompt_tokens"),
+                output_tokens=usage.get("completion_tokens"),
+                finish_reason=choice.get("finish_reason") or "",
+                request_id=resp.get("id") or "",
+            )
+        except AttributeError as exc:  # a field of the wrong shape (e.g. a list for a message)
+            raise PermanentProviderError(f"Unreadable response: {exc}", http_status=200) from exc

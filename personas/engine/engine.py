@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
 from llm.errors import ProviderError, StructuredOutputError
-from llm.gateway import complete_structured, estimate_cost
+from llm.gateway import PriceBook, complete_structured, estimate_cost
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
 from personas.engine import profile as profile_mod
@@ -239,6 +239,11 @@ class PersonaEngine:
         )
         self._areas: dict[str, dict] = {}
         self._lock = threading.Lock()
+        # Read once for the run: every call of it is costed at the same price, and a price query
+        # per call was a measurable share of the CPU 50 threads share.
+        self.prices = PriceBook(config)
+        # The system prompt sees only the study, so it is the same for every call of the run.
+        self._system = self._render("system")
 
     # --- prompts ------------------------------------------------------------------------------
 
@@ -256,7 +261,7 @@ class PersonaEngine:
 
     def _messages(self, name: str, **values: Any) -> list[dict]:
         return [
-            {"role": "system", "content": self._render("system")},
+            {"role": "system", "content": self._system},
             {"role": "user", "content": self._render(name, **values)},
         ]
 
@@ -286,6 +291,7 @@ class PersonaEngine:
                 label=step,
                 run_id=self.run_id,
                 persona_id=persona.id,
+                prices=self.prices,
             )
         except StructuredOutputError as exc:
             usage.add(exc.attempts)

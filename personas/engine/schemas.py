@@ -10,6 +10,7 @@ exact rule it broke.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -125,8 +126,10 @@ class Experience(_Strict):
         return self
 
 
+@functools.lru_cache(maxsize=128)
 def experience_model(*, min_episodes: int, max_episodes: int) -> type[Experience]:
-    """Experience with this persona's episode count written into the schema."""
+    """Experience with this persona's episode count written into the schema (one model per
+    count range: personas share it, and the gateway builds its JSON Schema once)."""
     return create_model(
         "Experience",
         __base__=Experience,

@@ -20,7 +20,6 @@ from personas.models import Persona
 from studies.backends.base import AnswerDraft, PersonaResult, backend_register
 from studies.models import Item, Run, Study
 
-
 CHUNK_ROUNDS = 4
 
 
