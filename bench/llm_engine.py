@@ -77,6 +77,22 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     return server, url
 
 
+def _server_round_trip(url: str, tries: int = 20) -> float:
+    """The mean seconds of one call, made alone through the engine's provider adapter: the server's
+    latency plus the client's own time, the floor under each of the 3,000 calls."""
+    from llm.providers import adapter_for
+    from llm.types import LLMConfig
+
+    config = LLMConfig(provider="openai", model="gpt-bench", base_url=f"{url}/v1")
+    adapter = adapter_for(config.provider)
+    messages = [{"role": "user", "content": "ping"}]
+    adapter.send(config=config, api_key="probe", messages=messages, spec=None, seed=None)
+    started = time.perf_counter()
+    for _ in range(tries):
+        adapter.send(config=config, api_key="probe", messages=messages, spec=None, seed=None)
+    return (time.perf_counter() - started) / tries
+
+
 def _setup_environment(workdir: Path) -> None:
     # A fresh database of its own, the embedded default (no Redis), and no limits from the shell.
     os.environ["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
@@ -108,6 +124,23 @@ def _timed_run(*, study, population, config: dict) -> tuple[float, object]:
     )
     wall = time.perf_counter() - started
     return wall, Run.objects.get(id=run.id)
+
+
+def _latency_figures(run) -> dict:
+    """The provider latency the gateway logged per call (send to reply, in the engine process)."""
+    from llm.models import LLMCall
+
+    values = sorted(
+        LLMCall.objects.filter(run_id=run.id, status="ok").values_list("latency_ms", flat=True)
+    )
+    if not values:
+        return {}
+    return {
+        "mean": round(sum(values) / len(values), 1),
+        "p50": values[len(values) // 2],
+        "p90": values[int(len(values) * 0.9)],
+        "max": values[-1],
+    }
 
 
 def _run_figures(run, wall: float) -> dict:
@@ -198,8 +231,12 @@ def main() -> int:
             "llm": {"provider": "openai", "model": "gpt-bench", "seed": 3, "base_url": f"{url}/v1"},
             "engine": {"concurrency": CONCURRENCY},
         }
+        round_trip = _server_round_trip(url)
+        load_before = os.getloadavg()
         rss_before = _rss_mb()
+        cpu_started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         first_wall, first = _timed_run(study=study, population=population, config=config)
+        cpu_first = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_started
         rss_after_first = _rss_mb()
         cached_wall, cached = _timed_run(study=study, population=population, config=config)
     finally:
@@ -273,9 +310,22 @@ def main() -> int:
             ),
             "backend": "in-process (no REDIS_URL)",
         },
-        "server": "tests/llm/fake_llm_server.py in its own process, persona_responder answers",
+        "server": (
+            "tests/llm/fake_llm_server.py main() in its own process, persona_responder answers, "
+            "Nagle off (see SERVER_MAIN)"
+        ),
+        "server_round_trip_seconds": round(round_trip, 4),
+        "latency_of_calls_ms": _latency_figures(first),
+        "cpu_seconds_of_bench_process": round(cpu_first, 1),
+        "load_average_before_first_run": [round(x, 2) for x in load_before],
         "database": f"SQLite {connection.Database.sqlite_version} (fresh file, WAL)",
         "database_engine": settings.DATABASES["default"]["ENGINE"],
+        "reading": (
+            f"the bench process used {cpu_first:.1f} s of CPU in the {first_wall:.1f} s of the "
+            f"first run ({os.cpu_count()} CPUs, shared with the server process): the engine is "
+            "bound by the Python work per call, which its 50 threads take turns at under the GIL, "
+            "not by the server's latency"
+        ),
         "correct": not problems,
         "problems": problems,
         "machine": {

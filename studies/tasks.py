@@ -15,6 +15,15 @@ logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
 
 
+def _last_try(task) -> bool:
+    """No retry will follow: the retries are spent, or the task runs eagerly with propagation (the
+    embedded default and the demo), where the Retry it raises ends the chord instead of running it
+    again; the run must then be marked failed, or it would show "running" for ever."""
+    if task.request.retries >= task.max_retries:
+        return True
+    return bool(task.request.is_eager and task.app.conf.task_eager_propagates)
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -29,7 +38,7 @@ def run_chunk(self, run_id: int, start: int, end: int) -> int:
     try:
         return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
     except TRANSIENT as exc:
-        if self.request.retries >= self.max_retries:
+        if _last_try(self):
             run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
         raise
     except Exception as exc:
@@ -57,7 +66,7 @@ def run_complete(self, _chunk_results: list | None, run_id: int) -> str:
         return run_finalize(run_id=run_id, reporter=reporter).status
     except TRANSIENT as exc:
         # The last retry gives up: record why, or the run would show "running" for ever.
-        if self.request.retries >= self.max_retries:
+        if _last_try(self):
             run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
         raise
     except Exception as exc:

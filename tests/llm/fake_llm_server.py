@@ -197,6 +197,9 @@ def _anthropic_body(body: dict, b: Behaviour) -> dict:
 def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+        # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
+        # client's delayed ACK, about 40 ms on every answer, which no real provider adds.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

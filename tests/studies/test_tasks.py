@@ -93,3 +93,22 @@ class _Silent:
     def completion(self, **kw): ...
 
     def error(self, **kw): ...
+
+
+def test_a_transient_database_error_in_an_eager_run_fails_the_run_instead_of_leaving_it_running(
+    study, population, monkeypatch
+):
+    """The embedded default runs chords eagerly, where a retry cannot be scheduled: a locked
+    SQLite database must leave a failed, resumable run, not one "running" for ever."""
+    run = _queued_run(study, population)
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("studies.tasks.run_process_chunk", locked)
+    from studies.dispatch import run_dispatch
+
+    run_dispatch(run_id=run.id, executor="inline")
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "database is locked" in run.error_message
