@@ -28,8 +28,7 @@ from studies.results import run_results_compute
 
 logger = logging.getLogger(__name__)
 
-ANSWER_BATCH = 50  # personas written per transaction
-LLM_BATCH = 10  # LLM personas are slower and costlier: written (and progress shown) sooner
+ANSWER_BATCH = 50  # personas written per transaction, unless the backend sets `write_batch`
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -338,7 +337,9 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
     if not todo:
         return 0
     backend = backend_get(run.backend)(run, items)
-    writer = _ChunkWriter(run=run, reporter=reporter)
+    writer = _ChunkWriter(
+        run=run, reporter=reporter, batch=getattr(backend, "write_batch", ANSWER_BATCH)
+    )
     last_check = time.monotonic()
     results = _persona_results(backend, todo)
     try:
@@ -419,10 +420,10 @@ def _persona_results(backend, personas: list[Persona]) -> Iterator[tuple[Persona
 class _ChunkWriter:
     """Buffers finished personas and writes them (answers, records, usage) in one transaction."""
 
-    def __init__(self, *, run: Run, reporter: Reporter) -> None:
+    def __init__(self, *, run: Run, reporter: Reporter, batch: int) -> None:
         self.run = run
         self.reporter = reporter
-        self.batch = ANSWER_BATCH if getattr(run, "backend", "") == "poll_cell" else LLM_BATCH
+        self.batch = batch
         self.answers: list[Answer] = []
         self.records: list[RunPersona] = []
         self.failed = 0
@@ -430,9 +431,10 @@ class _ChunkWriter:
         self.cost_known = True
         self.usage = {"llm_calls": 0, "cached_calls": 0, "input_tokens": 0, "output_tokens": 0}
         self.written = 0
-        # What the run had spent when this chunk started, plus what this chunk adds.
-        self.spent_before = run.cost_spent or Decimal("0")
-        self.spent_here = Decimal("0")
+        # The run's stored spending (every chunk's), re-read at most every CANCEL_CHECK_SECONDS
+        # and kept up to date with this chunk's own flushes in between.
+        self.stored_spent = run.cost_spent or Decimal("0")
+        self.stored_read_at = time.monotonic()
 
     @property
     def pending(self) -> int:
@@ -477,7 +479,6 @@ class _ChunkWriter:
             self.cost_known = False
         else:
             self.cost += result.cost
-            self.spent_here += result.cost
         for key in self.usage:
             self.usage[key] += getattr(result, key)
 
@@ -485,15 +486,17 @@ class _ChunkWriter:
         budget = self.run.budget
         if budget is None:
             return False
-        spent = Run.objects.values_list("cost_spent", flat=True).get(id=self.run.id)
-        return max(spent + self.cost, self.spent_before + self.spent_here) >= budget
+        if time.monotonic() - self.stored_read_at > CANCEL_CHECK_SECONDS:
+            self.stored_spent = Run.objects.values_list("cost_spent", flat=True).get(id=self.run.id)
+            self.stored_read_at = time.monotonic()
+        return self.stored_spent + self.cost >= budget
 
     def flush(self) -> None:
         if not self.records:
             return
         n = len(self.records)
         with transaction.atomic():
-            created = RunPersona.objects.bulk_create(self.records, ignore_conflicts=True)
+            RunPersona.objects.bulk_create(self.records, ignore_conflicts=True)
             Answer.objects.bulk_create(self.answers, ignore_conflicts=True)
             updates = {
                 "personas_done": Least(F("personas_done") + n, F("personas_total")),
@@ -504,7 +507,6 @@ class _ChunkWriter:
             if not self.cost_known:
                 updates["cost_complete"] = False
             Run.objects.filter(id=self.run.id).update(**updates)
-        del created
         self.written += n
         self.answers, self.records, self.failed = [], [], 0
         self.cost, self.cost_known = Decimal("0"), True
@@ -512,6 +514,7 @@ class _ChunkWriter:
         current = Run.objects.values("status", "personas_done", "personas_total", "cost_spent").get(
             id=self.run.id
         )
+        self.stored_spent, self.stored_read_at = current["cost_spent"], time.monotonic()
         self.reporter.progress(
             status=current["status"],
             done=current["personas_done"],

@@ -63,6 +63,8 @@ def parse_config(raw: dict | None) -> LLMRunConfig:
 class LLMBackend:
     name = "llm"
     label = "Language model through the persona engine"
+    # Personas are slow and cost money: written (and their progress shown) ten at a time.
+    write_batch = 10
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
