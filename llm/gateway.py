@@ -113,6 +113,39 @@ def _db_write() -> Iterator[None]:
         yield
 
 
+class CallBuffer:
+    """Call-log rows and cache entries held back and written together by `flush()`.
+
+    A call written as it happens cost two inserts (the cache entry inside a savepoint) and, on
+    SQLite, two turns at the write lock; the persona engine holds one buffer per persona and
+    flushes it once the persona is done (failed or not), so its three or four calls cost one
+    transaction. A gateway call given no buffer flushes its own before it returns or raises.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[LLMCall] = []
+        self.cache: list[Any] = []
+
+    def flush(self) -> None:
+        if not (self.calls or self.cache):
+            return
+        with _db_write():
+            services.llm_calls_write(calls=self.calls, cache=self.cache)
+        self.calls, self.cache = [], []
+
+
+@contextmanager
+def _buffered(buffer: CallBuffer | None) -> Iterator[CallBuffer]:
+    if buffer is not None:
+        yield buffer
+        return
+    own = CallBuffer()
+    try:
+        yield own
+    finally:
+        own.flush()  # what was tried is logged, even when the call raises
+
+
 @dataclass(frozen=True)
 class CallContext:
     """Who the call is for; copied onto every call-log row."""
@@ -166,11 +199,14 @@ def complete_structured(
     replay_only: bool | None = None,
     retry: RetryPolicy | None = None,
     prices: PriceBook | None = None,
+    buffer: CallBuffer | None = None,
 ) -> StructuredResult[T]:
     """Ask for a JSON answer matching `schema`; retry invalid answers with the error fed back.
 
-    Raises `StructuredOutputError` (with one reason per attempt) when every attempt is invalid,
-    `ProviderError` when the provider cannot answer, `ReplayMissError` on a replay-only miss.
+    The call-log rows and cache entries go to `buffer` when one is given (the caller flushes it);
+    otherwise they are written before this returns or raises. Raises `StructuredOutputError`
+    (with one reason per attempt) when every attempt is invalid, `ProviderError` when the
+    provider cannot answer, `ReplayMissError` on a replay-only miss.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1.")
@@ -179,55 +215,59 @@ def complete_structured(
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = prices or PriceBook(config)
     parameters = config.parameters()
+    retry = retry or RetryPolicy()
     attempts: list[AttemptUsage] = []
     reasons: list[str] = []
     convo = base
-    for attempt in range(1, max_attempts + 1):
-        key = cache_key(
-            config=config, messages=convo, sample_index=sample_index, parameters=parameters
-        )
-        exchange = _exchange(
-            config=config,
-            messages=convo,
-            spec=spec,
-            key=key,
-            ctx=ctx,
-            attempt=attempt,
-            parameters=parameters,
-            use_cache=use_cache,
-            replay_only=replay_only,
-            retry=retry or RetryPolicy(),
-        )
-        value, error = _parse(exchange.reply.text, schema)
-        usage = _record_reply(
-            config=config,
-            messages=convo,
-            exchange=exchange,
-            key=key,
-            ctx=ctx,
-            attempt=attempt,
-            parameters=parameters,
-            prices=prices,
-            error=error,
-        )
-        attempts.append(usage)
-        if value is not None:
-            price = prices.get()
-            return StructuredResult(
-                value=value,
-                text=exchange.reply.text,
-                attempts=attempts,
-                currency=price.currency if price else "USD",
+    with _buffered(buffer) as calls:
+        for attempt in range(1, max_attempts + 1):
+            key = cache_key(
+                config=config, messages=convo, sample_index=sample_index, parameters=parameters
             )
-        reasons.append(f"attempt {attempt}: {error}")
-        # The model sees every earlier reply and why it was refused. Rebuilding from `base` would
-        # make attempt 3 repeat attempt 2's request when a model repeats itself, and the cache
-        # would hand back the same refused reply instead of asking again.
-        convo = [
-            *convo,
-            {"role": "assistant", "content": exchange.reply.text},
-            {"role": "user", "content": _feedback(error or "")},
-        ]
+            exchange = _exchange(
+                config=config,
+                messages=convo,
+                spec=spec,
+                key=key,
+                ctx=ctx,
+                attempt=attempt,
+                parameters=parameters,
+                use_cache=use_cache,
+                replay_only=replay_only,
+                retry=retry,
+                calls=calls,
+            )
+            value, error = _parse(exchange.reply.text, schema)
+            usage = _record_reply(
+                config=config,
+                messages=convo,
+                exchange=exchange,
+                key=key,
+                ctx=ctx,
+                attempt=attempt,
+                parameters=parameters,
+                prices=prices,
+                error=error,
+                calls=calls,
+            )
+            attempts.append(usage)
+            if value is not None:
+                price = prices.get()
+                return StructuredResult(
+                    value=value,
+                    text=exchange.reply.text,
+                    attempts=attempts,
+                    currency=price.currency if price else "USD",
+                )
+            reasons.append(f"attempt {attempt}: {error}")
+            # The model sees every earlier reply and why it was refused. Rebuilding from `base`
+            # would make attempt 3 repeat attempt 2's request when a model repeats itself, and the
+            # cache would hand back the same refused reply instead of asking again.
+            convo = [
+                *convo,
+                {"role": "assistant", "content": exchange.reply.text},
+                {"role": "user", "content": _feedback(error or "")},
+            ]
     raise StructuredOutputError(
         f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
         f"attempt(s): " + "; ".join(reasons),
@@ -247,36 +287,40 @@ def complete_text(
     use_cache: bool = True,
     replay_only: bool | None = None,
     retry: RetryPolicy | None = None,
+    buffer: CallBuffer | None = None,
 ) -> TextResult:
-    """A free-text answer (no schema), with the same cache, limits, retries and log."""
+    """A free-text answer (no schema), with the same cache, limits, retries, log and buffer."""
     convo = list(messages)
     parameters = {**config.parameters(), "structured_mode": "text"}
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = PriceBook(config)
     key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
-    exchange = _exchange(
-        config=config,
-        messages=convo,
-        spec=None,
-        key=key,
-        ctx=ctx,
-        attempt=1,
-        parameters=parameters,
-        use_cache=use_cache,
-        replay_only=replay_only,
-        retry=retry or RetryPolicy(),
-    )
-    usage = _record_reply(
-        config=config,
-        messages=convo,
-        exchange=exchange,
-        key=key,
-        ctx=ctx,
-        attempt=1,
-        parameters=parameters,
-        prices=prices,
-        error=None,
-    )
+    with _buffered(buffer) as calls:
+        exchange = _exchange(
+            config=config,
+            messages=convo,
+            spec=None,
+            key=key,
+            ctx=ctx,
+            attempt=1,
+            parameters=parameters,
+            use_cache=use_cache,
+            replay_only=replay_only,
+            retry=retry or RetryPolicy(),
+            calls=calls,
+        )
+        usage = _record_reply(
+            config=config,
+            messages=convo,
+            exchange=exchange,
+            key=key,
+            ctx=ctx,
+            attempt=1,
+            parameters=parameters,
+            prices=prices,
+            error=None,
+            calls=calls,
+        )
     price = prices.get()
     return TextResult(
         text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
@@ -401,6 +445,7 @@ def _exchange(
     use_cache: bool,
     replay_only: bool | None,
     retry: RetryPolicy,
+    calls: CallBuffer,
 ) -> _Exchange:
     """One reply for one exact request: from the cache, or from the provider with retries."""
     if use_cache:
@@ -428,8 +473,8 @@ def _exchange(
     estimated = estimate_tokens(messages, config.max_tokens)
 
     def failure_row(*, status: str, http_status: int | None, error: str, latency: int, n: int):
-        with _db_write():
-            services.llm_call_record(
+        calls.calls.append(
+            services.llm_call_build(
                 provider=config.provider,
                 model=config.model,
                 base_url=config.base_url or "",
@@ -447,6 +492,7 @@ def _exchange(
                 run_id=ctx.run_id,
                 persona_id=ctx.persona_id,
             )
+        )
 
     for n in range(1, retry.max_tries + 1):
         start = time.monotonic()
@@ -511,10 +557,11 @@ def _exchange(
             ) from exc
         latency = int((time.monotonic() - start) * 1000)
         if use_cache:
-            with _db_write():
-                services.cached_response_store(
+            calls.cache.append(
+                services.cached_response_build(
                     key=key, provider=config.provider, model=config.model, reply=reply
                 )
+            )
         return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -530,6 +577,7 @@ def _record_reply(
     parameters: dict[str, Any],
     prices: PriceBook,
     error: str | None,
+    calls: CallBuffer,
 ) -> AttemptUsage:
     reply = exchange.reply
     if exchange.cached:
@@ -543,32 +591,32 @@ def _record_reply(
         )
         currency = price.currency if price else ""
         status = LLMCall.Status.OK if error is None else LLMCall.Status.INVALID_OUTPUT
-    with _db_write():
-        row = services.llm_call_record(
-            provider=config.provider,
-            model=config.model,
-            base_url=config.base_url or "",
-            parameters=parameters,
-            messages=list(messages),
-            status=status,
-            response_text=reply.text,
-            parsed_ok=error is None,
-            error=error or "",
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost=cost,
-            currency=currency,
-            latency_ms=exchange.latency_ms,
-            attempt=attempt,
-            transport_try=exchange.transport_try,
-            sample_index=ctx.sample_index,
-            cache_key=key,
-            label=ctx.label,
-            run_id=ctx.run_id,
-            persona_id=ctx.persona_id,
-        )
+    row = services.llm_call_build(
+        provider=config.provider,
+        model=config.model,
+        base_url=config.base_url or "",
+        parameters=parameters,
+        messages=list(messages),
+        status=status,
+        response_text=reply.text,
+        parsed_ok=error is None,
+        error=error or "",
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cost=cost,
+        currency=currency,
+        latency_ms=exchange.latency_ms,
+        attempt=attempt,
+        transport_try=exchange.transport_try,
+        sample_index=ctx.sample_index,
+        cache_key=key,
+        label=ctx.label,
+        run_id=ctx.run_id,
+        persona_id=ctx.persona_id,
+    )
+    calls.calls.append(row)
     return AttemptUsage(
-        call_id=row.pk,
+        call=row,
         input_tokens=reply.input_tokens or 0,
         output_tokens=reply.output_tokens or 0,
         cost=cost,

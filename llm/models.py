@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from llm.types import Provider
 
@@ -89,7 +90,8 @@ class LLMCall(models.Model):
     # Plain integers, not foreign keys: the gateway does not depend on the studies app.
     run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     persona_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the call was made, not when its buffered row was written.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

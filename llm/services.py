@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.utils import timezone
 
 from llm.models import CachedResponse, LLMCall, ModelPrice
 from llm.providers.base import ProviderReply
@@ -36,26 +37,22 @@ def model_price_set(
     return price
 
 
-def cached_response_store(
+def cached_response_build(
     *, key: str, provider: str, model: str, reply: ProviderReply
 ) -> CachedResponse:
-    """Store a reply under its request key; the first writer wins when workers race."""
-    try:
-        with transaction.atomic():
-            return CachedResponse.objects.create(
-                key=key,
-                provider=provider,
-                model=model,
-                response_text=reply.text,
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                finish_reason=reply.finish_reason[:40],
-            )
-    except IntegrityError:
-        return CachedResponse.objects.get(key=key)
+    """A reply to store under its request key (written by `llm_calls_write`)."""
+    return CachedResponse(
+        key=key,
+        provider=provider,
+        model=model,
+        response_text=reply.text,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        finish_reason=reply.finish_reason[:40],
+    )
 
 
-def llm_call_record(
+def llm_call_build(
     *,
     provider: str,
     model: str,
@@ -80,8 +77,8 @@ def llm_call_record(
     run_id: int | None = None,
     persona_id: int | None = None,
 ) -> LLMCall:
-    """Append one row to the call log."""
-    return LLMCall.objects.create(
+    """One call-log row, stamped now (written by `llm_calls_write`)."""
+    return LLMCall(
         provider=provider,
         model=model,
         base_url=base_url,
@@ -104,4 +101,15 @@ def llm_call_record(
         label=label[:60],
         run_id=run_id,
         persona_id=persona_id,
+        created_at=timezone.now(),
     )
+
+
+def llm_calls_write(*, calls: list[LLMCall], cache: list[CachedResponse]) -> None:
+    """Write call-log rows and cache entries in one transaction. When workers race to cache the
+    same request, the first entry stored is kept and the others are dropped."""
+    with transaction.atomic():
+        if cache:
+            CachedResponse.objects.bulk_create(cache, ignore_conflicts=True)
+        if calls:
+            LLMCall.objects.bulk_create(calls)

@@ -117,15 +117,20 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class AttemptUsage:
-    """One structured attempt: what it used and cost, and its call-log row."""
+    """One structured attempt: what it used and cost, and its call-log row (an `LLMCall`, saved
+    once the gateway's `CallBuffer` holding it is flushed)."""
 
-    call_id: int | None
+    call: Any
     input_tokens: int
     output_tokens: int
     cost: Decimal | None
     cached: bool
     ok: bool
     error: str = ""
+
+    @property
+    def call_id(self) -> int | None:
+        return None if self.call is None else self.call.pk
 
 
 T = TypeVar("T", bound=BaseModel)

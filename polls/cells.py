@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 
 from environment.categories import AGE_BRACKETS, label
@@ -91,7 +92,19 @@ class QuestionCells:
         if (self.age_min >= 0).any():
             measured.append("age")
         self.dimensions = tuple(d for d in MATCH_ORDER if d in measured)
+        # Answers as positions in `answer_options`, so a cell's weighted shares are one bincount.
+        self.answer_options, self.answer_index = np.unique(self.option_ids, return_inverse=True)
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._masks: dict[tuple, object] = {}
+
+    def _factorized(self, dimension: str) -> tuple[np.ndarray, np.ndarray]:
+        """The column as codes into its distinct stored values (a few dozen among thousands of
+        rows), so a mask tests each distinct value once instead of every row."""
+        found = self._codes.get(dimension)
+        if found is None:
+            codes, uniques = pd.factorize(self.columns[dimension])
+            found = self._codes[dimension] = (codes, np.asarray(uniques, dtype=object))
+        return found
 
     def _mask(self, dimension: str, persona: Persona):
         if dimension == "age":
@@ -109,11 +122,14 @@ class QuestionCells:
             mask = (self.age_min >= 0) & (in_range | exact)
         else:
             value = key[1]
-            col = self.columns[dimension]
+            codes, uniques = self._factorized(dimension)
             # A stored value may be several categories joined by "|": match the persona's among them.
-            mask = np.fromiter(
-                (value in v.split("|") if v else False for v in col), dtype=bool, count=len(col)
+            hit = np.fromiter(
+                (value in v.split("|") if v else False for v in uniques),
+                dtype=bool,
+                count=len(uniques),
             )
+            mask = hit[codes] if len(codes) else np.zeros(0, dtype=bool)
         self._masks[key] = mask
         return mask
 
@@ -138,28 +154,54 @@ class QuestionCells:
             widened_by=tuple(dropped),
             weights=self.weights[mask],
             option_ids=self.option_ids[mask],
+            answer_options=self.answer_options,
+            answer_index=self.answer_index[mask],
         )
 
 
 class Cell:
     """The respondents of one persona's cell: their answers (poll option ids) and survey weights."""
 
-    def __init__(self, *, mask, count, dimensions, widened_by, weights, option_ids) -> None:
+    def __init__(
+        self,
+        *,
+        mask,
+        count,
+        dimensions,
+        widened_by,
+        weights,
+        option_ids,
+        answer_options=None,
+        answer_index=None,
+    ) -> None:
         self.mask = mask
         self.count = count
         self.dimensions = dimensions
         self.widened_by = widened_by
         self.weights = weights
         self.option_ids = option_ids
+        if answer_options is None:
+            answer_options, answer_index = np.unique(option_ids, return_inverse=True)
+        self._answer_options = answer_options
+        self._answer_index = answer_index
 
     def shares(self) -> dict[int, float]:
         """Weighted share of each poll option answered in the cell."""
         total = float(self.weights.sum())
         if total <= 0:
             return {}
+        sums = np.bincount(
+            self._answer_index, weights=self.weights, minlength=len(self._answer_options)
+        )
         return {
-            int(o): float(self.weights[self.option_ids == o].sum() / total)
-            for o in sorted(set(self.option_ids.tolist()))
+            int(o): float(w / total)
+            for o, w, n in zip(
+                self._answer_options,
+                sums,
+                np.bincount(self._answer_index, minlength=len(self._answer_options)),
+                strict=True,
+            )
+            if n  # an option answered in the cell (with weight zero it still counts, at 0 %)
         }
 
     def describe(self, persona: Persona) -> str:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
 from llm.errors import ProviderError, StructuredOutputError
-from llm.gateway import PriceBook, complete_structured, estimate_cost
+from llm.gateway import CallBuffer, PriceBook, complete_structured, estimate_cost
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
 from personas.engine import profile as profile_mod
@@ -281,7 +281,15 @@ class PersonaEngine:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _call(self, step: str, persona: Any, messages: list[dict], schema, usage: StepUsage):
+    def _call(
+        self,
+        step: str,
+        persona: Any,
+        messages: list[dict],
+        schema,
+        usage: StepUsage,
+        calls: CallBuffer,
+    ):
         try:
             result: StructuredResult = complete_structured(
                 config=self.config,
@@ -292,6 +300,7 @@ class PersonaEngine:
                 run_id=self.run_id,
                 persona_id=persona.id,
                 prices=self.prices,
+                buffer=calls,
             )
         except StructuredOutputError as exc:
             usage.add(exc.attempts)
@@ -304,6 +313,15 @@ class PersonaEngine:
         return result.value
 
     def run(self, persona: Any) -> EngineOutcome:
+        """Take one persona through the steps. Its calls are logged (and their replies cached) in
+        one write when it is done, whether it succeeded, failed a step or raised."""
+        calls = CallBuffer()
+        try:
+            return self._run(persona, calls)
+        finally:
+            calls.flush()
+
+    def _run(self, persona: Any, calls: CallBuffer) -> EngineOutcome:
         doc = profile_mod.profile_doc(persona)
         outcome = EngineOutcome(profile=doc.model_dump(mode="json"))
         profile_text = profile_mod.describe(doc)
@@ -320,6 +338,7 @@ class PersonaEngine:
                     self._messages("context", profile_text=profile_text, environment=environment),
                     PersonaContext,
                     outcome.usage,
+                    calls,
                 )
             outcome.context = context.model_dump(mode="json")
             context_text = _context_text(context)
@@ -332,6 +351,7 @@ class PersonaEngine:
                     ),
                     ConsistencyReport,
                     outcome.usage,
+                    calls,
                 )
                 outcome.consistency = report.model_dump(mode="json")
             proficiency = doc.tech_profile.proficiency if doc.tech_profile else None
@@ -349,6 +369,7 @@ class PersonaEngine:
                 ),
                 experience_model(min_episodes=lo, max_episodes=hi),
                 outcome.usage,
+                calls,
             )
             outcome.experience = experience.model_dump(mode="json")
             participation = self._call(
@@ -364,6 +385,7 @@ class PersonaEngine:
                 ),
                 self.participation_schema,
                 outcome.usage,
+                calls,
             )
         except _StepFailed as failed:
             outcome.failed_step, outcome.failure = failed.step, failed.reason[:4000]
