@@ -1,29 +1,45 @@
 """Benchmark: 1,000 personas × 3 engine steps (context, experience, participation) through the LLM
-backend against the local fake server at 200 ms per answer, 50 personas at once.
+backend against the local fake server at 200 ms per answer, 50 requests in flight at once.
 
 The ideal is the server's latency alone: 3,000 calls × 0.2 s / 50 = 12 s; the target is a wall time
 within 20 % of it (`overhead_ratio` = wall / ideal <= 1.2). A second run of the same study,
 population and config (same seed) is served from the response cache and must send nothing.
 
-The server runs in its own process (its threads would otherwise compete for the engine's GIL);
-the run goes through `run_start` → the inline executor → one chunk of all 1,000 personas, on a
-fresh SQLite database. Results go to ``bench/results/llm_engine.json``; the exit status is non-zero
-when a run did not complete with every persona and call accounted for (the timing target is
-recorded, not enforced).
+Two deployments are measured, each in a process of its own with a fresh database:
 
-    .venv/bin/python -m bench.llm_engine
+- ``workers`` (the headline figure): the production shape. PostgreSQL, Redis, and one
+  ``celery worker --concurrency 2`` (two prefork processes, one per core); the run is two chunks of
+  500 personas with 25 engine threads each, so 50 requests are in flight at once, as the server's
+  own count confirms (`server.max_in_flight`). The worker is warmed by a 20-persona run first (a
+  long-lived worker has its imports and connection pools ready), and the timed run's wall is from
+  ``run_start()`` to the run being seen completed in the database, aggregation included.
+- ``embedded``: no Redis, SQLite, the inline executor, one chunk of 1,000 with 50 threads in the
+  bench process: every call's Python work shares one interpreter lock, so this is the figure of one
+  process, kept for comparison.
+
+The server runs in its own process; the machine's busy CPU time during each run is read from
+/proc/stat. Results go to ``bench/results/llm_engine.json``; the exit status is non-zero when a run
+did not complete with every persona and call accounted for (the timing target is recorded, not
+enforced).
+
+    .venv/bin/python -m bench.llm_engine                   # both, writes the JSON
+    .venv/bin/python -m bench.llm_engine --mode workers    # one of them, prints its figures
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +52,21 @@ CONCURRENCY = 50
 IDEAL_SECONDS = PERSONAS * STEPS * LATENCY_S / CONCURRENCY
 TARGET_RATIO = 1.2
 AREA = "dallas_tx_city"
+WORKER_PROCESSES = 2
+WARMUP_PERSONAS = 20
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+BIN = Path(sys.executable).parent
+
+
+# The fake server writes a response's headers and body in two sends; with Nagle's algorithm on, the
+# body waits for the client's delayed ACK of the headers, about 40 ms on Linux, on every answer.
+# That is the fake's artefact, not the engine's overhead (a real API's front end sets TCP_NODELAY).
+SERVER_MAIN = (
+    "import socketserver; "
+    "socketserver.StreamRequestHandler.disable_nagle_algorithm = True; "
+    "from tests.llm.fake_llm_server import main; main()"
+)
 
 
 def _rss_mb() -> float:
@@ -44,28 +75,53 @@ def _rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-# The fake server writes a response's headers and body in two sends; with Nagle's algorithm on, the
-# body waits for the client's delayed ACK of the headers, about 40 ms on Linux, on every answer
-# (measured: 47 ms a round trip at zero latency, 2.7 ms with Nagle off). That is the fake's
-# artefact, not the engine's overhead (a real API's front end sets TCP_NODELAY), so the bench
-# starts the server's own main() with Nagle off: the same server, minus the 40 ms.
-SERVER_MAIN = (
-    "import socketserver; "
-    "socketserver.StreamRequestHandler.disable_nagle_algorithm = True; "
-    "from tests.llm.fake_llm_server import main; main()"
-)
+def _busy_cpu_seconds() -> float:
+    """Seconds the machine's CPUs have spent busy since boot (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server: every live postgres process, plus what the postmaster
+    has collected from backends that have already exited (cutime + cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "postgres":
+                continue
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        total += int(stat[11]) + int(stat[12])
+        if stat[1] == "1" or (proc / "cmdline").read_bytes().find(b"-D") != -1:
+            total += int(stat[13]) + int(stat[14])  # the postmaster: its reaped children
+    return total / tick
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
 def _start_server() -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SERVER_MAIN,
-            "--latency",
-            str(LATENCY_S),
-            "--persona",
-        ],
+        [sys.executable, "-c", SERVER_MAIN, "--latency", str(LATENCY_S), "--persona"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -75,6 +131,11 @@ def _start_server() -> tuple[subprocess.Popen, str]:
         server.terminate()
         raise RuntimeError(f"the fake LLM server did not start (printed {url!r})")
     return server, url
+
+
+def _server_stats(url: str, *, reset: bool = False) -> dict:
+    with urllib.request.urlopen(f"{url}/_stats" + ("?reset=1" if reset else "")) as resp:
+        return json.loads(resp.read())
 
 
 def _server_round_trip(url: str, tries: int = 20) -> float:
@@ -93,22 +154,124 @@ def _server_round_trip(url: str, tries: int = 20) -> float:
     return (time.perf_counter() - started) / tries
 
 
-def _setup_environment(workdir: Path) -> None:
-    # A fresh database of its own, the embedded default (no Redis), and no limits from the shell.
-    os.environ["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
+def _setup_environment(mode: str, workdir: Path) -> None:
     os.environ["PERSONALAB_VAR_DIR"] = str(workdir)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DEBUG"] = "False"  # DEBUG keeps every query in memory, which would skew the peak
-    for name in ("DATABASE_URL", "REDIS_URL", "LLM_REPLAY_ONLY"):
+    os.environ["SECRET_KEY"] = "bench-only-" + uuid.uuid4().hex
+    for name in ("DATABASE_URL", "REDIS_URL", "LLM_REPLAY_ONLY", "RUN_EXECUTOR"):
         os.environ.pop(name, None)
     for provider in ("OPENAI", "ANTHROPIC", "COMPATIBLE"):
         for suffix in ("CONCURRENCY", "RPM", "TPM"):
             os.environ.pop(f"LLM_{provider}_{suffix}", None)
     os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
+    if mode == "workers":
+        import psycopg
+        import redis
+
+        database = f"personalab_bench_llm_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
+        os.environ["DATABASE_URL"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+        os.environ["REDIS_URL"] = REDIS_URL
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    else:
+        os.environ["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
     sys.path.insert(0, str(ROOT))
 
 
-def _timed_run(*, study, population, config: dict) -> tuple[float, object]:
+def _drop_database() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _start_worker(workdir: Path) -> subprocess.Popen:
+    log = workdir / "worker.log"
+    worker = subprocess.Popen(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=warning",
+            f"--concurrency={WORKER_PROCESSES}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:6]}@%h",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError("celery worker exited:\n" + log.read_text())
+        if len(_children(worker.pid)) >= WORKER_PROCESSES:
+            time.sleep(1.0)  # the children finish their set-up
+            return worker
+        time.sleep(0.2)
+    worker.terminate()
+    raise RuntimeError("celery worker did not start:\n" + log.read_text())
+
+
+def _load_data(size: int, seed: int):
+    from django.core.management import call_command
+
+    from personas.services import AreaWeight, population_create
+    from polls.models import Question
+    from studies.services import ItemSpec, OptionSpec, study_create
+
+    with open(os.devnull, "w") as quiet:
+        call_command("migrate", verbosity=0, stdout=quiet)
+        call_command("load_areas", stdout=quiet)
+        call_command(
+            "import_poll",
+            csv=str(ROOT / "polls" / "data" / "cces2018_abortion.csv"),
+            mapping=ROOT / "polls" / "mappings" / "cces2018_abortion.yaml",
+            stdout=quiet,
+        )
+    question = Question.objects.get(poll__slug="cces-2018-abortion")
+
+    def population(n: int, name: str, seed: int):
+        return population_create(
+            size=n,
+            areas=[AreaWeight(AREA)],
+            seed=seed,
+            name=name,
+            include_behavioral_characteristics=True,
+        )
+
+    study = study_create(
+        title="Employer coverage and a transit levy",
+        description="Two questions on health coverage and paying for buses.",
+        items=[
+            ItemSpec(code="coverage", text=question.text, poll_question_id=question.id),
+            ItemSpec(
+                code="levy",
+                text="Would you vote for a half-cent sales tax to pay for more buses?",
+                options=[OptionSpec("yes", "Yes"), OptionSpec("no", "No")],
+            ),
+        ],
+    )
+    return study, population(size, "bench-llm", seed), population
+
+
+def _timed_run(*, study, population, config: dict, chunk_size: int, executor: str):
+    """Start a run and return (wall seconds, the finished run): for the inline executor
+    `run_start` returns once the run is done; for Celery the database is polled for it."""
     from studies.models import Run
     from studies.services import run_start
 
@@ -119,15 +282,17 @@ def _timed_run(*, study, population, config: dict) -> tuple[float, object]:
         backend="llm",
         backend_config=config,
         seed=1,
-        chunk_size=PERSONAS,  # one chunk: all 50 threads work in the same chunk
-        executor="inline",  # returns once the run has finished
+        chunk_size=chunk_size,
+        executor=executor,
     )
+    while not Run.objects.filter(id=run.id, status__in=Run.FINISHED).exists():
+        time.sleep(0.02)
     wall = time.perf_counter() - started
     return wall, Run.objects.get(id=run.id)
 
 
 def _latency_figures(run) -> dict:
-    """The provider latency the gateway logged per call (send to reply, in the engine process)."""
+    """The provider latency the gateway logged per call (send to reply, in the engine)."""
     from llm.models import LLMCall
 
     values = sorted(
@@ -143,23 +308,36 @@ def _latency_figures(run) -> dict:
     }
 
 
+def _timeline(run) -> dict:
+    """Seconds from the run's creation to: its first chunk starting, the first and the last reply
+    logged, and the run finishing (aggregation done)."""
+    from django.db.models import Max, Min
+
+    from llm.models import LLMCall
+
+    span = LLMCall.objects.filter(run_id=run.id).aggregate(
+        first=Min("created_at"), last=Max("created_at")
+    )
+
+    def since(moment):
+        return None if moment is None else round((moment - run.created_at).total_seconds(), 2)
+
+    return {
+        "chunk_started": since(run.started_at),
+        "first_reply": since(span["first"]),
+        "last_reply": since(span["last"]),
+        "finished": since(run.finished_at),
+    }
+
+
 def _run_figures(run, wall: float) -> dict:
     from django.db.models import Count
 
     from llm.models import LLMCall
 
-    by_status = dict(
-        LLMCall.objects.filter(run_id=run.id)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    by_step = dict(
-        LLMCall.objects.filter(run_id=run.id)
-        .values_list("label")
-        .annotate(n=Count("id"))
-        .values_list("label", "n")
-    )
+    calls = LLMCall.objects.filter(run_id=run.id)
+    by_status = dict(calls.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    by_step = dict(calls.values_list("label").annotate(n=Count("id")).values_list("label", "n"))
     pipeline = None
     if run.started_at and run.finished_at:
         pipeline = (run.finished_at - run.started_at).total_seconds()
@@ -176,156 +354,222 @@ def _run_figures(run, wall: float) -> dict:
         "calls_by_status": by_status,
         "calls_by_step": by_step,
         "requests_sent_to_server": sum(n for s, n in by_status.items() if s != "cache_hit"),
+        "timeline_seconds": _timeline(run),
     }
 
 
-def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-llm-"))
-    _setup_environment(workdir)
+def _problems(name: str, run, figures: dict, sent: int) -> list[str]:
+    from studies.models import Run
+
+    expected_calls = PERSONAS * STEPS
+    problems = []
+    if run.status != Run.Status.COMPLETED:
+        problems.append(f"{name} run is {run.status}: {run.error_message}")
+    if run.personas_done != PERSONAS or run.personas_failed:
+        problems.append(
+            f"{name} run: {run.personas_done} personas done, {run.personas_failed} failed"
+        )
+    if run.llm_calls != expected_calls:
+        problems.append(f"{name} run made {run.llm_calls} calls, not {expected_calls}")
+    if figures["requests_sent_to_server"] != sent:
+        problems.append(
+            f"{name} run sent {figures['requests_sent_to_server']} requests, not {sent}"
+        )
+    return problems
+
+
+def measure(mode: str) -> dict:
+    """One deployment's figures (run in a process of its own: Django's settings are global)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-llm-{mode}-"))
+    _setup_environment(mode, workdir)
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
 
-    from llm.ratelimit import limits_for
-    from personas.services import AreaWeight, population_create
-    from polls.models import Question
-    from studies.models import Run
-    from studies.services import ItemSpec, OptionSpec, study_create
-
-    with open(os.devnull, "w") as quiet:
-        call_command("migrate", verbosity=0, stdout=quiet)
-        call_command("load_areas", stdout=quiet)
-        call_command(
-            "import_poll",
-            csv=str(ROOT / "polls" / "data" / "cces2018_abortion.csv"),
-            mapping=ROOT / "polls" / "mappings" / "cces2018_abortion.yaml",
-            stdout=quiet,
-        )
-    question = Question.objects.get(poll__slug="cces-2018-abortion")
-    population = population_create(
-        size=PERSONAS,
-        areas=[AreaWeight(AREA)],
-        seed=20240601,
-        name="bench-llm",
-        include_behavioral_characteristics=True,
-    )
-    study = study_create(
-        title="Employer coverage and a transit levy",
-        description="Two questions on health coverage and paying for buses.",
-        items=[
-            ItemSpec(code="coverage", text=question.text, poll_question_id=question.id),
-            ItemSpec(
-                code="levy",
-                text="Would you vote for a half-cent sales tax to pay for more buses?",
-                options=[OptionSpec("yes", "Yes"), OptionSpec("no", "No")],
-            ),
-        ],
-    )
-
-    server, url = _start_server()
+    workers = mode == "workers"
+    threads = CONCURRENCY // WORKER_PROCESSES if workers else CONCURRENCY
+    chunk_size = PERSONAS // WORKER_PROCESSES if workers else PERSONAS
+    executor = "celery" if workers else "inline"
+    server = worker = None
     try:
+        study, population, make_population = _load_data(PERSONAS, seed=20240601)
+        server, url = _start_server()
         config = {
             "llm": {"provider": "openai", "model": "gpt-bench", "seed": 3, "base_url": f"{url}/v1"},
-            "engine": {"concurrency": CONCURRENCY},
+            "engine": {"concurrency": threads},
         }
         round_trip = _server_round_trip(url)
+        warmup = None
+        if workers:
+            worker = _start_worker(workdir)
+            warm_population = make_population(WARMUP_PERSONAS, "bench-llm-warmup", 7)
+            warm_wall, warm_run = _timed_run(
+                study=study,
+                population=warm_population,
+                config=config,
+                chunk_size=WARMUP_PERSONAS // WORKER_PROCESSES,
+                executor=executor,
+            )
+            warmup = {
+                "personas": WARMUP_PERSONAS,
+                "status": warm_run.status,
+                "wall_seconds": round(warm_wall, 2),
+            }
+        _server_stats(url, reset=True)
+        engine_pids = _children(worker.pid) if workers else [os.getpid()]
+        cpu_before = {pid: _process_cpu_seconds(pid) for pid in engine_pids}
+        server_cpu_before = _process_cpu_seconds(server.pid)
+        busy_before = _busy_cpu_seconds()
+        postgres_before = _postgres_cpu_seconds()
         load_before = os.getloadavg()
-        rss_before = _rss_mb()
-        cpu_started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-        first_wall, first = _timed_run(study=study, population=population, config=config)
-        cpu_first = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_started
-        rss_after_first = _rss_mb()
-        cached_wall, cached = _timed_run(study=study, population=population, config=config)
+        first_wall, first = _timed_run(
+            study=study,
+            population=population,
+            config=config,
+            chunk_size=chunk_size,
+            executor=executor,
+        )
+        busy = _busy_cpu_seconds() - busy_before
+        postgres_cpu = _postgres_cpu_seconds() - postgres_before
+        engine_cpu = {pid: _process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
+        server_cpu = _process_cpu_seconds(server.pid) - server_cpu_before
+        stats_first = _server_stats(url, reset=True)
+        cached_wall, cached = _timed_run(
+            study=study,
+            population=population,
+            config=config,
+            chunk_size=chunk_size,
+            executor=executor,
+        )
+        stats_cached = _server_stats(url, reset=True)
+        peaks = {pid: _peak_rss_mb(pid) for pid in engine_pids}
+        if workers:
+            peaks[os.getpid()] = _rss_mb()
+        first_figures = _run_figures(first, first_wall)
+        cached_figures = _run_figures(cached, cached_wall)
+        problems = _problems("first", first, first_figures, PERSONAS * STEPS)
+        problems += _problems("cached", cached, cached_figures, 0)
+        if stats_first["max_in_flight"] > CONCURRENCY:
+            problems.append(
+                f"{stats_first['max_in_flight']} requests were in flight at once, "
+                f"above the {CONCURRENCY} allowed"
+            )
+        if stats_cached["requests"]:
+            problems.append(
+                f"the cached re-run reached the server {stats_cached['requests']} times"
+            )
+        ratio = first_wall / IDEAL_SECONDS
+        return {
+            "mode": mode,
+            "deployment": (
+                f"celery worker --concurrency {WORKER_PROCESSES} (prefork), PostgreSQL, Redis; "
+                f"{WORKER_PROCESSES} chunks of {chunk_size} personas, {threads} engine threads each"
+                if workers
+                else f"embedded default (SQLite, no Redis), inline executor, one chunk of "
+                f"{chunk_size} personas on {threads} threads of one process"
+            ),
+            "wall_seconds": round(first_wall, 2),
+            "overhead_ratio": round(ratio, 3),
+            "target_met": ratio <= TARGET_RATIO,
+            "first_run": first_figures,
+            "cached_rerun": cached_figures,
+            "server": {
+                "requests_first_run": stats_first["requests"],
+                "max_in_flight_first_run": stats_first["max_in_flight"],
+                "requests_cached_rerun": stats_cached["requests"],
+                "cpu_seconds_first_run": round(server_cpu, 2),
+                "round_trip_seconds_alone": round(round_trip, 4),
+            },
+            "latency_of_calls_ms": _latency_figures(first),
+            "cpu_first_run": {
+                "engine_processes_seconds": [round(v, 2) for v in engine_cpu.values()],
+                "postgres_seconds": round(postgres_cpu, 2) if workers else None,
+                "machine_busy_seconds": round(busy, 2),
+                "machine_capacity_seconds": round(first_wall * (os.cpu_count() or 1), 2),
+                "note": "machine_busy is every process (engine, server, database, Redis) on all "
+                "cores, from /proc/stat; capacity is wall x cores",
+            },
+            "peak_memory_mb": {
+                "per_process": [round(v, 1) for v in peaks.values()],
+                "max": round(max(peaks.values()), 1),
+                "note": "VmHWM of each engine process (and ru_maxrss of the bench process that "
+                "starts the runs, in workers mode)",
+            },
+            "warmup": warmup,
+            "load_average_before_first_run": [round(x, 2) for x in load_before],
+            "database": (
+                f"PostgreSQL {connection.pg_version // 10000}"
+                if connection.vendor == "postgresql"
+                else f"SQLite {connection.Database.sqlite_version} (fresh file, WAL)"
+            ),
+            "database_engine": settings.DATABASES["default"]["ENGINE"],
+            "problems": problems,
+        }
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-    peak = _rss_mb()
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        _drop_database()
 
-    first_figures = _run_figures(first, first_wall)
-    cached_figures = _run_figures(cached, cached_wall)
-    problems = []
-    expected_calls = PERSONAS * STEPS
-    for name, run, figures, sent in (
-        ("first", first, first_figures, expected_calls),
-        ("cached", cached, cached_figures, 0),
-    ):
-        if run.status != Run.Status.COMPLETED:
-            problems.append(f"{name} run is {run.status}: {run.error_message}")
-        if run.personas_done != PERSONAS or run.personas_failed:
-            problems.append(
-                f"{name} run: {run.personas_done} personas done, {run.personas_failed} failed"
-            )
-        if run.llm_calls != expected_calls:
-            problems.append(f"{name} run made {run.llm_calls} calls, not {expected_calls}")
-        if figures["requests_sent_to_server"] != sent:
-            problems.append(
-                f"{name} run sent {figures['requests_sent_to_server']} requests, not {sent}"
-            )
-    ratio = first_wall / IDEAL_SECONDS
-    limits = limits_for("openai")
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["workers", "embedded"])
+    args = parser.parse_args()
+    if args.mode:
+        print(json.dumps(measure(args.mode)), flush=True)
+        return 0
+    figures = {}
+    for mode in ("workers", "embedded"):
+        print(f"-- llm_engine: {mode}", flush=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.llm_engine", "--mode", mode],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if out.returncode:
+            print(out.stdout, file=sys.stderr)
+            return out.returncode
+        figures[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    head = figures["workers"]
+    problems = [f"{mode}: {p}" for mode, f in figures.items() for p in f["problems"]]
     result = {
         "benchmark": "llm_engine",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "workload": {
             "personas": PERSONAS,
             "steps": ["context", "experience", "participation"],
-            "calls": expected_calls,
+            "calls": PERSONAS * STEPS,
             "server_latency_seconds": LATENCY_S,
             "concurrency": CONCURRENCY,
             "items": 2,
             "area": AREA,
             "behavioural_profile": True,
-            "chunking": (
-                f"one chunk of {PERSONAS} (chunk_size={PERSONAS}), inline executor: all "
-                f"{CONCURRENCY} threads work in one chunk, so the figure is the pipeline's own"
-            ),
-            "wall_measured": "run_start() to return (the run is completed when it returns), "
-            "including the pre-run cost estimate and the final aggregation",
+            "wall_measured": "run_start() until the run is completed (pre-run cost estimate, "
+            "every chunk and the final aggregation included)",
         },
         "ideal_seconds": IDEAL_SECONDS,
-        "wall_seconds": round(first_wall, 2),
-        "overhead_ratio": round(ratio, 3),
         "target_ratio": TARGET_RATIO,
-        "target_met": ratio <= TARGET_RATIO,
-        "peak_memory_mb": round(peak, 1),
-        "rss_before_runs_mb": round(rss_before, 1),
-        "rss_after_first_run_mb": round(rss_after_first, 1),
-        "first_run": first_figures,
-        "cached_rerun": {
-            **cached_figures,
-            "calls_to_server": cached_figures["requests_sent_to_server"],
-        },
-        "rate_limits": {
-            "openai": {
-                "concurrency": limits.concurrency,
-                "requests_per_minute": limits.requests_per_minute,
-                "tokens_per_minute": limits.tokens_per_minute,
-            },
-            "note": (
-                "settings.LLM_RATE_LIMITS unset and LLM_OPENAI_* cleared: no limiter in force "
-                "(None = unlimited); the engine's own concurrency of 50 is the only bound"
-            ),
-            "backend": "in-process (no REDIS_URL)",
-        },
-        "server": (
-            "tests/llm/fake_llm_server.py main() in its own process, persona_responder answers, "
-            "Nagle off (see SERVER_MAIN)"
-        ),
-        "server_round_trip_seconds": round(round_trip, 4),
-        "latency_of_calls_ms": _latency_figures(first),
-        "cpu_seconds_of_bench_process": round(cpu_first, 1),
-        "load_average_before_first_run": [round(x, 2) for x in load_before],
-        "database": f"SQLite {connection.Database.sqlite_version} (fresh file, WAL)",
-        "database_engine": settings.DATABASES["default"]["ENGINE"],
-        "reading": (
-            f"the bench process used {cpu_first:.1f} s of CPU in the {first_wall:.1f} s of the "
-            f"first run ({os.cpu_count()} CPUs, shared with the server process): the engine is "
-            "bound by the Python work per call, which its 50 threads take turns at under the GIL, "
-            "not by the server's latency"
-        ),
+        "headline": "workers",
+        "wall_seconds": head["wall_seconds"],
+        "overhead_ratio": head["overhead_ratio"],
+        "target_met": head["target_met"],
+        "peak_memory_mb": head["peak_memory_mb"]["max"],
+        "workers": figures["workers"],
+        "embedded": figures["embedded"],
+        "rate_limits": "LLM_*_CONCURRENCY/RPM/TPM cleared: no limiter in force; the engine "
+        "threads are the only bound on requests in flight",
+        "server": "tests/llm/fake_llm_server.py main() in its own process, persona_responder "
+        "answers, Nagle off (see SERVER_MAIN)",
         "correct": not problems,
         "problems": problems,
         "machine": {

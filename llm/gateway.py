@@ -117,14 +117,23 @@ class CallBuffer:
     """Call-log rows and cache entries held back and written together by `flush()`.
 
     A call written as it happens cost two inserts (the cache entry inside a savepoint) and, on
-    SQLite, two turns at the write lock; the persona engine holds one buffer per persona and
-    flushes it once the persona is done (failed or not), so its three or four calls cost one
-    transaction. A gateway call given no buffer flushes its own before it returns or raises.
+    SQLite, two turns at the write lock. The persona engine fills one buffer per persona and the
+    run pipeline writes it with the persona's record, a batch of personas to a transaction. A
+    gateway call given no buffer flushes its own before it returns or raises.
     """
 
     def __init__(self) -> None:
         self.calls: list[LLMCall] = []
         self.cache: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.calls) + len(self.cache)
+
+    def extend(self, other: CallBuffer) -> None:
+        """Take over another buffer's rows (it is left empty), to write many in one go."""
+        self.calls += other.calls
+        self.cache += other.cache
+        other.calls, other.cache = [], []
 
     def flush(self) -> None:
         if not (self.calls or self.cache):
@@ -450,14 +459,8 @@ def _exchange(
     """One reply for one exact request: from the cache, or from the provider with retries."""
     if use_cache:
         start = time.monotonic()
-        hit = selectors.cached_response_get(key=key)
-        if hit is not None:
-            reply = ProviderReply(
-                text=hit.response_text,
-                input_tokens=hit.input_tokens,
-                output_tokens=hit.output_tokens,
-                finish_reason=hit.finish_reason,
-            )
+        reply = selectors.cached_response_get(key=key)
+        if reply is not None:
             latency = int((time.monotonic() - start) * 1000)
             return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
     if _replay_only(replay_only):

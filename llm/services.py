@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.bulk import bulk_insert
 from llm.models import CachedResponse, LLMCall, ModelPrice
 from llm.providers.base import ProviderReply
 
@@ -109,7 +110,5 @@ def llm_calls_write(*, calls: list[LLMCall], cache: list[CachedResponse]) -> Non
     """Write call-log rows and cache entries in one transaction. When workers race to cache the
     same request, the first entry stored is kept and the others are dropped."""
     with transaction.atomic():
-        if cache:
-            CachedResponse.objects.bulk_create(cache, ignore_conflicts=True)
-        if calls:
-            LLMCall.objects.bulk_create(calls)
+        bulk_insert(CachedResponse, cache, ignore_conflicts=True)
+        bulk_insert(LLMCall, calls)

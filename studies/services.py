@@ -19,6 +19,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from config.api import ConflictError, DomainError
+from config.bulk import bulk_insert
 from personas.models import Persona, Population
 from polls.models import Question
 from studies.backends.base import PersonaResult, backend_get, backend_names
@@ -341,7 +342,8 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         run=run, reporter=reporter, batch=getattr(backend, "write_batch", ANSWER_BATCH)
     )
     last_check = time.monotonic()
-    results = _persona_results(backend, todo)
+    dropped: list[PersonaResult] = []
+    results = _persona_results(backend, todo, dropped=dropped)
     try:
         for persona, result in results:
             writer.add(persona, result)
@@ -357,12 +359,19 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
                     break
     finally:
         results.close()  # stops handing out personas; those in flight finish and are dropped
-    writer.flush()
+        for result in dropped:
+            writer.add_calls(result)
+        # Also when a persona raised for the whole run: the personas answered before it are kept
+        # (a resumed run skips them) and every model call made is logged.
+        writer.flush()
     return writer.written
 
 
-def _persona_results(backend, personas: list[Persona]) -> Iterator[tuple[Persona, PersonaResult]]:
-    """(persona, result) as each finishes; up to backend.concurrency at once on threads."""
+def _persona_results(
+    backend, personas: list[Persona], *, dropped: list[PersonaResult] | None = None
+) -> Iterator[tuple[Persona, PersonaResult]]:
+    """(persona, result) as each finishes; up to backend.concurrency at once on threads. When the
+    consumer stops early, the results of personas still in flight go to `dropped`."""
     concurrency = max(1, int(getattr(backend, "concurrency", 1)))
     if concurrency == 1:
         for persona in personas:
@@ -415,6 +424,10 @@ def _persona_results(backend, personas: list[Persona]) -> Iterator[tuple[Persona
             todo.put(None)  # after any persona still queued: in-flight ones finish, then stop
         for worker in workers:
             worker.join()
+        while dropped is not None and not done.empty():
+            _, result, _ = done.get()
+            if result is not None:
+                dropped.append(result)
 
 
 class _ChunkWriter:
@@ -427,6 +440,7 @@ class _ChunkWriter:
         self.answers: list[Answer] = []
         self.records: list[RunPersona] = []
         self.failed = 0
+        self.calls: list = []  # the personas' unwritten model calls (CallBuffers)
         self.cost = Decimal("0")
         self.cost_known = True
         self.usage = {"llm_calls": 0, "cached_calls": 0, "input_tokens": 0, "output_tokens": 0}
@@ -440,7 +454,14 @@ class _ChunkWriter:
     def pending(self) -> int:
         return len(self.records)
 
+    def add_calls(self, result: PersonaResult) -> None:
+        """Only the persona's model calls: they were made (and billed), so they are logged even
+        when the persona itself is dropped (in flight when the run stopped)."""
+        if result.calls:
+            self.calls.append(result.calls)
+
     def add(self, persona: Persona, result: PersonaResult) -> None:
+        self.add_calls(result)
         for item_id, draft in result.answers.items():
             self.answers.append(
                 Answer(
@@ -491,13 +512,26 @@ class _ChunkWriter:
             self.stored_read_at = time.monotonic()
         return self.stored_spent + self.cost >= budget
 
+    def _write_calls(self) -> None:
+        if not self.calls:
+            return
+        first, *rest = self.calls
+        for other in rest:
+            first.extend(other)
+        first.flush()
+        self.calls = []
+
     def flush(self) -> None:
         if not self.records:
+            with transaction.atomic():
+                self._write_calls()
             return
         n = len(self.records)
         with transaction.atomic():
-            RunPersona.objects.bulk_create(self.records, ignore_conflicts=True)
-            Answer.objects.bulk_create(self.answers, ignore_conflicts=True)
+            self._write_calls()
+            # A re-delivered chunk finds its personas stored: those rows are skipped.
+            bulk_insert(RunPersona, self.records, ignore_conflicts=True)
+            bulk_insert(Answer, self.answers, ignore_conflicts=True)
             updates = {
                 "personas_done": Least(F("personas_done") + n, F("personas_total")),
                 "personas_failed": F("personas_failed") + self.failed,

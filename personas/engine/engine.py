@@ -126,6 +126,7 @@ class EngineOutcome:
     usage: StepUsage = field(default_factory=StepUsage)
     failed_step: str = ""
     failure: str = ""
+    calls: CallBuffer = field(default_factory=CallBuffer)  # the persona's calls, to be written
 
     @property
     def ok(self) -> bool:
@@ -228,15 +229,9 @@ class PersonaEngine:
             think_aloud=study.think_aloud,
             time_on_task=study.time_on_task,
         )
-        self.grounding = (
-            Grounding(
-                scenario=self.scenario,
-                linked_question_ids=[i.poll_question_id for i in items if i.poll_question_id],
-                questions=self.options.grounding_questions,
-            )
-            if self.options.grounding_questions
-            else None
-        )
+        self._linked_questions = [i.poll_question_id for i in items if i.poll_question_id]
+        self._grounding: Grounding | None = None
+        self._grounding_lock = threading.Lock()
         self._areas: dict[str, dict] = {}
         self._lock = threading.Lock()
         # Read once for the run: every call of it is costed at the same price, and a price query
@@ -246,6 +241,22 @@ class PersonaEngine:
         self._system = self._render("system")
 
     # --- prompts ------------------------------------------------------------------------------
+
+    def _grounding_text(self, persona: Any) -> str:
+        """The persona's poll grounding. The polls' answers are loaded by the first persona that
+        needs them (its participation step), not when the engine is made: loading them takes a
+        few tenths of a second, and meanwhile the other personas' first calls are already out."""
+        if not self.options.grounding_questions:
+            return ""
+        if self._grounding is None:
+            with self._grounding_lock:
+                if self._grounding is None:
+                    self._grounding = Grounding(
+                        scenario=self.scenario,
+                        linked_question_ids=self._linked_questions,
+                        questions=self.options.grounding_questions,
+                    )
+        return self._grounding.text(persona)
 
     def _render(self, name: str, **values: Any) -> str:
         base = {
@@ -313,13 +324,21 @@ class PersonaEngine:
         return result.value
 
     def run(self, persona: Any) -> EngineOutcome:
-        """Take one persona through the steps. Its calls are logged (and their replies cached) in
-        one write when it is done, whether it succeeded, failed a step or raised."""
+        """Take one persona through the steps.
+
+        Its call-log rows and cache entries come back unwritten in `outcome.calls`, for the caller
+        to write with the persona's record (`CallBuffer.flush()`), so a persona costs one write
+        instead of two per call. When a step raises for the whole run (a missing key, a
+        replay-only miss, a refused request), what was tried is written before the error goes on.
+        """
         calls = CallBuffer()
         try:
-            return self._run(persona, calls)
-        finally:
+            outcome = self._run(persona, calls)
+        except BaseException:
             calls.flush()
+            raise
+        outcome.calls = calls
+        return outcome
 
     def _run(self, persona: Any, calls: CallBuffer) -> EngineOutcome:
         doc = profile_mod.profile_doc(persona)
@@ -381,7 +400,7 @@ class PersonaEngine:
                     context_text=context_text,
                     experience_text=_experience_text(outcome.experience),
                     environment=environment,
-                    grounding=self.grounding.text(persona) if self.grounding else "",
+                    grounding=self._grounding_text(persona),
                 ),
                 self.participation_schema,
                 outcome.usage,
@@ -454,7 +473,7 @@ class PersonaEngine:
                     context_text=filler_context,
                     experience_text=filler_experience,
                     environment=environment,
-                    grounding=self.grounding.text(persona) if self.grounding else "",
+                    grounding=self._grounding_text(persona),
                 ),
             }
             for s in steps:

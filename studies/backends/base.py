@@ -44,6 +44,9 @@ class PersonaResult:
     cost: Decimal | None = Decimal("0")
     failed_step: str = ""
     failure: str = ""
+    # Model calls made for the persona and not yet written (an `llm.gateway.CallBuffer`): the
+    # pipeline writes them with the persona's record, in the same transaction.
+    calls: Any = None
 
     @property
     def ok(self) -> bool:

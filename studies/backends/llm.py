@@ -141,4 +141,5 @@ class LLMBackend:
             cost=usage.cost,
             failed_step=outcome.failed_step,
             failure=outcome.failure,
+            calls=outcome.calls,
         )

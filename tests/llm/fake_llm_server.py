@@ -217,6 +217,18 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
 
+        def do_GET(self) -> None:  # noqa: N802
+            # What a benchmark in another process reads back: requests served and the most in
+            # flight at once since the last reset (`/_stats?reset=1` reads, then resets).
+            if self.path.split("?")[0] != "/_stats":
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            with server._lock:
+                stats = {"requests": len(server.requests), "max_in_flight": server.max_in_flight}
+            if self.path.endswith("?reset=1"):
+                server.reset()
+            self._send(200, stats)
+
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
