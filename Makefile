@@ -40,7 +40,7 @@ schema: install
 # PostgreSQL runs of the benchmarks use a database of their own, created when missing.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalab_bench
 
-bench: install services  ## benchmarks -> bench/results/*.json (poll import, population generation)
+bench: install services  ## benchmarks -> bench/results/*.json (poll import, population generation, LLM engine)
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'personalab_bench'" | grep -q 1 \
 	  || createdb -h 127.0.0.1 -U postgres personalab_bench
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run

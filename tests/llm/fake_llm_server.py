@@ -78,6 +78,8 @@ class FakeLLMServer:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        # Seconds from a request read to its answer written, summed: the server's own latency.
+        self.handling_seconds = 0.0
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -133,15 +135,17 @@ class FakeLLMServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def done(self) -> None:
+    def done(self, seconds: float = 0.0) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.handling_seconds += seconds
 
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self._queue.clear()
             self.max_in_flight = 0
+            self.handling_seconds = 0.0
 
 
 def _openai_body(body: dict, b: Behaviour) -> dict:
@@ -200,6 +204,9 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
         # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
         # client's delayed ACK, about 40 ms on every answer, which no real provider adds.
         disable_nagle_algorithm = True
+        # Buffered writes: the headers and the body of an answer leave in one send (the handler
+        # flushes after each request), as a production front end sends a small reply.
+        wbufsize = -1
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
@@ -224,7 +231,12 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
             with server._lock:
-                stats = {"requests": len(server.requests), "max_in_flight": server.max_in_flight}
+                n = len(server.requests)
+                stats = {
+                    "requests": n,
+                    "max_in_flight": server.max_in_flight,
+                    "mean_handling_ms": round(server.handling_seconds / n * 1000, 2) if n else None,
+                }
             if self.path.endswith("?reset=1"):
                 server.reset()
             self._send(200, stats)
@@ -237,11 +249,12 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {"_unparsed": raw.decode(errors="replace")}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            server.record(RecordedRequest(self.path, headers, body, time.monotonic()))
+            received = time.monotonic()
+            server.record(RecordedRequest(self.path, headers, body, received))
             try:
                 self._answer(body, headers)
             finally:
-                server.done()
+                server.done(time.monotonic() - received)
 
         def _answer(self, body: dict, headers: dict[str, str]) -> None:
             anthropic = self.path.rstrip("/").endswith("/v1/messages")
