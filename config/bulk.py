@@ -11,7 +11,9 @@ encoding behave as with `bulk_create`.
   the objects, as `bulk_create` does.
 - With `ignore_conflicts` the rows go through a temporary table and `INSERT … ON CONFLICT DO
   NOTHING`: a row that clashes with a stored one on any unique constraint is skipped, and, as with
-  `bulk_create(ignore_conflicts=True)`, the objects get no primary key.
+  `bulk_create(ignore_conflicts=True)`, the objects get no primary key. The temporary table
+  lives as long as the database connection (a request's or a task's) and holds the columns the
+  model had when it was made.
 """
 
 from __future__ import annotations

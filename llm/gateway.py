@@ -5,7 +5,9 @@
     estimate_cost(config=..., calls=..., input_tokens_per_call=..., output_tokens_per_call=...)
 
 One call = cache lookup → (replay-only check) → rate-limit slot → HTTP request with the gateway's
-retry policy → cache store → call-log row. The SDKs' own retries are off so every try is logged.
+retry policy → cache entry → call-log row; the last two are written when the call ends, or held in
+the caller's `CallBuffer` to be written with its own rows (a run writes a batch of personas' calls
+in one transaction). The SDKs' own retries are off so every try is logged.
 
 Structured output: the JSON Schema of the pydantic model is put in the system instructions and,
 where the provider supports it, in the request (OpenAI `response_format`, Anthropic forced tool
@@ -95,10 +97,11 @@ T = TypeVar("T", bound=BaseModel)
 CACHE_KEY_VERSION = 1
 
 # SQLite has one writer at a time and makes the others poll for the lock with sleeps growing to
-# 100 ms (its busy handler): with dozens of engine threads each writing a cache row and a call-log
-# row per call, most of a run went to those sleeps, and a starved writer could even exceed the busy
-# timeout. Queueing the gateway's own writes on a lock hands the write lock from one thread to the
-# next at once. PostgreSQL takes concurrent inserts as they come.
+# 100 ms (its busy handler): with dozens of threads each writing their calls, most of a run went to
+# those sleeps, and a starved writer could even exceed the busy timeout. Queueing the gateway's own
+# writes on a lock hands the write lock from one thread to the next at once. (A run's engine threads
+# no longer write: the chunk writer logs their calls; the lock still serves direct gateway calls
+# made from several threads.) PostgreSQL takes concurrent inserts as they come.
 _SQLITE_WRITES = threading.Lock()
 
 

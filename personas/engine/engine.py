@@ -4,7 +4,8 @@ participation, each a structured call through the LLM gateway.
 One `PersonaEngine` serves a whole run (it holds the study, the templates, the poll grounding and
 the area contexts, all read once) and `run(persona)` takes one persona through the steps. It is
 safe to call from many threads at once: everything it shares is read-only after construction
-except the area-context cache, which is filled under a lock.
+except the area-context cache and the poll grounding (loaded when first needed), each filled under
+a lock.
 
 A step whose answers stay invalid after the gateway's fed-back retries, or whose provider gives up,
 fails that persona (with the step and the reason) and the run goes on; a missing API key or a
