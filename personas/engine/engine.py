@@ -15,6 +15,7 @@ replay-only cache miss concerns every persona and is raised for the run to fail.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.template import Context, Engine
 from pydantic import BaseModel, Field, ValidationError
 
@@ -40,6 +42,7 @@ from personas.engine.schemas import (
     participation_model,
 )
 
+logger = logging.getLogger(__name__)
 STEPS = ("context", "consistency", "experience", "participation")
 TEMPLATE_NAMES = ("system", *STEPS)
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "engine"
@@ -233,6 +236,15 @@ class PersonaEngine:
         self._linked_questions = [i.poll_question_id for i in items if i.poll_question_id]
         self._grounding: Grounding | None = None
         self._grounding_lock = threading.Lock()
+        if (
+            self.options.grounding_questions
+            and self.options.concurrency > 1
+            # A caller's open transaction holds rows another connection cannot see (tests).
+            and not connection.in_atomic_block
+        ):
+            threading.Thread(
+                target=self._load_grounding_in_background, name="engine-grounding", daemon=True
+            ).start()
         self._areas: dict[str, dict] = {}
         self._lock = threading.Lock()
         # Read once for the run: every call of it is costed at the same price, and a price query
@@ -243,21 +255,33 @@ class PersonaEngine:
 
     # --- prompts ------------------------------------------------------------------------------
 
+    def _load_grounding(self) -> Grounding:
+        with self._grounding_lock:
+            if self._grounding is None:
+                self._grounding = Grounding(
+                    scenario=self.scenario,
+                    linked_question_ids=self._linked_questions,
+                    questions=self.options.grounding_questions,
+                )
+            return self._grounding
+
+    def _load_grounding_in_background(self) -> None:
+        # Loading the polls' answers takes a few tenths of a second: on a thread of its own it
+        # overlaps the personas' first calls instead of holding up their participation steps.
+        try:
+            self._load_grounding()
+        except Exception:  # the persona that needs it loads it again and fails with the reason
+            logger.warning("Loading the poll grounding failed", exc_info=True)
+        finally:
+            connection.close()  # this thread's own database connection
+
     def _grounding_text(self, persona: Any) -> str:
-        """The persona's poll grounding. The polls' answers are loaded by the first persona that
-        needs them (its participation step), not when the engine is made: loading them takes a
-        few tenths of a second, and meanwhile the other personas' first calls are already out."""
+        """The persona's poll grounding (the polls' answers are loaded once, when first needed if
+        no background load is under way)."""
         if not self.options.grounding_questions:
             return ""
-        if self._grounding is None:
-            with self._grounding_lock:
-                if self._grounding is None:
-                    self._grounding = Grounding(
-                        scenario=self.scenario,
-                        linked_question_ids=self._linked_questions,
-                        questions=self.options.grounding_questions,
-                    )
-        return self._grounding.text(persona)
+        grounding = self._grounding or self._load_grounding()
+        return grounding.text(persona)
 
     def _render(self, name: str, **values: Any) -> str:
         base = {
