@@ -202,7 +202,10 @@ class PersonaEngine:
         items: list[Any],
         options: EngineOptions | None = None,
         run_id: int | None = None,
+        for_estimate: bool = False,
     ) -> None:
+        """`for_estimate`: the engine only sizes prompts (`estimate`), so the polls' answers are not
+        read."""
         self.config = config
         self.study = study
         self.items = items
@@ -236,8 +239,10 @@ class PersonaEngine:
         self._linked_questions = [i.poll_question_id for i in items if i.poll_question_id]
         self._grounding: Grounding | None = None
         self._grounding_lock = threading.Lock()
+        self._sized_grounding: Grounding | None = None
         if (
             self.options.grounding_questions
+            and not for_estimate
             and self.options.concurrency > 1
             # A caller's open transaction holds rows another connection cannot see (tests).
             and not connection.in_atomic_block
@@ -274,6 +279,19 @@ class PersonaEngine:
             logger.warning("Loading the poll grounding failed", exc_info=True)
         finally:
             connection.close()  # this thread's own database connection
+
+    def _grounding_size_text(self, persona: Any) -> str:
+        if not self.options.grounding_questions:
+            return ""
+        with self._grounding_lock:
+            if self._sized_grounding is None:
+                self._sized_grounding = Grounding(
+                    scenario=self.scenario,
+                    linked_question_ids=self._linked_questions,
+                    questions=self.options.grounding_questions,
+                    load_answers=False,
+                )
+        return self._sized_grounding.sized_text(persona)
 
     def _grounding_text(self, persona: Any) -> str:
         """The persona's poll grounding (the polls' answers are loaded once, when first needed if
@@ -458,7 +476,8 @@ class PersonaEngine:
 
         Input tokens: the rendered prompts of the sampled personas (characters / 4), with the
         context and experience a model would have written stood in for by text of the typical
-        size. Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at max_tokens. It is
+        size, and the poll grounding by its wording with placeholder figures (the polls' answers
+        are not read). Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at max_tokens. It is
         an upper bound in one way: calls answered from the cache cost nothing.
         """
         steps = ["context", "experience", "participation"]
@@ -498,7 +517,7 @@ class PersonaEngine:
                     context_text=filler_context,
                     experience_text=filler_experience,
                     environment=environment,
-                    grounding=self._grounding_text(persona),
+                    grounding=self._grounding_size_text(persona),
                 ),
             }
             for s in steps:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polls.cells import DIMENSION_NAMES, QuestionCells
+from polls.cells import DIMENSION_NAMES, MATCH_ORDER, QuestionCells, persona_describe
 from polls.models import Question
 from polls.selector import poll_select_relevant
 
@@ -20,7 +20,14 @@ DEFAULT_QUESTIONS = 4
 
 
 class Grounding:
-    def __init__(self, *, scenario: str, linked_question_ids: list[int], questions: int) -> None:
+    def __init__(
+        self,
+        *,
+        scenario: str,
+        linked_question_ids: list[int],
+        questions: int,
+        load_answers: bool = True,
+    ) -> None:
         ids = list(dict.fromkeys(linked_question_ids))
         if scenario.strip() and len(ids) < questions:
             ranked = poll_select_relevant(scenario=scenario, persona=None, limit=questions * 2)
@@ -28,11 +35,30 @@ class Grounding:
         ids = ids[: max(questions, len(linked_question_ids))]
         by_id = Question.objects.select_related("poll").prefetch_related("options").in_bulk(ids)
         self.questions = [by_id[i] for i in ids if i in by_id]
-        self._cells = {q.id: QuestionCells(q) for q in self.questions}
+        # Without the answers (the cost estimate) only `sized_text` can be used.
+        self._cells = {q.id: QuestionCells(q) for q in self.questions} if load_answers else {}
 
     @property
     def question_ids(self) -> list[int]:
         return [q.id for q in self.questions]
+
+    def sized_text(self, persona: Any) -> str:
+        """`text`'s wording for the persona's full cell, with placeholder figures: as long as the
+        real grounding to within a few characters (longer where a cell would be widened), and
+        made without reading the polls' answers, for the cost estimate."""
+        blocks = []
+        for question in self.questions:
+            poll = question.poll
+            head = f"Poll: {poll.title}" + (f" ({poll.year})" if poll.year else "")
+            answers = "; ".join(f"{o.label} 00%" for o in question.options.all())
+            cell = ", ".join(
+                f"{DIMENSION_NAMES[d]} {persona_describe(persona, d)}" for d in MATCH_ORDER
+            )
+            blocks.append(
+                f"{head}\nQuestion: {question.text}\n"
+                f"Answers (weighted) among 0,000 respondents like you ({cell}): {answers}."
+            )
+        return "\n\n".join(blocks)
 
     def text(self, persona: Any) -> str:
         """One block per question: the poll, the question and the shares in the persona's cell."""

@@ -99,7 +99,9 @@ class LLMBackend:
     def estimate(cls, *, study: Study, population: Any, config: dict) -> dict | None:
         parsed = parse_config(config)
         items = list(study.items.prefetch_related("options"))
-        engine = PersonaEngine(config=parsed.llm, study=study, items=items, options=parsed.engine)
+        engine = PersonaEngine(
+            config=parsed.llm, study=study, items=items, options=parsed.engine, for_estimate=True
+        )
         sample = list(
             Persona.objects.filter(population=population)
             .select_related("area")
