@@ -426,25 +426,23 @@ def measure(mode: str) -> dict:
         busy_before = _busy_cpu_seconds()
         postgres_before = _postgres_cpu_seconds()
         load_before = os.getloadavg()
-        first_wall, first = _timed_run(
-            study=study,
-            population=population,
-            config=config,
-            chunk_size=chunk_size,
-            executor=executor,
-        )
+
+        def timed_run():  # the same study, population, config and seed each time
+            return _timed_run(
+                study=study,
+                population=population,
+                config=config,
+                chunk_size=chunk_size,
+                executor=executor,
+            )
+
+        first_wall, first = timed_run()
         busy = _busy_cpu_seconds() - busy_before
         postgres_cpu = _postgres_cpu_seconds() - postgres_before
         engine_cpu = {pid: _process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
         server_cpu = _process_cpu_seconds(server.pid) - server_cpu_before
         stats_first = _server_stats(url, reset=True)
-        cached_wall, cached = _timed_run(
-            study=study,
-            population=population,
-            config=config,
-            chunk_size=chunk_size,
-            executor=executor,
-        )
+        cached_wall, cached = timed_run()
         stats_cached = _server_stats(url, reset=True)
         peaks = {pid: _peak_rss_mb(pid) for pid in engine_pids}
         if workers:
