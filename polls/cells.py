@@ -131,7 +131,8 @@ class QuestionCells:
                 dtype=bool,
                 count=len(uniques),
             )
-            mask = hit[codes] if len(codes) else np.zeros(0, dtype=bool)
+            # A missing value has code -1, which lands on the False appended last.
+            mask = np.append(hit, False)[codes]
         self._masks[key] = mask
         return mask
 

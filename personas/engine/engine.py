@@ -477,8 +477,8 @@ class PersonaEngine:
         Input tokens: the rendered prompts of the sampled personas (characters / 4), with the
         context and experience a model would have written stood in for by text of the typical
         size, and the poll grounding by its wording with placeholder figures (the polls' answers
-        are not read). Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at max_tokens. It is
-        an upper bound in one way: calls answered from the cache cost nothing.
+        are not read). Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at
+        max_tokens. It is an upper bound in one way: calls answered from the cache cost nothing.
         """
         steps = ["context", "experience", "participation"]
         if self.options.consistency_check:
