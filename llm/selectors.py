@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from django.db import connection
@@ -15,24 +16,29 @@ def model_price_get(*, provider: str, model: str) -> ModelPrice | None:
     return ModelPrice.objects.filter(provider=provider, model=model).first()
 
 
-def cached_response_get(*, key: str) -> ProviderReply | None:
-    """The stored reply to the request with this key, if any.
-
-    One indexed lookup in plain SQL: it runs before every model call (thousands a run, on many
-    threads), and building the same query through the ORM cost 0.3 ms of CPU against 0.02 ms
-    (measured on SQLite, one thread); the columns are the model's own."""
+@functools.lru_cache(maxsize=4)
+def _cache_lookup_sql(vendor: str) -> str:
+    # Built once per database vendor (the quoting differs), not on every lookup.
     meta = CachedResponse._meta
     quote = connection.ops.quote_name
     columns = ", ".join(
         quote(meta.get_field(name).column)
         for name in ("response_text", "input_tokens", "output_tokens", "finish_reason")
     )
-    sql = (
+    return (
         f"SELECT {columns} FROM {quote(meta.db_table)} "
         f"WHERE {quote(meta.get_field('key').column)} = %s"
     )
+
+
+def cached_response_get(*, key: str) -> ProviderReply | None:
+    """The stored reply to the request with this key, if any.
+
+    One indexed lookup in plain SQL: it runs before every model call (thousands a run, on many
+    threads), and building the same query through the ORM cost 0.3 ms of CPU against 0.02 ms
+    (measured on SQLite, one thread); the columns are the model's own."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
+        cursor.execute(_cache_lookup_sql(connection.vendor), [key])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -260,14 +260,18 @@ class PersonaEngine:
 
     # --- prompts ------------------------------------------------------------------------------
 
+    def _new_grounding(self, *, load_answers: bool) -> Grounding:
+        return Grounding(
+            scenario=self.scenario,
+            linked_question_ids=self._linked_questions,
+            questions=self.options.grounding_questions,
+            load_answers=load_answers,
+        )
+
     def _load_grounding(self) -> Grounding:
         with self._grounding_lock:
             if self._grounding is None:
-                self._grounding = Grounding(
-                    scenario=self.scenario,
-                    linked_question_ids=self._linked_questions,
-                    questions=self.options.grounding_questions,
-                )
+                self._grounding = self._new_grounding(load_answers=True)
             return self._grounding
 
     def _load_grounding_in_background(self) -> None:
@@ -285,12 +289,7 @@ class PersonaEngine:
             return ""
         with self._grounding_lock:
             if self._sized_grounding is None:
-                self._sized_grounding = Grounding(
-                    scenario=self.scenario,
-                    linked_question_ids=self._linked_questions,
-                    questions=self.options.grounding_questions,
-                    load_answers=False,
-                )
+                self._sized_grounding = self._new_grounding(load_answers=False)
         return self._sized_grounding.sized_text(persona)
 
     def _grounding_text(self, persona: Any) -> str:
