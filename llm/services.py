@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from config.bulk import bulk_insert
 from llm.models import CachedResponse, LLMCall, ModelPrice
@@ -78,7 +77,7 @@ def llm_call_build(
     run_id: int | None = None,
     persona_id: int | None = None,
 ) -> LLMCall:
-    """One call-log row, stamped now (written by `llm_calls_write`)."""
+    """One call-log row, stamped now by its `created_at` default (written by `llm_calls_write`)."""
     return LLMCall(
         provider=provider,
         model=model,
@@ -102,7 +101,6 @@ def llm_call_build(
         label=label[:60],
         run_id=run_id,
         persona_id=persona_id,
-        created_at=timezone.now(),
     )
 
 
