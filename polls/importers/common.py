@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -22,13 +23,15 @@ class PollImportError(Exception):
 
 
 def normalize_code(value: Any) -> str:
-    """One spelling for a code whether it came as 1, 1.0 or "1"."""
+    """One spelling for a code whether it came as 1, 1.0, "1" or a numpy scalar."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        if pd.isna(value):
+    # numpy's floats (np.float64 is a float subclass, np.float32 is not) are spelled with str():
+    # numpy 2's repr() is "np.float64(4287.85)", which no mapping or number parser reads.
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
             return ""
-        return str(int(value)) if value.is_integer() else repr(value)
+        return str(int(value)) if float(value).is_integer() else str(value)
     text = str(value).strip()
     try:
         number = float(text)
