@@ -148,12 +148,15 @@ class PollAdmin(admin.ModelAdmin):
             return TemplateResponse(request, "admin/polls/upload.html", context)
         reports = polls_import(plans=plans)
         shutil.rmtree(folder, ignore_errors=True)
-        for report in reports:
+        for report, plan in zip(reports, plans, strict=True):
             # The poll's admin history records the upload like any other admin edit.
             message = (
                 f"Imported from an uploaded file: {report.respondents} respondents, "
                 f"{report.responses} responses, {report.crosstabs} crosstab rows."
             )
+            if plan.dropped:
+                message += f" Left out as the mapping says: {plan.dropped_summary}."
+                messages.info(request, f"{report.poll.slug}: {message}")
             log = self.log_addition if report.created else self.log_change
             log(request, report.poll, message)
         messages.success(

@@ -17,6 +17,7 @@ from polls.importers.common import (
     require,
     select_rows,
 )
+from polls.importers.geography import us_states
 from polls.importers.microdata import CATEGORY_DIMENSIONS, ImportPlan, OptionPlan, QuestionPlan
 
 CrosstabRow = tuple[str, str, str, str, float, int]
@@ -31,12 +32,6 @@ DIMENSIONS = (
     "party",
     "state",
 )
-# fmt: off
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR".split()
-)
-# fmt: on
 TABLE_COLUMNS = ("question_code", "dimension", "category", "option_code", "share", "n")
 
 
@@ -110,7 +105,7 @@ def category_problem(dimension: str, category: str) -> str | None:
     if dimension == "all":
         return None if category == "all" else "the overall row's category must be 'all'"
     if dimension == "state":
-        return None if category in US_STATES else f"'{category}' is not a USPS state code"
+        return None if category in us_states().codes else f"'{category}' is not a USPS state code"
     allowed = set(AGE_BRACKETS) if dimension == "age_bracket" else CATEGORY_DIMENSIONS[dimension]
     parts = category.split("|")
     bad = [p for p in parts if p not in allowed]

@@ -18,7 +18,14 @@ Mapping file (YAML or JSON)::
           code, a list of platform codes when the source category spans several, or null when it
           cannot be harmonized}, override: {column, codes}  (optional: a second column whose
           mapped, non-null codes take precedence, e.g. a Hispanic-origin flag over race)}
-      state: {column}   (USPS codes)
+      state: {column, codes: {source value: USPS code, or null when unknown},
+              unrecognised: error | drop}
+          Each value is read through `codes` first, then as a USPS code, a state name in any
+          case ("CALIFORNIA", "New York") or a FIPS code (6, "06"): the 50 states, DC and
+          Puerto Rico as `environment/data/` lists them (see `polls.importers.geography`). A
+          value none of these recognise fails the import, naming the value and its rows, unless
+          the state says `unrecognised: drop`: then those respondents are left out of the
+          import and the import summary says how many and which values.
       each may also carry `missing: [codes]` read as missing in that column only
     questions:
       - {code, column, text, topic_tags, missing: [codes],
@@ -43,6 +50,7 @@ from polls.importers.common import (
     rows_listing,
     select_rows,
 )
+from polls.importers.geography import us_states
 
 CATEGORY_DIMENSIONS = {d: set(c) for d, c in DIMENSIONS.items() if d != "age_bracket"}
 CATEGORY_DIMENSIONS["party"] = set(PARTY)
@@ -81,6 +89,14 @@ class RespondentPlan:
     answers: dict[str, str] = field(default_factory=dict)  # question code -> option code
 
 
+@dataclass(frozen=True)
+class DroppedRows:
+    """Respondents the mapping explicitly leaves out, and why (reported in the import summary)."""
+
+    count: int
+    reason: str  # completes "N respondents ...", e.g. "younger than 18 (age below_min: drop)"
+
+
 @dataclass
 class ImportPlan:
     poll: dict[str, Any]
@@ -91,6 +107,14 @@ class ImportPlan:
     # category, option code, share, n). Microdata imports compute theirs from `respondents`.
     crosstabs: list[tuple[str, str, str, str, float, int]] = field(default_factory=list)
     kind: str = "microdata"
+    dropped: list[DroppedRows] = field(default_factory=list)
+
+    @property
+    def dropped_summary(self) -> str:
+        """What the mapping left out, for the import summary ("" when nothing)."""
+        return "; ".join(
+            f"{d.count:,} respondent{'s' if d.count != 1 else ''} {d.reason}" for d in self.dropped
+        )
 
 
 def _unmapped(column: str, values: pd.Series, known: set[str], missing: set[str]) -> list[str]:
@@ -137,6 +161,96 @@ def _harmonize(
         mapped = o_values.map(lambda v: o_codes.get(v) or "")
         result = result.where(mapped == "", mapped)
     return result
+
+
+def _ages(
+    spec: dict, columns: dict[str, pd.Series], missing: set[str], problems: list[str]
+) -> tuple[pd.Series, pd.Series]:
+    """Each respondent's age as an inclusive range (None when unknown)."""
+    values = columns[spec["column"]]
+    age_min = pd.Series([None] * len(values), index=values.index, dtype=object)
+    age_max = age_min.copy()
+    col_missing = missing | {normalize_code(m) for m in spec.get("missing", [])}
+    present = values[~values.isin(col_missing)]
+    if spec.get("numeric"):
+        ages = pd.to_numeric(present, errors="coerce")
+        bad = ages.isna() | (ages < 16) | (ages > 120) | (ages % 1 != 0)
+        if bad.any():
+            problems.append(
+                f"column '{spec['column']}': ages must be whole numbers 16–120 "
+                f"({rows_listing([file_row(i) for i in ages[bad].index])}); "
+                "list codes for unknown ages under the age's 'missing'"
+            )
+        good = ages[~bad].astype(int)
+        age_min[good.index] = good.tolist()
+        age_max[good.index] = good.tolist()
+    else:
+        brackets = {normalize_code(k): v for k, v in (spec.get("brackets") or {}).items()}
+        problems += _unmapped(spec["column"], values, set(brackets), col_missing)
+        known = present[present.isin(brackets)]
+        age_min[known.index] = [int(brackets[v][0]) for v in known]
+        age_max[known.index] = [int(brackets[v][1]) for v in known]
+    return age_min, age_max
+
+
+STATE_UNRECOGNISED = ("error", "drop")
+MAX_VALUES_LISTED = 20
+
+
+def _states(
+    spec: dict, columns: dict[str, pd.Series], missing: set[str], problems: list[str]
+) -> tuple[pd.Series, pd.Series]:
+    """USPS codes of a state column, and which respondents' state is not recognised.
+
+    A value is read through the mapping's `codes` first, then as a USPS code, a state name (any
+    case) or a FIPS code; `missing` values (and codes mapped to null) are an unknown state.
+    """
+    table = us_states()
+    codes: dict[str, str] = {}
+    codes_spec = spec.get("codes") or {}
+    if not isinstance(codes_spec, dict):
+        problems.append("mapping: state 'codes' must map source values to USPS codes (or null)")
+        codes_spec = {}
+    for src, target in codes_spec.items():
+        if target is None:
+            codes[normalize_code(src)] = ""
+        elif isinstance(target, str) and target.upper() in table.codes:
+            codes[normalize_code(src)] = target.upper()
+        else:
+            problems.append(
+                f"mapping: state code '{src}' maps to '{target}', not a USPS code of a state the "
+                f"platform has ({', '.join(sorted(table.codes))}); map it to null for an unknown "
+                "state"
+            )
+    values = columns[spec["column"]]
+    lookup: dict[str, str | None] = {}
+    for value in pd.unique(values):
+        if value in codes:
+            lookup[value] = codes[value]
+        elif value in missing:
+            lookup[value] = ""
+        else:
+            lookup[value] = table.usps_of(value)
+    states = values.map(lookup)
+    return states.fillna(""), states.isna()
+
+
+def _unrecognised_states(column: str, values: pd.Series) -> tuple[list[str], str]:
+    """One line per unrecognised value (with its rows), and the values with their counts."""
+    lines, counts = [], []
+    groups = sorted(values.groupby(values).groups.items(), key=lambda kv: -len(kv[1]))
+    for value, idx in groups[:MAX_VALUES_LISTED]:
+        rows = [file_row(i) for i in idx]
+        lines.append(
+            f"column '{column}': '{value}' is not a US state name, USPS code or FIPS code "
+            f"({len(rows)} {rows_listing(rows)})"
+        )
+        counts.append(f"'{value}' {len(rows)}")
+    if len(groups) > MAX_VALUES_LISTED:
+        more = len(groups) - MAX_VALUES_LISTED
+        lines.append(f"column '{column}': … and {more} more values that are not US states")
+        counts.append(f"{more} more values")
+    return lines, ", ".join(counts)
 
 
 def _option_lookup(q: dict, problems: list[str]) -> tuple[list[OptionPlan], dict, list]:
@@ -207,6 +321,55 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         )
     columns = {c: normalize_column(frame[c]) for c in set(needed) if c}
 
+    rows_read = len(frame)
+    age_min = pd.Series([None] * rows_read, index=frame.index, dtype=object)
+    age_max = age_min.copy()
+    if "age" in demographics:
+        age_min, age_max = _ages(demographics["age"], columns, missing_codes, problems)
+
+    # Respondents the mapping leaves out are set aside before their other columns are checked.
+    dropped: list[DroppedRows] = []
+    leave_out = pd.Series(False, index=frame.index)
+    states = pd.Series("", index=frame.index, dtype=object)
+    if "state" in demographics:
+        spec = demographics["state"]
+        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
+        states, unrecognised = _states(spec, columns, col_missing, problems)
+        policy = spec.get("unrecognised", "error")
+        if policy not in STATE_UNRECOGNISED:
+            problems.append(
+                f"mapping: state 'unrecognised' must be one of {', '.join(STATE_UNRECOGNISED)}, "
+                f"not '{policy}'"
+            )
+        elif unrecognised.any():
+            lines, counts = _unrecognised_states(
+                spec["column"], columns[spec["column"]][unrecognised]
+            )
+            if policy == "drop":
+                leave_out |= unrecognised
+                dropped.append(
+                    DroppedRows(
+                        int(unrecognised.sum()),
+                        f"whose state is not recognised: {counts} (state unrecognised: drop)",
+                    )
+                )
+            else:
+                problems += lines
+                problems.append(
+                    f"column '{spec['column']}': {int(unrecognised.sum())} respondents have a "
+                    "state that is not recognised; map each value under the state's 'codes' "
+                    "(to a USPS code, or to null for an unknown state), list it under the "
+                    "state's 'missing', or set 'unrecognised: drop' under the state to leave "
+                    "those respondents out"
+                )
+    if leave_out.all():
+        problems.append("the mapping leaves every respondent of the file out (see above)")
+    if leave_out.any():
+        keep = ~leave_out
+        frame = frame[keep]
+        columns = {c: values[keep] for c, values in columns.items()}
+        age_min, age_max, states = age_min[keep], age_max[keep], states[keep]
+
     n = len(frame)
     blank = pd.Series([""] * n, index=frame.index, dtype=object)
     harmonized: dict[str, pd.Series] = {}
@@ -214,39 +377,6 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         if dim in ("age", "state"):
             continue
         harmonized[dim] = _harmonize(dim, spec, columns, missing_codes, problems)
-
-    age_min = pd.Series([None] * n, index=frame.index, dtype=object)
-    age_max = age_min.copy()
-    if "age" in demographics:
-        spec = demographics["age"]
-        values = columns[spec["column"]]
-        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
-        present = values[~values.isin(col_missing)]
-        if spec.get("numeric"):
-            ages = pd.to_numeric(present, errors="coerce")
-            bad = ages.isna() | (ages < 16) | (ages > 120) | (ages % 1 != 0)
-            if bad.any():
-                problems.append(
-                    f"column '{spec['column']}': ages must be whole numbers 16–120 "
-                    f"({rows_listing([file_row(i) for i in ages[bad].index])}); "
-                    "list codes for unknown ages under the age's 'missing'"
-                )
-            good = ages[~bad].astype(int)
-            age_min[good.index] = good.tolist()
-            age_max[good.index] = good.tolist()
-        else:
-            brackets = {normalize_code(k): v for k, v in (spec.get("brackets") or {}).items()}
-            problems += _unmapped(spec["column"], values, set(brackets), col_missing)
-            known = present[present.isin(brackets)]
-            age_min[known.index] = [int(brackets[v][0]) for v in known]
-            age_max[known.index] = [int(brackets[v][1]) for v in known]
-
-    states = blank
-    if "state" in demographics:
-        spec = demographics["state"]
-        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
-        values = columns[spec["column"]]
-        states = values.where(~values.isin(col_missing), "").str.upper()
 
     weights = pd.Series(1.0, index=frame.index)
     if mapping.get("weight_column"):
@@ -314,4 +444,10 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         )
         for i in range(n)
     ]
-    return ImportPlan(poll=poll, questions=questions, respondents=respondents, rows_read=n)
+    return ImportPlan(
+        poll=poll,
+        questions=questions,
+        respondents=respondents,
+        rows_read=rows_read,
+        dropped=dropped,
+    )

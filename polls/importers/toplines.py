@@ -27,7 +27,7 @@ import string
 import pandas as pd
 
 from polls.importers.common import PollImportError, file_row, require, select_rows
-from polls.importers.crosstabs import US_STATES
+from polls.importers.geography import us_states
 from polls.importers.microdata import ImportPlan, OptionPlan, QuestionPlan
 
 REMAINDER_TOLERANCE = 0.005
@@ -121,7 +121,7 @@ def toplines_plans(frame: pd.DataFrame, mapping: dict) -> list[ImportPlan]:
             (q_spec["code"], "all", "all", c, s, n) for c, s in zip(codes, shares, strict=True)
         ]
         state = values.get(mapping.get("state_column") or "", "").strip().upper()
-        if state in US_STATES:
+        if state in us_states().codes:
             cells += [
                 (q_spec["code"], "state", state, c, s, n)
                 for c, s in zip(codes, shares, strict=True)

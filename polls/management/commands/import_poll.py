@@ -42,18 +42,21 @@ class Command(BaseCommand):
                 frame = read_rdataset(rdataset)
             else:
                 frame = read_statsmodels_dataset(statsmodels)
-            reports = polls_import(plans=plans_for(frame, spec))
+            plans = plans_for(frame, spec)
+            reports = polls_import(plans=plans)
         except PollImportError as exc:
             lines = "\n  - ".join(exc.problems)
             raise CommandError(
                 f"Nothing was imported. Fix these problems and run again:\n  - {lines}"
             ) from exc
-        for report in reports[:20]:
+        for report, plan in list(zip(reports, plans, strict=True))[:20]:
             verb = "Imported" if report.created else "Updated"
             self.stdout.write(
                 f"{verb} poll '{report.poll.slug}': {report.questions} question(s), "
                 f"{report.respondents} respondents, {report.responses} responses, "
                 f"{report.crosstabs} crosstab rows."
             )
+            if plan.dropped:
+                self.stdout.write(f"  Left out as the mapping says: {plan.dropped_summary}.")
         if len(reports) > 20:
             self.stdout.write(f"… and {len(reports) - 20} more polls.")

@@ -49,3 +49,6 @@ class Command(BaseCommand):
                 f"{sum(r.crosstabs for r in reports):>10,}"
                 f"   ({time.perf_counter() - started:.1f} s)"
             )
+            for plan in plans:
+                if plan.dropped:
+                    self.stdout.write(f"  Left out as the mapping says: {plan.dropped_summary}.")
