@@ -13,7 +13,15 @@ Mapping file (YAML or JSON)::
     missing: [codes read as missing in every column, e.g. "", "NA"]
     rows: {column, in: [values]}   (optional: keep only these rows, e.g. one year of a pooled file)
     demographics:
-      age: {column, brackets: {"18-29": [18, 29], ...}}  or  {column, numeric: true}
+      age: {column, brackets: {"18-29": [18, 29], ...}}  or  {column, numeric: true},
+           min_age: youngest age imported (default 16), below_min: error | drop
+          Numeric ages are whole numbers 0–120. A respondent younger than min_age fails the
+          import (the message names the rows and both ways out) unless `below_min: drop` leaves
+          them out of the import; the import summary then says how many. To keep respondents
+          aged 15-17, lower min_age (min_age: 15); to keep adults only, write min_age: 18,
+          below_min: drop. Bracketed ages are taken as the mapping writes them unless min_age
+          is given: then a bracket wholly below it is younger, and one that straddles it is an
+          error.
       sex | race_ethnicity | education | income | party: {column, codes: {source code: platform
           code, a list of platform codes when the source category spans several, or null when it
           cannot be harmonized}, override: {column, codes}  (optional: a second column whose
@@ -163,34 +171,93 @@ def _harmonize(
     return result
 
 
+DEFAULT_MIN_AGE = 16
+MAX_AGE = 120
+AGE_BELOW_MIN = ("error", "drop")
+
+
+def _min_age(spec: dict, problems: list[str]) -> tuple[int, str]:
+    min_age, policy = spec.get("min_age", DEFAULT_MIN_AGE), spec.get("below_min", "error")
+    if isinstance(min_age, bool) or not isinstance(min_age, int) or not 0 <= min_age <= MAX_AGE:
+        problems.append(
+            f"mapping: age 'min_age' must be a whole number 0–{MAX_AGE}, not '{min_age}'"
+        )
+        min_age = DEFAULT_MIN_AGE
+    if policy not in AGE_BELOW_MIN:
+        problems.append(
+            f"mapping: age 'below_min' must be one of {', '.join(AGE_BELOW_MIN)}, not '{policy}'"
+        )
+    return min_age, policy
+
+
 def _ages(
     spec: dict, columns: dict[str, pd.Series], missing: set[str], problems: list[str]
-) -> tuple[pd.Series, pd.Series]:
-    """Each respondent's age as an inclusive range (None when unknown)."""
-    values = columns[spec["column"]]
+) -> tuple[pd.Series, pd.Series, pd.Series, DroppedRows | None]:
+    """Each respondent's age as an inclusive range (None when unknown), and who is left out.
+
+    Respondents younger than `min_age` fail the import unless `below_min: drop` leaves them out;
+    the third value marks them then, and the fourth says so for the import summary.
+    """
+    column = spec["column"]
+    values = columns[column]
     age_min = pd.Series([None] * len(values), index=values.index, dtype=object)
     age_max = age_min.copy()
+    young = pd.Series(False, index=values.index)
+    min_age, policy = _min_age(spec, problems)
     col_missing = missing | {normalize_code(m) for m in spec.get("missing", [])}
     present = values[~values.isin(col_missing)]
     if spec.get("numeric"):
         ages = pd.to_numeric(present, errors="coerce")
-        bad = ages.isna() | (ages < 16) | (ages > 120) | (ages % 1 != 0)
+        bad = ages.isna() | (ages < 0) | (ages > MAX_AGE) | (ages % 1 != 0)
         if bad.any():
             problems.append(
-                f"column '{spec['column']}': ages must be whole numbers 16–120 "
+                f"column '{column}': ages must be whole numbers 0–{MAX_AGE} "
                 f"({rows_listing([file_row(i) for i in ages[bad].index])}); "
                 "list codes for unknown ages under the age's 'missing'"
             )
         good = ages[~bad].astype(int)
         age_min[good.index] = good.tolist()
         age_max[good.index] = good.tolist()
+        young[good.index] = good < min_age
     else:
         brackets = {normalize_code(k): v for k, v in (spec.get("brackets") or {}).items()}
-        problems += _unmapped(spec["column"], values, set(brackets), col_missing)
+        problems += _unmapped(column, values, set(brackets), col_missing)
         known = present[present.isin(brackets)]
         age_min[known.index] = [int(brackets[v][0]) for v in known]
         age_max[known.index] = [int(brackets[v][1]) for v in known]
-    return age_min, age_max
+        # A bracket is taken as the mapping writes it unless the mapping sets min_age.
+        if "min_age" in spec:
+            for code, (lo, hi) in brackets.items():
+                if int(lo) < min_age <= int(hi):
+                    problems.append(
+                        f"mapping: age bracket '{code}' ({lo}–{hi}) straddles min_age {min_age}: "
+                        "the file cannot tell which of its respondents are younger; set min_age "
+                        f"to {lo} or {int(hi) + 1}"
+                    )
+            young[known.index] = [int(brackets[v][1]) < min_age for v in known]
+
+    if not young.any() or policy not in AGE_BELOW_MIN:
+        return age_min, age_max, pd.Series(False, index=values.index), None
+    count = int(young.sum())
+    if policy == "drop":
+        return (
+            age_min,
+            age_max,
+            young,
+            DroppedRows(count, f"younger than {min_age} (age below_min: drop)"),
+        )
+    youngest = int(pd.to_numeric(age_min[young]).min())
+    by_age = pd.DataFrame({"value": values[young], "age": pd.to_numeric(age_min[young])})
+    aged = ", ".join(by_age.drop_duplicates("value").sort_values("age")["value"].tolist()[:10])
+    adults = " (min_age: 18 keeps adults only)" if min_age != 18 else ""
+    problems.append(
+        f"column '{column}': {count} respondent{'s are' if count > 1 else ' is'} younger than "
+        f"{min_age} (aged {aged}; {rows_listing([file_row(i) for i in young[young].index])}); "
+        f"to import them, lower the age's min_age (min_age: {youngest}); to leave them out of the "
+        f"import, set below_min: drop under the age{adults}; list a code that stands for an "
+        "unknown age under the age's 'missing'"
+    )
+    return age_min, age_max, pd.Series(False, index=values.index), None
 
 
 STATE_UNRECOGNISED = ("error", "drop")
@@ -324,12 +391,16 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     rows_read = len(frame)
     age_min = pd.Series([None] * rows_read, index=frame.index, dtype=object)
     age_max = age_min.copy()
-    if "age" in demographics:
-        age_min, age_max = _ages(demographics["age"], columns, missing_codes, problems)
-
     # Respondents the mapping leaves out are set aside before their other columns are checked.
     dropped: list[DroppedRows] = []
     leave_out = pd.Series(False, index=frame.index)
+    if "age" in demographics:
+        age_min, age_max, young, left_out = _ages(
+            demographics["age"], columns, missing_codes, problems
+        )
+        if left_out:
+            leave_out |= young
+            dropped.append(left_out)
     states = pd.Series("", index=frame.index, dtype=object)
     if "state" in demographics:
         spec = demographics["state"]
