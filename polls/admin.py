@@ -58,8 +58,10 @@ class PollUploadForm(forms.Form):
 
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
-    list_display = ["slug", "title", "pollster", "year", "field_start", "sample_size", "mode"]
-    list_filter = ["year", "mode", "pollster"]
+    list_display = [
+        "slug", "title", "pollster", "country", "year", "field_start", "sample_size", "mode",
+    ]  # fmt: skip
+    list_filter = ["country", "year", "mode", "pollster"]
     search_fields = ["slug", "title", "pollster", "source"]
     date_hierarchy = "field_start"
     readonly_fields = ["data_problems", "imported_at"]

@@ -2,6 +2,18 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length, Upper
+from django.db.models.lookups import Exact
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """ISO 3166-1 alpha-2 countries, by name (from polls/data/iso_3166-1.json)."""
+    from polls.importers.geography import iso_countries
+
+    return sorted(
+        ((code, f"{name} ({code})") for code, name in iso_countries().items()),
+        key=lambda choice: choice[1],
+    )
 
 
 class Poll(models.Model):
@@ -14,6 +26,12 @@ class Poll(models.Model):
     field_end = models.DateField(null=True, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Year of fieldwork")
     population = models.CharField(max_length=200, help_text="Who was sampled, e.g. 'US adults'")
+    country = models.CharField(
+        max_length=2,
+        choices=country_choices,
+        default="US",
+        help_text="Where the poll was fielded: ISO 3166-1 alpha-2 code, e.g. US, GB, CL",
+    )
     mode = models.CharField(max_length=80, blank=True)
     sample_size = models.PositiveIntegerField(default=0)
     source = models.TextField(help_text="Where the data came from (repository, file, commit)")
@@ -29,7 +47,12 @@ class Poll(models.Model):
                 | Q(field_end__isnull=True)
                 | Q(field_start__lte=F("field_end")),
                 name="poll_field_dates_ordered",
-            )
+            ),
+            # The full ISO list is checked on import and in forms; the database keeps the shape.
+            models.CheckConstraint(
+                condition=Q(Exact(Length("country"), 2)) & Q(country=Upper("country")),
+                name="poll_country_alpha2",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Responden
 
 POLL_FIELDS = (
     "title", "pollster", "year", "field_start", "field_end", "population", "mode", "source",
-    "licence", "topic_tags", "sample_size",
+    "licence", "topic_tags", "sample_size", "country",
 )  # fmt: skip
 BATCH = 5000
 

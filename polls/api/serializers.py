@@ -21,25 +21,31 @@ class QuestionSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "text", "topic_tags", "options"]
 
 
+# A plain string in the schema, not an enum of the 249 ISO codes the model's choices hold.
+COUNTRY_FIELD = {"help_text": "Where the poll was fielded: ISO 3166-1 alpha-2 code, e.g. US, GB"}
+
+
 class PollListSerializer(serializers.ModelSerializer):
     question_count = serializers.IntegerField(read_only=True)
+    country = serializers.CharField(read_only=True, **COUNTRY_FIELD)
 
     class Meta:
         model = Poll
         fields = [
-            "id", "slug", "title", "pollster", "year", "field_start", "field_end", "population",
-            "sample_size", "topic_tags", "question_count",
+            "id", "slug", "title", "pollster", "country", "year", "field_start", "field_end",
+            "population", "sample_size", "topic_tags", "question_count",
         ]  # fmt: skip
 
 
 class PollDetailSerializer(serializers.ModelSerializer):
     questions = QuestionSerializer(many=True, read_only=True)
+    country = serializers.CharField(read_only=True, **COUNTRY_FIELD)
 
     class Meta:
         model = Poll
         fields = [
-            "id", "slug", "title", "pollster", "year", "field_start", "field_end", "population",
-            "mode", "sample_size", "source", "licence", "topic_tags", "questions",
+            "id", "slug", "title", "pollster", "country", "year", "field_start", "field_end",
+            "population", "mode", "sample_size", "source", "licence", "topic_tags", "questions",
         ]  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from polls.importers.common import (
     require,
     select_rows,
 )
-from polls.importers.geography import us_states
+from polls.importers.geography import poll_with_country, state_problem, us_states
 from polls.importers.microdata import CATEGORY_DIMENSIONS, ImportPlan, OptionPlan, QuestionPlan
 
 CrosstabRow = tuple[str, str, str, str, float, int]
@@ -150,6 +150,7 @@ def crosstab_table_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     poll = mapping.get("poll") or {}
     for key in ("slug", "title", "pollster", "population", "source"):
         require(poll, key, "poll", problems)
+    poll = poll_with_country(poll, problems)
     questions = _questions_from_mapping(mapping, problems)
     renames = {**{c: c for c in TABLE_COLUMNS}, **(mapping.get("columns") or {})}
     frame = select_rows(frame, mapping)
@@ -179,6 +180,8 @@ def crosstab_table_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
             row_problems.append(f"option code '{opt}' is not an option of question '{q}'")
         if dim not in DIMENSIONS:
             row_problems.append(f"dimension '{dim}' is not one of {', '.join(DIMENSIONS)}")
+        elif dim == "state" and (why := state_problem(poll, "a 'state' row")) is not None:
+            row_problems.append(why.removeprefix("mapping: "))
         elif (why := category_problem(dim, cat)) is not None:
             row_problems.append(f"category: {why}")
         share, n = shares[i], ns[i]

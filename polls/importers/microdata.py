@@ -7,7 +7,9 @@ so that the writing service can be all or nothing.
 Mapping file (YAML or JSON)::
 
     poll: {slug, title, pollster, year, field_start, field_end, population, mode, source, licence,
-           topic_tags}
+           topic_tags, country}
+          country: where the poll was fielded, an ISO 3166-1 alpha-2 code (US, GB, CA, CL; any
+          case; US when left out). A poll fielded elsewhere cannot have a `state` demographic.
     id_column: respondent id column (optional; row number otherwise)
     weight_column: survey weight column (optional; 1.0 otherwise)
     missing: [codes read as missing in every column, e.g. "", "NA"]
@@ -58,7 +60,7 @@ from polls.importers.common import (
     rows_listing,
     select_rows,
 )
-from polls.importers.geography import us_states
+from polls.importers.geography import poll_with_country, state_problem, us_states
 
 CATEGORY_DIMENSIONS = {d: set(c) for d, c in DIMENSIONS.items() if d != "age_bracket"}
 CATEGORY_DIMENSIONS["party"] = set(PARTY)
@@ -351,6 +353,7 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         raise PollImportError(["mapping: 'poll' must be a mapping of poll fields"])
     for key in ("slug", "title", "pollster", "population", "source"):
         require(poll, key, "poll", problems)
+    poll = poll_with_country(poll, problems)
     questions_spec = mapping.get("questions") or []
     if not questions_spec:
         problems.append("mapping: 'questions' must list at least one question")
@@ -361,6 +364,8 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
             f"mapping: unknown demographic(s) {sorted(unknown_dims)}; use "
             f"{sorted(set(CATEGORY_DIMENSIONS) | {'age', 'state'})}"
         )
+    if "state" in demographics and (why := state_problem(poll, "demographics.state")):
+        problems.append(why)
     if problems:
         raise PollImportError(problems)
 

@@ -9,8 +9,9 @@ Mapping::
 
     kind: toplines
     rows: {column, in | not_in: [...]} or a list of them   (optional)
-    poll: {slug, title, pollster, population, mode, source, licence, year, topic_tags}
-          string values are templates over the row's columns: "538-{question_id}"
+    poll: {slug, title, pollster, population, mode, source, licence, year, topic_tags, country}
+          string values are templates over the row's columns: "538-{question_id}"; country is
+          an ISO 3166-1 alpha-2 code (US when left out)
     dates: {field_start: {column, format}, field_end: {column, format}}   (strptime formats)
     sample_size_column: column holding the question's sample size
     state_column: column holding a USPS code (rows for other places get no state row)
@@ -27,7 +28,7 @@ import string
 import pandas as pd
 
 from polls.importers.common import PollImportError, file_row, require, select_rows
-from polls.importers.geography import us_states
+from polls.importers.geography import poll_with_country, state_problem, us_states
 from polls.importers.microdata import ImportPlan, OptionPlan, QuestionPlan
 
 REMAINDER_TOLERANCE = 0.005
@@ -47,6 +48,12 @@ def toplines_plans(frame: pd.DataFrame, mapping: dict) -> list[ImportPlan]:
     q_spec = mapping.get("question") or {}
     for key in ("code", "text", "options"):
         require(q_spec, key, "question", problems)
+    # A country written once is checked once; a template over a column is checked on every row.
+    row_country = bool(_template_columns(poll_spec.get("country")))
+    if not row_country:
+        poll_spec = poll_with_country(poll_spec, problems)
+        if mapping.get("state_column") and (why := state_problem(poll_spec, "state_column")):
+            problems.append(why)
     if problems:
         raise PollImportError(problems)
     frame = select_rows(frame, mapping)
@@ -76,6 +83,10 @@ def toplines_plans(frame: pd.DataFrame, mapping: dict) -> list[ImportPlan]:
             return value.format(**values) if isinstance(value, str) else value
 
         poll = {k: fill(v) for k, v in poll_spec.items()}
+        if row_country:
+            poll = poll_with_country(poll, row_problems)
+            if mapping.get("state_column") and (why := state_problem(poll, "state_column")):
+                row_problems.append(why)
         for key, spec in (mapping.get("dates") or {}).items():
             raw = values[spec["column"]].strip()
             try:

@@ -136,7 +136,7 @@ def test_the_canadian_election_study_2011_imports_with_its_fractional_weights(tm
         "import_poll", rdataset="carData/CES11", mapping=path, stdout=open("/dev/null", "w")
     )
     poll = Poll.objects.get(slug="ces-2011-abortion")
-    assert poll.respondents.count() == 2231
+    assert (poll.respondents.count(), poll.country) == (2231, "CA")
     weights = list(poll.respondents.values_list("weight", flat=True))
     assert any(w % 1 for w in weights)  # fractional weights kept as they are
     assert min(weights) > 0
