@@ -304,6 +304,48 @@ def _states(
     return states.fillna(""), states.isna()
 
 
+def _state_column(
+    spec: dict,
+    columns: dict[str, pd.Series],
+    missing: set[str],
+    kept: pd.Series,
+    problems: list[str],
+) -> tuple[pd.Series, pd.Series, DroppedRows | None]:
+    """USPS codes of the respondents' states, and who is left out for an unrecognised state.
+
+    Only the respondents still `kept` (not left out for their age) are checked. An unrecognised
+    state fails the import unless `unrecognised: drop` leaves them out; the second value marks
+    them then, and the third says so for the import summary.
+    """
+    column = spec["column"]
+    col_missing = missing | {normalize_code(m) for m in spec.get("missing", [])}
+    states, unrecognised = _states(spec, columns, col_missing, problems)
+    unrecognised &= kept
+    none = pd.Series(False, index=states.index)
+    policy = spec.get("unrecognised", "error")
+    if policy not in STATE_UNRECOGNISED:
+        problems.append(
+            f"mapping: state 'unrecognised' must be one of {', '.join(STATE_UNRECOGNISED)}, "
+            f"not '{policy}'"
+        )
+        return states, none, None
+    if not unrecognised.any():
+        return states, none, None
+    count = int(unrecognised.sum())
+    lines, counts = _unrecognised_states(column, columns[column][unrecognised])
+    if policy == "drop":
+        reason = f"whose state is not recognised: {counts} (state unrecognised: drop)"
+        return states, unrecognised, DroppedRows(count, reason)
+    problems += lines
+    problems.append(
+        f"column '{column}': {count} respondent{'s have' if count > 1 else ' has'} a state that "
+        "is not recognised; map each value under the state's 'codes' (to a USPS code, or to "
+        "null for an unknown state), list it under the state's 'missing', or set "
+        "'unrecognised: drop' under the state to leave those respondents out"
+    )
+    return states, none, None
+
+
 def _unrecognised_states(column: str, values: pd.Series) -> tuple[list[str], str]:
     """One line per unrecognised value (with its rows), and the values with their counts."""
     lines, counts = [], []
@@ -408,36 +450,12 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
             dropped.append(left_out)
     states = pd.Series("", index=frame.index, dtype=object)
     if "state" in demographics:
-        spec = demographics["state"]
-        col_missing = missing_codes | {normalize_code(m) for m in spec.get("missing", [])}
-        states, unrecognised = _states(spec, columns, col_missing, problems)
-        policy = spec.get("unrecognised", "error")
-        if policy not in STATE_UNRECOGNISED:
-            problems.append(
-                f"mapping: state 'unrecognised' must be one of {', '.join(STATE_UNRECOGNISED)}, "
-                f"not '{policy}'"
-            )
-        elif unrecognised.any():
-            lines, counts = _unrecognised_states(
-                spec["column"], columns[spec["column"]][unrecognised]
-            )
-            if policy == "drop":
-                leave_out |= unrecognised
-                dropped.append(
-                    DroppedRows(
-                        int(unrecognised.sum()),
-                        f"whose state is not recognised: {counts} (state unrecognised: drop)",
-                    )
-                )
-            else:
-                problems += lines
-                problems.append(
-                    f"column '{spec['column']}': {int(unrecognised.sum())} respondents have a "
-                    "state that is not recognised; map each value under the state's 'codes' "
-                    "(to a USPS code, or to null for an unknown state), list it under the "
-                    "state's 'missing', or set 'unrecognised: drop' under the state to leave "
-                    "those respondents out"
-                )
+        states, unrecognised, left_out = _state_column(
+            demographics["state"], columns, missing_codes, ~leave_out, problems
+        )
+        if left_out:
+            leave_out |= unrecognised
+            dropped.append(left_out)
     if leave_out.all():
         problems.append("the mapping leaves every respondent of the file out (see above)")
     if leave_out.any():

@@ -182,3 +182,22 @@ def test_the_import_summary_counts_the_respondents_left_out(tmp_path):
         "(state unrecognised: drop)." in out.getvalue()
     )
     assert Respondent.objects.filter(poll__slug="state-test-poll").count() == 2
+
+
+def test_a_respondent_left_out_for_age_is_neither_checked_nor_counted_for_state():
+    mapping = _mapping(unrecognised="drop")
+    mapping["demographics"]["age"] = {"column": "age", "numeric": True, "min_age": 18,
+                                      "below_min": "drop"}  # fmt: skip
+    frame = pd.DataFrame(
+        {"state": ["TX", "Ontario", "Ontario", "CA"], "age": ["40", "15", "40", "16"],
+         "answer": ["1", "0", "1", "0"]}
+    )  # fmt: skip
+    plan = poll_import_plan(frame, mapping)
+    assert _states(plan) == ["TX"]
+    assert plan.dropped_summary == (
+        "2 respondents younger than 18 (age below_min: drop); 1 respondent whose state is not "
+        "recognised: 'Ontario' 1 (state unrecognised: drop)"
+    )
+    mapping["demographics"]["state"].pop("unrecognised")
+    with pytest.raises(PollImportError, match="1 respondent has a state that is not recognised"):
+        poll_import_plan(frame, mapping)
