@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from polls.importers import PollImportError, poll_import_plan
 from polls.models import Poll, Respondent
@@ -165,3 +166,22 @@ def test_the_import_summary_reports_the_minors_left_out(tmp_path):
     ages = Respondent.objects.filter(poll__slug="age-test-poll").values_list("age_min", flat=True)
     assert sorted(ages) == [40, 67]
     assert Poll.objects.get(slug="age-test-poll").sample_size == 2
+
+
+@pytest.mark.django_db
+def test_the_admin_upload_says_who_is_left_out_before_and_after_confirming(django_user_model):
+    django_user_model.objects.create_superuser("curator", "c@example.org", "a-long-test-password")
+    client = Client()
+    client.login(username="curator", password="a-long-test-password")
+    data = io.BytesIO(b"age,answer\n40,1\n15,0\n")
+    data.name = "poll.csv"
+    spec = io.BytesIO(yaml.safe_dump(_mapping(min_age=18, below_min="drop")).encode())
+    spec.name = "mapping.yaml"
+    preview = client.post("/admin/polls/poll/upload/", {"data_file": data, "mapping_file": spec})
+    said = "left out as the mapping says: 1 respondent younger than 18 (age below_min: drop)"
+    assert said in preview.content.decode()
+    confirmed = client.post(
+        "/admin/polls/poll/upload/", {"token": preview.context["token"]}, follow=True
+    )
+    assert said.capitalize() in confirmed.content.decode()
+    assert Respondent.objects.filter(poll__slug="age-test-poll").count() == 1
