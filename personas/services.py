@@ -9,7 +9,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from environment.selectors import area_marginals

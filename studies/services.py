@@ -17,8 +17,8 @@ from django.db.models import Count, F
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from config.api import ConflictError, DomainError
 from config.bulk import bulk_insert
+from config.errors import ConflictError, DomainError
 from personas.models import Persona, Population
 from polls.models import Question
 from studies.backends.base import PersonaResult, backend_get, backend_names

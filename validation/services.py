@@ -29,7 +29,7 @@ from django.db import transaction
 from scipy.stats import spearmanr
 from statsmodels.stats.proportion import proportion_confint
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import AGE_BRACKETS
 from polls.cells import DROP_ORDER, MATCH_ORDER
 from polls.models import Question, Response

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from config.api import DomainError
+from config.errors import DomainError
 from llm.models import LLMCall
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
