@@ -16,8 +16,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
+# Local state: the SQLite database, static files, the demo's credentials, poll uploads. Made at
+# django.setup() by config.apps, not here.
 VAR_DIR = Path(env("PERSONALAB_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "config.apps.ProjectConfig",
     "environment",
     "polls",
     "personas",
@@ -241,7 +243,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
 LOGGING = {
     "version": 1,

@@ -59,3 +59,29 @@ def test_a_malformed_llm_setting_stops_the_start(tmp_path: Path, name: str, valu
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{name}={value!r}" in result.stderr
+
+
+_SETUP = """
+import json, sys
+from pathlib import Path
+from django.conf import settings
+folders = [Path(settings.VAR_DIR), Path(settings.STATIC_ROOT), Path(sys.argv[1])]
+before = [folder.is_dir() for folder in folders]
+import django
+django.setup()
+print(json.dumps([before, [folder.is_dir() for folder in folders]]))
+"""
+
+
+def test_settings_write_nothing_and_setup_makes_the_local_folders(tmp_path: Path) -> None:
+    sqlite_folder = tmp_path / "databases"
+    env = child_env(
+        tmp_path, "config.settings.local", SQLITE_PATH=str(sqlite_folder / "personalab.sqlite3")
+    )
+    result = run_python(_SETUP, env, str(sqlite_folder))
+
+    assert result.returncode == 0, result.stderr
+    before, after = json.loads(result.stdout.strip().splitlines()[-1])
+    # VAR_DIR, STATIC_ROOT and the SQLite file's folder: none on import, all after setup.
+    assert before == [False, False, False]
+    assert after == [True, True, True]
