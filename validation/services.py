@@ -78,7 +78,9 @@ class CellPredictor:
         )
         self.weights = train["weight"].to_numpy(float)
         self.onehot = np.stack([(train["option_id"] == o).to_numpy() for o in options], axis=1)
-        self.columns = {d: train[d].to_numpy(object) for d in self.dimensions}
+        self.columns: dict[str, np.ndarray] = {
+            d: train[d].to_numpy(object) for d in self.dimensions
+        }
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._cache: dict[tuple, np.ndarray] = {}
 
