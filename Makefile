@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve worker test test-fast services lint schema clean bench
+.PHONY: install demo serve worker test test-fast services lint typecheck schema clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,11 @@ bench: install services  ## benchmarks -> bench/results/*.json (poll import, pop
 	  || createdb -h 127.0.0.1 -U postgres personalab_bench
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run
 
-lint: install
+lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+typecheck: install  ## mypy (django-stubs, DRF stubs) over the modules listed in pyproject's [tool.mypy] files
+	$(BIN)/python -m mypy
+
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache .mypy_cache

@@ -43,6 +43,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.stack import start_celery_worker
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "llm_engine.json"
 PERSONAS = 1_000
@@ -58,7 +60,6 @@ WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", 2))
 WARMUP_PERSONAS = 20
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-BIN = Path(sys.executable).parent
 
 
 # The fake server writes a response's headers and body in two sends; with Nagle's algorithm on, the
@@ -196,37 +197,15 @@ def _drop_database() -> None:
 
 
 def _start_worker(workdir: Path) -> subprocess.Popen:
-    log = workdir / "worker.log"
-    worker = subprocess.Popen(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=warning",
-            f"--concurrency={WORKER_PROCESSES}",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"bench-{uuid.uuid4().hex[:6]}@%h",
-        ],
-        cwd=ROOT,
+    return start_celery_worker(
         env=os.environ.copy(),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+        log_path=workdir / "worker.log",
+        name="bench",
+        concurrency=WORKER_PROCESSES,
+        # INFO would log every HTTP request of the 3,000 (httpx) into the timed run.
+        loglevel="warning",
+        options=("--pool=prefork", "--without-heartbeat"),
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError("celery worker exited:\n" + log.read_text())
-        if len(_children(worker.pid)) >= WORKER_PROCESSES:
-            time.sleep(1.0)  # the children finish their set-up
-            return worker
-        time.sleep(0.2)
-    worker.terminate()
-    raise RuntimeError("celery worker did not start:\n" + log.read_text())
 
 
 def _load_data(size: int, seed: int):

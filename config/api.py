@@ -1,4 +1,5 @@
-"""API-wide conventions: one JSON error shape for every failure.
+"""API-wide conventions: one JSON error shape for every failure (the domain's own errors are in
+`config.errors`).
 
 Every error body is ``{"error": {"code": str, "message": str, "fields": {...}}}``: ``message`` says
 what was wrong and how to fix it, ``fields`` maps input field names to their problems (may be empty).
@@ -15,31 +16,14 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import DomainError
+
 
 class Pagination(LimitOffsetPagination):
     """``?limit=&offset=`` pages of PAGE_SIZE; a larger limit is cut to ``max_limit`` so one request
     cannot dump a whole table (3,900 areas, a million personas)."""
 
     max_limit = 200
-
-
-class DomainError(Exception):
-    """A request that the domain refuses, with a message a person can act on."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        self.fields = fields or {}
-
-
-class ConflictError(DomainError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
 
 
 def _flatten(detail: Any) -> Any:

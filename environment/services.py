@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,14 +113,14 @@ def _sync(model: type[models.Model], objs: list, keys: list[str], area_ids: list
     updates = [
         f.name for f in model._meta.concrete_fields if not f.primary_key and f.name not in keys
     ]
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         objs, update_conflicts=True, unique_fields=keys, update_fields=updates, batch_size=2000
     )
     wanted = {tuple(getattr(o, k) for k in keys) for o in objs}
-    existing = model.objects.filter(area_id__in=area_ids).values_list("pk", *keys)
+    existing = model._default_manager.filter(area_id__in=area_ids).values_list("pk", *keys)
     stale = [row[0] for row in existing if tuple(row[1:]) not in wanted]
     if stale:
-        model.objects.filter(pk__in=stale).delete()
+        model._default_manager.filter(pk__in=stale).delete()
 
 
 def area_load_from_files(*, data_dir: Path = DATA_DIR) -> AreaLoadReport:
@@ -128,8 +129,7 @@ def area_load_from_files(*, data_dir: Path = DATA_DIR) -> AreaLoadReport:
     records = states + counties + cities
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+        duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
         raise ValueError(f"Area ids are not unique in the source files: {duplicates[:10]}")
     missing = {r.id: absent for r in records if (absent := _note_gaps(r))}
 

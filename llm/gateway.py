@@ -26,7 +26,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import threading
@@ -383,12 +382,7 @@ def cache_key(
 
 
 def _replay_only(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    configured = getattr(settings, "LLM_REPLAY_ONLY", None)
-    if configured is not None:
-        return bool(configured)
-    return os.environ.get("LLM_REPLAY_ONLY", "").strip().lower() in {"1", "true", "yes", "on"}
+    return flag if flag is not None else settings.LLM_REPLAY_ONLY
 
 
 def _effective_seed(config: LLMConfig, sample_index: int) -> int | None:

@@ -1,8 +1,9 @@
 """Per-provider limits on concurrency, requests per minute and tokens per minute.
 
 Limits come from `settings.LLM_RATE_LIMITS` (``{"openai": {"concurrency": 8, "requests_per_minute":
-500, "tokens_per_minute": 200_000}, ...}``) or from the environment (`LLM_OPENAI_CONCURRENCY`,
-`LLM_OPENAI_RPM`, `LLM_OPENAI_TPM`, likewise `ANTHROPIC` and `COMPATIBLE`); unset means unlimited.
+500, "tokens_per_minute": 200_000}, ...}``), which the settings read from the environment
+(`LLM_OPENAI_CONCURRENCY`, `LLM_OPENAI_RPM`, `LLM_OPENAI_TPM`, likewise `ANTHROPIC` and
+`COMPATIBLE`); unset means unlimited.
 A compatible server is limited per base URL, since two servers share nothing.
 
 Algorithms (the same in both backends):
@@ -26,7 +27,6 @@ in-process under a lock, shared by the threads of one process.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import threading
 import time
@@ -53,20 +53,7 @@ class RateLimits:
 
 
 def limits_for(provider: str) -> RateLimits:
-    configured = getattr(settings, "LLM_RATE_LIMITS", None) or {}
-    if provider in configured:
-        return RateLimits(**configured[provider])
-    prefix = f"LLM_{str(provider).upper()}_"
-
-    def _int(name: str) -> int | None:
-        raw = os.environ.get(prefix + name, "").strip()
-        return int(raw) if raw and int(raw) > 0 else None
-
-    return RateLimits(
-        concurrency=_int("CONCURRENCY"),
-        requests_per_minute=_int("RPM"),
-        tokens_per_minute=_int("TPM"),
-    )
+    return RateLimits(**settings.LLM_RATE_LIMITS.get(str(provider), {}))
 
 
 def estimate_tokens(messages: list[Message], max_tokens: int) -> int:
@@ -263,7 +250,7 @@ def limiter_for(config: LLMConfig) -> Limiter | None:
     if limits.unlimited:
         return None
     scope = limiter_scope(config)
-    url = getattr(settings, "LLM_RATELIMIT_REDIS_URL", "") or getattr(settings, "REDIS_URL", "")
+    url = settings.LLM_RATELIMIT_REDIS_URL or settings.REDIS_URL
     key = (scope, limits, url)
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)

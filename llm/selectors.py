@@ -6,7 +6,7 @@ import functools
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Field, QuerySet, Sum
 
 from llm.models import CachedResponse, LLMCall, ModelPrice
 from llm.providers.base import ProviderReply
@@ -16,18 +16,25 @@ def model_price_get(*, provider: str, model: str) -> ModelPrice | None:
     return ModelPrice.objects.filter(provider=provider, model=model).first()
 
 
+def _column(name: str) -> str:
+    """The database column of one of CachedResponse's own fields (not a relation)."""
+    field = CachedResponse._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise LookupError(f"CachedResponse.{name} is not a column")
+    return field.column
+
+
 @functools.lru_cache(maxsize=4)
 def _cache_lookup_sql(vendor: str) -> str:
     # Built once per database vendor (the quoting differs), not on every lookup.
-    meta = CachedResponse._meta
     quote = connection.ops.quote_name
     columns = ", ".join(
-        quote(meta.get_field(name).column)
+        quote(_column(name))
         for name in ("response_text", "input_tokens", "output_tokens", "finish_reason")
     )
     return (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(meta.get_field('key').column)} = %s"
+        f"SELECT {columns} FROM {quote(CachedResponse._meta.db_table)} "
+        f"WHERE {quote(_column('key'))} = %s"
     )
 
 

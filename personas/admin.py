@@ -57,12 +57,11 @@ class PopulationAdmin(admin.ModelAdmin):
         "name",
         "size",
         "seed",
-        "status",
         "max_deviation_points",
         "created_at",
         "created_by",
     ]
-    list_filter = ["status", "created_at"]
+    list_filter = ["created_at"]
     search_fields = ["name", "areas__area__name"]
     inlines = [PopulationAreaInline]
     readonly_fields = ["method", "constraints", "validation_summary", "validation_report_json"]

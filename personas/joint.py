@@ -16,7 +16,7 @@ from pathlib import Path
 import humanleague
 import numpy as np
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import AGE_BRACKETS, DIMENSIONS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

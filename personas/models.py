@@ -9,13 +9,9 @@ from environment.categories import choices
 class Population(models.Model):
     """A reproducible set of personas sampled from the census marginals of one or more areas."""
 
-    class Status(models.TextChoices):
-        READY = "ready", "Ready"
-
     name = models.CharField(max_length=200, blank=True)
     size = models.PositiveIntegerField()
     seed = models.BigIntegerField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
     method = models.CharField(
         max_length=200,
         default="independent draws from each area's marginals",

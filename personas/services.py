@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from environment.selectors import area_marginals
@@ -131,7 +132,7 @@ def population_create(
             )
     weights = _resolve_weights(areas, found)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
+        seed = secrets.randbits(63)
     counts = allocate(size, weights)
     draws = [
         _area_draw(area=found[a], marginals=marginals[a], constraints=rules, size=int(c))

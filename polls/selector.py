@@ -37,7 +37,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, Sum
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import AGE_BRACKETS
 from personas.models import Persona
 from polls.cells import DIMENSION_NAMES, DROP_ORDER, MATCH_ORDER, persona_describe, persona_value

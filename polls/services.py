@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -35,8 +36,8 @@ class EventsImportReport:
     updated: int
 
 
-def _poll_defaults(plan: ImportPlan) -> dict:
-    values = {k: plan.poll.get(k) for k in POLL_FIELDS if k in plan.poll}
+def _poll_defaults(plan: ImportPlan) -> dict[str, Any]:
+    values: dict[str, Any] = {k: plan.poll.get(k) for k in POLL_FIELDS if k in plan.poll}
     for key in ("field_start", "field_end"):
         if isinstance(values.get(key), str):
             try:

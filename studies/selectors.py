@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from django.db.models import Max, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
@@ -63,6 +64,7 @@ def run_snapshot(*, run_id: int) -> ProgressMessage | None:
     )
     if run is None:
         return None
+    kind: Literal["progress", "completion", "error"]
     if run.status == Run.Status.FAILED:
         kind = "error"
     elif run.is_finished:

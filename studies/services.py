@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from config.api import ConflictError, DomainError
 from config.bulk import bulk_insert
+from config.errors import ConflictError, DomainError
 from personas.models import Persona, Population
 from polls.models import Question
 from studies.backends.base import PersonaResult, backend_get, backend_names
@@ -227,7 +228,7 @@ def run_start(
                 fields={"budget": [f"estimate {estimate['amount']} exceeds it"]},
             )
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
+        seed = secrets.randbits(63)
     with transaction.atomic():
         run = Run.objects.create(
             study=study,
@@ -368,7 +369,7 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
 
 def _persona_results(
     backend, personas: list[Persona], *, dropped: list[PersonaResult] | None = None
-) -> Iterator[tuple[Persona, PersonaResult]]:
+) -> Generator[tuple[Persona, PersonaResult], None, None]:
     """(persona, result) as each finishes; up to backend.concurrency at once on threads. When the
     consumer stops early, the results of personas still in flight go to `dropped`."""
     concurrency = max(1, int(getattr(backend, "concurrency", 1)))
@@ -414,13 +415,14 @@ def _persona_results(
     running = len(workers)
     try:
         while running:
-            persona, result, error = done.get()
-            if persona is None:
+            finished, result, error = done.get()
+            if finished is None:
                 running -= 1
                 continue
             if error is not None:
                 raise error
-            yield persona, result
+            assert result is not None  # a worker puts either a result or an error
+            yield finished, result
     finally:
         stop.set()
         for worker in workers:
@@ -533,7 +535,7 @@ class _ChunkWriter:
             # A re-delivered chunk finds its personas stored: those rows are skipped.
             bulk_insert(RunPersona, self.records, ignore_conflicts=True)
             bulk_insert(Answer, self.answers, ignore_conflicts=True)
-            updates = {
+            updates: dict[str, Any] = {
                 "personas_done": Least(F("personas_done") + n, F("personas_total")),
                 "personas_failed": F("personas_failed") + self.failed,
                 "cost_spent": F("cost_spent") + self.cost,

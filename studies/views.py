@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
-from config.api import DomainError
+from config.errors import DomainError
 from personas.services import AreaWeight, population_create
 from studies.forms import StudyStartForm
 from studies.models import Run

@@ -79,10 +79,7 @@ def llm_env(monkeypatch, settings):
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     monkeypatch.setenv("LLM_API_KEY", COMPATIBLE_KEY)
-    monkeypatch.delenv("LLM_REPLAY_ONLY", raising=False)
-    for var in ("OPENAI", "ANTHROPIC", "COMPATIBLE"):
-        for suffix in ("CONCURRENCY", "RPM", "TPM"):
-            monkeypatch.delenv(f"LLM_{var}_{suffix}", raising=False)
+    settings.LLM_REPLAY_ONLY = False
     # Unit tests use in-process limits; the Redis variant opts in with database 13.
     settings.REDIS_URL = ""
     settings.LLM_RATELIMIT_REDIS_URL = ""

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import psycopg
 import redis
 import requests
+from celery import Celery
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -39,6 +41,54 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_celery_worker(
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    name: str,
+    concurrency: int,
+    loglevel: str = "info",
+    options: Sequence[str] = (),
+    timeout_s: float = 90,
+) -> subprocess.Popen:
+    """Start `celery -A config worker` from the repository root with `env` (its REDIS_URL is the
+    broker) and return once the worker answers a ping through that broker, its pool started and
+    its consumer running. Output goes to `log_path`. Used by the integration stack and by
+    `bench.llm_engine`; the ping, unlike the " ready." log line, works at any log level."""
+    nodename = f"{name}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    process = subprocess.Popen(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            f"--loglevel={loglevel}",
+            f"--concurrency={concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            nodename,
+            *options,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    probe = Celery(broker=env["REDIS_URL"])
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("celery worker exited:\n" + log_path.read_text())
+            if probe.control.ping(destination=[nodename], timeout=0.5):
+                return process
+    finally:
+        probe.close()
+    process.terminate()
+    raise RuntimeError("celery worker did not become ready:\n" + log_path.read_text())
 
 
 @dataclass
@@ -165,33 +215,11 @@ class Stack:
         return (self.workdir / f"{name}.log").read_text()
 
     def _start_worker(self) -> None:
-        process = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--loglevel=info",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"it-{uuid.uuid4().hex[:6]}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self._log("worker"),
-            stderr=subprocess.STDOUT,
+        self.processes.append(
+            start_celery_worker(
+                env=self.env, log_path=self.workdir / "worker.log", name="it", concurrency=2
+            )
         )
-        self.processes.append(process)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError("celery worker exited:\n" + self.log_text("worker"))
-            if " ready." in self.log_text("worker"):
-                return
-            time.sleep(0.3)
-        raise RuntimeError("celery worker did not become ready:\n" + self.log_text("worker"))
 
     def _start_server(self) -> None:
         self.port = free_port()

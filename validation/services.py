@@ -29,7 +29,7 @@ from django.db import transaction
 from scipy.stats import spearmanr
 from statsmodels.stats.proportion import proportion_confint
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import AGE_BRACKETS
 from polls.cells import DROP_ORDER, MATCH_ORDER
 from polls.models import Question, Response
@@ -78,7 +78,9 @@ class CellPredictor:
         )
         self.weights = train["weight"].to_numpy(float)
         self.onehot = np.stack([(train["option_id"] == o).to_numpy() for o in options], axis=1)
-        self.columns = {d: train[d].to_numpy(object) for d in self.dimensions}
+        self.columns: dict[str, np.ndarray] = {
+            d: train[d].to_numpy(object) for d in self.dimensions
+        }
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._cache: dict[tuple, np.ndarray] = {}
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
+# Local state: the SQLite database, static files, the demo's credentials, poll uploads. Made at
+# django.setup() by config.apps, not here.
 VAR_DIR = Path(env("PERSONALAB_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "config.apps.ProjectConfig",
     "environment",
     "polls",
     "personas",
@@ -146,6 +149,59 @@ RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
 POLL_CELL_MIN_RESPONDENTS = env.int("POLL_CELL_MIN_RESPONDENTS", default=30)
 SHARED_DATA_DIR = Path(env("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
 
+# --- LLM gateway (llm/) -------------------------------------------------------------------------
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+def _env_flag(name: str) -> bool:
+    """A yes/no variable; anything but the usual spellings is refused rather than read as no."""
+    raw = env.str(name, default="").strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a yes/no value: use 1 or 0.")
+    return raw in _TRUE
+
+
+def _env_limit(name: str) -> int | None:
+    """A per-minute or concurrency limit: unset or 0 means unlimited."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a limit: give a whole number, or 0 (or nothing) for no limit."
+        )
+    return value or None
+
+
+def _env_rate_limits(providers: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """`LLM_<PROVIDER>_CONCURRENCY`, `_RPM`, `_TPM` as {provider: {limit: value}}, unset ones left out."""
+    limits: dict[str, dict[str, int]] = {}
+    for provider in providers:
+        prefix = f"LLM_{provider.upper()}_"
+        named = {
+            "concurrency": _env_limit(prefix + "CONCURRENCY"),
+            "requests_per_minute": _env_limit(prefix + "RPM"),
+            "tokens_per_minute": _env_limit(prefix + "TPM"),
+        }
+        if any(named.values()):
+            limits[provider] = {key: value for key, value in named.items() if value}
+    return limits
+
+
+# Answer only from the response cache; a miss raises ReplayMissError (and fails the run).
+LLM_REPLAY_ONLY = _env_flag("LLM_REPLAY_ONLY")
+# Per provider (llm.types.Provider values), each of concurrency, requests_per_minute and
+# tokens_per_minute; a provider or limit left out is unlimited. A compatible server is limited per
+# base URL (llm.ratelimit).
+LLM_RATE_LIMITS = _env_rate_limits(("openai", "anthropic", "compatible"))
+# Where the limiters keep their shared state; empty means REDIS_URL, and with neither the limits
+# hold within one process. Tests point it at a Redis database of their own.
+LLM_RATELIMIT_REDIS_URL = ""
+
 # --- auth, API --------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -187,7 +243,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
 LOGGING = {
     "version": 1,

@@ -92,7 +92,6 @@ class PopulationSerializer(serializers.ModelSerializer):
             "name",
             "size",
             "seed",
-            "status",
             "method",
             "constraints",
             "include_behavioral_characteristics",

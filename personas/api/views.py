@@ -13,7 +13,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.selectors import environmental_context
 from personas.api.serializers import (
     PersonaAwarenessSerializer,

@@ -8,7 +8,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ConflictError, DomainError
+from config.errors import ConflictError, DomainError
 from personas.models import Population
 from studies.api.serializers import (
     RunCreateSerializer,

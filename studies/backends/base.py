@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from personas.models import Persona
@@ -58,7 +58,6 @@ class RespondentBackend(Protocol):
     label: str
     # Personas answered at once by one chunk (threads); 1 answers them one after another.
     concurrency: int
-    config_serializer: ClassVar[Any]  # validates Run.backend_config, or None when it takes none
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:

@@ -26,7 +26,6 @@ class PollCellBackend:
     name = "poll_cell"
     label = "Offline: poll respondents of the same demographic cell"
     concurrency = 1
-    config_serializer = None
 
     @classmethod
     def estimate(cls, *, study: Study, population, config: dict) -> dict | None:
@@ -81,7 +80,10 @@ class PollCellBackend:
         chosen = option_of[drawn]
         by_poll_option = cell.shares()
         shares = {o.code: by_poll_option.get(p, 0.0) for p, o in option_of.items()}
-        poll = item.poll_question.poll
+        question = item.poll_question
+        if question is None:  # study_problems refuses such an item before the run starts
+            raise ValueError(f"item {item.code} has no poll question to draw answers from")
+        poll = question.poll
         year = f", {poll.year}" if poll.year else ""
         reasoning = (
             f"Drawn from {cell.count} respondents of {poll.title}{year} who match this persona on "

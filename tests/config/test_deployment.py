@@ -1,17 +1,14 @@
 """Deployment checks that run without a Docker engine.
 
 The compose file is parsed rather than executed; production and backend selection are checked by
-importing the settings in a fresh interpreter, because settings are read once per process and
-this test process is already configured with config.settings.test.
+importing the settings in a fresh interpreter (tests.config.interpreter).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -22,27 +19,13 @@ from django.db import OperationalError
 from django.test import RequestFactory
 
 from config.health import healthz
+from tests.config.interpreter import child_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 APP_SERVICES = ("web", "worker")
-# Variables that would leak the developer's (or CI's) configuration into the child interpreter.
-SCRUBBED_ENV = (
-    "DATABASE_URL",
-    "CONN_MAX_AGE",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "SECRET_KEY_FILE",
-    "ALLOWED_HOSTS",
-    "ALLOWED_HOSTS_FILE",
-    "SECURE_SSL_REDIRECT",
-    "SECURE_HSTS_SECONDS",
-    "RUN_EXECUTOR",
-    "SQLITE_PATH",
-    "DJANGO_SETTINGS_MODULE",
-)
 SECRET_KEY_40 = "k" * 40
 
 
@@ -260,29 +243,9 @@ def test_dockerfile_collectstatic_gives_production_everything_it_requires(
 # --- settings, in a fresh interpreter ---------------------------------------------------------
 
 
-def _child_env(tmp_path: Path, settings_module: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in SCRUBBED_ENV}
-    env["DJANGO_SETTINGS_MODULE"] = settings_module
-    # Keep the child's VAR_DIR (created on import, holds the SQLite file) out of the repo.
-    env["PERSONALAB_VAR_DIR"] = str(tmp_path / "var")
-    env.update(extra)
-    return env
-
-
-def _run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _setup_production(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = _child_env(tmp_path, "config.settings.production", **extra)
-    return _run_python("import django; django.setup()", env)
+    env = child_env(tmp_path, "config.settings.production", **extra)
+    return run_python("import django; django.setup()", env)
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
@@ -344,7 +307,7 @@ print(json.dumps([settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS,
 
 
 def _https_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = _child_env(
+    env = child_env(
         tmp_path,
         "config.settings.production",
         SECRET_KEY=SECRET_KEY_40,
@@ -352,7 +315,7 @@ def _https_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess
         **SERVER_URLS,
         **extra,
     )
-    return _run_python(_PRINT_HTTPS, env)
+    return run_python(_PRINT_HTTPS, env)
 
 
 def test_production_redirects_to_https_and_sends_hsts_by_default(tmp_path: Path) -> None:
@@ -385,7 +348,7 @@ def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
     secret_file.write_text(SECRET_KEY_40 + "\n")
     hosts_file = tmp_path / "allowed_hosts"
     hosts_file.write_text("example.org, 127.0.0.1\n")
-    env = _child_env(
+    env = child_env(
         tmp_path,
         "config.settings.production",
         SECRET_KEY_FILE=str(secret_file),
@@ -396,7 +359,7 @@ def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
         "import json, django; django.setup(); from django.conf import settings; "
         "print(json.dumps([settings.SECRET_KEY, settings.ALLOWED_HOSTS]))"
     )
-    result = _run_python(code, env)
+    result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     secret_key, allowed_hosts = json.loads(result.stdout.strip().splitlines()[-1])
     assert secret_key == SECRET_KEY_40
@@ -428,7 +391,7 @@ print(json.dumps({
 
 
 def _backends(tmp_path: Path, **extra: str) -> dict[str, str]:
-    result = _run_python(_PRINT_BACKENDS, _child_env(tmp_path, "config.settings.local", **extra))
+    result = run_python(_PRINT_BACKENDS, child_env(tmp_path, "config.settings.local", **extra))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -108,8 +108,8 @@ def test_replay_only_miss_raises_without_calling(fake_llm, config):
     assert fake_llm.requests == []
 
 
-def test_replay_only_from_the_environment(fake_llm, config, monkeypatch):
-    monkeypatch.setenv("LLM_REPLAY_ONLY", "1")
+def test_replay_only_from_the_settings(fake_llm, config, settings):
+    settings.LLM_REPLAY_ONLY = True
 
     with pytest.raises(ReplayMissError):
         complete_text(config=config, messages=MESSAGES, retry=FAST_RETRY)

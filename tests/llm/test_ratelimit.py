@@ -121,10 +121,9 @@ def test_a_killed_workers_slot_expires():
     assert 0.2 <= time.monotonic() - started < 2
 
 
-def test_limits_from_the_environment(monkeypatch, settings):
-    settings.LLM_RATE_LIMITS = {}
-    monkeypatch.setenv("LLM_ANTHROPIC_CONCURRENCY", "4")
-    monkeypatch.setenv("LLM_ANTHROPIC_TPM", "40000")
+def test_limits_are_per_provider_and_unset_means_unlimited(settings):
+    # As config.settings reads LLM_ANTHROPIC_CONCURRENCY=4 and LLM_ANTHROPIC_TPM=40000.
+    settings.LLM_RATE_LIMITS = {"anthropic": {"concurrency": 4, "tokens_per_minute": 40000}}
 
     assert ratelimit.limits_for("anthropic") == RateLimits(
         concurrency=4, requests_per_minute=None, tokens_per_minute=40000

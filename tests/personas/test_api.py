@@ -127,7 +127,7 @@ def test_an_unusable_area_weight_is_a_400_naming_it(api, weights, fragment):
 
 @pytest.mark.parametrize("weight", [float("nan"), float("inf"), -2.0, 0.0, 5e-324, 1e308])
 def test_the_service_refuses_weights_that_are_not_finite_and_bounded(weight):
-    from config.api import DomainError
+    from config.errors import DomainError
     from personas.services import AreaWeight, population_create
 
     areas = [AreaWeight("dallas_tx_city", weight), AreaWeight("detroit_mi_city", 1.0)]

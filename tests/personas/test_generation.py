@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.selectors import area_marginals
 from personas.models import Persona
 from personas.services import AreaWeight, population_create

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from config.api import DomainError
+from config.errors import DomainError
 from environment.categories import AGE_BRACKETS, DIMENSIONS
 from environment.models import Area
 from environment.selectors import area_marginals

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from config.api import DomainError
+from config.errors import DomainError
 from llm.models import LLMCall
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
@@ -211,9 +211,9 @@ def test_a_missing_api_key_refuses_the_run_with_what_to_set(
 
 
 def test_a_replay_only_run_with_an_empty_cache_fails_without_calling_out(
-    model_server, llm_study, small_population, run_llm, monkeypatch
+    model_server, llm_study, small_population, run_llm, settings
 ):
-    monkeypatch.setenv("LLM_REPLAY_ONLY", "1")
+    settings.LLM_REPLAY_ONLY = True
     run = run_llm(llm_study, small_population, llm_config(model_server))
 
     assert run.status == Run.Status.FAILED

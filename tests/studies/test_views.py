@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.api import DomainError
+from config.errors import DomainError
 from personas.models import Persona, Population
 from studies.forms import StudyStartForm
 from studies.models import Run, Study

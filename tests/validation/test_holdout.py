@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from config.api import DomainError
+from config.errors import DomainError
 from validation.metrics import js_distance, mae_points, representativeness, total_variation
 from validation.models import ValidationRun
 from validation.services import validation_run_holdout

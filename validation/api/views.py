@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from config.api import DomainError
+from config.errors import DomainError
 from polls.models import Question
 from validation.api.serializers import ValidationRunCreateSerializer, ValidationRunSerializer
 from validation.selectors import validation_run_list

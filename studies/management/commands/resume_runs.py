@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from config.api import ConflictError
+from config.errors import ConflictError
 from studies.models import Run
 from studies.selectors import run_list_stale
 from studies.services import run_resume

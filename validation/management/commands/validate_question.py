@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.api import DomainError
+from config.errors import DomainError
 from polls.models import Question
 from validation.services import METHODS, validation_run_holdout
 

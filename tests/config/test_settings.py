@@ -1,0 +1,87 @@
+"""Settings read from the environment, in a fresh interpreter (tests.config.interpreter)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm.types import Provider
+from tests.config.interpreter import child_env, run_python
+
+_PRINT_LLM = """
+import json
+from django.conf import settings
+print(json.dumps([settings.LLM_REPLAY_ONLY, settings.LLM_RATE_LIMITS]))
+"""
+
+
+def _llm_settings(tmp_path: Path, **environment: str) -> tuple[bool, dict]:
+    result = run_python(_PRINT_LLM, child_env(tmp_path, "config.settings.local", **environment))
+    assert result.returncode == 0, result.stderr
+    replay_only, rate_limits = json.loads(result.stdout.strip().splitlines()[-1])
+    return replay_only, rate_limits
+
+
+def test_llm_settings_default_to_calling_out_without_limits(tmp_path: Path) -> None:
+    assert _llm_settings(tmp_path) == (False, {})
+
+
+def test_llm_settings_come_from_the_environment(tmp_path: Path) -> None:
+    replay_only, rate_limits = _llm_settings(
+        tmp_path,
+        LLM_REPLAY_ONLY="yes",
+        LLM_OPENAI_RPM="500",
+        LLM_ANTHROPIC_CONCURRENCY="4",
+        LLM_ANTHROPIC_TPM="40000",
+        LLM_COMPATIBLE_CONCURRENCY="2",
+        LLM_COMPATIBLE_TPM="0",  # 0 is no limit
+    )
+
+    assert replay_only is True
+    assert rate_limits == {
+        "openai": {"requests_per_minute": 500},
+        "anthropic": {"concurrency": 4, "tokens_per_minute": 40000},
+        "compatible": {"concurrency": 2},
+    }
+    assert set(rate_limits) == {provider.value for provider in Provider}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LLM_REPLAY_ONLY", "maybe"), ("LLM_OPENAI_RPM", "lots"), ("LLM_ANTHROPIC_TPM", "-5")],
+)
+def test_a_malformed_llm_setting_stops_the_start(tmp_path: Path, name: str, value: str) -> None:
+    env = child_env(tmp_path, "config.settings.local", **{name: value})
+    result = run_python(_PRINT_LLM, env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{name}={value!r}" in result.stderr
+
+
+_SETUP = """
+import json, sys
+from pathlib import Path
+from django.conf import settings
+folders = [Path(settings.VAR_DIR), Path(settings.STATIC_ROOT), Path(sys.argv[1])]
+before = [folder.is_dir() for folder in folders]
+import django
+django.setup()
+print(json.dumps([before, [folder.is_dir() for folder in folders]]))
+"""
+
+
+def test_settings_write_nothing_and_setup_makes_the_local_folders(tmp_path: Path) -> None:
+    sqlite_folder = tmp_path / "databases"
+    env = child_env(
+        tmp_path, "config.settings.local", SQLITE_PATH=str(sqlite_folder / "personalab.sqlite3")
+    )
+    result = run_python(_SETUP, env, str(sqlite_folder))
+
+    assert result.returncode == 0, result.stderr
+    before, after = json.loads(result.stdout.strip().splitlines()[-1])
+    # VAR_DIR, STATIC_ROOT and the SQLite file's folder: none on import, all after setup.
+    assert before == [False, False, False]
+    assert after == [True, True, True]
