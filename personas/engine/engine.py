@@ -32,8 +32,8 @@ from llm.errors import ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, complete_structured, estimate_cost
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
-from personas.engine import profile as profile_mod
 from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
+from personas.engine.persona_sheet import describe, profile_doc
 from personas.engine.schemas import (
     ConsistencyReport,
     Depth,
@@ -383,9 +383,9 @@ class PersonaEngine:
         return outcome
 
     def _run(self, persona: Any, calls: CallBuffer) -> EngineOutcome:
-        doc = profile_mod.profile_doc(persona)
+        doc = profile_doc(persona)
         outcome = EngineOutcome(profile=doc.model_dump(mode="json"))
-        profile_text = profile_mod.describe(doc)
+        profile_text = describe(doc)
         try:
             environment = self._environment(persona)
             pool_context = (persona.profile or {}).get("context")
@@ -487,8 +487,8 @@ class PersonaEngine:
         per_step_in: dict[str, list[int]] = {s: [] for s in steps}
         max_episodes = []
         for persona in sample:
-            doc = profile_mod.profile_doc(persona)
-            text = profile_mod.describe(doc)
+            doc = profile_doc(persona)
+            text = describe(doc)
             environment = self._environment(persona)
             _, hi = episode_range(
                 doc.tech_profile.proficiency if doc.tech_profile else None, self.options.depth

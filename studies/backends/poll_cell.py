@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from personas.engine.profile import STRUCTURED_SOURCE, profile_doc, structured_narrative
+from personas.engine.persona_sheet import STRUCTURED_SOURCE, profile_doc, structured_narrative
 from personas.models import Persona
 from polls.cells import DIMENSION_NAMES, QuestionCells
 from polls.models import Response
