@@ -21,14 +21,14 @@ from config.api import ConflictError, DomainError
 from config.bulk import bulk_insert
 from personas.models import Persona, Population
 from polls.models import Question
-from studies.backends.base import PersonaResult, backend_get, backend_names
+from studies.backends.base import PersonaResult, RespondentBackend
+from studies.backends.registry import BACKENDS
 from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
 from studies.progress import Reporter
 from studies.results import run_results_compute
 
 logger = logging.getLogger(__name__)
 
-ANSWER_BATCH = 50  # personas written per transaction, unless the backend sets `write_batch`
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -196,10 +196,8 @@ def run_start(
             code="backend_refused",
             fields={"study": problems},
         )
-    # A backend may size its own chunks (an LLM chunk must finish well inside the task time limit).
-    default_chunk = getattr(backend_cls, "default_chunk_size", None)
     chunk_size = (
-        chunk_size or (default_chunk and default_chunk(backend_config)) or settings.RUN_CHUNK_SIZE
+        chunk_size or backend_cls.default_chunk_size(backend_config) or settings.RUN_CHUNK_SIZE
     )
     if chunk_size < 1:
         raise DomainError("chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]})
@@ -245,12 +243,12 @@ def run_start(
     return run
 
 
-def _backend_class(backend: str):
+def _backend_class(backend: str) -> type[RespondentBackend]:
     try:
-        return backend_get(backend)
+        return BACKENDS[backend]
     except KeyError:
         raise DomainError(
-            f"Unknown backend '{backend}'; available: {', '.join(backend_names())}.",
+            f"Unknown backend '{backend}'; available: {', '.join(sorted(BACKENDS))}.",
             code="unknown_backend",
             fields={"backend": ["unknown backend"]},
         ) from None
@@ -261,11 +259,11 @@ def run_estimate(
 ) -> dict | None:
     """What a run would cost before it starts; None for a backend that costs nothing."""
     backend_cls = _backend_class(backend)
-    config_problems = getattr(backend_cls, "config_problems", None)
-    problem = config_problems(backend_config) if config_problems else None
+    backend_config = backend_config or {}
+    problem = backend_cls.config_problems(backend_config)
     if problem is not None:
         raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
-    return backend_cls.estimate(study=study, population=population, config=backend_config or {})
+    return backend_cls.estimate(study=study, population=population, config=backend_config)
 
 
 def run_resume(*, run: Run, executor: str | None = None) -> Run:
@@ -336,10 +334,8 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
     todo = [p for p in personas if p.id not in finished]
     if not todo:
         return 0
-    backend = backend_get(run.backend)(run, items)
-    writer = _ChunkWriter(
-        run=run, reporter=reporter, batch=getattr(backend, "write_batch", ANSWER_BATCH)
-    )
+    backend = BACKENDS[run.backend](run, items)
+    writer = _ChunkWriter(run=run, reporter=reporter, batch=backend.write_batch)
     last_check = time.monotonic()
     dropped: list[PersonaResult] = []
     results = _persona_results(backend, todo, dropped=dropped)
@@ -367,11 +363,14 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
 
 
 def _persona_results(
-    backend, personas: list[Persona], *, dropped: list[PersonaResult] | None = None
+    backend: RespondentBackend,
+    personas: list[Persona],
+    *,
+    dropped: list[PersonaResult] | None = None,
 ) -> Iterator[tuple[Persona, PersonaResult]]:
     """(persona, result) as each finishes; up to backend.concurrency at once on threads. When the
     consumer stops early, the results of personas still in flight go to `dropped`."""
-    concurrency = max(1, int(getattr(backend, "concurrency", 1)))
+    concurrency = max(1, backend.concurrency)
     if concurrency == 1:
         for persona in personas:
             yield persona, backend.answer_persona(persona)
@@ -501,8 +500,8 @@ class _ChunkWriter:
             self.cost_known = False
         else:
             self.cost += result.cost
-        for key in self.usage:
-            self.usage[key] += getattr(result, key)
+        for key, value in result.usage_counts.items():
+            self.usage[key] += value
 
     def over_budget(self) -> bool:
         budget = self.run.budget

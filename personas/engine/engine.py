@@ -14,10 +14,8 @@ replay-only cache miss concerns every persona and is raised for the run to fail.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
 from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
 from personas.engine.persona_sheet import describe, profile_doc
+from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
     Depth,
@@ -75,66 +74,6 @@ class EngineOptions(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=200)
     max_attempts: int = Field(default=3, ge=1, le=6)
     grounding_questions: int = Field(default=DEFAULT_QUESTIONS, ge=0, le=12)
-
-
-@dataclass
-class StepUsage:
-    calls: int = 0
-    cached_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal | None = Decimal("0")
-    call_ids: list[int] = field(default_factory=list)
-
-    def add(self, attempts: list) -> None:
-        for a in attempts:
-            self.calls += 1
-            self.cached_calls += int(a.cached)
-            self.input_tokens += a.input_tokens
-            self.output_tokens += a.output_tokens
-            if a.call_id is not None:
-                self.call_ids.append(a.call_id)
-            if self.cost is not None:
-                self.cost = None if a.cost is None else self.cost + a.cost
-
-    def as_dict(self) -> dict:
-        return {
-            "calls": self.calls,
-            "cached_calls": self.cached_calls,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost": None if self.cost is None else str(self.cost),
-        }
-
-
-@dataclass
-class EngineAnswer:
-    item_id: int
-    option_id: int
-    reasoning: str
-    think_aloud: str | None = None
-    time_on_task_seconds: float | None = None
-
-
-@dataclass
-class EngineOutcome:
-    """One persona's passage through the engine: its artefacts, answers, usage, or why it failed."""
-
-    profile: dict
-    context: dict | None = None
-    context_source: str = "llm"
-    consistency: dict | None = None
-    experience: dict | None = None
-    response: dict | None = None
-    answers: list[EngineAnswer] = field(default_factory=list)
-    usage: StepUsage = field(default_factory=StepUsage)
-    failed_step: str = ""
-    failure: str = ""
-    calls: CallBuffer = field(default_factory=CallBuffer)  # the persona's calls, to be written
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed_step
 
 
 class _StepFailed(Exception):
@@ -340,11 +279,11 @@ class PersonaEngine:
         persona: Any,
         messages: list[dict],
         schema,
-        usage: StepUsage,
+        result: PersonaResult,
         calls: CallBuffer,
     ):
         try:
-            result: StructuredResult = complete_structured(
+            structured: StructuredResult = complete_structured(
                 config=self.config,
                 messages=messages,
                 schema=schema,
@@ -356,52 +295,52 @@ class PersonaEngine:
                 buffer=calls,
             )
         except StructuredOutputError as exc:
-            usage.add(exc.attempts)
+            result.add_usage(exc.attempts)
             raise _StepFailed(step, f"{exc.message} ({'; '.join(exc.reasons)})") from exc
         except ProviderError as exc:
             if exc.http_status in (400, 401, 403, 404):
                 raise  # the request itself is wrong for every persona: the run fails
             raise _StepFailed(step, exc.message) from exc
-        usage.add(result.attempts)
-        return result.value
+        result.add_usage(structured.attempts)
+        return structured.value
 
-    def run(self, persona: Any) -> EngineOutcome:
+    def run(self, persona: Any) -> PersonaResult:
         """Take one persona through the steps.
 
-        Its call-log rows and cache entries come back unwritten in `outcome.calls`, for the caller
+        Its call-log rows and cache entries come back unwritten in `result.calls`, for the caller
         to write with the persona's record (`CallBuffer.flush()`), so a persona costs one write
         instead of two per call. When a step raises for the whole run (a missing key, a
         replay-only miss, a refused request), what was tried is written before the error goes on.
         """
         calls = CallBuffer()
         try:
-            outcome = self._run(persona, calls)
+            result = self._run(persona, calls)
         except BaseException:
             calls.flush()
             raise
-        outcome.calls = calls
-        return outcome
+        result.calls = calls
+        return result
 
-    def _run(self, persona: Any, calls: CallBuffer) -> EngineOutcome:
+    def _run(self, persona: Any, calls: CallBuffer) -> PersonaResult:
         doc = profile_doc(persona)
-        outcome = EngineOutcome(profile=doc.model_dump(mode="json"))
+        result = PersonaResult(narrative_source="llm", profile=doc.model_dump(mode="json"))
         profile_text = describe(doc)
         try:
             environment = self._environment(persona)
             pool_context = (persona.profile or {}).get("context")
             if pool_context:
                 context = PersonaContext.model_validate(pool_context)
-                outcome.context_source = "pool"
+                result.narrative_source = "pool"
             else:
                 context = self._call(
                     "context",
                     persona,
                     self._messages("context", profile_text=profile_text, environment=environment),
                     PersonaContext,
-                    outcome.usage,
+                    result,
                     calls,
                 )
-            outcome.context = context.model_dump(mode="json")
+            result.context = context.model_dump(mode="json")
             context_text = _context_text(context)
             if self.options.consistency_check:
                 report = self._call(
@@ -411,10 +350,10 @@ class PersonaEngine:
                         "consistency", profile_text=profile_text, context_text=context_text
                     ),
                     ConsistencyReport,
-                    outcome.usage,
+                    result,
                     calls,
                 )
-                outcome.consistency = report.model_dump(mode="json")
+                result.consistency = report.model_dump(mode="json")
             proficiency = doc.tech_profile.proficiency if doc.tech_profile else None
             lo, hi = episode_range(proficiency, self.options.depth)
             experience = self._call(
@@ -429,10 +368,10 @@ class PersonaEngine:
                     proficiency=proficiency or DEFAULT_PROFICIENCY,
                 ),
                 experience_model(min_episodes=lo, max_episodes=hi),
-                outcome.usage,
+                result,
                 calls,
             )
-            outcome.experience = experience.model_dump(mode="json")
+            result.experience = experience.model_dump(mode="json")
             participation = self._call(
                 "participation",
                 persona,
@@ -440,33 +379,32 @@ class PersonaEngine:
                     "participation",
                     profile_text=profile_text,
                     context_text=context_text,
-                    experience_text=_experience_text(outcome.experience),
+                    experience_text=_experience_text(result.experience),
                     environment=environment,
                     grounding=self._grounding_text(persona),
                 ),
                 self.participation_schema,
-                outcome.usage,
+                result,
                 calls,
             )
         except _StepFailed as failed:
-            outcome.failed_step, outcome.failure = failed.step, failed.reason[:4000]
-            return outcome
+            result.failed_step, result.failure = failed.step, failed.reason[:4000]
+            return result
         except ValidationError as exc:  # a pool persona's stored context does not fit the schema
-            outcome.failed_step = "context"
-            outcome.failure = f"the pool's stored context is invalid: {exc}"[:4000]
-            return outcome
-        outcome.response = participation.model_dump(mode="json")
-        outcome.answers = [
-            EngineAnswer(
-                item_id=item["id"],
+            result.failed_step = "context"
+            result.failure = f"the pool's stored context is invalid: {exc}"[:4000]
+            return result
+        result.response = participation.model_dump(mode="json")
+        result.answers = {
+            item["id"]: AnswerDraft(
                 option_id=self.option_id[(item["code"], r.answer)],
                 reasoning=r.reasoning,
-                think_aloud=r.think_aloud,
+                think_aloud=r.think_aloud or "",
                 time_on_task_seconds=r.time_on_task_seconds,
             )
             for item, r in zip(self.item_view, participation.responses, strict=True)
-        ]
-        return outcome
+        }
+        return result
 
     # --- the estimate before a run ---------------------------------------------------------------
 
@@ -569,7 +507,3 @@ class PersonaEngine:
                 "retried for invalid output cost more."
             ),
         }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -17,7 +17,6 @@ from personas.engine.schemas import Demographics, PersonaContext, PersonaProfile
 from personas.profile import BEHAVIOURAL_CHARACTERISTICS, BIG_FIVE
 from personas.profile.fields import FIELDS_BY_NAME
 
-STRUCTURED_SOURCE = "structured_profile"
 STRUCTURED_LABEL = (
     "Built from the structured profile by the offline backend (no language model wrote it)."
 )
