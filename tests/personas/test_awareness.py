@@ -50,7 +50,7 @@ def _sign(x: float) -> int:
 
 
 @pytest.fixture(scope="module")
-def contexts(django_db_blocker):
+def contexts(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         return {a: environmental_context(area_id=a) for a in ("dallas_tx_city", "detroit_mi_city")}
 
