@@ -16,22 +16,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
-from django.template import Context, Engine
+from django.template import Context
 from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
 from llm.errors import ProviderError, StructuredOutputError
-from llm.gateway import CallBuffer, PriceBook, complete_structured, estimate_cost
+from llm.gateway import CallBuffer, PriceBook, complete_structured
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
+from personas.engine.estimate import CHARS_PER_TOKEN, OUTPUT_TOKENS, run_cost
 from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
 from personas.engine.persona_sheet import describe, profile_doc
+from personas.engine.prompts import (
+    context_as_text,
+    experience_as_text,
+    template_engine,
+    template_sources,
+)
 from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
@@ -42,9 +46,6 @@ from personas.engine.schemas import (
 )
 
 logger = logging.getLogger(__name__)
-STEPS = ("context", "consistency", "experience", "participation")
-TEMPLATE_NAMES = ("system", *STEPS)
-TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "engine"
 
 # Episodes per persona by technology proficiency and depth, (fewest, most). The seed's own table
 # is not in this repository; these counts keep its rule — the more proficient the user, the more
@@ -58,12 +59,6 @@ EPISODES: dict[str, dict[str, tuple[int, int]]] = {
 }
 # A persona made without a tech profile counts as intermediate.
 DEFAULT_PROFICIENCY = "intermediate"
-
-# Typical reply sizes in tokens, for the cost estimate (measured on the fake server's replies and
-# on hand-checked model answers of this schema; the estimate says they are assumptions).
-OUTPUT_TOKENS = {"context": 700, "consistency": 120, "episode": 130, "experience_base": 200}
-OUTPUT_TOKENS_PER_ITEM = 150
-CHARS_PER_TOKEN = 4
 
 
 class EngineOptions(BaseModel):
@@ -81,51 +76,6 @@ class _StepFailed(Exception):
         super().__init__(reason)
         self.step = step
         self.reason = reason
-
-
-def _template_engine() -> Engine:
-    return Engine(dirs=[str(TEMPLATE_DIR)], autoescape=False)
-
-
-def template_sources(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The template text of every step: the study's own where it supplies one, else the file."""
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(TEMPLATE_NAMES))
-    if unknown:
-        raise ValueError(
-            f"unknown prompt template(s) {unknown}; a study may supply: {', '.join(TEMPLATE_NAMES)}"
-        )
-    return {
-        name: overrides.get(name) or (TEMPLATE_DIR / f"{name}.md").read_text()
-        for name in TEMPLATE_NAMES
-    }
-
-
-def _context_text(context: PersonaContext | dict) -> str:
-    c = context if isinstance(context, dict) else context.model_dump()
-
-    def bullets(key: str) -> str:
-        return "\n".join(f"- {x}" for x in c[key])
-
-    return (
-        f"{c['life_narrative']}\n\nHabits:\n{bullets('relevant_habits')}\n\n"
-        f"Attitudes and opinions:\n{bullets('attitudes_and_opinions')}\n\n"
-        f"Pain points:\n{bullets('pain_points')}\n\nMotivations:\n{bullets('motivations')}"
-    )
-
-
-def _experience_text(experience: dict) -> str:
-    lines = []
-    for e in experience["episodes"]:
-        refs = f" (builds on {', '.join(map(str, e['refers_to']))})" if e["refers_to"] else ""
-        lines.append(
-            f"{e['number']}. {e['timeframe']}{refs}: {e['scenario']} Reaction: {e['reaction']} "
-            f"Takeaway: {e['takeaway']} (valence {e['valence']:+.1f})"
-        )
-    lines.append(f"Memory: {experience['synthesized_memory']}")
-    lines.append(f"Emotional residue: {experience['emotional_residue']}")
-    lines.append("Learned: " + "; ".join(experience["learned_behaviours"]))
-    return "\n".join(lines)
 
 
 def episode_range(proficiency: str | None, depth: str) -> tuple[int, int]:
@@ -151,7 +101,7 @@ class PersonaEngine:
         self.options = options or EngineOptions()
         self.run_id = run_id
         self.scenario = (study.description or study.title).strip()
-        engine = _template_engine()
+        engine = template_engine()
         self.templates = {
             name: engine.from_string(text)
             for name, text in template_sources(study.prompt_templates).items()
@@ -341,7 +291,7 @@ class PersonaEngine:
                     calls,
                 )
             result.context = context.model_dump(mode="json")
-            context_text = _context_text(context)
+            context_text = context_as_text(context)
             if self.options.consistency_check:
                 report = self._call(
                     "consistency",
@@ -379,7 +329,7 @@ class PersonaEngine:
                     "participation",
                     profile_text=profile_text,
                     context_text=context_text,
-                    experience_text=_experience_text(result.experience),
+                    experience_text=experience_as_text(result.experience),
                     environment=environment,
                     grounding=self._grounding_text(persona),
                 ),
@@ -461,49 +411,12 @@ class PersonaEngine:
                 chars = sum(len(m["content"]) for m in prompts[s])
                 per_step_in[s].append(chars // CHARS_PER_TOKEN)
         mean_episodes = sum(max_episodes) / len(max_episodes) if max_episodes else 0
-        out = {
-            "context": OUTPUT_TOKENS["context"],
-            "consistency": OUTPUT_TOKENS["consistency"],
-            "experience": int(
-                OUTPUT_TOKENS["experience_base"] + mean_episodes * OUTPUT_TOKENS["episode"]
-            ),
-            "participation": OUTPUT_TOKENS_PER_ITEM * max(1, len(self.items)),
-        }
-        breakdown = {}
-        amount: Decimal | None = Decimal("0")
-        currency = "USD"
-        in_total = out_total = 0
-        for s in steps:
-            mean_in = int(sum(per_step_in[s]) / len(per_step_in[s])) if per_step_in[s] else 0
-            out_tokens = min(out[s], self.config.max_tokens)
-            est = estimate_cost(
-                config=self.config,
-                calls=total,
-                input_tokens_per_call=mean_in,
-                output_tokens_per_call=out_tokens,
-            )
-            currency = est.currency
-            in_total += est.input_tokens
-            out_total += est.output_tokens
-            amount = None if (amount is None or est.amount is None) else amount + est.amount
-            breakdown[s] = {
-                "calls": total,
-                "input_tokens_per_call": mean_in,
-                "output_tokens_per_call": out_tokens,
-                "amount": None if est.amount is None else str(est.amount),
-            }
-        return {
-            "amount": None if amount is None else str(amount),
-            "currency": currency,
-            "price_known": amount is not None,
-            "calls": total * len(steps),
-            "input_tokens": in_total,
-            "output_tokens": out_total,
-            "steps": breakdown,
-            "method": (
-                f"prompts rendered for {len(sample)} sampled personas (characters / "
-                f"{CHARS_PER_TOKEN}); typical reply sizes per step; at the model's price in the "
-                "admin's price table. Calls served from the cache cost nothing, and answers "
-                "retried for invalid output cost more."
-            ),
-        }
+        return run_cost(
+            config=self.config,
+            steps=steps,
+            prompt_tokens=per_step_in,
+            mean_episodes=mean_episodes,
+            items=len(self.items),
+            total=total,
+            sampled=len(sample),
+        )

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from llm.errors import MissingAPIKeyError
 from llm.keys import api_key_for
 from llm.types import LLMConfig
-from personas.engine.engine import EngineOptions, PersonaEngine, template_sources
+from personas.engine.engine import EngineOptions, PersonaEngine
+from personas.engine.prompts import template_sources
 from personas.models import Persona, Population
 from studies.backends.base import BackendConfigError, PersonaResult, RespondentBackend
 from studies.models import Item, Run, Study

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.template import Engine, TemplateSyntaxError
 
 from config.api import DomainError
-from personas.engine.engine import TEMPLATE_NAMES
+from personas.engine.prompts import TEMPLATE_NAMES
 from polls.models import Question
 from studies.models import Item, ItemOption, Study
 
