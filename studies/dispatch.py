@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from studies.models import Run
-from studies.services import run_chunks
+from studies.pipeline import run_chunks
 from studies.tasks import run_chunk, run_complete
 
 logger = logging.getLogger(__name__)

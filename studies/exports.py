@@ -8,7 +8,7 @@ import json
 import zipfile
 from collections.abc import Iterable
 
-from personas.engine.profile import STRUCTURED_LABEL
+from personas.engine.persona_sheet import STRUCTURED_LABEL
 from studies.models import RunPersona
 
 SOURCE_NOTES = {

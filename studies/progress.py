@@ -7,22 +7,14 @@ logged and never fails the run.
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from typing import Literal, NotRequired, Protocol, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from studies.models import Run
+
 logger = logging.getLogger(__name__)
-
-
-class RunStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    STOPPED = "stopped"
 
 
 class ProgressMessage(TypedDict):
@@ -115,7 +107,7 @@ class ChannelsProgressReporter:
             run_message(
                 kind="error",
                 run_id=self.run_id,
-                status=RunStatus.FAILED,
+                status=Run.Status.FAILED.value,
                 done=done,
                 total=total,
                 message=message,

@@ -7,8 +7,8 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from studies.pipeline import run_fail, run_finalize, run_process_chunk
 from studies.progress import ChannelsProgressReporter
-from studies.services import run_fail, run_finalize, run_process_chunk
 
 logger = logging.getLogger(__name__)
 

@@ -15,30 +15,34 @@ from personas.awareness import figures
 from personas.awareness.income import income_brackets
 from personas.awareness.pressures import Pressure, Pressures, social_pressures
 from personas.awareness.view import PersonaView
+from studies.models import Study
 
 Emphasis = Literal["political", "economic", "social", "general"]
 
-# Scenario types (the study kinds of studies.models.Study.Kind and plain words) by the context they
-# emphasize. A type not listed is treated as "general": every section in full.
-SCENARIO_EMPHASIS: Final[dict[str, Emphasis]] = {
+# The context each kind of study emphasizes (a test keeps every kind listed).
+KIND_EMPHASIS: Final[dict[Study.Kind, Emphasis]] = {
+    Study.Kind.POLICY_SUPPORT: "political",
+    Study.Kind.MESSAGE_TEST: "political",
+    Study.Kind.PRODUCT_PRICING: "economic",
+    Study.Kind.FEATURE_PREFERENCE: "economic",
+    Study.Kind.QUESTIONNAIRE: "general",
+    Study.Kind.MULTI_AGENT: "social",
+}
+# Plain words a caller may give instead of a study kind (the persona API's `scenario_type`). A
+# word or kind not listed is treated as "general": every section in full.
+WORD_EMPHASIS: Final[dict[str, Emphasis]] = {
     "political": "political",
     "policy": "political",
-    "policy_support": "political",
-    "message_test": "political",
     "election": "political",
     "voting": "political",
     "economic": "economic",
     "pricing": "economic",
     "product": "economic",
-    "product_pricing": "economic",
-    "feature_preference": "economic",
     "purchase": "economic",
     "social": "social",
     "cultural": "social",
     "community": "social",
-    "multi_agent": "social",
     "general": "general",
-    "questionnaire": "general",
 }
 SECTION_ORDER: Final[dict[Emphasis, tuple[str, ...]]] = {
     "political": ("political", "economic", "social"),
@@ -61,7 +65,11 @@ PRESSURE_NAMES: Final = {
 
 
 def scenario_emphasis(scenario_type: str) -> Emphasis:
-    return SCENARIO_EMPHASIS.get(scenario_type.strip().lower(), "general")
+    """The emphasis of a study kind (`Study.Kind` or its value) or of a plain word."""
+    key = scenario_type.strip().lower()
+    if key in Study.Kind.values:
+        return KIND_EMPHASIS[Study.Kind(key)]
+    return WORD_EMPHASIS.get(key, "general")
 
 
 def _lower_first(text: str) -> str:

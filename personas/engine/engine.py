@@ -14,26 +14,29 @@ replay-only cache miss concerns every persona and is raised for the run to fail.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from dataclasses import dataclass, field
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
-from django.template import Context, Engine
+from django.template import Context
 from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
 from llm.errors import ProviderError, StructuredOutputError
-from llm.gateway import CallBuffer, PriceBook, complete_structured, estimate_cost
+from llm.gateway import CallBuffer, PriceBook, complete_structured
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
-from personas.engine import profile as profile_mod
+from personas.engine.estimate import CHARS_PER_TOKEN, OUTPUT_TOKENS, run_cost
 from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
+from personas.engine.persona_sheet import describe, profile_doc
+from personas.engine.prompts import (
+    context_as_text,
+    experience_as_text,
+    template_engine,
+    template_sources,
+)
+from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
     Depth,
@@ -43,9 +46,6 @@ from personas.engine.schemas import (
 )
 
 logger = logging.getLogger(__name__)
-STEPS = ("context", "consistency", "experience", "participation")
-TEMPLATE_NAMES = ("system", *STEPS)
-TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "engine"
 
 # Episodes per persona by technology proficiency and depth, (fewest, most). The seed's own table
 # is not in this repository; these counts keep its rule — the more proficient the user, the more
@@ -60,12 +60,6 @@ EPISODES: dict[str, dict[str, tuple[int, int]]] = {
 # A persona made without a tech profile counts as intermediate.
 DEFAULT_PROFICIENCY = "intermediate"
 
-# Typical reply sizes in tokens, for the cost estimate (measured on the fake server's replies and
-# on hand-checked model answers of this schema; the estimate says they are assumptions).
-OUTPUT_TOKENS = {"context": 700, "consistency": 120, "episode": 130, "experience_base": 200}
-OUTPUT_TOKENS_PER_ITEM = 150
-CHARS_PER_TOKEN = 4
-
 
 class EngineOptions(BaseModel):
     """How deep the engine goes, chosen per run."""
@@ -77,116 +71,11 @@ class EngineOptions(BaseModel):
     grounding_questions: int = Field(default=DEFAULT_QUESTIONS, ge=0, le=12)
 
 
-@dataclass
-class StepUsage:
-    calls: int = 0
-    cached_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal | None = Decimal("0")
-    call_ids: list[int] = field(default_factory=list)
-
-    def add(self, attempts: list) -> None:
-        for a in attempts:
-            self.calls += 1
-            self.cached_calls += int(a.cached)
-            self.input_tokens += a.input_tokens
-            self.output_tokens += a.output_tokens
-            if a.call_id is not None:
-                self.call_ids.append(a.call_id)
-            if self.cost is not None:
-                self.cost = None if a.cost is None else self.cost + a.cost
-
-    def as_dict(self) -> dict:
-        return {
-            "calls": self.calls,
-            "cached_calls": self.cached_calls,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost": None if self.cost is None else str(self.cost),
-        }
-
-
-@dataclass
-class EngineAnswer:
-    item_id: int
-    option_id: int
-    reasoning: str
-    think_aloud: str | None = None
-    time_on_task_seconds: float | None = None
-
-
-@dataclass
-class EngineOutcome:
-    """One persona's passage through the engine: its artefacts, answers, usage, or why it failed."""
-
-    profile: dict
-    context: dict | None = None
-    context_source: str = "llm"
-    consistency: dict | None = None
-    experience: dict | None = None
-    response: dict | None = None
-    answers: list[EngineAnswer] = field(default_factory=list)
-    usage: StepUsage = field(default_factory=StepUsage)
-    failed_step: str = ""
-    failure: str = ""
-    calls: CallBuffer = field(default_factory=CallBuffer)  # the persona's calls, to be written
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed_step
-
-
 class _StepFailed(Exception):
     def __init__(self, step: str, reason: str) -> None:
         super().__init__(reason)
         self.step = step
         self.reason = reason
-
-
-def _template_engine() -> Engine:
-    return Engine(dirs=[str(TEMPLATE_DIR)], autoescape=False)
-
-
-def template_sources(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The template text of every step: the study's own where it supplies one, else the file."""
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(TEMPLATE_NAMES))
-    if unknown:
-        raise ValueError(
-            f"unknown prompt template(s) {unknown}; a study may supply: {', '.join(TEMPLATE_NAMES)}"
-        )
-    return {
-        name: overrides.get(name) or (TEMPLATE_DIR / f"{name}.md").read_text()
-        for name in TEMPLATE_NAMES
-    }
-
-
-def _context_text(context: PersonaContext | dict) -> str:
-    c = context if isinstance(context, dict) else context.model_dump()
-
-    def bullets(key: str) -> str:
-        return "\n".join(f"- {x}" for x in c[key])
-
-    return (
-        f"{c['life_narrative']}\n\nHabits:\n{bullets('relevant_habits')}\n\n"
-        f"Attitudes and opinions:\n{bullets('attitudes_and_opinions')}\n\n"
-        f"Pain points:\n{bullets('pain_points')}\n\nMotivations:\n{bullets('motivations')}"
-    )
-
-
-def _experience_text(experience: dict) -> str:
-    lines = []
-    for e in experience["episodes"]:
-        refs = f" (builds on {', '.join(map(str, e['refers_to']))})" if e["refers_to"] else ""
-        lines.append(
-            f"{e['number']}. {e['timeframe']}{refs}: {e['scenario']} Reaction: {e['reaction']} "
-            f"Takeaway: {e['takeaway']} (valence {e['valence']:+.1f})"
-        )
-    lines.append(f"Memory: {experience['synthesized_memory']}")
-    lines.append(f"Emotional residue: {experience['emotional_residue']}")
-    lines.append("Learned: " + "; ".join(experience["learned_behaviours"]))
-    return "\n".join(lines)
 
 
 def episode_range(proficiency: str | None, depth: str) -> tuple[int, int]:
@@ -212,7 +101,7 @@ class PersonaEngine:
         self.options = options or EngineOptions()
         self.run_id = run_id
         self.scenario = (study.description or study.title).strip()
-        engine = _template_engine()
+        engine = template_engine()
         self.templates = {
             name: engine.from_string(text)
             for name, text in template_sources(study.prompt_templates).items()
@@ -340,11 +229,11 @@ class PersonaEngine:
         persona: Any,
         messages: list[dict],
         schema,
-        usage: StepUsage,
+        result: PersonaResult,
         calls: CallBuffer,
     ):
         try:
-            result: StructuredResult = complete_structured(
+            structured: StructuredResult = complete_structured(
                 config=self.config,
                 messages=messages,
                 schema=schema,
@@ -356,53 +245,53 @@ class PersonaEngine:
                 buffer=calls,
             )
         except StructuredOutputError as exc:
-            usage.add(exc.attempts)
+            result.add_usage(exc.attempts)
             raise _StepFailed(step, f"{exc.message} ({'; '.join(exc.reasons)})") from exc
         except ProviderError as exc:
             if exc.http_status in (400, 401, 403, 404):
                 raise  # the request itself is wrong for every persona: the run fails
             raise _StepFailed(step, exc.message) from exc
-        usage.add(result.attempts)
-        return result.value
+        result.add_usage(structured.attempts)
+        return structured.value
 
-    def run(self, persona: Any) -> EngineOutcome:
+    def run(self, persona: Any) -> PersonaResult:
         """Take one persona through the steps.
 
-        Its call-log rows and cache entries come back unwritten in `outcome.calls`, for the caller
+        Its call-log rows and cache entries come back unwritten in `result.calls`, for the caller
         to write with the persona's record (`CallBuffer.flush()`), so a persona costs one write
         instead of two per call. When a step raises for the whole run (a missing key, a
         replay-only miss, a refused request), what was tried is written before the error goes on.
         """
         calls = CallBuffer()
         try:
-            outcome = self._run(persona, calls)
+            result = self._run(persona, calls)
         except BaseException:
             calls.flush()
             raise
-        outcome.calls = calls
-        return outcome
+        result.calls = calls
+        return result
 
-    def _run(self, persona: Any, calls: CallBuffer) -> EngineOutcome:
-        doc = profile_mod.profile_doc(persona)
-        outcome = EngineOutcome(profile=doc.model_dump(mode="json"))
-        profile_text = profile_mod.describe(doc)
+    def _run(self, persona: Any, calls: CallBuffer) -> PersonaResult:
+        doc = profile_doc(persona)
+        result = PersonaResult(narrative_source="llm", profile=doc.model_dump(mode="json"))
+        profile_text = describe(doc)
         try:
             environment = self._environment(persona)
             pool_context = (persona.profile or {}).get("context")
             if pool_context:
                 context = PersonaContext.model_validate(pool_context)
-                outcome.context_source = "pool"
+                result.narrative_source = "pool"
             else:
                 context = self._call(
                     "context",
                     persona,
                     self._messages("context", profile_text=profile_text, environment=environment),
                     PersonaContext,
-                    outcome.usage,
+                    result,
                     calls,
                 )
-            outcome.context = context.model_dump(mode="json")
-            context_text = _context_text(context)
+            result.context = context.model_dump(mode="json")
+            context_text = context_as_text(context)
             if self.options.consistency_check:
                 report = self._call(
                     "consistency",
@@ -411,10 +300,10 @@ class PersonaEngine:
                         "consistency", profile_text=profile_text, context_text=context_text
                     ),
                     ConsistencyReport,
-                    outcome.usage,
+                    result,
                     calls,
                 )
-                outcome.consistency = report.model_dump(mode="json")
+                result.consistency = report.model_dump(mode="json")
             proficiency = doc.tech_profile.proficiency if doc.tech_profile else None
             lo, hi = episode_range(proficiency, self.options.depth)
             experience = self._call(
@@ -429,10 +318,10 @@ class PersonaEngine:
                     proficiency=proficiency or DEFAULT_PROFICIENCY,
                 ),
                 experience_model(min_episodes=lo, max_episodes=hi),
-                outcome.usage,
+                result,
                 calls,
             )
-            outcome.experience = experience.model_dump(mode="json")
+            result.experience = experience.model_dump(mode="json")
             participation = self._call(
                 "participation",
                 persona,
@@ -440,33 +329,32 @@ class PersonaEngine:
                     "participation",
                     profile_text=profile_text,
                     context_text=context_text,
-                    experience_text=_experience_text(outcome.experience),
+                    experience_text=experience_as_text(result.experience),
                     environment=environment,
                     grounding=self._grounding_text(persona),
                 ),
                 self.participation_schema,
-                outcome.usage,
+                result,
                 calls,
             )
         except _StepFailed as failed:
-            outcome.failed_step, outcome.failure = failed.step, failed.reason[:4000]
-            return outcome
+            result.failed_step, result.failure = failed.step, failed.reason[:4000]
+            return result
         except ValidationError as exc:  # a pool persona's stored context does not fit the schema
-            outcome.failed_step = "context"
-            outcome.failure = f"the pool's stored context is invalid: {exc}"[:4000]
-            return outcome
-        outcome.response = participation.model_dump(mode="json")
-        outcome.answers = [
-            EngineAnswer(
-                item_id=item["id"],
+            result.failed_step = "context"
+            result.failure = f"the pool's stored context is invalid: {exc}"[:4000]
+            return result
+        result.response = participation.model_dump(mode="json")
+        result.answers = {
+            item["id"]: AnswerDraft(
                 option_id=self.option_id[(item["code"], r.answer)],
                 reasoning=r.reasoning,
-                think_aloud=r.think_aloud,
+                think_aloud=r.think_aloud or "",
                 time_on_task_seconds=r.time_on_task_seconds,
             )
             for item, r in zip(self.item_view, participation.responses, strict=True)
-        ]
-        return outcome
+        }
+        return result
 
     # --- the estimate before a run ---------------------------------------------------------------
 
@@ -487,8 +375,8 @@ class PersonaEngine:
         per_step_in: dict[str, list[int]] = {s: [] for s in steps}
         max_episodes = []
         for persona in sample:
-            doc = profile_mod.profile_doc(persona)
-            text = profile_mod.describe(doc)
+            doc = profile_doc(persona)
+            text = describe(doc)
             environment = self._environment(persona)
             _, hi = episode_range(
                 doc.tech_profile.proficiency if doc.tech_profile else None, self.options.depth
@@ -523,53 +411,12 @@ class PersonaEngine:
                 chars = sum(len(m["content"]) for m in prompts[s])
                 per_step_in[s].append(chars // CHARS_PER_TOKEN)
         mean_episodes = sum(max_episodes) / len(max_episodes) if max_episodes else 0
-        out = {
-            "context": OUTPUT_TOKENS["context"],
-            "consistency": OUTPUT_TOKENS["consistency"],
-            "experience": int(
-                OUTPUT_TOKENS["experience_base"] + mean_episodes * OUTPUT_TOKENS["episode"]
-            ),
-            "participation": OUTPUT_TOKENS_PER_ITEM * max(1, len(self.items)),
-        }
-        breakdown = {}
-        amount: Decimal | None = Decimal("0")
-        currency = "USD"
-        in_total = out_total = 0
-        for s in steps:
-            mean_in = int(sum(per_step_in[s]) / len(per_step_in[s])) if per_step_in[s] else 0
-            out_tokens = min(out[s], self.config.max_tokens)
-            est = estimate_cost(
-                config=self.config,
-                calls=total,
-                input_tokens_per_call=mean_in,
-                output_tokens_per_call=out_tokens,
-            )
-            currency = est.currency
-            in_total += est.input_tokens
-            out_total += est.output_tokens
-            amount = None if (amount is None or est.amount is None) else amount + est.amount
-            breakdown[s] = {
-                "calls": total,
-                "input_tokens_per_call": mean_in,
-                "output_tokens_per_call": out_tokens,
-                "amount": None if est.amount is None else str(est.amount),
-            }
-        return {
-            "amount": None if amount is None else str(amount),
-            "currency": currency,
-            "price_known": amount is not None,
-            "calls": total * len(steps),
-            "input_tokens": in_total,
-            "output_tokens": out_total,
-            "steps": breakdown,
-            "method": (
-                f"prompts rendered for {len(sample)} sampled personas (characters / "
-                f"{CHARS_PER_TOKEN}); typical reply sizes per step; at the model's price in the "
-                "admin's price table. Calls served from the cache cost nothing, and answers "
-                "retried for invalid output cost more."
-            ),
-        }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+        return run_cost(
+            config=self.config,
+            steps=steps,
+            prompt_tokens=per_step_in,
+            mean_episodes=mean_episodes,
+            items=len(self.items),
+            total=total,
+            sampled=len(sample),
+        )

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from studies.backends.base import backend_names
+from studies.backends.registry import BACKENDS
 from studies.models import Item, ItemOption, Run, RunPersona, Study
 
 
@@ -92,7 +92,7 @@ class RunCreateSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["backend"].choices = backend_names()
+        self.fields["backend"].choices = sorted(BACKENDS)
 
 
 class RunEstimateInputSerializer(serializers.Serializer):
@@ -103,7 +103,7 @@ class RunEstimateInputSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["backend"].choices = backend_names()
+        self.fields["backend"].choices = sorted(BACKENDS)
 
 
 class RunEstimateSerializer(serializers.Serializer):

@@ -1,99 +1,103 @@
-"""The respondent-backend interface every backend implements.
+"""The respondent-backend contract: the base class every backend subclasses.
 
-A backend answers one item for one persona and returns an `AnswerDraft`; the pipeline stores it.
-The pipeline never asks which backend produced an answer, so an LLM backend or a fitted
-statistical model plugs in by registering here, without touching the pipeline.
+A backend answers every item of a run for one persona and returns a `PersonaResult`; the pipeline
+stores it. The pipeline never asks which backend produced a result, so a new backend (a language
+model, a fitted statistical model) is a subclass listed in `studies.backends.registry.BACKENDS`,
+without touching the pipeline.
+
+A subclass must set `name` and `label` and implement `answer_persona`. Everything else has a
+default that fits a backend which costs nothing, takes no configuration and can answer any study;
+override what does not fit.
+
+The result types are defined with the persona engine (`personas.engine.results`), which builds
+them too; they are re-exported here for backends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from personas.engine.results import AnswerDraft, PersonaResult
 
 if TYPE_CHECKING:
-    from personas.models import Persona
+    from personas.models import Persona, Population
     from studies.models import Item, Run, Study
 
-
-@dataclass(frozen=True)
-class AnswerDraft:
-    option_id: int
-    reasoning: str
-    probabilities: dict[str, float] | None = None  # option code -> probability, when known
-    think_aloud: str = ""
-    time_on_task_seconds: float | None = None
+__all__ = ["AnswerDraft", "BackendConfigError", "PersonaResult", "RespondentBackend"]
 
 
-@dataclass
-class PersonaResult:
-    """Everything a backend produced for one persona: its answers (item id -> draft), the
-    artefacts stored on its RunPersona record, what it used, or the step that failed and why."""
+class BackendConfigError(ValueError):
+    """A run's `backend_config` the backend cannot work with; `fields` names each wrong field
+    (as the API error's `fields`) with what is wrong with it."""
 
-    answers: dict[int, AnswerDraft] = field(default_factory=dict)
-    narrative_source: str = "structured_profile"
-    profile: dict = field(default_factory=dict)
-    context: dict | None = None
-    consistency: dict | None = None
-    experience: dict | None = None
-    response: dict | None = None
-    llm_calls: int = 0
-    cached_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal | None = Decimal("0")
-    failed_step: str = ""
-    failure: str = ""
-    # Model calls made for the persona and not yet written (an `llm.gateway.CallBuffer`): the
-    # pipeline writes them with the persona's record, in the same transaction.
-    calls: Any = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed_step
+    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
-class RespondentBackend(Protocol):
-    name: str
-    label: str
-    # Personas answered at once by one chunk (threads); 1 answers them one after another.
-    concurrency: int
+class RespondentBackend:
+    """Answers a run's items for one persona at a time.
+
+    The class is asked about a run before it starts (`config_problems`, `study_problems`,
+    `default_chunk_size`, `estimate`); an instance is made for each chunk of a run and answers
+    that chunk's personas (`answer_persona`).
+    """
+
+    #: The key a run names the backend by (`Run.backend`, the API's `backend`). Required.
+    name: ClassVar[str]
+    #: What the pages call the backend. Required.
+    label: ClassVar[str]
+    #: Personas one chunk answers at once, on threads of its own; 1 answers them one after
+    #: another. An instance may set it from the run's config (the LLM backend does).
+    concurrency: int = 1
+    #: Personas written per transaction, and so between two progress messages.
+    write_batch: ClassVar[int] = 50
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [a for a in ("name", "label") if not getattr(cls, a, "")]
+        if missing:
+            raise TypeError(f"{cls.__name__} must set {' and '.join(missing)}")
+
+    @classmethod
+    def config_problems(cls, config: dict) -> BackendConfigError | None:
+        """What is wrong with a run's `backend_config`, or None when the backend can work with it.
+
+        Default: None (a backend that takes no configuration ignores it)."""
+        return None
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
-        """Why this backend cannot answer the study (empty when it can)."""
-        ...
+        """Why this backend cannot answer the study, each reason a sentence a user can act on.
 
-    def __init__(self, run: Run, items: list[Item]) -> None: ...
-
-    def answer_persona(self, persona: Persona) -> PersonaResult:
-        """Answer every item of the run for one persona; thread-safe when concurrency > 1."""
-        ...
+        Default: no reasons."""
+        return []
 
     @classmethod
-    def estimate(cls, *, study: Study, population: Any, config: dict) -> dict | None:
-        """The cost estimate of a run before it starts (None for a backend that costs nothing)."""
-        ...
+    def default_chunk_size(cls, config: dict) -> int | None:
+        """Personas per chunk task when the run does not say (a chunk must finish well inside the
+        task time limit). Called with a config `config_problems` may yet refuse.
 
+        Default: None, for settings.RUN_CHUNK_SIZE."""
+        return None
 
-_REGISTRY: dict[str, type[RespondentBackend]] = {}
+    @classmethod
+    def estimate(cls, *, study: Study, population: Population, config: dict) -> dict | None:
+        """What a run would cost, before it starts (`Run.cost_estimate`).
 
+        Default: None, for a backend that costs nothing."""
+        return None
 
-def backend_register(cls: type[RespondentBackend]) -> type[RespondentBackend]:
-    _REGISTRY[cls.name] = cls
-    return cls
+    def __init__(self, run: Run, items: list[Item]) -> None:
+        """Made once per chunk with the run and its items (options prefetched): read here what
+        every persona of the chunk shares."""
+        self.run = run
+        self.items = items
 
+    def answer_persona(self, persona: Persona) -> PersonaResult:
+        """Answer every item of the run for one persona. Thread-safe when `concurrency` > 1.
 
-def backend_get(name: str) -> type[RespondentBackend]:
-    from studies.backends import llm, poll_cell  # noqa: F401  (register themselves)
-
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(name) from None
-
-
-def backend_names() -> list[str]:
-    from studies.backends import llm, poll_cell  # noqa: F401
-
-    return sorted(_REGISTRY)
+        A persona that cannot be answered is a result with `failed_step` and `failure`, and the
+        run goes on; an exception fails the whole run (for what concerns every persona, such as a
+        missing API key)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement answer_persona")

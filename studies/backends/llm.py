@@ -8,16 +8,15 @@ call its provider is refused with the reason instead of failing every persona.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ValidationError
 
 from llm.errors import MissingAPIKeyError
 from llm.keys import api_key_for
 from llm.types import LLMConfig
-from personas.engine.engine import EngineOptions, PersonaEngine, template_sources
-from personas.models import Persona
-from studies.backends.base import AnswerDraft, PersonaResult, backend_register
+from personas.engine.engine import EngineOptions, PersonaEngine
+from personas.engine.prompts import template_sources
+from personas.models import Persona, Population
+from studies.backends.base import BackendConfigError, PersonaResult, RespondentBackend
 from studies.models import Item, Run, Study
 
 CHUNK_ROUNDS = 4
@@ -26,12 +25,6 @@ CHUNK_ROUNDS = 4
 class LLMRunConfig(BaseModel):
     llm: LLMConfig
     engine: EngineOptions = EngineOptions()
-
-
-class BackendConfigError(ValueError):
-    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
-        super().__init__(message)
-        self.fields = fields
 
 
 def parse_config(raw: dict | None) -> LLMRunConfig:
@@ -59,8 +52,7 @@ def parse_config(raw: dict | None) -> LLMRunConfig:
     return config
 
 
-@backend_register
-class LLMBackend:
+class LLMBackend(RespondentBackend):
     name = "llm"
     label = "Language model through the persona engine"
     # Personas are slow and cost money: written (and their progress shown) ten at a time.
@@ -79,24 +71,25 @@ class LLMBackend:
         return problems
 
     @classmethod
-    def default_chunk_size(cls, raw: dict | None) -> int | None:
+    def default_chunk_size(cls, config: dict) -> int | None:
         """Four rounds of the engine's threads per chunk: at a few seconds a call, a chunk takes
         about a minute, far inside the task time limit, and a lost chunk costs little to redo."""
         try:
-            return CHUNK_ROUNDS * parse_config(raw).engine.concurrency
+            return CHUNK_ROUNDS * parse_config(config).engine.concurrency
         except BackendConfigError:
             return None  # the config is refused with its reason when the run is checked
 
     @classmethod
-    def config_problems(cls, raw: dict | None) -> BackendConfigError | None:
+    def config_problems(cls, config: dict) -> BackendConfigError | None:
+        """Also looks the API key up, so a run that cannot call its provider is refused."""
         try:
-            parse_config(raw)
+            parse_config(config)
         except BackendConfigError as exc:
             return exc
         return None
 
     @classmethod
-    def estimate(cls, *, study: Study, population: Any, config: dict) -> dict | None:
+    def estimate(cls, *, study: Study, population: Population, config: dict) -> dict | None:
         parsed = parse_config(config)
         items = list(study.items.prefetch_related("options"))
         engine = PersonaEngine(
@@ -110,38 +103,12 @@ class LLMBackend:
         return engine.estimate(personas=sample, total=population.personas.count())
 
     def __init__(self, run: Run, items: list[Item]) -> None:
+        super().__init__(run, items)
         parsed = parse_config(run.backend_config)
-        self.run = run
         self.concurrency = parsed.engine.concurrency
         self.engine = PersonaEngine(
             config=parsed.llm, study=run.study, items=items, options=parsed.engine, run_id=run.id
         )
 
     def answer_persona(self, persona: Persona) -> PersonaResult:
-        outcome = self.engine.run(persona)
-        usage = outcome.usage
-        return PersonaResult(
-            answers={
-                a.item_id: AnswerDraft(
-                    option_id=a.option_id,
-                    reasoning=a.reasoning,
-                    think_aloud=a.think_aloud or "",
-                    time_on_task_seconds=a.time_on_task_seconds,
-                )
-                for a in outcome.answers
-            },
-            narrative_source=outcome.context_source,
-            profile=outcome.profile,
-            context=outcome.context,
-            consistency=outcome.consistency,
-            experience=outcome.experience,
-            response=outcome.response,
-            llm_calls=usage.calls,
-            cached_calls=usage.cached_calls,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost=usage.cost,
-            failed_step=outcome.failed_step,
-            failure=outcome.failure,
-            calls=outcome.calls,
-        )
+        return self.engine.run(persona)

@@ -13,23 +13,20 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from personas.engine.profile import STRUCTURED_SOURCE, profile_doc, structured_narrative
+from personas.engine.persona_sheet import profile_doc, structured_narrative
+from personas.engine.results import STRUCTURED_SOURCE
 from personas.models import Persona
 from polls.cells import DIMENSION_NAMES, QuestionCells
 from polls.models import Response
-from studies.backends.base import AnswerDraft, PersonaResult, backend_register
+from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
 from studies.models import Item, ItemOption, Run, Study
 
 
-@backend_register
-class PollCellBackend:
+class PollCellBackend(RespondentBackend):
+    """Free, with no configuration, one persona at a time: the base class's defaults."""
+
     name = "poll_cell"
     label = "Offline: poll respondents of the same demographic cell"
-    concurrency = 1
-
-    @classmethod
-    def estimate(cls, *, study: Study, population, config: dict) -> dict | None:
-        return None  # no calls, no cost
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
@@ -56,8 +53,7 @@ class PollCellBackend:
         return problems
 
     def __init__(self, run: Run, items: list[Item]) -> None:
-        self.run = run
-        self.items = items
+        super().__init__(run, items)
         self.min_cell = settings.POLL_CELL_MIN_RESPONDENTS
         self._data = {item.id: self._load(item) for item in items}
 

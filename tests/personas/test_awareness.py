@@ -17,10 +17,13 @@ from personas.awareness import (
     income_midpoint,
     nearby_personas,
     reference_groups,
+    scenario_emphasis,
     social_pressures,
 )
 from personas.awareness.income import top_bracket_pareto
+from personas.awareness.prompt import KIND_EMPHASIS
 from personas.models import Persona, Population
+from studies.models import Study
 from tests.conftest import DEMO_AREAS
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +50,7 @@ def _sign(x: float) -> int:
 
 
 @pytest.fixture(scope="module")
-def contexts(django_db_blocker):
+def contexts(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         return {a: environmental_context(area_id=a) for a in ("dallas_tx_city", "detroit_mi_city")}
 
@@ -271,6 +274,14 @@ def test_prompt_is_deterministic_and_in_the_second_person(contexts):
     assert first != generate_llm_prompt_context(
         view, context, scenario="A new city park.", scenario_type="political"
     )
+
+
+def test_every_study_kind_has_an_emphasis_given_as_a_kind_or_its_value():
+    assert set(KIND_EMPHASIS) == set(Study.Kind)
+    for kind, emphasis in KIND_EMPHASIS.items():
+        assert scenario_emphasis(kind) == scenario_emphasis(kind.value) == emphasis
+    assert scenario_emphasis(" Pricing ") == "economic"
+    assert scenario_emphasis("anything else") == "general"
 
 
 def test_nearby_personas_prefer_the_same_area_then_similarity():

@@ -1,4 +1,4 @@
-"""The pipeline's thread pool (`studies.services._persona_results`), with a backend that touches no
+"""The pipeline's thread pool (`studies.pipeline._persona_results`), with a backend that touches no
 database: threads take personas on their own, at most `concurrency` at once, and the results of
 personas in flight when the consumer stops are handed back instead of lost."""
 
@@ -8,7 +8,7 @@ import threading
 import time
 
 from studies.backends.base import PersonaResult
-from studies.services import _persona_results
+from studies.pipeline import _persona_results
 
 
 class SlowBackend:

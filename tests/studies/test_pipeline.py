@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from personas.services import AreaWeight, population_create
 from studies.backends.poll_cell import PollCellBackend
 from studies.models import Answer, Run
-from studies.services import run_cancel, run_finalize, run_process_chunk, run_start
+from studies.pipeline import run_finalize, run_process_chunk
+from studies.services import run_cancel, run_start
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_a_cancelled_run_stops_between_personas_and_keeps_its_answers(
     study, population, reporter, monkeypatch
 ):
     run = _queued_run(study, population)
-    monkeypatch.setattr("studies.services.CANCEL_CHECK_SECONDS", 0)
+    monkeypatch.setattr("studies.pipeline.CANCEL_CHECK_SECONDS", 0)
     calls = {"n": 0}
     original = PollCellBackend.answer
 

@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from studies.models import Answer, Run
-from studies.services import run_process_chunk, run_start
+from studies.pipeline import run_process_chunk
+from studies.services import run_start
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.db import OperationalError
 
 from studies.backends.poll_cell import PollCellBackend
 from studies.models import Answer, Run
-from studies.services import run_fail, run_process_chunk, run_start
+from studies.pipeline import run_fail, run_process_chunk
+from studies.services import run_start
 from studies.tasks import run_complete
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_aggregation_that_recovers_on_a_retry_completes_the_run(
 
 def test_a_chunk_stops_once_its_run_has_failed_elsewhere(study, population, monkeypatch):
     run = _queued_run(study, population)
-    monkeypatch.setattr("studies.services.CANCEL_CHECK_SECONDS", 0)
+    monkeypatch.setattr("studies.pipeline.CANCEL_CHECK_SECONDS", 0)
     calls = {"n": 0}
     original = PollCellBackend.answer
 

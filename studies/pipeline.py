@@ -1,288 +1,34 @@
-"""Writes for studies and runs: creating studies, starting, processing, finishing and cancelling runs."""
+"""The run executor: what the chunk tasks and the chord's callback do with a run.
+
+A chunk answers its personas through the run's backend, up to the backend's concurrency at once
+on threads of its own, and writes the results in batches (`_ChunkWriter`), checking between
+personas whether the run was cancelled, failed elsewhere or reached its budget. The callback
+aggregates the answers when every chunk is done; a failure is stored on the run with its message.
+"""
 
 from __future__ import annotations
 
-import logging
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from config.bulk import bulk_insert
-from config.errors import ConflictError, DomainError
-from personas.models import Persona, Population
-from polls.models import Question
-from studies.backends.base import PersonaResult, backend_get, backend_names
-from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
+from personas.models import Persona
+from studies.backends.base import PersonaResult, RespondentBackend
+from studies.backends.registry import BACKENDS
+from studies.models import Answer, Item, Run, RunPersona
 from studies.progress import Reporter
 from studies.results import run_results_compute
 
-logger = logging.getLogger(__name__)
-
-ANSWER_BATCH = 50  # personas written per transaction, unless the backend sets `write_batch`
 CANCEL_CHECK_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    code: str
-    label: str
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    code: str
-    text: str
-    poll_question_id: int | None = None
-    options: list[OptionSpec] = field(default_factory=list)
-
-
-def prompt_template_problems(templates: dict[str, str]) -> list[str]:
-    """What is wrong with a study's own prompt templates: unknown steps, or text that is not a
-    valid Django template (the persona engine renders them with Django's template language)."""
-    from django.template import Engine, TemplateSyntaxError
-
-    from personas.engine.engine import TEMPLATE_NAMES
-
-    problems = []
-    for name, text in templates.items():
-        if name not in TEMPLATE_NAMES:
-            problems.append(
-                f"'{name}' is not a step; a study may supply: {', '.join(TEMPLATE_NAMES)}."
-            )
-        elif not isinstance(text, str) or not text.strip():
-            problems.append(f"'{name}' must be non-empty template text.")
-        else:
-            try:
-                Engine(autoescape=False).from_string(text)
-            except TemplateSyntaxError as exc:
-                problems.append(f"'{name}' is not a valid template: {exc}.")
-    return problems
-
-
-def _item_options(spec: ItemSpec, position: int) -> list[tuple[OptionSpec, int | None]]:
-    where = f"items[{position}] ('{spec.code}')"
-    if spec.poll_question_id is None:
-        if len(spec.options) < 2:
-            raise DomainError(
-                f"{where} needs at least two options, or a poll_question whose options it takes.",
-                code="item_without_options",
-                fields={f"items[{position}].options": ["needs at least two options"]},
-            )
-        return [(o, None) for o in spec.options]
-    question = Question.objects.filter(id=spec.poll_question_id).prefetch_related("options").first()
-    if question is None:
-        raise DomainError(
-            f"{where}: poll question {spec.poll_question_id} does not exist; find question ids at "
-            "/api/v1/polls/<id>/.",
-            code="unknown_poll_question",
-            fields={f"items[{position}].poll_question": ["unknown poll question"]},
-        )
-    poll_options = {o.code: o for o in question.options.all()}
-    if not spec.options:
-        return [(OptionSpec(o.code, o.label), o.id) for o in poll_options.values()]
-    unknown = [o.code for o in spec.options if o.code not in poll_options]
-    if unknown:
-        raise DomainError(
-            f"{where}: option code(s) {', '.join(unknown)} are not options of poll question "
-            f"{question.id} ({', '.join(poll_options)}); use those codes or omit options.",
-            code="unknown_option",
-            fields={f"items[{position}].options": [f"unknown code {u}" for u in unknown]},
-        )
-    return [(o, poll_options[o.code].id) for o in spec.options]
-
-
-@transaction.atomic
-def study_create(
-    *,
-    title: str,
-    description: str = "",
-    kind: str = Study.Kind.POLICY_SUPPORT,
-    items: list[ItemSpec],
-    think_aloud: bool = False,
-    time_on_task: bool = False,
-    prompt_templates: dict[str, str] | None = None,
-    created_by=None,
-) -> Study:
-    """Create a study with its single-choice items and options, all or nothing."""
-    prompt_templates = prompt_templates or {}
-    problems = prompt_template_problems(prompt_templates)
-    if problems:
-        raise DomainError(
-            "prompt_templates: " + " ".join(problems),
-            code="invalid_prompt_templates",
-            fields={"prompt_templates": problems},
-        )
-    if not items:
-        raise DomainError(
-            "A study needs at least one item (a question to ask the personas).",
-            code="study_without_items",
-            fields={"items": ["empty"]},
-        )
-    codes = [i.code for i in items]
-    if len(set(codes)) != len(codes):
-        raise DomainError(
-            "Item codes must be unique within a study.", fields={"items": ["duplicate code"]}
-        )
-    planned = [(spec, _item_options(spec, pos)) for pos, spec in enumerate(items)]
-    study = Study.objects.create(
-        title=title,
-        description=description,
-        kind=kind,
-        think_aloud=think_aloud,
-        time_on_task=time_on_task,
-        prompt_templates=prompt_templates,
-        created_by=created_by,
-    )
-    for order, (spec, options) in enumerate(planned):
-        item = Item.objects.create(
-            study=study,
-            order=order,
-            code=spec.code,
-            text=spec.text,
-            poll_question_id=spec.poll_question_id,
-        )
-        option_codes = [o.code for o, _ in options]
-        if len(set(option_codes)) != len(option_codes):
-            raise DomainError(
-                f"items[{order}] ('{spec.code}') repeats an option code.",
-                fields={f"items[{order}].options": ["duplicate code"]},
-            )
-        ItemOption.objects.bulk_create(
-            [
-                ItemOption(
-                    item=item, order=i, code=o.code, label=o.label, poll_option_id=poll_option
-                )
-                for i, (o, poll_option) in enumerate(options)
-            ]
-        )
-    return study
-
-
-def run_start(
-    *,
-    study: Study,
-    population: Population,
-    backend: str = "poll_cell",
-    backend_config: dict | None = None,
-    budget: Decimal | None = None,
-    seed: int | None = None,
-    chunk_size: int | None = None,
-    created_by=None,
-    executor: str | None = None,
-) -> Run:
-    """Create a queued run and, once committed, hand its chunks to the executor.
-
-    A backend that costs money estimates the run first; with a `budget`, a run whose estimate
-    exceeds it (or cannot be priced) is refused. `executor` overrides settings.RUN_EXECUTOR.
-    """
-    from studies.dispatch import run_dispatch
-
-    backend_cls = _backend_class(backend)
-    backend_config = backend_config or {}
-    problems = backend_cls.study_problems(study)
-    if problems:
-        raise DomainError(
-            "The backend refuses this study: " + " ".join(problems),
-            code="backend_refused",
-            fields={"study": problems},
-        )
-    # A backend may size its own chunks (an LLM chunk must finish well inside the task time limit).
-    default_chunk = getattr(backend_cls, "default_chunk_size", None)
-    chunk_size = (
-        chunk_size or (default_chunk and default_chunk(backend_config)) or settings.RUN_CHUNK_SIZE
-    )
-    if chunk_size < 1:
-        raise DomainError("chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]})
-    if budget is not None and budget <= 0:
-        raise DomainError(
-            f"budget must be a positive amount; got {budget}.", fields={"budget": ["must be > 0"]}
-        )
-    estimate = run_estimate(
-        study=study, population=population, backend=backend, backend_config=backend_config
-    )
-    if budget is not None and estimate is not None:
-        if estimate["amount"] is None:
-            raise DomainError(
-                f"A budget of {budget} cannot be enforced: the model has no price. Add one in the "
-                "admin (LLM › Model prices) or start the run without a budget.",
-                code="price_unknown",
-                fields={"budget": ["the model has no price to check it against"]},
-            )
-        if Decimal(estimate["amount"]) > budget:
-            raise DomainError(
-                f"The run is estimated at {estimate['amount']} {estimate['currency']}, above the "
-                f"budget of {budget}: raise the budget, use a smaller population or a cheaper "
-                "model.",
-                code="over_budget",
-                fields={"budget": [f"estimate {estimate['amount']} exceeds it"]},
-            )
-    if seed is None:
-        seed = secrets.randbits(63)
-    with transaction.atomic():
-        run = Run.objects.create(
-            study=study,
-            population=population,
-            backend=backend,
-            backend_config=backend_config,
-            budget=budget,
-            cost_estimate=estimate,
-            seed=seed,
-            personas_total=population.personas.count(),
-            chunk_size=chunk_size,
-            created_by=created_by,
-        )
-        transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
-    return run
-
-
-def _backend_class(backend: str):
-    try:
-        return backend_get(backend)
-    except KeyError:
-        raise DomainError(
-            f"Unknown backend '{backend}'; available: {', '.join(backend_names())}.",
-            code="unknown_backend",
-            fields={"backend": ["unknown backend"]},
-        ) from None
-
-
-def run_estimate(
-    *, study: Study, population: Population, backend: str, backend_config: dict | None
-) -> dict | None:
-    """What a run would cost before it starts; None for a backend that costs nothing."""
-    backend_cls = _backend_class(backend)
-    config_problems = getattr(backend_cls, "config_problems", None)
-    problem = config_problems(backend_config) if config_problems else None
-    if problem is not None:
-        raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
-    return backend_cls.estimate(study=study, population=population, config=backend_config or {})
-
-
-def run_resume(*, run: Run, executor: str | None = None) -> Run:
-    """Hand an unfinished run to the executor again; chunks skip the personas already answered.
-
-    For runs whose worker or web process died (e.g. the embedded default's server was stopped).
-    """
-    from studies.dispatch import run_dispatch
-
-    if run.is_finished:
-        raise ConflictError(
-            f"Run {run.id} is already {run.status}; only queued or running runs can be resumed.",
-            code="run_finished",
-        )
-    transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
-    return run
 
 
 def run_chunks(*, run: Run) -> list[tuple[int, int]]:
@@ -337,10 +83,8 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
     todo = [p for p in personas if p.id not in finished]
     if not todo:
         return 0
-    backend = backend_get(run.backend)(run, items)
-    writer = _ChunkWriter(
-        run=run, reporter=reporter, batch=getattr(backend, "write_batch", ANSWER_BATCH)
-    )
+    backend = BACKENDS[run.backend](run, items)
+    writer = _ChunkWriter(run=run, reporter=reporter, batch=backend.write_batch)
     last_check = time.monotonic()
     dropped: list[PersonaResult] = []
     results = _persona_results(backend, todo, dropped=dropped)
@@ -368,11 +112,14 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
 
 
 def _persona_results(
-    backend, personas: list[Persona], *, dropped: list[PersonaResult] | None = None
+    backend: RespondentBackend,
+    personas: list[Persona],
+    *,
+    dropped: list[PersonaResult] | None = None,
 ) -> Generator[tuple[Persona, PersonaResult], None, None]:
     """(persona, result) as each finishes; up to backend.concurrency at once on threads. When the
     consumer stops early, the results of personas still in flight go to `dropped`."""
-    concurrency = max(1, int(getattr(backend, "concurrency", 1)))
+    concurrency = max(1, backend.concurrency)
     if concurrency == 1:
         for persona in personas:
             yield persona, backend.answer_persona(persona)
@@ -503,8 +250,8 @@ class _ChunkWriter:
             self.cost_known = False
         else:
             self.cost += result.cost
-        for key in self.usage:
-            self.usage[key] += getattr(result, key)
+        for key, value in result.usage_counts.items():
+            self.usage[key] += value
 
     def over_budget(self) -> bool:
         budget = self.run.budget
@@ -608,17 +355,3 @@ def run_fail(*, run_id: int, message: str, reporter: Reporter) -> None:
     if updated:
         run = Run.objects.get(id=run_id)
         reporter.error(message=message, done=run.personas_done, total=run.personas_total)
-
-
-def run_cancel(*, run: Run, reporter: Reporter) -> Run:
-    """Stop a queued or running run; answers already stored are kept."""
-    updated = Run.objects.filter(
-        id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
-    ).update(status=Run.Status.CANCELLED, finished_at=timezone.now())
-    run.refresh_from_db()
-    if not updated:
-        raise ConflictError(
-            f"Run {run.id} is already {run.status} and cannot be cancelled.", code="run_finished"
-        )
-    reporter.completion(status=run.status, done=run.personas_done, total=run.personas_total)
-    return run

@@ -1,6 +1,8 @@
-"""The structured profile of a persona (profile.json) and the narrative built from it offline.
+"""A persona's sheet: the structured profile document the engine stores and reads (profile.json),
+its wording as the bullet list a model reads, and the narrative built from it offline.
 
-The profile is never written by a model: demographics come from the census generator and the rest
+Not to be confused with `personas.profile`, which draws the characteristics in the first place; this
+module only gathers what was drawn into one document. The profile is never written by a model: demographics come from the census generator and the rest
 from the poll-fitted profile models of personas.profile (each field's source in `sources`). The
 offline backend has no model to write a life story, so `structured_narrative` words the profile as
 prose and the result says plainly that it was built from the structured profile.
@@ -15,7 +17,6 @@ from personas.engine.schemas import Demographics, PersonaContext, PersonaProfile
 from personas.profile import BEHAVIOURAL_CHARACTERISTICS, BIG_FIVE
 from personas.profile.fields import FIELDS_BY_NAME
 
-STRUCTURED_SOURCE = "structured_profile"
 STRUCTURED_LABEL = (
     "Built from the structured profile by the offline backend (no language model wrote it)."
 )

@@ -1,0 +1,13 @@
+"""Every respondent backend a run can name, by that name: a new backend is a module of this package
+and one entry here."""
+
+from __future__ import annotations
+
+from studies.backends.base import RespondentBackend
+from studies.backends.llm import LLMBackend
+from studies.backends.poll_cell import PollCellBackend
+
+BACKENDS: dict[str, type[RespondentBackend]] = {
+    PollCellBackend.name: PollCellBackend,
+    LLMBackend.name: LLMBackend,
+}

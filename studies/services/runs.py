@@ -1,0 +1,146 @@
+"""Writes for runs a user asks for: starting one (with its estimate), resuming and cancelling it.
+
+What happens once a run is handed to the executor (its chunks, finishing, failing) is in
+`studies.pipeline`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import ConflictError, DomainError
+from personas.models import Population
+from studies.backends.base import RespondentBackend
+from studies.backends.registry import BACKENDS
+from studies.dispatch import run_dispatch
+from studies.models import Run, Study
+from studies.progress import Reporter
+
+
+def run_start(
+    *,
+    study: Study,
+    population: Population,
+    backend: str = "poll_cell",
+    backend_config: dict | None = None,
+    budget: Decimal | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    created_by=None,
+    executor: str | None = None,
+) -> Run:
+    """Create a queued run and, once committed, hand its chunks to the executor.
+
+    A backend that costs money estimates the run first; with a `budget`, a run whose estimate
+    exceeds it (or cannot be priced) is refused. `executor` overrides settings.RUN_EXECUTOR.
+    """
+    backend_cls = _backend_class(backend)
+    backend_config = backend_config or {}
+    problems = backend_cls.study_problems(study)
+    if problems:
+        raise DomainError(
+            "The backend refuses this study: " + " ".join(problems),
+            code="backend_refused",
+            fields={"study": problems},
+        )
+    chunk_size = (
+        chunk_size or backend_cls.default_chunk_size(backend_config) or settings.RUN_CHUNK_SIZE
+    )
+    if chunk_size < 1:
+        raise DomainError("chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]})
+    if budget is not None and budget <= 0:
+        raise DomainError(
+            f"budget must be a positive amount; got {budget}.", fields={"budget": ["must be > 0"]}
+        )
+    estimate = run_estimate(
+        study=study, population=population, backend=backend, backend_config=backend_config
+    )
+    if budget is not None and estimate is not None:
+        if estimate["amount"] is None:
+            raise DomainError(
+                f"A budget of {budget} cannot be enforced: the model has no price. Add one in the "
+                "admin (LLM › Model prices) or start the run without a budget.",
+                code="price_unknown",
+                fields={"budget": ["the model has no price to check it against"]},
+            )
+        if Decimal(estimate["amount"]) > budget:
+            raise DomainError(
+                f"The run is estimated at {estimate['amount']} {estimate['currency']}, above the "
+                f"budget of {budget}: raise the budget, use a smaller population or a cheaper "
+                "model.",
+                code="over_budget",
+                fields={"budget": [f"estimate {estimate['amount']} exceeds it"]},
+            )
+    if seed is None:
+        seed = secrets.randbits(63)
+    with transaction.atomic():
+        run = Run.objects.create(
+            study=study,
+            population=population,
+            backend=backend,
+            backend_config=backend_config,
+            budget=budget,
+            cost_estimate=estimate,
+            seed=seed,
+            personas_total=population.personas.count(),
+            chunk_size=chunk_size,
+            created_by=created_by,
+        )
+        transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
+    return run
+
+
+def _backend_class(backend: str) -> type[RespondentBackend]:
+    try:
+        return BACKENDS[backend]
+    except KeyError:
+        raise DomainError(
+            f"Unknown backend '{backend}'; available: {', '.join(sorted(BACKENDS))}.",
+            code="unknown_backend",
+            fields={"backend": ["unknown backend"]},
+        ) from None
+
+
+def run_estimate(
+    *, study: Study, population: Population, backend: str, backend_config: dict | None
+) -> dict | None:
+    """What a run would cost before it starts; None for a backend that costs nothing."""
+    backend_cls = _backend_class(backend)
+    backend_config = backend_config or {}
+    problem = backend_cls.config_problems(backend_config)
+    if problem is not None:
+        raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
+    return backend_cls.estimate(study=study, population=population, config=backend_config)
+
+
+def run_resume(*, run: Run, executor: str | None = None) -> Run:
+    """Hand an unfinished run to the executor again; chunks skip the personas already answered.
+
+    For runs whose worker or web process died (e.g. the embedded default's server was stopped).
+    """
+    if run.is_finished:
+        raise ConflictError(
+            f"Run {run.id} is already {run.status}; only queued or running runs can be resumed.",
+            code="run_finished",
+        )
+    transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
+    return run
+
+
+def run_cancel(*, run: Run, reporter: Reporter) -> Run:
+    """Stop a queued or running run; answers already stored are kept."""
+    updated = Run.objects.filter(
+        id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(status=Run.Status.CANCELLED, finished_at=timezone.now())
+    run.refresh_from_db()
+    if not updated:
+        raise ConflictError(
+            f"Run {run.id} is already {run.status} and cannot be cancelled.", code="run_finished"
+        )
+    reporter.completion(status=run.status, done=run.personas_done, total=run.personas_total)
+    return run
