@@ -223,3 +223,33 @@ class MajorEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.title}"
+
+
+class PollModelFit(models.Model):
+    """A fitted poll model for one question: stored so that runs reuse it instead of refitting.
+
+    A fit is keyed by what it was fitted on: the question, the options it models, the model spec
+    (area predictors on or off), the respondents' data (a hash of the rows used) and the code's
+    model version. A re-import that changes the data, or a new model version, fits anew.
+    """
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="model_fits")
+    key = models.CharField(max_length=64, help_text="Hash of options, spec choice and versions")
+    model_version = models.CharField(max_length=20)
+    data_version = models.CharField(max_length=64)
+    options = models.JSONField(help_text="Poll option ids, in the order of the model's classes")
+    spec = models.JSONField(help_text="Dimensions, levels, interactions, area predictors, scales")
+    parameters = models.BinaryField(help_text="Coefficients and posterior Cholesky factor (npz)")
+    respondents = models.PositiveIntegerField()
+    fit_seconds = models.FloatField()
+    diagnostics = models.JSONField(default=dict, help_text="Evidence grid, iterations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "key"], name="pollmodelfit_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question} model {self.model_version} ({self.respondents} respondents)"

@@ -1,0 +1,152 @@
+"""From a poll question's respondents to a fitted poll model.
+
+`question_frame` reads the respondents who answered (one query); `fit_question` chooses the prior
+scales of the pooled blocks by the Laplace evidence over a small grid and returns the fit with the
+spec that rebuilds its design matrix. Respondents are fitted unweighted: the model conditions on the
+demographics the weights adjust for, and poststratification to the census does the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from polls.model.area import poll_cutoff, prior_vote_predictor, state_regions
+from polls.model.features import Spec, design, measured_spec
+from polls.model.fit import Fit, fit_penalised
+
+# Bump when the model's definition changes: stored fits of another version are not reused.
+MODEL_VERSION = "mrp-1"
+STATE_SCALES = (0.05, 0.1, 0.2, 0.4)
+INTERACTION_SCALES = (0.05, 0.02, 0.15)
+# Fewer respondents than this cannot support a model with demographic and area effects.
+MIN_RESPONDENTS = 100
+
+PROFILE_COLUMNS = ("sex", "race_ethnicity", "education", "income", "state", "age_min", "age_max")
+
+
+class ModelDataError(ValueError):
+    """The question's data cannot support the model; the message says what is missing."""
+
+
+@dataclass
+class QuestionFit:
+    spec: Spec
+    fit: Fit
+    options: list[int]  # poll option ids, in the order of the fit's classes
+    data_version: str
+    grid: list[dict]
+    seconds: float
+
+
+def respondent_frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=["respondent_id", "option_id", *PROFILE_COLUMNS])
+    frame[["age_min", "age_max"]] = frame[["age_min", "age_max"]].fillna(-1).astype(np.int64)
+    return frame.sort_values("respondent_id", kind="stable").reset_index(drop=True)
+
+
+def question_frame(question, *, options=None) -> pd.DataFrame:
+    """The respondents who answered `question` (limited to `options` when given)."""
+    from polls.models import Response
+
+    rows = Response.objects.filter(question=question)
+    if options is not None:
+        rows = rows.filter(option_id__in=list(options))
+    return respondent_frame(
+        rows.values_list("respondent_id", "option_id", *(f"respondent__{c}" for c in PROFILE_COLUMNS))
+    )
+
+
+def data_version(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for column in ("respondent_id", "option_id", *PROFILE_COLUMNS):
+        digest.update(frame[column].astype(str).str.cat(sep="\x1f").encode())
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:32]
+
+
+def base_spec(frame: pd.DataFrame, *, cutoff, area_predictors: bool = True) -> Spec:
+    regions = state_regions()
+    spec = measured_spec(frame, states=sorted(regions), regions=regions)
+    if area_predictors and "state" in frame and (frame["state"] != "").any():
+        vote = prior_vote_predictor(cutoff, spec.states)
+        if vote is not None:
+            spec.area_predictors["prior_presidential_vote"] = vote
+    return spec
+
+
+def fit_frame(frame: pd.DataFrame, spec: Spec, *, state_scales=STATE_SCALES,
+              interaction_scales=INTERACTION_SCALES) -> tuple[Spec, Fit, list[int], list[dict]]:
+    """Fit every grid point and keep the one with the highest Laplace evidence."""
+    if len(frame) < MIN_RESPONDENTS:
+        raise ModelDataError(
+            f"{len(frame)} respondents answered; the poll model needs at least {MIN_RESPONDENTS}."
+        )
+    options = sorted(frame["option_id"].unique().tolist())
+    if len(options) < 2:
+        raise ModelDataError("every respondent gave the same answer; there is nothing to model.")
+    # One row per distinct (profile, answer) with its count: the same likelihood, far fewer rows.
+    grouped = (
+        frame.groupby(["option_id", *PROFILE_COLUMNS], sort=True, dropna=False)
+        .size()
+        .reset_index(name="count")
+    )
+    y = np.searchsorted(options, grouped["option_id"].to_numpy())
+    counts = grouped["count"].to_numpy(dtype=float)
+    has_state = (frame["state"] != "").any()
+    if not spec.interactions:
+        interaction_scales = interaction_scales[:1]
+    if not has_state:
+        state_scales = state_scales[:1]
+    best: tuple[Spec, Fit] | None = None
+    grid: list[dict] = []
+    tried: set[tuple[float, float]] = set()
+
+    def consider(s: float, i: float) -> None:
+        nonlocal best
+        if (s, i) in tried:
+            return
+        tried.add((s, i))
+        candidate = spec.with_scales(state_scale=s, interaction_scale=i)
+        fit = fit_penalised(design(grouped, candidate), y, len(options), counts)
+        grid.append(
+            {"state_scale": s, "interaction_scale": i,
+             "log_evidence": round(fit.log_evidence, 3), "seconds": round(fit.seconds, 3)}
+        )
+        if best is None or fit.log_evidence > best[1].log_evidence:
+            best = (candidate, fit)
+
+    # Coordinate search: the area scale at the first interaction scale, then the interaction
+    # scale at the best area scale (the two barely interact: 8 grid points gave the same choice).
+    for s in state_scales:
+        consider(s, interaction_scales[0])
+    assert best is not None
+    chosen_state = best[0].state_scale
+    for i in interaction_scales[1:]:
+        consider(chosen_state, i)
+    assert best is not None
+    return best[0], best[1], options, grid
+
+
+def fit_question(question, *, options=None, area_predictors: bool = True) -> QuestionFit:
+    started = time.perf_counter()
+    frame = question_frame(question, options=options)
+    spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
+    if not spec.dimensions:
+        raise ModelDataError(
+            f"poll '{question.poll.slug}' recorded none of sex, race/ethnicity, education, income "
+            "or age for its respondents; the poll model needs at least one of them."
+        )
+    spec, fit, classes, grid = fit_frame(frame, spec)
+    return QuestionFit(
+        spec=spec,
+        fit=fit,
+        options=classes,
+        data_version=data_version(frame),
+        grid=grid,
+        seconds=time.perf_counter() - started,
+    )
