@@ -1,0 +1,73 @@
+"""Intervals for estimates over personas that carry the model's uncertainty.
+
+A group's estimate is the mean of its personas' modelled answer probabilities (the poststratified
+estimate; the drawn answers add only their own noise around it). Its interval comes from `draws`
+replicates, each combining one draw of the model's parameters from its Laplace posterior with a
+Poisson bootstrap of the group's personas, so it carries both the model's uncertainty and the
+finite sample of personas that stands for the census table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from polls.model.features import design
+from polls.model.training import QuestionFit
+
+DRAWS = 200
+PROFILE = ["sex", "race_ethnicity", "education", "income", "state", "age_min", "age_max"]
+
+
+def group_estimates(
+    fitted: QuestionFit,
+    personas: pd.DataFrame,
+    *,
+    dimensions: list[str],
+    weights: np.ndarray | None = None,
+    level: float = 0.95,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> dict[str, list[dict]]:
+    """{dimension: [{"category", "n", "shares", "low", "high"}]} with "all" for everyone.
+
+    `personas` has the profile columns and one column per dimension; `weights` (e.g. each
+    persona's probability of belonging to the question's universe) weight the personas.
+    """
+    n = len(personas)
+    weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    # Distinct profiles are predicted once; personas index into them.
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(personas[PROFILE]))
+    profiles = pd.DataFrame(list(uniques), columns=PROFILE)
+    X = design(profiles, fitted.spec)
+    mode = fitted.fit.predict(X)[codes]  # (personas, K)
+    sampled = fitted.fit.draws(X, count=draws, seed=seed)  # (draws, profiles, K)
+    rng = np.random.default_rng(seed)
+    tail = (1 - level) / 2
+    out: dict[str, list[dict]] = {}
+    groups = [("all", np.zeros(n, dtype=int), ["all"])]
+    for dimension in dimensions:
+        gcodes, gvalues = pd.factorize(personas[dimension])
+        groups.append((dimension, gcodes, [str(v) for v in gvalues]))
+    for dimension, gcodes, gvalues in groups:
+        rows = []
+        for g, value in enumerate(gvalues):
+            index = np.flatnonzero(gcodes == g)
+            w = weights[index]
+            if w.sum() <= 0:
+                continue
+            shares = w @ mode[index] / w.sum()
+            # Personas of one profile are exchangeable: a Poisson(1) bootstrap of m of them is a
+            # Poisson(m) count, scaled by their mean weight.
+            present, members = np.unique(codes[index], return_counts=True)
+            mean_weight = np.bincount(codes[index], weights=w)[present] / members
+            boot = rng.poisson(members, size=(draws, len(present))) * mean_weight
+            totals = boot.sum(axis=1, keepdims=True)
+            totals[totals == 0] = np.nan
+            per_draw = np.einsum("sp,spk->sk", boot, sampled[:, present, :]) / totals
+            low, high = np.nanquantile(per_draw, [tail, 1 - tail], axis=0)
+            rows.append(
+                {"category": value, "n": int(len(index)), "shares": shares, "low": low, "high": high}
+            )
+        out[dimension] = rows
+    return out

@@ -1,0 +1,254 @@
+"""Area-level validation: does the model get areas right, measured against an outside truth?
+
+Three designs, each returning plain dicts (stored on a ValidationRun, printed by the command,
+written by the fidelity benchmark):
+
+- `subsample_design`: the MRP case-study design (Lopez-Martin, Phillips & Gelman). Fit on seeded
+  subsamples of a large national poll, poststratify to each state's census table, and compare with
+  the full sample's own state shares in the states with enough respondents to know them. Beside it:
+  the raw subsample's state shares (disaggregation).
+- `leave_areas_out`: hold out every respondent of a set of states, fit on the rest, predict the
+  held-out states — with and without the area-level predictors. The difference in error is the
+  environmental lift, measured per seed.
+- `official_results`: an area estimate of a vote question against the areas' official election
+  results (`environment.ElectionResult`): Pearson r, MAE, bias per area.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from polls.model.area import poll_cutoff
+from polls.model.poststratify import area_cells, poststratify
+from polls.model.training import QuestionFit, base_spec, fit_frame, question_frame
+
+
+@dataclass(frozen=True)
+class StateTruth:
+    shares: pd.DataFrame  # state x option share, from the full sample
+    n: pd.Series  # respondents per state
+
+
+def state_shares(frame: pd.DataFrame, options: list[int]) -> pd.DataFrame:
+    """Unweighted share of each option per state (the raw disaggregation)."""
+    counts = pd.crosstab(frame["state"], frame["option_id"]).reindex(columns=options, fill_value=0)
+    return counts.div(counts.sum(axis=1), axis=0)
+
+
+def _fit(frame: pd.DataFrame, question, *, area_predictors: bool) -> QuestionFit:
+    spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
+    spec, fit, options, grid = fit_frame(frame, spec)
+    return QuestionFit(spec=spec, fit=fit, options=options, data_version="", grid=grid, seconds=fit.seconds)
+
+
+def _state_areas(states):
+    from environment.models import Area
+
+    return list(Area.objects.filter(kind=Area.Kind.STATE, state__in=list(states)).order_by("state"))
+
+
+def _compare(estimates: dict, truth: pd.DataFrame, states, options) -> dict:
+    """Per-state errors (mean absolute error over the options, in points) and coverage."""
+    rows = []
+    for state in states:
+        est = estimates.get(state)
+        if est is None:
+            continue
+        observed = truth.loc[state, options].to_numpy(dtype=float)
+        covered = bool(np.all((est["low"] <= observed) & (observed <= est["high"])))
+        rows.append(
+            {
+                "state": state,
+                "mae_points": float(np.mean(np.abs(est["shares"] - observed)) * 100),
+                "covered": covered if est.get("interval", True) else None,
+                "error_first_option_points": float((est["shares"][0] - observed[0]) * 100),
+            }
+        )
+    mae = float(np.mean([r["mae_points"] for r in rows])) if rows else None
+    covered = [r["covered"] for r in rows if r["covered"] is not None]
+    return {
+        "states": rows,
+        "mae_points": mae,
+        "coverage": float(np.mean(covered)) if covered else None,
+    }
+
+
+def _model_estimates(fitted: QuestionFit, cells: pd.DataFrame, *, seed: int) -> dict:
+    by_area = poststratify(fitted, cells, by="state", seed=seed)
+    return {
+        s: {"shares": e.shares, "low": e.low, "high": e.high} for s, e in by_area.items()
+    }
+
+
+def subsample_design(
+    question,
+    *,
+    size: int = 5000,
+    seeds=range(5),
+    min_state_respondents: int = 500,
+    area_predictors: bool = True,
+) -> dict:
+    """MRP case-study design: fit on subsamples, compare states with the full sample."""
+    frame = question_frame(question)
+    options = sorted(frame["option_id"].unique().tolist())
+    truth = state_shares(frame, options)
+    n = frame["state"].value_counts()
+    states = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    if not states:
+        raise ValueError(
+            f"no state has {min_state_respondents} respondents to serve as the truth; "
+            "lower min_state_respondents or use a larger poll."
+        )
+    if size >= len(frame):
+        raise ValueError(f"subsample size {size} is not smaller than the poll ({len(frame)}).")
+    cells = area_cells(_state_areas(states))
+    runs = []
+    for seed in seeds:
+        started = time.perf_counter()
+        sub = frame.sample(n=size, random_state=np.random.RandomState(seed)).reset_index(drop=True)
+        fitted = _fit(sub, question, area_predictors=area_predictors)
+        model = _compare(_model_estimates(fitted, cells, seed=seed), truth, states, options)
+        raw_shares = state_shares(sub, options).reindex(columns=options)
+        raw = {
+            s: {"shares": raw_shares.loc[s].to_numpy(), "low": None, "high": None, "interval": False}
+            for s in states
+            if s in raw_shares.index
+        }
+        runs.append(
+            {
+                "seed": seed,
+                "model": model,
+                "raw_subsample": _compare_raw(raw, truth, states, options),
+                "chosen_scales": {
+                    "state": fitted.spec.state_scale,
+                    "interaction": fitted.spec.interaction_scale,
+                },
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    return {
+        "design": "subsample",
+        "question": f"{question.poll.slug}:{question.code}",
+        "respondents": len(frame),
+        "subsample_size": size,
+        "states": states,
+        "state_respondents": {s: int(n[s]) for s in states},
+        "truth": "full-sample unweighted state shares",
+        "poststratification": "each state's census joint table of adults (personas.joint)",
+        "runs": runs,
+        "summary": _summary(runs, ["model", "raw_subsample"]),
+    }
+
+
+def _compare_raw(raw: dict, truth: pd.DataFrame, states, options) -> dict:
+    rows = []
+    for state in states:
+        est = raw.get(state)
+        if est is None:
+            continue
+        observed = truth.loc[state, options].to_numpy(dtype=float)
+        rows.append(
+            {"state": state, "mae_points": float(np.mean(np.abs(est["shares"] - observed)) * 100)}
+        )
+    missing = [s for s in states if s not in raw]
+    return {
+        "states": rows,
+        "mae_points": float(np.mean([r["mae_points"] for r in rows])) if rows else None,
+        # A state with no subsample respondent has no raw estimate at all.
+        "states_without_estimate": missing,
+        "coverage": None,
+    }
+
+
+def _summary(runs: list[dict], methods: list[str]) -> dict:
+    out = {}
+    for method in methods:
+        maes = [r[method]["mae_points"] for r in runs if r[method]["mae_points"] is not None]
+        cover = [r[method]["coverage"] for r in runs if r[method].get("coverage") is not None]
+        out[method] = {
+            "mae_points_mean": float(np.mean(maes)) if maes else None,
+            "mae_points_sd": float(np.std(maes, ddof=1)) if len(maes) > 1 else None,
+            "coverage_mean": float(np.mean(cover)) if cover else None,
+        }
+    return out
+
+
+def leave_areas_out(
+    question,
+    *,
+    held_out: int = 5,
+    seeds=range(5),
+    min_state_respondents: int = 500,
+) -> dict:
+    """Hold out whole states; the lift is the held-out MAE without minus with area predictors."""
+    frame = question_frame(question)
+    options = sorted(frame["option_id"].unique().tolist())
+    truth = state_shares(frame, options)
+    n = frame["state"].value_counts()
+    eligible = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    if len(eligible) <= held_out:
+        raise ValueError(
+            f"only {len(eligible)} states have {min_state_respondents} respondents; cannot hold "
+            f"out {held_out} of them and keep states to learn from."
+        )
+    cells = area_cells(_state_areas(eligible))
+    runs = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        out = sorted(rng.choice(eligible, size=held_out, replace=False).tolist())
+        train = frame[~frame["state"].isin(out)].reset_index(drop=True)
+        held_cells = cells[cells["state"].isin(out)]
+        result = {"seed": seed, "held_out": out}
+        for label, flag in (("with_area_predictors", True), ("without_area_predictors", False)):
+            fitted = _fit(train, question, area_predictors=flag)
+            result[label] = _compare(
+                _model_estimates(fitted, held_cells, seed=seed), truth, out, options
+            )
+        result["lift_points"] = (
+            result["without_area_predictors"]["mae_points"]
+            - result["with_area_predictors"]["mae_points"]
+        )
+        runs.append(result)
+    lifts = [r["lift_points"] for r in runs]
+    return {
+        "design": "leave_areas_out",
+        "question": f"{question.poll.slug}:{question.code}",
+        "held_out_per_seed": held_out,
+        "runs": runs,
+        "summary": {
+            **_summary(runs, ["with_area_predictors", "without_area_predictors"]),
+            "lift_points_mean": float(np.mean(lifts)),
+            "lift_points_sd": float(np.std(lifts, ddof=1)) if len(lifts) > 1 else None,
+            "lift_positive_in": f"{sum(x > 0 for x in lifts)} of {len(lifts)} seeds",
+        },
+    }
+
+
+def official_comparison(estimates: dict[str, float], official: dict[str, float]) -> dict:
+    """Arithmetic of the official-results comparison: per-area error and r, MAE and bias, in
+    points. `estimates` and `official` map area -> share (0–1) of the option that stands for a
+    party; only areas present in both are compared."""
+    areas = sorted(set(estimates) & set(official))
+    if not areas:
+        raise ValueError("no area has both an estimate and an official result to compare.")
+    est = np.array([estimates[a] for a in areas]) * 100
+    obs = np.array([official[a] for a in areas]) * 100
+    error = est - obs
+    r = float(stats.pearsonr(est, obs).statistic) if len(areas) >= 3 and est.std() > 0 and obs.std() > 0 else None
+    slope = float(np.polyfit(obs, est, 1)[0]) if len(areas) >= 3 and obs.std() > 0 else None
+    return {
+        "areas": [
+            {"area": a, "estimate": float(e), "official": float(o), "error": float(e - o)}
+            for a, e, o in zip(areas, est, obs, strict=True)
+        ],
+        "pearson_r": r,
+        "mae_points": float(np.abs(error).mean()),
+        "bias_points": float(error.mean()),
+        "slope": slope,
+        "areas_compared": len(areas),
+    }
