@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('polls', '0002_crosstab_majorevent'),
+        ('polls', '0003_poll_country'),
     ]
 
     operations = [
