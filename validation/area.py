@@ -70,11 +70,11 @@ def _compare(estimates: dict, truth: pd.DataFrame, states, options) -> dict:
             }
         )
     mae = float(np.mean([r["mae_points"] for r in rows])) if rows else None
-    covered = [r["covered"] for r in rows if r["covered"] is not None]
+    hits = [r["covered"] for r in rows if r["covered"] is not None]
     return {
         "states": rows,
         "mae_points": mae,
-        "coverage": float(np.mean(covered)) if covered else None,
+        "coverage": float(np.mean(hits)) if hits else None,
     }
 
 

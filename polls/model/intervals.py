@@ -45,10 +45,10 @@ def group_estimates(
     rng = np.random.default_rng(seed)
     tail = (1 - level) / 2
     out: dict[str, list[dict]] = {}
-    groups = [("all", np.zeros(n, dtype=int), ["all"])]
+    groups: list[tuple[str, np.ndarray, list[str]]] = [("all", np.zeros(n, dtype=int), ["all"])]
     for dimension in dimensions:
-        gcodes, gvalues = pd.factorize(personas[dimension])
-        groups.append((dimension, gcodes, [str(v) for v in gvalues]))
+        group_codes, group_values = pd.factorize(personas[dimension])
+        groups.append((dimension, group_codes, [str(v) for v in group_values]))
     for dimension, gcodes, gvalues in groups:
         rows = []
         for g, value in enumerate(gvalues):

@@ -184,6 +184,7 @@ def persona_profile(persona: Persona) -> dict:
 
 
 def reasoning(fitted: QuestionFit, *, item: Item, persona: Persona, shares, chosen) -> str:
+    assert item.poll_question is not None  # study_problems refuses unlinked items
     poll = item.poll_question.poll
     year = f", {poll.year}" if poll.year else ""
     spec = fitted.spec
