@@ -64,6 +64,12 @@ class Question(models.Model):
     code = models.SlugField(max_length=80)
     text = models.TextField()
     topic_tags = models.JSONField(default=list, blank=True)
+    universe = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Whom the question was asked of when only part of the sample by design, e.g. "
+        "'likely voters' (respondents without an answer are outside it); blank: everyone",
+    )
 
     class Meta:
         ordering = ["poll", "code"]

@@ -83,7 +83,13 @@ def poll_import(*, plan: ImportPlan) -> PollImportReport:
     question_ids: dict[str, int] = {}
     for qp in plan.questions:
         question, _ = Question.objects.update_or_create(
-            poll=poll, code=qp.code, defaults={"text": qp.text, "topic_tags": qp.topic_tags}
+            poll=poll,
+            code=qp.code,
+            defaults={
+                "text": qp.text,
+                "topic_tags": qp.topic_tags,
+                "universe": qp.universe,
+            },
         )
         question_ids[qp.code] = question.id
         question.options.exclude(code__in=[o.code for o in qp.options]).delete()

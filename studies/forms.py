@@ -42,12 +42,16 @@ class StudyStartForm(forms.Form):
     backend = forms.ChoiceField(
         choices=[
             (
+                "poll_model",
+                "Offline: multilevel model of the poll, poststratified (no key, no cost)",
+            ),
+            (
                 "poll_cell",
-                "Offline: poll respondents of the same demographic cell (no key, no cost)",
+                "Offline baseline: poll respondents of the same demographic cell (no key, no cost)",
             ),
             ("llm", "Language model through the persona engine"),
         ],
-        initial="poll_cell",
+        initial="poll_model",
         required=False,
     )
     provider = forms.ChoiceField(
@@ -78,7 +82,7 @@ class StudyStartForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        data["backend"] = data.get("backend") or "poll_cell"
+        data["backend"] = data.get("backend") or "poll_model"
         if data["backend"] == "llm":
             if not data.get("provider"):
                 self.add_error("provider", "Choose the provider of the language model.")

@@ -22,6 +22,23 @@ class Study(models.Model):
     time_on_task = models.BooleanField(
         default=False, help_text="Personas give a simulated time on task for each item"
     )
+
+    class Universe(models.TextChoices):
+        QUESTION = "question", "Whom each poll question was asked of"
+        ALL_ADULTS = "all_adults", "All adults"
+
+    universe = models.CharField(
+        max_length=12,
+        choices=Universe.choices,
+        default=Universe.QUESTION,
+        help_text="Whom the results describe when a poll question was asked of part of its "
+        "sample (e.g. likely voters): those people (personas weighted by their modelled chance of "
+        "belonging), or every adult",
+    )
+    allow_foreign_polls = models.BooleanField(
+        default=False,
+        help_text="Allow items grounded in polls of another country than the personas' (US)",
+    )
     prompt_templates = models.JSONField(
         default=dict,
         blank=True,
@@ -165,6 +182,11 @@ class Answer(models.Model):
     time_on_task_seconds = models.FloatField(null=True, blank=True)
     probabilities = models.JSONField(
         null=True, blank=True, help_text="Option code -> probability the backend assigned, if known"
+    )
+    weight = models.FloatField(
+        default=1.0,
+        help_text="The persona's weight in this item's results: its modelled probability of "
+        "belonging to the question's universe (1 when the question was asked of everyone)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

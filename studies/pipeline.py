@@ -223,6 +223,7 @@ class _ChunkWriter:
                     think_aloud=draft.think_aloud,
                     time_on_task_seconds=draft.time_on_task_seconds,
                     probabilities=draft.probabilities,
+                    weight=draft.weight,
                 )
             )
         self.records.append(

@@ -43,7 +43,9 @@ def state_shares(frame: pd.DataFrame, options: list[int]) -> pd.DataFrame:
 def _fit(frame: pd.DataFrame, question, *, area_predictors: bool) -> QuestionFit:
     spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
     spec, fit, options, grid = fit_frame(frame, spec)
-    return QuestionFit(spec=spec, fit=fit, options=options, data_version="", grid=grid, seconds=fit.seconds)
+    return QuestionFit(
+        spec=spec, fit=fit, options=options, data_version="", grid=grid, seconds=fit.seconds
+    )
 
 
 def _state_areas(states):
@@ -80,9 +82,7 @@ def _compare(estimates: dict, truth: pd.DataFrame, states, options) -> dict:
 
 def _model_estimates(fitted: QuestionFit, cells: pd.DataFrame, *, seed: int) -> dict:
     by_area = poststratify(fitted, cells, by="state", seed=seed)
-    return {
-        s: {"shares": e.shares, "low": e.low, "high": e.high} for s, e in by_area.items()
-    }
+    return {s: {"shares": e.shares, "low": e.low, "high": e.high} for s, e in by_area.items()}
 
 
 def subsample_design(
@@ -115,7 +115,12 @@ def subsample_design(
         model = _compare(_model_estimates(fitted, cells, seed=seed), truth, states, options)
         raw_shares = state_shares(sub, options).reindex(columns=options)
         raw = {
-            s: {"shares": raw_shares.loc[s].to_numpy(), "low": None, "high": None, "interval": False}
+            s: {
+                "shares": raw_shares.loc[s].to_numpy(),
+                "low": None,
+                "high": None,
+                "interval": False,
+            }
             for s in states
             if s in raw_shares.index
         }
@@ -239,7 +244,11 @@ def official_comparison(estimates: dict[str, float], official: dict[str, float])
     est = np.array([estimates[a] for a in areas]) * 100
     obs = np.array([official[a] for a in areas]) * 100
     error = est - obs
-    r = float(stats.pearsonr(est, obs).statistic) if len(areas) >= 3 and est.std() > 0 and obs.std() > 0 else None
+    r = (
+        float(stats.pearsonr(est, obs).statistic)
+        if len(areas) >= 3 and est.std() > 0 and obs.std() > 0
+        else None
+    )
     slope = float(np.polyfit(obs, est, 1)[0]) if len(areas) >= 3 and obs.std() > 0 else None
     return {
         "areas": [

@@ -29,6 +29,9 @@ class AnswerDraft:
     probabilities: dict[str, float] | None = None  # option code -> probability, when known
     think_aloud: str = ""
     time_on_task_seconds: float | None = None
+    # The persona's weight in the item's results (its probability of being in the question's
+    # universe); 1 for a question asked of everyone.
+    weight: float = 1.0
 
 
 @dataclass

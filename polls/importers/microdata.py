@@ -38,8 +38,12 @@ Mapping file (YAML or JSON)::
           import and the import summary says how many and which values.
       each may also carry `missing: [codes]` read as missing in that column only
     questions:
-      - {code, column, text, topic_tags, missing: [codes],
+      - {code, column, text, topic_tags, missing: [codes], universe: "likely voters",
          options: [{code, label, codes: [source codes] or range: [min, max], ordinal_value}]}
+      `universe` says the question was asked of part of the sample only, by design (voters,
+      parents, workers): respondents without an answer are outside that universe, and the poll
+      model estimates shares among it (a run weights each persona by its modelled probability of
+      belonging). Leave it out when everyone was asked and blanks are nonresponse.
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ class QuestionPlan:
     text: str
     topic_tags: list[str]
     options: list[OptionPlan]
+    # Whom the question was asked of, when only part of the sample by design ("likely voters"):
+    # respondents with no answer are outside it. Blank: everyone was asked.
+    universe: str = ""
 
 
 @dataclass
@@ -511,7 +518,14 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         problems += _unmapped(q["column"], values[mapped == ""], set(), q_missing)
         answers[q["code"]] = mapped.tolist()
         questions.append(
-            QuestionPlan(q["code"], q["column"], q["text"], list(q.get("topic_tags", [])), options)
+            QuestionPlan(
+                q["code"],
+                q["column"],
+                q["text"],
+                list(q.get("topic_tags", [])),
+                options,
+                universe=str(q.get("universe") or "").strip(),
+            )
         )
 
     if problems:

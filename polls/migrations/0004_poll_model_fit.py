@@ -5,31 +5,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('polls', '0003_poll_country'),
+        ("polls", "0003_poll_country"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PollModelFit',
+            name="PollModelFit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='Hash of options, spec choice and versions', max_length=64)),
-                ('model_version', models.CharField(max_length=20)),
-                ('data_version', models.CharField(max_length=64)),
-                ('options', models.JSONField(help_text="Poll option ids, in the order of the model's classes")),
-                ('spec', models.JSONField(help_text='Dimensions, levels, interactions, area predictors, scales')),
-                ('parameters', models.BinaryField(help_text='Coefficients and posterior Cholesky factor (npz)')),
-                ('respondents', models.PositiveIntegerField()),
-                ('fit_seconds', models.FloatField()),
-                ('diagnostics', models.JSONField(default=dict, help_text='Evidence grid, iterations')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_fits', to='polls.question')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Hash of options, spec choice and versions", max_length=64
+                    ),
+                ),
+                ("model_version", models.CharField(max_length=20)),
+                ("data_version", models.CharField(max_length=64)),
+                (
+                    "options",
+                    models.JSONField(
+                        help_text="Poll option ids, in the order of the model's classes"
+                    ),
+                ),
+                (
+                    "spec",
+                    models.JSONField(
+                        help_text="Dimensions, levels, interactions, area predictors, scales"
+                    ),
+                ),
+                (
+                    "parameters",
+                    models.BinaryField(
+                        help_text="Coefficients and posterior Cholesky factor (npz)"
+                    ),
+                ),
+                ("respondents", models.PositiveIntegerField()),
+                ("fit_seconds", models.FloatField()),
+                (
+                    "diagnostics",
+                    models.JSONField(default=dict, help_text="Evidence grid, iterations"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="model_fits",
+                        to="polls.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['question', '-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('question', 'key'), name='pollmodelfit_unique_key')],
+                "ordering": ["question", "-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("question", "key"), name="pollmodelfit_unique_key"
+                    )
+                ],
             },
         ),
     ]

@@ -47,10 +47,10 @@ def prior_vote_predictor(cutoff: date | None, states: list[str]) -> dict | None:
     state_of = dict(
         Area.objects.filter(kind=Area.Kind.STATE, state__in=states).values_list("id", "state")
     )
-    results = election_results_before(area_ids=list(state_of), before=cutoff)
     values = {}
     years = set()
-    for area_id, result in results.items():
+    for result in election_results_before(area_ids=list(state_of), before=cutoff):
+        area_id = result.area_id
         two_party = result.dem_share + result.gop_share
         if two_party > 0:
             values[state_of[area_id]] = result.dem_share / two_party
@@ -62,8 +62,9 @@ def prior_vote_predictor(cutoff: date | None, states: list[str]) -> dict | None:
         "values": values,
         "center": float(raw.mean()),
         "scale": float(raw.std()) or 1.0,
-        "dated": f"presidential election {max(years)}" if len(years) == 1 else
-        f"presidential elections {min(years)}–{max(years)}",
+        "dated": f"presidential election {max(years)}"
+        if len(years) == 1
+        else f"presidential elections {min(years)}–{max(years)}",
         "years": sorted(years),
         "description": "Democratic share of the two-party presidential vote, latest election "
         f"before {cutoff.isoformat()}",

@@ -156,9 +156,7 @@ def design(frame: pd.DataFrame, spec: Spec) -> np.ndarray:
     region = np.array([spec.regions.get(s, "") for s in state], dtype=object)
     parts.append(_categorical_block(region, spec.region_levels) * spec.state_scale)
     for predictor in spec.area_predictors.values():
-        values = np.array(
-            [predictor["values"].get(s, np.nan) for s in state], dtype=float
-        )
+        values = np.array([predictor["values"].get(s, np.nan) for s in state], dtype=float)
         standard = (values - predictor["center"]) / predictor["scale"]
         # An area the predictor does not cover sits at the centre (the average area).
         parts.append(np.nan_to_num(standard, nan=0.0)[:, None] * AREA_PREDICTOR_SCALE)

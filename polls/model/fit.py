@@ -99,7 +99,9 @@ def _hessian(X: np.ndarray, probs: np.ndarray, counts: np.ndarray, binary: bool)
     return H
 
 
-def fit_penalised(X: np.ndarray, y: np.ndarray, classes: int, counts: np.ndarray | None = None) -> Fit:
+def fit_penalised(
+    X: np.ndarray, y: np.ndarray, classes: int, counts: np.ndarray | None = None
+) -> Fit:
     """Fit at the posterior mode, then the Laplace posterior and log evidence.
 
     Rows may be distinct (profile, answer) pairs with `counts` respondents each: the likelihood,
@@ -114,19 +116,25 @@ def fit_penalised(X: np.ndarray, y: np.ndarray, classes: int, counts: np.ndarray
     binary = classes == 2
     q = X.shape[1] + 1
     H = _hessian(X, probs, counts, binary)
-    prior = np.tile(np.r_[np.full(q - 1, 1.0 / PRIOR_C), 1.0 / INTERCEPT_PRIOR_VAR], 1 if binary else classes)
+    prior = np.tile(
+        np.r_[np.full(q - 1, 1.0 / PRIOR_C), 1.0 / INTERCEPT_PRIOR_VAR], 1 if binary else classes
+    )
     H[np.diag_indices_from(H)] += prior
     cho = linalg.cho_factor(H, lower=True)
     # Posterior covariance = H⁻¹; its Cholesky factor is what draws need.
     cov = linalg.cho_solve(cho, np.eye(H.shape[0]))
     chol_small = linalg.cholesky(cov, lower=True)
     params = (
-        np.r_[coef[1], intercept[1]] if binary else np.concatenate([coef, intercept[:, None]], 1).ravel()
+        np.r_[coef[1], intercept[1]]
+        if binary
+        else np.concatenate([coef, intercept[:, None]], 1).ravel()
     )
     loglik = float((counts * np.log(probs[np.arange(len(y)), y])).sum())
     log_det_h = 2.0 * float(np.log(np.diag(cho[0])).sum())
     log_det_prior = float(np.log(prior).sum())
-    evidence = loglik - 0.5 * float(params @ (prior * params)) + 0.5 * log_det_prior - 0.5 * log_det_h
+    evidence = (
+        loglik - 0.5 * float(params @ (prior * params)) + 0.5 * log_det_prior - 0.5 * log_det_h
+    )
     if binary:
         # Draws are taken over the stacked (K × q) layout; class 0 is fixed at zero.
         chol = np.zeros((2 * q, 2 * q))

@@ -67,7 +67,13 @@ def group_estimates(
             per_draw = np.einsum("sp,spk->sk", boot, sampled[:, present, :]) / totals
             low, high = np.nanquantile(per_draw, [tail, 1 - tail], axis=0)
             rows.append(
-                {"category": value, "n": int(len(index)), "shares": shares, "low": low, "high": high}
+                {
+                    "category": value,
+                    "n": int(len(index)),
+                    "shares": shares,
+                    "low": low,
+                    "high": high,
+                }
             )
         out[dimension] = rows
     return out

@@ -38,7 +38,9 @@ def area_cells(areas) -> pd.DataFrame:
             area_id=area.pk,
         )
         index = np.argwhere(joint.table > 0)
-        frame = pd.DataFrame({d: np.asarray(CODES[d], dtype=object)[index[:, i]] for i, d in enumerate(DIMS)})
+        frame = pd.DataFrame(
+            {d: np.asarray(CODES[d], dtype=object)[index[:, i]] for i, d in enumerate(DIMS)}
+        )
         bounds = np.array([AGE_BRACKETS[b] for b in frame["age_bracket"]])
         frame["age_min"], frame["age_max"] = bounds[:, 0], bounds[:, 1]
         frame["state"] = area.state
@@ -88,5 +90,7 @@ def poststratify(
             low, high = np.quantile(per_draw, [tail, 1 - tail], axis=0)
         else:
             low = high = shares
-        out[str(group)] = Estimate(group=str(group), shares=shares, low=low, high=high, weight=total)
+        out[str(group)] = Estimate(
+            group=str(group), shares=shares, low=low, high=high, weight=total
+        )
     return out

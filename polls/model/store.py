@@ -18,15 +18,21 @@ from polls.model.training import (
     data_version,
     fit_question,
     question_frame,
+    universe_frame,
 )
 
 _lock = threading.Lock()
 
 
-def _key(*, options, area_predictors: bool, data: str) -> str:
+def _key(*, options, area_predictors: bool, data: str, universe: bool) -> str:
     text = json.dumps(
-        {"options": sorted(options) if options is not None else None,
-         "area_predictors": area_predictors, "version": MODEL_VERSION, "data": data},
+        {
+            "options": sorted(options) if options is not None else None,
+            "area_predictors": area_predictors,
+            "version": MODEL_VERSION,
+            "data": data,
+            "universe": universe,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:40]
@@ -51,16 +57,24 @@ def _unpack(row) -> Fit:
     )
 
 
-def poll_model_get(question, *, options=None, area_predictors: bool = True) -> QuestionFit:
-    """The question's fitted model, from the store when its data and version are unchanged."""
+def poll_model_get(
+    question, *, options=None, area_predictors: bool = True, universe: bool = False
+) -> QuestionFit:
+    """The question's fitted model, from the store when its data and version are unchanged.
+
+    With `universe`, the model of who belongs to the question's universe (who was asked it),
+    fitted on every respondent of the poll; its second class is "inside"."""
     from polls.models import PollModelFit
 
-    data = data_version(question_frame(question, options=options))
-    key = _key(options=options, area_predictors=area_predictors, data=data)
+    frame = universe_frame(question) if universe else question_frame(question, options=options)
+    data = data_version(frame)
+    key = _key(options=options, area_predictors=area_predictors, data=data, universe=universe)
     with _lock:  # threads of one process fit a question once
         row = PollModelFit.objects.filter(question=question, key=key).first()
         if row is None:
-            fitted = fit_question(question, options=options, area_predictors=area_predictors)
+            fitted = fit_question(
+                question, options=options, area_predictors=area_predictors, universe=universe
+            )
             try:
                 with transaction.atomic():
                     row = PollModelFit.objects.create(

@@ -57,8 +57,31 @@ def question_frame(question, *, options=None) -> pd.DataFrame:
     if options is not None:
         rows = rows.filter(option_id__in=list(options))
     return respondent_frame(
-        rows.values_list("respondent_id", "option_id", *(f"respondent__{c}" for c in PROFILE_COLUMNS))
+        rows.values_list(
+            "respondent_id", "option_id", *(f"respondent__{c}" for c in PROFILE_COLUMNS)
+        )
     )
+
+
+# The universe model's two classes: outside the question's universe (no answer), inside it.
+OUTSIDE, INSIDE = 0, 1
+
+
+def universe_frame(question) -> pd.DataFrame:
+    """Every respondent of the question's poll, "answering" INSIDE when they answered it and
+    OUTSIDE when they did not: the data of the model of who belongs to the question's universe."""
+    from polls.models import Respondent, Response
+
+    answered = set(
+        Response.objects.filter(question=question).values_list("respondent_id", flat=True)
+    )
+    frame = respondent_frame(
+        (r[0], INSIDE if r[0] in answered else OUTSIDE, *r[1:])
+        for r in Respondent.objects.filter(poll_id=question.poll_id).values_list(
+            "id", *PROFILE_COLUMNS
+        )
+    )
+    return frame
 
 
 def data_version(frame: pd.DataFrame) -> str:
@@ -79,8 +102,13 @@ def base_spec(frame: pd.DataFrame, *, cutoff, area_predictors: bool = True) -> S
     return spec
 
 
-def fit_frame(frame: pd.DataFrame, spec: Spec, *, state_scales=STATE_SCALES,
-              interaction_scales=INTERACTION_SCALES) -> tuple[Spec, Fit, list[int], list[dict]]:
+def fit_frame(
+    frame: pd.DataFrame,
+    spec: Spec,
+    *,
+    state_scales=STATE_SCALES,
+    interaction_scales=INTERACTION_SCALES,
+) -> tuple[Spec, Fit, list[int], list[dict]]:
     """Fit every grid point and keep the one with the highest Laplace evidence."""
     if len(frame) < MIN_RESPONDENTS:
         raise ModelDataError(
@@ -114,8 +142,12 @@ def fit_frame(frame: pd.DataFrame, spec: Spec, *, state_scales=STATE_SCALES,
         candidate = spec.with_scales(state_scale=s, interaction_scale=i)
         fit = fit_penalised(design(grouped, candidate), y, len(options), counts)
         grid.append(
-            {"state_scale": s, "interaction_scale": i,
-             "log_evidence": round(fit.log_evidence, 3), "seconds": round(fit.seconds, 3)}
+            {
+                "state_scale": s,
+                "interaction_scale": i,
+                "log_evidence": round(fit.log_evidence, 3),
+                "seconds": round(fit.seconds, 3),
+            }
         )
         if best is None or fit.log_evidence > best[1].log_evidence:
             best = (candidate, fit)
@@ -132,9 +164,12 @@ def fit_frame(frame: pd.DataFrame, spec: Spec, *, state_scales=STATE_SCALES,
     return best[0], best[1], options, grid
 
 
-def fit_question(question, *, options=None, area_predictors: bool = True) -> QuestionFit:
+def fit_question(
+    question, *, options=None, area_predictors: bool = True, universe: bool = False
+) -> QuestionFit:
+    """The question's answer model or, with `universe`, the model of who was asked it."""
     started = time.perf_counter()
-    frame = question_frame(question, options=options)
+    frame = universe_frame(question) if universe else question_frame(question, options=options)
     spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
     if not spec.dimensions:
         raise ModelDataError(

@@ -9,6 +9,7 @@ from statsmodels.stats.proportion import proportion_confint
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from studies.analyzers.base import Analyzer
+from studies.analyzers.model_estimates import item_model_estimate
 from studies.models import Answer, Item, Run
 
 CONFIDENCE = 0.95
@@ -21,17 +22,28 @@ METHOD = (
 BREAKDOWN_DIMENSIONS = ("area", *DIMENSIONS)
 
 
-def _option_rows(counts: dict, n: int, options: list) -> list[dict]:
+def _option_rows(answers: pd.DataFrame, options: list) -> list[dict]:
+    """Each option's count and share with its Wilson interval. Weighted answers (a question asked
+    of part of its sample) give weighted shares, with the interval on Kish's effective sample size
+    (Σw)² / Σw²."""
+    n = len(answers)
+    counts = answers["option_id"].value_counts().to_dict()
+    weights = answers["weight"]
+    weighted = bool((weights != 1.0).any())
+    total = float(weights.sum())
+    n_eff = total**2 / float((weights**2).sum()) if weighted and total > 0 else n
+    sums = answers.groupby("option_id")["weight"].sum().to_dict() if weighted else counts
     rows = []
     for option in options:
         count = int(counts.get(option.id, 0))
-        low, high = proportion_confint(count, n, alpha=1 - CONFIDENCE, method="wilson")
+        share = float(sums.get(option.id, 0)) / total if weighted else count / n
+        low, high = proportion_confint(share * n_eff, n_eff, alpha=1 - CONFIDENCE, method="wilson")
         rows.append(
             {
                 "code": option.code,
                 "label": option.label,
                 "count": count,
-                "share": count / n,
+                "share": share,
                 "ci_low": float(low),
                 "ci_high": float(high),
             }
@@ -46,10 +58,22 @@ def _answers_frame(run: Run) -> pd.DataFrame:
             "persona_id",
             "item_id",
             "option_id",
+            "weight",
             "persona__area_id",
+            "persona__area__state",
+            "persona__age",
             *(f"persona__{d}" for d in DIMENSIONS),
         ),
-        columns=["persona_id", "item_id", "option_id", "area", *DIMENSIONS],
+        columns=[
+            "persona_id",
+            "item_id",
+            "option_id",
+            "weight",
+            "area",
+            "state",
+            "age",
+            *DIMENSIONS,
+        ],
     )
 
 
@@ -70,9 +94,7 @@ def _breakdown(answers: pd.DataFrame, dimension: str, labels: dict, options: lis
                 "category": category,
                 "label": labels.get(category, category),
                 "n": len(group),
-                "options": _option_rows(
-                    group["option_id"].value_counts().to_dict(), len(group), options
-                ),
+                "options": _option_rows(group, options),
             }
         )
     return groups
@@ -86,7 +108,11 @@ class SingleChoiceAnalyzer(Analyzer):
     def results(self, *, run: Run) -> dict:
         """Per item: the answers' count, each option's share with its interval, and the same
         within every area and demographic group."""
-        items = list(Item.objects.filter(study_id=run.study_id).prefetch_related("options"))
+        items = list(
+            Item.objects.filter(study_id=run.study_id)
+            .select_related("poll_question")
+            .prefetch_related("options")
+        )
         frame = _answers_frame(run)
         area_names = dict(
             Area.objects.filter(id__in=frame["area"].unique().tolist()).values_list("id", "name")
@@ -97,22 +123,30 @@ class SingleChoiceAnalyzer(Analyzer):
             options = list(item.options.all())
             answers = frame[frame["item_id"] == item.id]
             n = len(answers)
+            entry: dict = {}
+            question = item.poll_question
+            if n and bool((answers["weight"] != 1.0).any()) and question is not None:
+                entry["describes"] = (
+                    f"{question.universe} (personas weighted by their modelled probability of "
+                    "belonging)"
+                )
+            if run.backend == "poll_model" and n:
+                entry["model_estimate"] = item_model_estimate(
+                    run=run, item=item, answers=answers, labels=labels
+                )
             results_items.append(
                 {
                     "item_id": item.id,
                     "code": item.code,
                     "text": item.text,
                     "n": n,
-                    "options": _option_rows(
-                        answers["option_id"].value_counts().to_dict(), n, options
-                    )
-                    if n
-                    else [],
+                    "options": _option_rows(answers, options) if n else [],
                     "breakdowns": {
                         dimension: _breakdown(answers, dimension, labels[dimension], options)
                         for dimension in BREAKDOWN_DIMENSIONS
                     },
                 }
+                | entry
             )
         return {
             "run_id": run.id,

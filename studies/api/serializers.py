@@ -33,6 +33,18 @@ class StudyCreateSerializer(serializers.Serializer):
     time_on_task = serializers.BooleanField(
         default=False, help_text="Personas give a simulated time on task for each item"
     )
+    universe = serializers.ChoiceField(
+        choices=Study.Universe.choices,
+        default=Study.Universe.QUESTION,
+        help_text="Whom results describe when a poll question was asked of part of its sample "
+        "(e.g. likely voters): 'question' (personas weighted by their modelled probability of "
+        "belonging) or 'all_adults'",
+    )
+    allow_foreign_polls = serializers.BooleanField(
+        default=False,
+        help_text="Allow items grounded in a poll of another country than the personas' (US); "
+        "refused otherwise",
+    )
     prompt_templates = serializers.DictField(
         child=serializers.CharField(trim_whitespace=False),
         required=False,
@@ -62,15 +74,15 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = [
-            "id", "title", "description", "kind", "think_aloud", "time_on_task",
-            "prompt_templates", "created_at", "items",
+            "id", "title", "description", "kind", "think_aloud", "time_on_task", "universe",
+            "allow_foreign_polls", "prompt_templates", "created_at", "items",
         ]  # fmt: skip
 
 
 class RunCreateSerializer(serializers.Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
-    backend = serializers.ChoiceField(choices=[], default="poll_cell")
+    backend = serializers.ChoiceField(choices=[], default="poll_model")
     backend_config = serializers.DictField(
         required=False,
         default=dict,
@@ -98,7 +110,7 @@ class RunCreateSerializer(serializers.Serializer):
 class RunEstimateInputSerializer(serializers.Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
-    backend = serializers.ChoiceField(choices=[], default="poll_cell")
+    backend = serializers.ChoiceField(choices=[], default="poll_model")
     backend_config = serializers.DictField(required=False, default=dict)
 
     def __init__(self, *args, **kwargs):

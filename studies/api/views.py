@@ -50,6 +50,8 @@ class StudyListCreateView(generics.ListAPIView):
             title=v["title"],
             description=v["description"],
             kind=v["kind"],
+            universe=v["universe"],
+            allow_foreign_polls=v["allow_foreign_polls"],
             items=[
                 ItemSpec(
                     code=i["code"],

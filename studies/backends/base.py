@@ -50,11 +50,15 @@ class RespondentBackend:
     #: Personas one chunk answers at once, on threads of its own; 1 answers them one after
     #: another. An instance may set it from the run's config (the LLM backend does).
     concurrency: int = 1
+    #: True on a class that only shares code between backends (not itself a backend).
+    abstract: ClassVar[bool] = False
     #: Personas written per transaction, and so between two progress messages.
     write_batch: ClassVar[int] = 50
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("abstract", False):  # a shared base of several backends
+            return
         missing = [a for a in ("name", "label") if not getattr(cls, a, "")]
         if missing:
             raise TypeError(f"{cls.__name__} must set {' and '.join(missing)}")

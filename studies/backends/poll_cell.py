@@ -4,8 +4,9 @@ For a persona and an item linked to a poll question, the backend takes the respo
 that question and share the persona's demographic cell (sex, race/ethnicity, age, education, income,
 state — whichever the poll measured). While fewer than POLL_CELL_MIN_RESPONDENTS remain it widens the
 cell by dropping dimensions in a fixed order, then draws one respondent with probability proportional
-to survey weight and gives that respondent's answer. The draw is seeded by (run seed, persona, item),
-so a re-delivered chunk gives the same answers.
+to survey weight and gives that respondent's answer. The draw is seeded by (run seed, the persona's
+position in its population, the item's position in the study), so a re-delivered chunk, or the
+same population and run seeds in a fresh database, give the same answers.
 """
 
 from __future__ import annotations
@@ -13,44 +14,18 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from personas.engine.persona_sheet import profile_doc, structured_narrative
-from personas.engine.results import STRUCTURED_SOURCE
 from personas.models import Persona
 from polls.cells import DIMENSION_NAMES, QuestionCells
-from polls.models import Response
-from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
-from studies.models import Item, ItemOption, Run, Study
+from studies.backends.base import AnswerDraft
+from studies.backends.offline import OfflineBackend
+from studies.models import Item, ItemOption, Run
 
 
-class PollCellBackend(RespondentBackend):
-    """Free, with no configuration, one persona at a time: the base class's defaults."""
+class PollCellBackend(OfflineBackend):
+    """The hot-deck baseline: kept beside the poll model so validation can compare them."""
 
     name = "poll_cell"
     label = "Offline: poll respondents of the same demographic cell"
-
-    @classmethod
-    def study_problems(cls, study: Study) -> list[str]:
-        problems = []
-        for item in study.items.all():
-            if item.poll_question_id is None:
-                problems.append(
-                    f"Item '{item.code}' is not linked to a poll question, and the offline backend "
-                    "answers only from real poll data: link it with poll_question (see "
-                    "/api/v1/polls/) or choose another backend."
-                )
-                continue
-            if not Response.objects.filter(question_id=item.poll_question_id).exists():
-                problems.append(
-                    f"Item '{item.code}' is linked to poll question {item.poll_question_id}, which "
-                    "has no respondent answers to draw from."
-                )
-            unlinked = [o.code for o in item.options.all() if o.poll_option_id is None]
-            if unlinked:
-                problems.append(
-                    f"Item '{item.code}' has options with no poll option behind them: "
-                    f"{', '.join(unlinked)}."
-                )
-        return problems
 
     def __init__(self, run: Run, items: list[Item]) -> None:
         super().__init__(run, items)
@@ -71,7 +46,7 @@ class PollCellBackend(RespondentBackend):
         cell = cells.cell(persona)
         if cell.count == 0:  # cannot happen with at least one respondent, but say so if it does
             raise ValueError(f"no respondents to draw from for item {item.code}")
-        rng = np.random.default_rng([int(self.run.seed), int(persona.id), int(item.id)])
+        rng = np.random.default_rng(self.seed(persona, item))
         drawn = int(cell.option_ids[rng.choice(cell.count, p=cell.weights / cell.weights.sum())])
         chosen = option_of[drawn]
         by_poll_option = cell.shares()
@@ -93,22 +68,3 @@ class PollCellBackend(RespondentBackend):
                 f"{', '.join(DIMENSION_NAMES[d] for d in cell.widened_by)}."
             )
         return AnswerDraft(option_id=chosen.id, reasoning=reasoning, probabilities=shares)
-
-    def answer_persona(self, persona: Persona) -> PersonaResult:
-        """Every item's answer, with a context worded from the structured profile (labelled so)."""
-        answers = {item.id: self.answer(persona=persona, item=item) for item in self.items}
-        doc = profile_doc(persona)
-        codes = {o.id: o.code for item in self.items for o in item.options.all()}
-        return PersonaResult(
-            answers=answers,
-            narrative_source=STRUCTURED_SOURCE,
-            profile=doc.model_dump(mode="json"),
-            context=structured_narrative(doc).model_dump(mode="json"),
-            response={
-                "responses": [
-                    {"item": item.code, "answer": codes[d.option_id], "reasoning": d.reasoning}
-                    for item, d in ((i, answers[i.id]) for i in self.items)
-                ],
-                "source": self.label,
-            },
-        )

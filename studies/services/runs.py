@@ -26,7 +26,7 @@ def run_start(
     *,
     study: Study,
     population: Population,
-    backend: str = "poll_cell",
+    backend: str = "poll_model",
     backend_config: dict | None = None,
     budget: Decimal | None = None,
     seed: int | None = None,

@@ -88,6 +88,8 @@ def study_create(
     think_aloud: bool = False,
     time_on_task: bool = False,
     prompt_templates: dict[str, str] | None = None,
+    universe: str = Study.Universe.QUESTION,
+    allow_foreign_polls: bool = False,
     created_by=None,
 ) -> Study:
     """Create a study with its single-choice items and options, all or nothing."""
@@ -118,6 +120,8 @@ def study_create(
         think_aloud=think_aloud,
         time_on_task=time_on_task,
         prompt_templates=prompt_templates,
+        universe=universe,
+        allow_foreign_polls=allow_foreign_polls,
         created_by=created_by,
     )
     for order, (spec, options) in enumerate(planned):

@@ -51,8 +51,15 @@ def test_fit_recovers_the_direction_and_size_of_known_effects():
     y = (frame["option_id"] == 2).astype(int).to_numpy()
     fit = fit_penalised(design(frame, spec), y, 2)
     profiles = pd.DataFrame(
-        {"sex": ["female", "male", "female"], "state": ["AZ", "AZ", "TX"],
-         "race_ethnicity": "", "education": "", "income": "", "age_min": -1, "age_max": -1}
+        {
+            "sex": ["female", "male", "female"],
+            "state": ["AZ", "AZ", "TX"],
+            "race_ethnicity": "",
+            "education": "",
+            "income": "",
+            "age_min": -1,
+            "age_max": -1,
+        }
     )
     p = fit.predict(design(profiles, spec))[:, 1]
     expected = 1 / (1 + np.exp(-np.array([-0.3, 0.9, 0.5])))
@@ -71,7 +78,9 @@ def test_a_fit_on_counted_profiles_equals_the_fit_on_every_respondent():
         grouped[column] = ""
     grouped["age_min"] = grouped["age_max"] = -1
     counted = fit_penalised(
-        design(grouped, spec), (grouped["option_id"] == 2).astype(int).to_numpy(), 2,
+        design(grouped, spec),
+        (grouped["option_id"] == 2).astype(int).to_numpy(),
+        2,
         grouped["count"].to_numpy(),
     )
     assert np.allclose(every.coef, counted.coef, atol=1e-5)
@@ -81,8 +90,15 @@ def test_a_fit_on_counted_profiles_equals_the_fit_on_every_respondent():
 def test_posterior_draws_center_on_the_mode_and_widen_with_less_data():
     spec = _spec(_synthetic(10, seed=0))
     profile = pd.DataFrame(
-        {"sex": ["male"], "state": ["TX"], "race_ethnicity": "", "education": "", "income": "",
-         "age_min": -1, "age_max": -1}
+        {
+            "sex": ["male"],
+            "state": ["TX"],
+            "race_ethnicity": "",
+            "education": "",
+            "income": "",
+            "age_min": -1,
+            "age_max": -1,
+        }
     )
     widths = []
     for n in (500, 20_000):
@@ -98,8 +114,15 @@ def test_posterior_draws_center_on_the_mode_and_widen_with_less_data():
 
 def test_a_multi_code_category_is_split_between_its_codes():
     frame = pd.DataFrame(
-        {"sex": ["male", "female"], "race_ethnicity": ["asian|other", "white"],
-         "education": "", "income": "", "state": "TX", "age_min": [18, 30], "age_max": [29, 39]}
+        {
+            "sex": ["male", "female"],
+            "race_ethnicity": ["asian|other", "white"],
+            "education": "",
+            "income": "",
+            "state": "TX",
+            "age_min": [18, 30],
+            "age_max": [29, 39],
+        }
     )
     spec = measured_spec(frame, states=["TX"], regions={"TX": "South"})
     names = spec.column_names()
@@ -165,7 +188,9 @@ def _question_with(respondents: list[dict], answers: list[str]) -> Question:
 
 def test_too_few_respondents_are_refused_with_the_number_needed():
     question = _question_with([{"sex": "male"}, {"sex": "female"}] * 10, [True, False] * 10)
-    with pytest.raises(ModelDataError, match="20 respondents answered; the poll model needs at least 100"):
+    with pytest.raises(
+        ModelDataError, match="20 respondents answered; the poll model needs at least 100"
+    ):
         fit_question(question)
 
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 def _queued_run(study, population, chunk_size=60) -> Run:
     # Not dispatched: on_commit callbacks do not run inside the test transaction.
-    return run_start(study=study, population=population, seed=9, chunk_size=chunk_size)
+    return run_start(
+        study=study, population=population, seed=9, chunk_size=chunk_size, backend="poll_cell"
+    )
 
 
 def test_a_redelivered_chunk_writes_no_duplicate_answers(study, population, reporter):

@@ -1,0 +1,93 @@
+"""What the two offline backends share: they answer only poll-linked items, from real poll data,
+and word each persona's context from its structured profile (labelled so)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from personas.engine.persona_sheet import profile_doc, structured_narrative
+from personas.engine.results import STRUCTURED_SOURCE
+from polls.models import Response
+from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
+
+if TYPE_CHECKING:
+    from personas.models import Persona
+    from studies.models import Item, Run, Study
+
+# The platform's populations are drawn from US census tables.
+POPULATION_COUNTRY = "US"
+
+
+class OfflineBackend(RespondentBackend):
+    """Free, with no configuration, one persona at a time; a subclass implements `answer`."""
+
+    abstract = True
+
+    @classmethod
+    def study_problems(cls, study: Study) -> list[str]:
+        problems = []
+        for item in study.items.select_related("poll_question__poll"):
+            question = item.poll_question
+            if question is None:
+                problems.append(
+                    f"Item '{item.code}' is not linked to a poll question, and the offline backend "
+                    "answers only from real poll data: link it with poll_question (see "
+                    "/api/v1/polls/) or choose another backend."
+                )
+                continue
+            if not Response.objects.filter(question_id=question.id).exists():
+                problems.append(
+                    f"Item '{item.code}' is linked to poll question {question.id}, which has no "
+                    "respondent answers to draw from."
+                )
+            unlinked = [o.code for o in item.options.all() if o.poll_option_id is None]
+            if unlinked:
+                problems.append(
+                    f"Item '{item.code}' has options with no poll option behind them: "
+                    f"{', '.join(unlinked)}."
+                )
+            country = question.poll.country
+            if country != POPULATION_COUNTRY and not study.allow_foreign_polls:
+                problems.append(
+                    f"Item '{item.code}' is grounded in '{question.poll.title}', a poll of "
+                    f"country {country}, and the personas are drawn from {POPULATION_COUNTRY} "
+                    "census tables: its answers would describe another country's people. Link a "
+                    f"{POPULATION_COUNTRY} poll's question, or set allow_foreign_polls on the study "
+                    "if that is what you mean."
+                )
+        return problems
+
+    def __init__(self, run: Run, items: list[Item]) -> None:
+        super().__init__(run, items)
+        # Items by their position in the study: a draw is seeded by positions, never database ids.
+        self.positions = {item.id: i for i, item in enumerate(items)}
+        self._codes = {o.id: o.code for item in items for o in item.options.all()}
+
+    def answer(self, *, persona: Persona, item: Item) -> AnswerDraft:
+        raise NotImplementedError
+
+    def seed(self, persona: Persona, item: Item) -> list[int]:
+        """The draw's seed: (run seed, the persona's position in its population, the item's)."""
+        return [int(self.run.seed), int(persona.index), self.positions[item.id]]
+
+    def answer_persona(self, persona: Persona) -> PersonaResult:
+        """Every item's answer, with a context worded from the structured profile (labelled so)."""
+        answers = {item.id: self.answer(persona=persona, item=item) for item in self.items}
+        doc = profile_doc(persona)
+        return PersonaResult(
+            answers=answers,
+            narrative_source=STRUCTURED_SOURCE,
+            profile=doc.model_dump(mode="json"),
+            context=structured_narrative(doc).model_dump(mode="json"),
+            response={
+                "responses": [
+                    {
+                        "item": item.code,
+                        "answer": self._codes[d.option_id],
+                        "reasoning": d.reasoning,
+                    }
+                    for item, d in ((i, answers[i.id]) for i in self.items)
+                ],
+                "source": self.label,
+            },
+        )
