@@ -42,6 +42,10 @@ def area_marginals(*, area_ids: list[str]) -> dict[str, dict[str, dict[str, floa
 
 # --- the environmental context a persona sees -------------------------------------------------
 
+# The elections the context describes: the lean, its strength, the trend and competitiveness are
+# read from these, whatever older years are stored for the poll model.
+CONTEXT_ELECTION_YEARS = (2016, 2020, 2024)
+
 # A public figure the seed names that no bundled file measures; said so rather than invented.
 ALWAYS_MISSING = {
     "social_cohesion": (
@@ -211,7 +215,12 @@ def environmental_context(*, area_id: str) -> dict:
     queries: the area with its four kinds of rows, and one for the state income table."""
     area = Area.objects.prefetch_related(
         Prefetch("marginals", queryset=DemographicMarginal.objects.order_by("dimension", "id")),
-        Prefetch("election_results", queryset=ElectionResult.objects.order_by("year")),
+        Prefetch(
+            "election_results",
+            queryset=ElectionResult.objects.filter(year__in=CONTEXT_ELECTION_YEARS).order_by(
+                "year"
+            ),
+        ),
         Prefetch(
             "economic_indicators", queryset=EconomicIndicator.objects.order_by("indicator", "year")
         ),
@@ -295,9 +304,13 @@ def environmental_context(*, area_id: str) -> dict:
                 if rows
                 else "no figure in the bundled files",
             )
+    context_elections = {f"election_{year}" for year in CONTEXT_ELECTION_YEARS}
     for figure, reason in gaps.items():
-        if figure != "economic_trend":
-            not_available.setdefault(figure, reason)
+        if figure == "economic_trend":
+            continue
+        if figure.startswith("election_") and figure not in context_elections:
+            continue  # a year the context does not describe
+        not_available.setdefault(figure, reason)
 
     sources: dict[tuple[str, int], set[str]] = {}
 
