@@ -9,11 +9,13 @@ from pathlib import Path
 from django.db import models, transaction
 
 from environment.categories import DIMENSIONS
-from environment.loaders.census import load_cities, load_states, state_codes
+from environment.loaders.census import PLACES_FILE, load_cities, load_states, state_codes
 from environment.loaders.counties import county_tables, load_counties
 from environment.loaders.elections import (
+    city_election_2012,
     county_election_gaps,
     county_elections,
+    county_votes_2012,
     state_election_gaps,
     state_elections,
 )
@@ -73,7 +75,8 @@ def _records(data_dir: Path) -> tuple[list[AreaRecord], list[AreaRecord], list[A
             "their difference would not be a trend"
         )
     counties = load_counties(data_dir, codes, states, tables)
-    by_county, no_total = county_elections(data_dir)
+    votes_2012 = county_votes_2012(data_dir)
+    by_county, no_total = county_elections(data_dir, votes_2012)
     for record in counties:
         record.elections = by_county.get(record.fips, [])
         record.gaps.update(
@@ -82,6 +85,11 @@ def _records(data_dir: Path) -> tuple[list[AreaRecord], list[AreaRecord], list[A
             )
         )
     cities = load_cities(data_dir, codes, states, tables)
+    for record in cities:
+        # 2016-2024 come with the places file; 2012 is joined here through the primary county.
+        elections, gaps = city_election_2012(record, votes_2012, PLACES_FILE)
+        record.elections += elections
+        record.gaps.update(gaps)
     return states, counties, cities
 
 

@@ -1,4 +1,4 @@
-"""Presidential results: states 1976-2024, counties and cities 2016-2024.
+"""Presidential results: states 1976-2024, counties and cities 2012-2024.
 
 Every share is of all presidential votes cast (Democratic votes / total, Republican votes / total),
 so the two shares and third-party votes add up to the total; a two-party share is derived from them.
@@ -13,17 +13,20 @@ import math
 import re
 import string
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from environment.loaders.records import ElectionRow, num
+from environment.loaders.counties import MEDSL_FILE, county_label
+from environment.loaders.records import AreaRecord, ElectionRow, num
 
 MIT_YEARS = tuple(range(1976, 2021, 4))
 STATE_YEARS = (*MIT_YEARS, 2024)
-# The derived county shares table's years.
+# The derived county shares table's years; 2012 comes from the MEDSL county context file.
 SHARES_TABLE_YEARS = (2016, 2020, 2024)
-COUNTY_YEARS = SHARES_TABLE_YEARS
+MEDSL_YEAR = 2012
+COUNTY_YEARS = (MEDSL_YEAR, *SHARES_TABLE_YEARS)
 
 STATE_RESULTS_FILE = "mit_1976-2020-president.csv"
 COUNTY_2024_FILE = "tonmcg_2024_US_County_Level_Presidential_Results.csv"
@@ -46,12 +49,17 @@ COUNTY_2024 = (
     "tonmcg 2024 county results scraped from Fox News (unofficial) via the derived county "
     f"shares table [{COUNTY_SHARES_FILE}]"
 )
+COUNTY_2012 = (
+    "MEDSL election-context-2018, county presidential votes 2012 (obama12, romney12, "
+    f"otherpres12) from MEDSL's election returns dataverse [{MEDSL_FILE}]"
+)
 PUERTO_RICO = "Puerto Rico casts no electoral votes; the files hold no presidential results for it"
 ALASKA = (
     "Alaska reports presidential results by state-house district, and the county files give "
     "those districts pseudo-FIPS 02001-02040 that collide with real borough codes; no county "
     "or city figure can be matched honestly"
 )
+ALASKA_2012 = f"{MEDSL_FILE} leaves Alaska out (its codebook says so): no 2012 county figure"
 CONNECTICUT_2024 = (
     "Connecticut's 2024 results are reported by the planning regions that replaced its "
     "counties in 2022; they do not map onto the old county"
@@ -65,6 +73,29 @@ DEM, GOP = "DEMOCRAT", "REPUBLICAN"
 # Rows of the state file for ballots without a valid presidential vote (some merged with scattered
 # write-ins); a few states report them and the file's total counts them, so the shares do too.
 NOT_A_VOTE = re.compile(r"\b(?:BLANK|VOID|OVER ?VOTES?|UNDER ?VOTES?)\b")
+
+# MEDSL county rows that are not the county areas' (ACS 2017) units: {MEDSL FIPS: (state in the
+# MEDSL row, area FIPS, what is done)}.
+MEDSL_2012_FOLDS = {
+    "36000": (
+        "Missouri",
+        "29095",
+        "Kansas City MO (listed apart under MEDSL's pseudo-FIPS 36000) folded into Jackson "
+        "County, as the county table does for 2016-2024",
+    ),
+    "51515": (
+        "Virginia",
+        "51019",
+        "Bedford city (independent until it joined Bedford County in 2013) folded into the county",
+    ),
+    "46113": (
+        "South Dakota",
+        "46102",
+        "listed under 46113, Shannon County's code before it was renamed Oglala Lakota in 2015",
+    ),
+}
+# The derived shares table keeps Oglala Lakota's 2020 row under the old code as well.
+SHARES_TABLE_ALIASES = {"46113": "46102"}
 
 
 def _valid_shares(dem: float | None, gop: float | None) -> bool:
@@ -224,36 +255,146 @@ def state_elections(
 # --- counties ---------------------------------------------------------------------------------
 
 
+@dataclass
+class CountyVotes2012:
+    """A county's 2012 votes on the county areas' units, and what was done to get them."""
+
+    dem: int
+    gop: int
+    other: int
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, where: str, source: str, geography: str = "") -> ElectionRow | None:
+        total = self.dem + self.gop + self.other
+        if total <= 0:
+            return None
+        method = f"{SHARE_OF_TOTAL} in {where} (total = Obama + Romney + other candidates)"
+        return ElectionRow(
+            year=MEDSL_YEAR,
+            dem_share=self.dem / total,
+            gop_share=self.gop / total,
+            # A county's total is not its cities'.
+            total_votes=None if geography else total,
+            method="; ".join([method, *self.notes]),
+            source=source,
+            geography=geography,
+        )
+
+
 def county_elections(
-    data_dir: Path,
+    data_dir: Path, votes_2012: dict[str, CountyVotes2012]
 ) -> tuple[dict[str, list[ElectionRow]], dict[str, frozenset[int]]]:
-    """{county FIPS: results} from the derived county shares table, and {FIPS: years without a
-    total vote}; Alaska is left out (its rows are state-house districts under pseudo-FIPS)."""
+    """{county FIPS: results} for 2012 (MEDSL) and 2016-2024 (the derived county shares table),
+    and {FIPS: years without a total vote}; Alaska is left out (its rows in the shares table are
+    state-house districts under pseudo-FIPS, and MEDSL has none)."""
     table = pd.read_csv(data_dir / COUNTY_SHARES_FILE, dtype={"county_fips": str})
     results: dict[str, list[ElectionRow]] = defaultdict(list)
     no_total: dict[str, set[int]] = defaultdict(set)
     for row in table.to_dict("records"):
-        fips = row["county_fips"].zfill(5)
-        if fips.startswith("02"):
+        listed = row["county_fips"].zfill(5)
+        if listed.startswith("02"):
             continue
+        fips = SHARES_TABLE_ALIASES.get(listed, listed)
         for year in SHARES_TABLE_YEARS:
             dem, gop = num(row[f"dem_share_{year}"]), num(row[f"gop_share_{year}"])
             if not _valid_shares(dem, gop):
                 if dem is not None:
                     no_total[fips].add(year)
                 continue
+            if any(r.year == year for r in results[fips]):
+                raise ValueError(f"{COUNTY_SHARES_FILE}: two {year} rows for county {fips}")
             total = num(row[f"total_votes_{year}"])
+            method = f"{SHARE_OF_TOTAL} in the county"
+            if fips != listed:
+                method += f"; the table lists it under {listed}, the county's code before 2015"
             results[fips].append(
                 ElectionRow(
                     year=year,
                     dem_share=dem,
                     gop_share=gop,
                     total_votes=int(total) if total is not None else None,
-                    method=f"{SHARE_OF_TOTAL} in the county",
+                    method=method,
                     source=COUNTY_2024 if year == 2024 else COUNTY_OFFICIAL,
                 )
             )
+    for fips, votes in votes_2012.items():
+        if (row := votes.row("the county", COUNTY_2012)) is not None:
+            results[fips].append(row)
     return results, {fips: frozenset(years) for fips, years in no_total.items()}
+
+
+def county_votes_2012(data_dir: Path) -> dict[str, CountyVotes2012]:
+    """{county FIPS: 2012 votes} from MEDSL's county file, on the county areas' units and
+    checked against the official state rows."""
+    medsl = pd.read_csv(
+        data_dir / MEDSL_FILE,
+        dtype={"fips": str},
+        usecols=["state", "fips", "obama12", "romney12", "otherpres12"],
+    )
+    medsl["fips"] = medsl["fips"].str.zfill(5)
+    if medsl["fips"].duplicated().any():
+        raise ValueError(f"{MEDSL_FILE}: a county FIPS appears twice")
+    state_of = dict(zip(medsl["fips"], medsl["state"], strict=True))
+    votes = {
+        fips: CountyVotes2012(int(d), int(r), int(o))
+        for fips, d, r, o in zip(
+            medsl["fips"], medsl["obama12"], medsl["romney12"], medsl["otherpres12"], strict=True
+        )
+    }
+    for listed, (state, fips, why) in MEDSL_2012_FOLDS.items():
+        if state_of.get(listed) != state:
+            raise ValueError(f"{MEDSL_FILE}: expected a {state} row under {listed}")
+        part = votes.pop(listed)
+        whole = votes.setdefault(fips, CountyVotes2012(0, 0, 0))
+        whole.dem, whole.gop, whole.other = (
+            whole.dem + part.dem,
+            whole.gop + part.gop,
+            whole.other + part.other,
+        )
+        whole.notes.append(why)
+        state_of[fips] = state
+
+    by_state: dict[str, list[CountyVotes2012]] = defaultdict(list)
+    for fips, county in votes.items():
+        by_state[state_of[fips].upper()].append(county)
+    for (year, _), rows in state_file_rows(data_dir).items():
+        if year != MEDSL_YEAR:
+            continue
+        counties = by_state.get(rows[0]["state"], [])
+        line = {
+            party: sum(int(r["candidatevotes"]) for r in rows if r["party_simplified"] == party)
+            for party in (DEM, GOP)
+        }
+        _unswap(counties, line[DEM], line[GOP])
+        if nominee_votes(rows)[1]:
+            # MEDSL's county figures sum to the state file's party-line rows, so the nominees'
+            # votes on other lines (New York's fusion tickets) sit in otherpres12.
+            for county in counties:
+                county.notes.append(
+                    "Obama and Romney counted on their own party's line only (their "
+                    "fusion-line votes are in the file's other column)"
+                )
+    return votes
+
+
+def _unswap(counties: list[CountyVotes2012], state_dem: int, state_gop: int) -> None:
+    """Exchange a county's Democratic and Republican votes where the state file proves them
+    swapped: the state's county sums miss its official Democratic votes by exactly what they
+    exceed its Republican votes, and by exactly one county's Romney - Obama difference
+    (Lackawanna PA 2012)."""
+    short = state_dem - sum(c.dem for c in counties)
+    if not short or sum(c.gop for c in counties) - state_gop != short:
+        return
+    culprits = [c for c in counties if c.gop - c.dem == short]
+    if len(culprits) != 1:
+        return
+    county = culprits[0]
+    dem, gop = county.dem, county.gop
+    county.dem, county.gop = gop, dem
+    county.notes.append(
+        f"the file swaps Obama's and Romney's votes here ({dem:,} and {gop:,}): exchanged, "
+        f"which makes the state's county sums equal {STATE_RESULTS_FILE}'s rows exactly"
+    )
 
 
 # --- gaps and cities --------------------------------------------------------------------------
@@ -265,7 +406,7 @@ def election_gap_reason(state: str, year: int, file: str, *, no_total: bool = Fa
     if state == "PR":
         return PUERTO_RICO
     if state == "AK":
-        return ALASKA
+        return ALASKA_2012 if year == MEDSL_YEAR else ALASKA
     if state == "CT" and year == 2024:
         return CONNECTICUT_2024
     return f"{file} has no {year} presidential result for this area"
@@ -292,7 +433,10 @@ def county_election_gaps(
     have = {r.year for r in results}
     return {
         f"election_{year}": election_gap_reason(
-            state, year, COUNTY_SHARES_FILE, no_total=year in no_total
+            state,
+            year,
+            MEDSL_FILE if year == MEDSL_YEAR else COUNTY_SHARES_FILE,
+            no_total=year in no_total,
         )
         for year in COUNTY_YEARS
         if year not in have
@@ -326,3 +470,20 @@ def city_elections(
             )
         )
     return results, gaps
+
+
+def city_election_2012(
+    city: AreaRecord, votes_2012: dict[str, CountyVotes2012], file: str
+) -> tuple[list[ElectionRow], dict[str, str]]:
+    """A city's 2012 result is its primary county's, as for the later years."""
+    county = votes_2012.get(city.county_fips) if city.county_fips else None
+    row = county and county.row(
+        "the city's primary county",
+        f"{COUNTY_2012.split(' [')[0]}, joined to the place by its primary county ({file}) "
+        f"[{MEDSL_FILE}]",
+        geography=county_label(city.county_fips, city.county_name, city.state),
+    )
+    if not row:
+        reason = election_gap_reason(city.state, MEDSL_YEAR, MEDSL_FILE)
+        return [], {f"election_{MEDSL_YEAR}": reason}
+    return [row], {}

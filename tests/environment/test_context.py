@@ -131,7 +131,7 @@ def test_unsupported_figures_are_listed_with_reasons(api):
     assert "different surveys" in missing["economic_trend.median_household_income"]
 
 
-@pytest.mark.parametrize("area_id", ["ohio_state"])
+@pytest.mark.parametrize("area_id", ["ohio_state", "wayne_mi_county", "detroit_mi_city"])
 def test_context_describes_2016_to_2024_though_older_results_are_stored(api, area_id):
     assert ElectionResult.objects.filter(area_id=area_id, year__lt=2016).exists()
     political = context(api, area_id)["political_context"]

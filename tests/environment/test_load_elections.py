@@ -9,17 +9,28 @@ import pytest
 from django.db.models import Count
 
 from environment.loaders.elections import state_file_rows, state_year_result
-from environment.models import DataGap, ElectionResult
+from environment.models import Area, DataGap, ElectionResult
 
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).resolve().parents[2] / "environment" / "data"
 PRESIDENTIAL_YEARS = list(range(1976, 2025, 4))
+# MEDSL rows that are folded into another county area rather than being one: Kansas City MO
+# (pseudo-FIPS 36000, into Jackson County) and Bedford city VA (into Bedford County in 2013).
+MEDSL_FOLDED = ["36000", "51515"]
 
 
 @pytest.fixture(scope="module")
 def mit() -> pd.DataFrame:
     return pd.read_csv(DATA / "mit_1976-2020-president.csv")
+
+
+@pytest.fixture(scope="module")
+def medsl() -> pd.DataFrame:
+    frame = pd.read_csv(DATA / "medsl_election-context-2018.csv", dtype={"fips": str})
+    frame["fips"] = frame["fips"].str.zfill(5)
+    frame["total12"] = frame[["obama12", "romney12", "otherpres12"]].sum(axis=1)
+    return frame
 
 
 def _per_year(kind: str) -> dict[int, int]:
@@ -41,6 +52,30 @@ def test_puerto_rico_has_a_reason_for_every_year_and_no_result():
     gaps = DataGap.objects.filter(area_id="puerto_rico_state", figure__startswith="election_")
     assert gaps.count() == len(PRESIDENTIAL_YEARS)
     assert all("Puerto Rico" in g.reason for g in gaps)
+
+
+def test_counties_have_2012_wherever_medsl_has_them(medsl):
+    per_year = _per_year("county")
+    assert set(per_year) == {2012, 2016, 2020, 2024}
+    assert per_year[2012] == len(medsl) - len(MEDSL_FOLDED)
+    with_2012 = set(
+        ElectionResult.objects.filter(year=2012, area__kind="county").values_list("area")
+    )
+    with_2016 = set(
+        ElectionResult.objects.filter(year=2016, area__kind="county").values_list("area")
+    )
+    assert with_2012 == with_2016  # the same counties: Alaska, Puerto Rico and Kalawao lack both
+
+
+def test_cities_have_2012_wherever_they_have_2016():
+    per_year = _per_year("city")
+    # Alaska's and Puerto Rico's cities have no county figure in any year.
+    matched = Area.objects.filter(kind="city").exclude(state__in=["AK", "PR"]).count()
+    assert per_year[2012] == per_year[2016] == matched
+    assert (
+        "leaves Alaska out"
+        in DataGap.objects.get(area_id="anchorage_ak_city", figure="election_2012").reason
+    )
 
 
 def test_ohio_2012_share_is_the_party_rows_over_the_state_total(mit):
@@ -107,6 +142,56 @@ def test_a_state_year_off_its_total_with_no_single_culprit_is_refused_with_a_rea
     ]  # fmt: skip
     reason = state_year_result(rows, 1984, pd.DataFrame())
     assert isinstance(reason, str) and "+20 off its own total" in reason
+
+
+def test_wayne_county_2012_is_obama_over_all_three_medsl_columns(medsl):
+    row = medsl[medsl["fips"] == "26163"].iloc[0]
+    result = _result("wayne_mi_county", 2012)
+    assert result.dem_share == pytest.approx(row["obama12"] / row["total12"])
+    assert result.gop_share == pytest.approx(row["romney12"] / row["total12"])
+    assert result.total_votes == row["total12"]
+    assert "medsl_election-context-2018.csv" in result.source
+
+
+def test_detroit_2012_is_its_primary_county_and_says_so():
+    city, county = _result("detroit_mi_city", 2012), _result("wayne_mi_county", 2012)
+    assert city.dem_share == county.dem_share and city.total_votes is None
+    assert "Wayne" in city.geography and "primary county" in city.method
+
+
+def test_kansas_city_is_folded_into_jackson_county_for_2012_as_for_later_years(medsl):
+    parts = medsl[medsl["fips"].isin(["29095", "36000"])]
+    assert set(parts["state"]) == {"Missouri"}
+    result = _result("jackson_mo_county", 2012)
+    assert result.total_votes == parts["total12"].sum()
+    assert result.dem_share == pytest.approx(parts["obama12"].sum() / parts["total12"].sum())
+    assert "Kansas City" in result.method
+
+
+def test_lackawanna_2012_swapped_votes_are_exchanged_because_the_state_rows_prove_it(mit, medsl):
+    row = medsl[medsl["fips"] == "42069"].iloc[0]
+    assert row["romney12"] > row["obama12"]  # as the file has it
+    result = _result("lackawanna_pa_county", 2012)
+    assert result.dem_share == pytest.approx(row["romney12"] / row["total12"])
+    assert "swaps" in result.method
+    # With the exchange, Pennsylvania's county votes add up to its official state rows.
+    state = mit[(mit["year"] == 2012) & (mit["state_po"] == "PA")]
+    official = state.groupby("party_simplified")["candidatevotes"].sum()
+    counties = ElectionResult.objects.filter(year=2012, area__kind="county", area__state="PA")
+    assert round(sum(c.dem_share * c.total_votes for c in counties)) == official["DEMOCRAT"]
+    assert round(sum(c.gop_share * c.total_votes for c in counties)) == official["REPUBLICAN"]
+
+
+def test_new_york_county_2012_figures_say_they_miss_the_fusion_lines():
+    assert (
+        "fusion-line votes are in the file's other column"
+        in _result("kings_ny_county", 2012).method
+    )
+
+
+def test_oglala_lakota_gets_its_2020_row_listed_under_shannon_countys_old_code():
+    assert "46113" in _result("oglala_lakota_sd_county", 2020).method
+    assert "46113" in _result("oglala_lakota_sd_county", 2012).method
 
 
 def test_every_stored_text_fits_its_column():
