@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+from datetime import date
 
+from django.db.models import F, Max, Prefetch, QuerySet, Window
+
+from environment.elections import last_presidential_year_before
 from environment.models import (
     Area,
     DemographicMarginal,
@@ -38,6 +42,25 @@ def area_marginals(*, area_ids: list[str]) -> dict[str, dict[str, dict[str, floa
     for area_id, dimension, category, share in rows:
         table[area_id].setdefault(dimension, {})[category] = share
     return table
+
+
+def election_results_before(*, area_ids: Iterable[str], before: date) -> QuerySet[ElectionResult]:
+    """Per area, its latest presidential result from an election held strictly before `before`
+    (a poll whose fieldwork ended on election day gets the previous election), in one query.
+
+    An area with no such result is absent; a result may be older than the last election before
+    `before` where that election's figure is missing for the area (its `year` says which).
+    `{r.area_id: r for r in election_results_before(...)}` gives a table by area.
+    """
+    latest = Window(Max("year"), partition_by=[F("area_id")])
+    return (
+        ElectionResult.objects.filter(
+            area_id__in=list(area_ids), year__lte=last_presidential_year_before(before)
+        )
+        .annotate(latest_year=latest)
+        .filter(year=F("latest_year"))
+        .order_by("area_id")
+    )
 
 
 # --- the environmental context a persona sees -------------------------------------------------
