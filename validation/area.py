@@ -92,6 +92,7 @@ def subsample_design(
     seeds=range(5),
     min_state_respondents: int = 500,
     area_predictors: bool = True,
+    progress=None,
 ) -> dict:
     """MRP case-study design: fit on subsamples, compare states with the full sample."""
     frame = question_frame(question)
@@ -108,7 +109,10 @@ def subsample_design(
         raise ValueError(f"subsample size {size} is not smaller than the poll ({len(frame)}).")
     cells = area_cells(_state_areas(states))
     runs = []
-    for seed in seeds:
+    seeds = list(seeds)
+    for step, seed in enumerate(seeds):
+        if progress:
+            progress(step, len(seeds))
         started = time.perf_counter()
         sub = frame.sample(n=size, random_state=np.random.RandomState(seed)).reset_index(drop=True)
         fitted = _fit(sub, question, area_predictors=area_predictors)
@@ -189,6 +193,7 @@ def leave_areas_out(
     held_out: int = 5,
     seeds=range(5),
     min_state_respondents: int = 500,
+    progress=None,
 ) -> dict:
     """Hold out whole states; the lift is the held-out MAE without minus with area predictors."""
     frame = question_frame(question)
@@ -203,7 +208,10 @@ def leave_areas_out(
         )
     cells = area_cells(_state_areas(eligible))
     runs = []
-    for seed in seeds:
+    seeds = list(seeds)
+    for step, seed in enumerate(seeds):
+        if progress:
+            progress(step, len(seeds))
         rng = np.random.default_rng(seed)
         out = sorted(rng.choice(eligible, size=held_out, replace=False).tolist())
         train = frame[~frame["state"].isin(out)].reset_index(drop=True)
@@ -260,4 +268,73 @@ def official_comparison(estimates: dict[str, float], official: dict[str, float])
         "bias_points": float(error.mean()),
         "slope": slope,
         "areas_compared": len(areas),
+    }
+
+
+def official_results(
+    question,
+    *,
+    option_code: str,
+    party: str,
+    election_year: int,
+    two_party: bool = True,
+    min_state_respondents: int = 1,
+    progress=None,
+) -> dict:
+    """A vote question's state estimates (the model poststratified to each state's census table,
+    and the raw poll's own state shares) against the official results of `election_year`.
+
+    `option_code` is the option that stands for `party` ("dem" or "gop"). With `two_party`, both
+    the estimates and the official figures are two-party shares (the option's share among the
+    options standing for the two parties, which must be the question's only two options)."""
+    from environment.models import ElectionResult
+
+    if party not in ("dem", "gop"):
+        raise ValueError(f"party must be 'dem' or 'gop', not {party!r}.")
+    options = {o.code: o.id for o in question.options.all()}
+    if option_code not in options:
+        raise ValueError(
+            f"question {question.code} has no option '{option_code}'; its options are "
+            f"{', '.join(sorted(options))}."
+        )
+    if two_party and len(options) != 2:
+        raise ValueError(
+            f"two-party comparison needs a question with two options; {question.code} has "
+            f"{len(options)}: pass two_party=false to compare with shares of all votes."
+        )
+    frame = question_frame(question)
+    n = frame["state"].value_counts()
+    states = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    if not states:
+        raise ValueError(f"poll question {question.code} has no respondents with a state.")
+    if progress:
+        progress(0, 2)
+    official = {}
+    for r in ElectionResult.objects.filter(
+        year=election_year, area__kind="state", area__state__in=states
+    ).select_related("area"):
+        share = r.dem_share if party == "dem" else r.gop_share
+        total = r.dem_share + r.gop_share if two_party else 1.0
+        if total > 0:
+            official[r.area.state] = share / total
+    if not official:
+        raise ValueError(f"no official state results for {election_year} are loaded.")
+    fitted = _fit(frame, question, area_predictors=True)
+    column = fitted.options.index(options[option_code])
+    estimates = poststratify(fitted, area_cells(_state_areas(states)), by="state")
+    model = {s: float(e.shares[column]) for s, e in estimates.items()}
+    raw_shares = state_shares(frame, fitted.options)
+    raw = {s: float(raw_shares.loc[s].iloc[column]) for s in states}
+    if progress:
+        progress(1, 2)
+    return {
+        "design": "official_results",
+        "question": f"{question.poll.slug}:{question.code}",
+        "option": option_code,
+        "party": party,
+        "election_year": election_year,
+        "shares": "two-party" if two_party else "of all votes",
+        "state_respondents": {s: int(n[s]) for s in states},
+        "model": official_comparison(model, official),
+        "raw_poll": official_comparison(raw, official),
     }

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from polls.api.model_views import QuestionAreaEstimatesView
 from polls.api.selector_views import RelevantQuestionsView
 from polls.api.views import (
     EventDetailView,
@@ -17,6 +18,11 @@ urlpatterns = [
         "polls/questions/<int:pk>/crosstabs/",
         QuestionCrosstabListView.as_view(),
         name="question-crosstabs",
+    ),
+    path(
+        "polls/questions/<int:pk>/estimates/",
+        QuestionAreaEstimatesView.as_view(),
+        name="question-area-estimates",
     ),
     path("events/", EventListView.as_view(), name="event-list"),
     path("events/<int:pk>/", EventDetailView.as_view(), name="event-detail"),

@@ -46,6 +46,9 @@ class Spec:
     area_predictors: dict[str, dict] = field(default_factory=dict)
     state_scale: float = 0.1
     interaction_scale: float = 0.1
+    # Respondents per state in the data the model was fitted on (a state absent here is
+    # estimated from its region and the area predictors alone).
+    state_respondents: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -93,9 +93,15 @@ def data_version(frame: pd.DataFrame) -> str:
 
 
 def base_spec(frame: pd.DataFrame, *, cutoff, area_predictors: bool = True) -> Spec:
-    regions = state_regions()
+    """The dimensions the frame measured; state and region effects and the area predictors when
+    it recorded respondents' states (a poll without states gets a national model, and says so)."""
+    has_state = bool((frame["state"] != "").any())
+    regions = state_regions() if has_state else {}
     spec = measured_spec(frame, states=sorted(regions), regions=regions)
-    if area_predictors and "state" in frame and (frame["state"] != "").any():
+    if has_state:
+        counts = frame.loc[frame["state"] != "", "state"].value_counts()
+        spec.state_respondents = {str(k): int(v) for k, v in counts.items()}
+    if area_predictors and has_state:
         vote = prior_vote_predictor(cutoff, spec.states)
         if vote is not None:
             spec.area_predictors["prior_presidential_vote"] = vote

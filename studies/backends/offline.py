@@ -14,9 +14,6 @@ if TYPE_CHECKING:
     from personas.models import Persona
     from studies.models import Item, Run, Study
 
-# The platform's populations are drawn from US census tables.
-POPULATION_COUNTRY = "US"
-
 
 class OfflineBackend(RespondentBackend):
     """Free, with no configuration, one persona at a time; a subclass implements `answer`."""
@@ -45,15 +42,6 @@ class OfflineBackend(RespondentBackend):
                 problems.append(
                     f"Item '{item.code}' has options with no poll option behind them: "
                     f"{', '.join(unlinked)}."
-                )
-            country = question.poll.country
-            if country != POPULATION_COUNTRY and not study.allow_foreign_polls:
-                problems.append(
-                    f"Item '{item.code}' is grounded in '{question.poll.title}', a poll of "
-                    f"country {country}, and the personas are drawn from {POPULATION_COUNTRY} "
-                    "census tables: its answers would describe another country's people. Link a "
-                    f"{POPULATION_COUNTRY} poll's question, or set allow_foreign_polls on the study "
-                    "if that is what you mean."
                 )
         return problems
 

@@ -153,8 +153,9 @@ def reasoning(
     year = f", {poll.year}" if poll.year else ""
     spec = model.answers.spec
     used = [DIMENSION_WORDS[d] for d in spec.dimensions]
-    area = ["state and region effects (partially pooled)"]
+    area = ["state and region effects (partially pooled)"] if spec.states else []
     area += [p["description"] for p in spec.area_predictors.values()]
+    area = area or ["no area information (the poll recorded no state)"]
     odds = ", ".join(f"'{o}' {p:.0%}" for o, p in shares.items())
     text = (
         f"Modelled from {model.answers.fit.n:,} respondents of {poll.title}{year}: a multilevel "

@@ -20,6 +20,7 @@ from studies.backends.registry import BACKENDS
 from studies.dispatch import run_dispatch
 from studies.models import Run, Study
 from studies.progress import Reporter
+from studies.services.studies import study_foreign_poll_problems
 
 
 def run_start(
@@ -41,7 +42,7 @@ def run_start(
     """
     backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
-    problems = backend_cls.study_problems(study)
+    problems = study_foreign_poll_problems(study) + backend_cls.study_problems(study)
     if problems:
         raise DomainError(
             "The backend refuses this study: " + " ".join(problems),

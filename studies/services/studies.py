@@ -147,3 +147,26 @@ def study_create(
             ]
         )
     return study
+
+
+# The platform's populations are drawn from US census tables.
+POPULATION_COUNTRY = "US"
+
+
+def study_foreign_poll_problems(study: Study) -> list[str]:
+    """Items grounded in a poll of another country than the personas', unless the study allows it
+    (whatever the backend: their answers would describe another country's people)."""
+    if study.allow_foreign_polls:
+        return []
+    problems = []
+    for item in study.items.select_related("poll_question__poll"):
+        question = item.poll_question
+        if question is not None and question.poll.country != POPULATION_COUNTRY:
+            problems.append(
+                f"Item '{item.code}' is grounded in '{question.poll.title}', a poll of country "
+                f"{question.poll.country}, and the personas are drawn from {POPULATION_COUNTRY} "
+                "census tables: its answers would describe another country's people. Link a "
+                f"{POPULATION_COUNTRY} poll's question, or set allow_foreign_polls on the study if "
+                "that is what you mean."
+            )
+    return problems

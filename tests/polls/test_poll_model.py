@@ -198,3 +198,35 @@ def test_a_poll_without_demographics_is_refused_by_name():
     question = _question_with([{"state": "TX"}] * 150, [True, False, False] * 50)
     with pytest.raises(ModelDataError, match="poll 'tiny' recorded none of sex"):
         fit_question(question)
+
+
+def test_area_estimates_poststratify_the_census_table_with_model_intervals(api, cces_question):
+    response = api.get(
+        f"/api/v1/polls/questions/{cces_question.id}/estimates/",
+        {"areas": "dallas_tx_city,minneapolis_mn_city"},
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [e["area"] for e in body["estimates"]] == ["dallas_tx_city", "minneapolis_mn_city"]
+    for estimate in body["estimates"]:
+        shares = [o["share"] for o in estimate["options"]]
+        assert sum(shares) == pytest.approx(1.0)
+        for o in estimate["options"]:
+            assert o["ci_low"] < o["share"] < o["ci_high"]
+    assert "prior_presidential_vote" in body["model"]["area_predictors"]
+    assert body["simulated"] is False
+
+
+@pytest.mark.parametrize(
+    ("areas", "message"),
+    [
+        ("nowhere_xx_city", "Unknown area ids: nowhere_xx_city"),
+        ("wayne_mi_county", "no census joint table to poststratify"),
+    ],
+)
+def test_area_estimates_refuse_areas_that_cannot_be_poststratified(
+    api, cces_question, areas, message
+):
+    response = api.get(f"/api/v1/polls/questions/{cces_question.id}/estimates/", {"areas": areas})
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]

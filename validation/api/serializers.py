@@ -14,10 +14,28 @@ class ValidationRunCreateSerializer(serializers.Serializer):
     )
 
 
+class ValidationDesignCreateSerializer(serializers.Serializer):
+    question = serializers.IntegerField(help_text="Poll question id")
+    design = serializers.ChoiceField(
+        choices=[
+            (d.value, d.label) for d in ValidationRun.Design if d != ValidationRun.Design.HOLDOUT
+        ]
+    )
+    params = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="subsample: size, seeds, min_state_respondents, area_predictors; "
+        "leave_areas_out: held_out, seeds, min_state_respondents; official_results: "
+        "option_code, party ('dem'|'gop'), election_year, two_party, min_state_respondents",
+    )
+    seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
+
+
 class ValidationRunSerializer(serializers.ModelSerializer):
     poll = serializers.CharField(source="question.poll.slug", read_only=True)
 
     class Meta:
         model = ValidationRun
-        fields = ["id", "question", "poll", "method", "holdout_fraction", "seed", "min_cell",
+        fields = ["id", "question", "poll", "design", "status", "params", "progress",
+                  "error_message", "method", "holdout_fraction", "seed", "min_cell",
                   "n_train", "n_test", "metrics", "created_at"]  # fmt: skip

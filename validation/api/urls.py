@@ -1,9 +1,16 @@
 from django.urls import path
 
-from validation.api.views import ValidationRunDetailView, ValidationRunListCreateView
+from validation.api.views import (
+    ValidationDesignCreateView,
+    ValidationRunDetailView,
+    ValidationRunListCreateView,
+)
 
 urlpatterns = [
     path("validation/runs/", ValidationRunListCreateView.as_view(), name="validation-run-list"),
+    path(
+        "validation/designs/", ValidationDesignCreateView.as_view(), name="validation-design-create"
+    ),
     path(
         "validation/runs/<int:pk>/", ValidationRunDetailView.as_view(), name="validation-run-detail"
     ),

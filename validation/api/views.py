@@ -6,7 +6,12 @@ from rest_framework.response import Response
 
 from config.errors import DomainError
 from polls.models import Question
-from validation.api.serializers import ValidationRunCreateSerializer, ValidationRunSerializer
+from validation.api.serializers import (
+    ValidationDesignCreateSerializer,
+    ValidationRunCreateSerializer,
+    ValidationRunSerializer,
+)
+from validation.designs import validation_run_design
 from validation.selectors import validation_run_list
 from validation.services import validation_run_holdout
 
@@ -37,6 +42,39 @@ class ValidationRunListCreateView(generics.ListAPIView):
             created_by=request.user,
         )
         return Response(ValidationRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+def _question(question_id: int) -> Question:
+    question = Question.objects.select_related("poll").filter(id=question_id).first()
+    if question is None:
+        raise DomainError(
+            f"Poll question {question_id} does not exist; find ids at /api/v1/polls/<id>/.",
+            code="unknown_poll_question",
+            fields={"question": ["not found"]},
+        )
+    return question
+
+
+class ValidationDesignCreateView(generics.GenericAPIView):
+    serializer_class = ValidationDesignCreateSerializer
+
+    @extend_schema(
+        request=ValidationDesignCreateSerializer, responses={202: ValidationRunSerializer}
+    )
+    def post(self, request):
+        """Queue an area-level validation (subsample, leave-areas-out or official results); follow
+        its status and progress at /api/v1/validation/runs/<id>/."""
+        data = ValidationDesignCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        run = validation_run_design(
+            question=_question(v["question"]),
+            design=v["design"],
+            params=v["params"],
+            seed=v["seed"],
+            created_by=request.user,
+        )
+        return Response(ValidationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ValidationRunDetailView(generics.RetrieveAPIView):

@@ -1,0 +1,115 @@
+"""Area-level validation runs: stored, run on Celery (inline on the embedded default), with
+progress, like a study run."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from config.errors import DomainError
+from validation.area import leave_areas_out, official_results, subsample_design
+from validation.models import ValidationRun
+
+DESIGNS = {
+    ValidationRun.Design.SUBSAMPLE: subsample_design,
+    ValidationRun.Design.LEAVE_AREAS_OUT: leave_areas_out,
+    ValidationRun.Design.OFFICIAL_RESULTS: official_results,
+}
+# The parameters each design takes from a request, with their types.
+PARAMS = {
+    ValidationRun.Design.SUBSAMPLE: {
+        "size": int,
+        "seeds": int,
+        "min_state_respondents": int,
+        "area_predictors": bool,
+    },
+    ValidationRun.Design.LEAVE_AREAS_OUT: {
+        "held_out": int,
+        "seeds": int,
+        "min_state_respondents": int,
+    },
+    ValidationRun.Design.OFFICIAL_RESULTS: {
+        "option_code": str,
+        "party": str,
+        "election_year": int,
+        "two_party": bool,
+        "min_state_respondents": int,
+    },
+}
+REQUIRED = {ValidationRun.Design.OFFICIAL_RESULTS: ("option_code", "party", "election_year")}
+
+
+def _checked(design: str, params: dict) -> dict:
+    allowed = PARAMS[ValidationRun.Design(design)]
+    unknown = sorted(set(params) - set(allowed))
+    problems = [
+        f"unknown parameter '{k}' (this design takes {', '.join(allowed)})" for k in unknown
+    ]
+    for key in REQUIRED.get(ValidationRun.Design(design), ()):
+        if key not in params:
+            problems.append(f"'{key}' is required")
+    for key, kind in allowed.items():
+        if key in params and not isinstance(params[key], kind):
+            problems.append(f"'{key}' must be {kind.__name__}")
+    if "seeds" in params and isinstance(params["seeds"], int) and not 1 <= params["seeds"] <= 20:
+        problems.append("'seeds' must be from 1 to 20")
+    if problems:
+        raise DomainError(
+            f"Design '{design}': " + "; ".join(problems) + ".",
+            code="invalid_validation_params",
+            fields={"params": problems},
+        )
+    return params
+
+
+def validation_run_design(
+    *, question, design: str, params: dict, seed: int = 0, created_by=None
+) -> ValidationRun:
+    """Store a queued area-level validation run and hand it to a worker after commit."""
+    if design not in DESIGNS:
+        raise DomainError(
+            f"Unknown design '{design}'; choose one of {', '.join(DESIGNS)}.",
+            code="unknown_validation_design",
+            fields={"design": ["unknown"]},
+        )
+    run = ValidationRun.objects.create(
+        question=question,
+        design=design,
+        status=ValidationRun.Status.QUEUED,
+        method="poll_model",
+        params=_checked(design, params),
+        seed=seed,
+        created_by=created_by,
+    )
+    from validation.tasks import validation_run_execute_task
+
+    transaction.on_commit(lambda: validation_run_execute_task.delay(run.id))
+    return run
+
+
+def validation_run_execute(*, run_id: int) -> ValidationRun:
+    """Run a stored design (idempotent: a finished run is left as it is)."""
+    run = ValidationRun.objects.select_related("question__poll").get(id=run_id)
+    if run.status in (ValidationRun.Status.COMPLETED, ValidationRun.Status.FAILED):
+        return run
+    ValidationRun.objects.filter(id=run.id).update(status=ValidationRun.Status.RUNNING)
+
+    def progress(done: int, total: int) -> None:
+        ValidationRun.objects.filter(id=run.id).update(progress={"done": done, "total": total})
+
+    params = dict(run.params)
+    if "seeds" in params:
+        params["seeds"] = range(run.seed, run.seed + params["seeds"])
+    elif run.design != ValidationRun.Design.OFFICIAL_RESULTS:
+        params["seeds"] = range(run.seed, run.seed + 5)
+    try:
+        metrics = DESIGNS[ValidationRun.Design(run.design)](
+            run.question, progress=progress, **params
+        )
+    except ValueError as error:
+        run.status, run.error_message = ValidationRun.Status.FAILED, str(error)
+    else:
+        run.status, run.metrics = ValidationRun.Status.COMPLETED, metrics
+        total = run.progress.get("total", 1) if run.progress else 1
+        run.progress = {"done": total, "total": total}
+    run.save(update_fields=["status", "error_message", "metrics", "progress"])
+    return run
