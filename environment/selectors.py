@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+from datetime import date
 
+from django.db.models import F, Max, Prefetch, QuerySet, Window
+
+from environment.elections import last_presidential_year_before
 from environment.models import (
     Area,
     DemographicMarginal,
@@ -40,7 +44,30 @@ def area_marginals(*, area_ids: list[str]) -> dict[str, dict[str, dict[str, floa
     return table
 
 
+def election_results_before(*, area_ids: Iterable[str], before: date) -> QuerySet[ElectionResult]:
+    """Per area, its latest presidential result from an election held strictly before `before`
+    (a poll whose fieldwork ended on election day gets the previous election), in one query.
+
+    An area with no such result is absent; a result may be older than the last election before
+    `before` where that election's figure is missing for the area (its `year` says which).
+    `{r.area_id: r for r in election_results_before(...)}` gives a table by area.
+    """
+    latest = Window(Max("year"), partition_by=[F("area_id")])
+    return (
+        ElectionResult.objects.filter(
+            area_id__in=list(area_ids), year__lte=last_presidential_year_before(before)
+        )
+        .annotate(latest_year=latest)
+        .filter(year=F("latest_year"))
+        .order_by("area_id")
+    )
+
+
 # --- the environmental context a persona sees -------------------------------------------------
+
+# The elections the context describes: the lean, its strength, the trend and competitiveness are
+# read from these, whatever older years are stored for the poll model.
+CONTEXT_ELECTION_YEARS = (2016, 2020, 2024)
 
 # A public figure the seed names that no bundled file measures; said so rather than invented.
 ALWAYS_MISSING = {
@@ -211,7 +238,12 @@ def environmental_context(*, area_id: str) -> dict:
     queries: the area with its four kinds of rows, and one for the state income table."""
     area = Area.objects.prefetch_related(
         Prefetch("marginals", queryset=DemographicMarginal.objects.order_by("dimension", "id")),
-        Prefetch("election_results", queryset=ElectionResult.objects.order_by("year")),
+        Prefetch(
+            "election_results",
+            queryset=ElectionResult.objects.filter(year__in=CONTEXT_ELECTION_YEARS).order_by(
+                "year"
+            ),
+        ),
         Prefetch(
             "economic_indicators", queryset=EconomicIndicator.objects.order_by("indicator", "year")
         ),
@@ -295,9 +327,13 @@ def environmental_context(*, area_id: str) -> dict:
                 if rows
                 else "no figure in the bundled files",
             )
+    context_elections = {f"election_{year}" for year in CONTEXT_ELECTION_YEARS}
     for figure, reason in gaps.items():
-        if figure != "economic_trend":
-            not_available.setdefault(figure, reason)
+        if figure == "economic_trend":
+            continue
+        if figure.startswith("election_") and figure not in context_elections:
+            continue  # a year the context does not describe
+        not_available.setdefault(figure, reason)
 
     sources: dict[tuple[str, int], set[str]] = {}
 

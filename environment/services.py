@@ -10,13 +10,14 @@ from pathlib import Path
 from django.db import models, transaction
 
 from environment.categories import DIMENSIONS
-from environment.loaders.census import load_cities, load_states, state_codes
+from environment.loaders.census import PLACES_FILE, load_cities, load_states, state_codes
 from environment.loaders.counties import county_tables, load_counties
 from environment.loaders.elections import (
-    COUNTY_SHARES_FILE,
-    STATE_RESULTS_FILE,
+    city_election_2012,
     county_election_gaps,
     county_elections,
+    county_votes_2012,
+    state_election_gaps,
     state_elections,
 )
 from environment.loaders.records import AreaRecord, area_slug
@@ -60,10 +61,12 @@ def _records(data_dir: Path) -> tuple[list[AreaRecord], list[AreaRecord], list[A
     codes = state_codes(data_dir)
     tables = county_tables(data_dir)
     states = load_states(data_dir, codes)
-    by_state = state_elections(data_dir)
+    by_state, refused = state_elections(data_dir)
     for record in states:
         record.elections = by_state.get(record.state, [])
-        record.gaps.update(county_election_gaps(record.state, record.elections, STATE_RESULTS_FILE))
+        record.gaps.update(
+            state_election_gaps(record.state, record.elections, refused.get(record.state, {}))
+        )
         # Trends need two years of one measure; the only other state figures (538's table of
         # 2016 KFF/BLS figures) come from other surveys, so a difference would mix sources.
         record.gaps["economic_trend"] = (
@@ -73,18 +76,21 @@ def _records(data_dir: Path) -> tuple[list[AreaRecord], list[AreaRecord], list[A
             "their difference would not be a trend"
         )
     counties = load_counties(data_dir, codes, states, tables)
-    by_county, no_total = county_elections(data_dir)
+    votes_2012 = county_votes_2012(data_dir)
+    by_county, no_total = county_elections(data_dir, votes_2012)
     for record in counties:
         record.elections = by_county.get(record.fips, [])
         record.gaps.update(
             county_election_gaps(
-                record.state,
-                record.elections,
-                COUNTY_SHARES_FILE,
-                no_total=no_total.get(record.fips, frozenset()),
+                record.state, record.elections, no_total=no_total.get(record.fips, frozenset())
             )
         )
     cities = load_cities(data_dir, codes, states, tables)
+    for record in cities:
+        # 2016-2024 come with the places file; 2012 is joined here through the primary county.
+        elections, gaps = city_election_2012(record, votes_2012, PLACES_FILE)
+        record.elections += elections
+        record.gaps.update(gaps)
     return states, counties, cities
 
 

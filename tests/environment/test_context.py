@@ -131,6 +131,22 @@ def test_unsupported_figures_are_listed_with_reasons(api):
     assert "different surveys" in missing["economic_trend.median_household_income"]
 
 
+@pytest.mark.parametrize("area_id", ["ohio_state", "wayne_mi_county", "detroit_mi_city"])
+def test_context_describes_2016_to_2024_though_older_results_are_stored(api, area_id):
+    assert ElectionResult.objects.filter(area_id=area_id, year__lt=2016).exists()
+    political = context(api, area_id)["political_context"]
+    assert set(political["recent_election_data"]) == {"2016", "2020", "2024"}
+    assert political["basis"].startswith("2024 presidential margin")
+    assert (political["trend"]["from_year"], political["trend"]["to_year"]) == (2016, 2024)
+    assert [p["from_year"] for p in political["trend"]["by_period"]] == [2016, 2020]
+
+
+def test_context_lists_only_its_own_election_years_as_unavailable(api):
+    missing = {item["figure"] for item in context(api, "puerto_rico_state")["not_available"]}
+    elections = {figure for figure in missing if figure.startswith("election_")}
+    assert elections == {"election_2016", "election_2020", "election_2024"}
+
+
 def test_alaska_city_gets_no_election_from_pseudo_fips_districts(api):
     body = context(api, "anchorage_ak_city")
     assert body["political_context"]["recent_election_data"] == {}
