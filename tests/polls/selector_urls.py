@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from polls.api.selector_views import RelevantQuestionsView
+from polls.api.relevance_views import RelevantQuestionsView
 
 urlpatterns = [
     path(

@@ -1,4 +1,4 @@
-"""The poll selector: the poll questions most relevant to a scenario and a persona, within a budget.
+"""Poll relevance: the poll questions most relevant to a scenario and a persona, within a budget.
 
 Every question in the database is scored against the scenario by four parts, each in [0, 1]:
 

@@ -10,7 +10,7 @@ from environment.categories import AGE_BRACKETS
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
 from polls.models import Option, Poll, Question, Respondent, Response
-from polls.selector import COVERAGE_TARGET, WEIGHTS, poll_select_relevant
+from polls.relevance import COVERAGE_TARGET, WEIGHTS, poll_select_relevant
 
 pytestmark = pytest.mark.django_db
 
