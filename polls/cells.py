@@ -6,8 +6,10 @@ It holds the respondents who match the profile on every dimension of MATCH_ORDER
 measured (a value for at least one of the question's respondents) and the profile has a value on:
 
 - sex, race/ethnicity, education, income, state: a stored value may be several categories joined
-  by "|" (a source category that spans several platform ones); it matches when it shares a
-  category with the profile's (a persona has exactly one). A blank or missing value never matches.
+  by "|" (a source category that spans several platform ones); it matches when the profile's
+  category is among them. A persona has exactly one; a respondent treated as a profile may have
+  several, and then a respondent matches when all of them are among its own (it is in the cell
+  whichever category the profile really is). A blank or missing value never matches.
 - age: the respondent's age range overlaps the profile's (a persona's is its exact age), or the
   respondent's exact age lies in the profile's census bracket. A respondent without an age never
   matches.
@@ -184,7 +186,7 @@ class RespondentCells:
         else:
             wanted = set(getattr(who, dimension).split("|"))
             codes, uniques = self._codes[dimension]
-            hit = [bool(v) and not wanted.isdisjoint(str(v).split("|")) for v in uniques]
+            hit = [bool(v) and wanted <= set(str(v).split("|")) for v in uniques]
             # A missing value has code -1, which lands on the False appended last.
             mask = np.array([*hit, False], dtype=bool)[codes]
         self._masks[key] = mask
