@@ -56,7 +56,7 @@ CATEGORICAL: Final = ("sex", "race_ethnicity", "education", "income", "state")
 COLUMNS: Final = ("respondent_id", "option_id", "weight", *CATEGORICAL, "age_min", "age_max")
 
 
-def age_bracket_of(age: int) -> str:
+def _age_bracket(age: int) -> str:
     """The census bracket holding an exact age ("" above the last bracket's end)."""
     return next((b for b, (lo, hi) in AGE_BRACKETS.items() if lo <= age <= hi), "")
 
@@ -99,16 +99,20 @@ class CellProfile:
             low = high = None
         exact = low is not None and low == high
         return cls(
-            **{d: row.get(d) or "" for d in CATEGORICAL},
+            **{d: _category(row.get(d)) for d in CATEGORICAL},
             age_min=low,
             age_max=high,
-            age_bracket=age_bracket_of(low) if exact else "",
+            age_bracket=_age_bracket(low) if exact else "",
         )
 
     def has(self, dimension: str) -> bool:
         if dimension == "age":
             return self.age_min is not None
         return bool(getattr(self, dimension))
+
+
+def _category(value) -> str:
+    return value if isinstance(value, str) else ""  # None, or NaN from pandas
 
 
 def _age(value) -> int | None:
