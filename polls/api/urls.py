@@ -1,6 +1,6 @@
 from django.urls import path
 
-from polls.api.selector_views import RelevantQuestionsView
+from polls.api.relevance_views import RelevantQuestionsView
 from polls.api.views import (
     EventDetailView,
     EventListView,
