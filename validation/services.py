@@ -3,7 +3,7 @@
 The respondents who answered a question are split at random (seeded) into a training part and a
 held-out part. Every held-out respondent is treated as a persona with its own demographics: the
 method predicts its answer distribution from the training respondents of the same demographic cell,
-widening the cell exactly as the offline backend does (studies.backends.poll_cell). Predictions are
+drawn and widened by the rule the offline backend runs (polls.cells). Predictions are
 compared with what the held-out respondents really answered — overall and within each demographic
 group — beside simple baselines, so every claimed gain is a measured difference:
 
@@ -31,7 +31,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from config.errors import DomainError
 from environment.categories import AGE_BRACKETS
-from polls.cells import DROP_ORDER, MATCH_ORDER
+from polls.cells import MATCH_ORDER, CellProfile, RespondentCells
 from polls.models import Question, Response
 from validation.metrics import js_distance, mae_points, representativeness, total_variation
 from validation.models import ValidationRun
@@ -50,62 +50,39 @@ def _age_key(age_min, age_max) -> str:
     return f"{int(age_min)}-{int(age_max)}"
 
 
-def _frame(question: Question) -> pd.DataFrame:
+def answers_frame(question: Question) -> pd.DataFrame:
+    """The question's answers, one row each, with the respondent's demographics and weight."""
     rows = Response.objects.filter(question=question).values_list(
-        "option_id", "respondent__weight", "respondent__sex", "respondent__race_ethnicity",
-        "respondent__education", "respondent__income", "respondent__party", "respondent__state",
-        "respondent__age_min", "respondent__age_max",
+        "respondent_id", "option_id", "respondent__weight", "respondent__sex",
+        "respondent__race_ethnicity", "respondent__education", "respondent__income",
+        "respondent__party", "respondent__state", "respondent__age_min", "respondent__age_max",
     )  # fmt: skip
     frame = pd.DataFrame.from_records(
         rows,
-        columns=["option_id", "weight", "sex", "race_ethnicity", "education", "income", "party",
-                 "state", "age_min", "age_max"],
+        columns=["respondent_id", "option_id", "weight", "sex", "race_ethnicity", "education",
+                 "income", "party", "state", "age_min", "age_max"],
     )  # fmt: skip
+    # The age group a held-out respondent is reported in (the cell matches on the ages themselves).
     frame["age"] = [_age_key(a, b) for a, b in zip(frame["age_min"], frame["age_max"], strict=True)]
     return frame
 
 
 class CellPredictor:
-    """Weighted answer shares of the training respondents in a cell, widened like the backend."""
+    """Weighted answer shares of the training respondents in a profile's cell (polls.cells)."""
 
     def __init__(
         self, train: pd.DataFrame, options: list[int], dimensions: tuple[str, ...], min_cell: int
     ):
         self.options = options
-        self.min_cell = min_cell
-        self.dimensions = tuple(
-            d for d in MATCH_ORDER if d in dimensions and (train[d] != "").any()
-        )
-        self.weights = train["weight"].to_numpy(float)
-        self.onehot = np.stack([(train["option_id"] == o).to_numpy() for o in options], axis=1)
-        self.columns: dict[str, np.ndarray] = {
-            d: train[d].to_numpy(object) for d in self.dimensions
-        }
-        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self.cells = RespondentCells(train, dimensions=dimensions, min_cell=min_cell)
         self._cache: dict[tuple, np.ndarray] = {}
 
-    def _mask(self, dimension: str, value: str) -> np.ndarray:
-        key = (dimension, value)
-        if key not in self._masks:
-            self._masks[key] = self.columns[dimension] == value
-        return self._masks[key]
-
-    def predict(self, profile: dict[str, str]) -> np.ndarray:
-        used = [d for d in self.dimensions if profile.get(d)]
-        key = tuple((d, profile[d]) for d in used)
-        if key in self._cache:
-            return self._cache[key]
-        while True:
-            mask = np.ones(len(self.weights), dtype=bool)
-            for d in used:
-                mask &= self._mask(d, profile[d])
-            if mask.sum() >= self.min_cell or not used:
-                break
-            used.remove(next(d for d in DROP_ORDER if d in used))
-        w = self.weights[mask]
-        shares = (self.onehot[mask] * w[:, None]).sum(axis=0) / w.sum()
-        self._cache[key] = shares
-        return shares
+    def predict(self, profile: CellProfile) -> np.ndarray:
+        key = self.cells.key(profile)
+        if key not in self._cache:
+            shares = self.cells.cell(profile).shares()
+            self._cache[key] = np.array([shares.get(o, 0.0) for o in self.options])
+        return self._cache[key]
 
 
 def _observed(group: pd.DataFrame, options: list[int]) -> np.ndarray:
@@ -180,7 +157,7 @@ def validation_run_holdout(
             fields={"holdout_fraction": ["must be in (0, 1)"]},
         )
     min_cell = min_cell or settings.POLL_CELL_MIN_RESPONDENTS
-    frame = _frame(question)
+    frame = answers_frame(question)
     if len(frame) < 100:
         raise DomainError(
             f"Question {question.id} has {len(frame)} answers; at least 100 are needed to hold some out.",
@@ -206,8 +183,8 @@ def validation_run_holdout(
     no_state = CellPredictor(train, option_ids, tuple(d for d in dims if d != "state"), min_cell)
     marginal = _observed(train, option_ids)
     uniform = np.full(len(option_ids), 1 / len(option_ids))
-    profiles = test[list(MATCH_ORDER)].to_dict("records")
-    predictors: dict[str, Callable[[dict], np.ndarray]] = {
+    profiles = [CellProfile.of_respondent(row) for row in test.to_dict("records")]
+    predictors: dict[str, Callable[[CellProfile], np.ndarray]] = {
         "model": model.predict,
         "demographics_without_state": no_state.predict,
         "national_marginal": lambda _: marginal,

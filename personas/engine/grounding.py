@@ -14,7 +14,7 @@ from typing import Any
 
 from polls.cells import DIMENSION_NAMES, MATCH_ORDER, QuestionCells, persona_describe
 from polls.models import Question
-from polls.selector import poll_select_relevant
+from polls.relevance import poll_select_relevant
 
 DEFAULT_QUESTIONS = 4
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from polls.api.model_views import QuestionAreaEstimatesView
-from polls.api.selector_views import RelevantQuestionsView
+from polls.api.relevance_views import RelevantQuestionsView
 from polls.api.views import (
     EventDetailView,
     EventListView,

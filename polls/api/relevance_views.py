@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personas.models import Persona
-from polls.selector import (
+from polls.relevance import (
     CHARS_PER_TOKEN,
     COVERAGE_TARGET,
     POLL_TAG_FACTOR,

@@ -1,4 +1,4 @@
-"""The poll selector: the poll questions most relevant to a scenario and a persona, within a budget.
+"""Poll relevance: the poll questions most relevant to a scenario and a persona, within a budget.
 
 Every question in the database is scored against the scenario by four parts, each in [0, 1]:
 
@@ -9,8 +9,8 @@ Every question in the database is scored against the scenario by four parts, eac
   the question's tags T; the poll's tags count at POLL_TAG_FACTOR. Topics are those given, or else
   the corpus's tags whose every word appears in the scenario.
 - ``cell_coverage`` — min(1, n / COVERAGE_TARGET), n = respondents to the question who share the
-  persona's demographic cell on every dimension the poll measured (the matching of
-  ``studies.backends.poll_cell``); with no persona the cell is the whole sample.
+  persona's demographic cell on every dimension the poll measured, before any widening (the rule of
+  ``polls.cells``, which the offline backend draws from); with no persona, the whole sample.
 - ``recency`` — 0.5 ** (years before the newest poll in the corpus / RECENCY_HALF_LIFE_YEARS), dated
   by field end, else field start, else mid-year of the poll's year; undated polls get RECENCY_UNDATED.
 
@@ -19,15 +19,14 @@ relevant and is left out. The rest are ranked by score and taken greedily while 
 fits the token budget; the ones that do not fit are reported in ``skipped``, never dropped silently.
 
 Queries are bounded whatever the size of the corpus: the persona's area, the questions, their
-options, which demographics each poll measured, and one grouped count of the answers at every
-widening of the persona's cell.
+options, and one read of the relevant questions' answers with their respondents' demographics, in
+which the cells are matched in memory.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
@@ -35,13 +34,18 @@ from typing import Final, Literal
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, F, Prefetch, Q, Sum
+from django.db.models import Prefetch
 
 from config.errors import DomainError
-from environment.categories import AGE_BRACKETS
 from personas.models import Persona
-from polls.cells import DIMENSION_NAMES, DROP_ORDER, MATCH_ORDER, persona_describe, persona_value
-from polls.models import Option, Poll, Question, Respondent, Response
+from polls.cells import (
+    DIMENSION_NAMES,
+    CellProfile,
+    CellSummary,
+    cell_summaries,
+    persona_describe,
+)
+from polls.models import Option, Poll, Question
 
 
 @dataclass(frozen=True)
@@ -184,14 +188,15 @@ def poll_select_relevant(
         return result
 
     recency = _recency({q.poll_id: q.poll for q in questions}.values())
-    cells = _cells(persona, [c[0] for c in candidates])
+    profile = CellProfile.of_persona(persona) if persona is not None else None
+    cells = cell_summaries((c[0].id for c in candidates), profile)
     ranked = []
     for question, text_sim, topic, matched in candidates:
         cell = cells[question.id]
         parts = ScoreParts(
             text_similarity=min(1.0, text_sim),
             topic_match=topic,
-            cell_coverage=min(1.0, cell.full / COVERAGE_TARGET),
+            cell_coverage=min(1.0, cell.exact_count / COVERAGE_TARGET),
             recency=recency[question.poll_id],
         )
         shares = tuple(
@@ -210,8 +215,8 @@ def poll_select_relevant(
                 parts=parts,
                 weights=WEIGHTS,
                 matched_topics=tuple(matched),
-                cell_respondents=cell.full,
-                grounding_respondents=cell.used,
+                cell_respondents=cell.exact_count,
+                grounding_respondents=cell.count,
                 cell_dimensions=cell.dimensions,
                 cell_widened_by=cell.widened_by,
                 answer_shares=shares,
@@ -368,143 +373,30 @@ def _recency(polls: Iterable[Poll]) -> dict[int, float]:
     return scores
 
 
-# --- the persona's cell -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Cell:
-    full: int  # respondents in the full cell
-    used: int  # respondents behind the shares
-    dimensions: tuple[str, ...]
-    widened_by: tuple[str, ...]
-    shares: dict[int, float]  # option id -> weighted share
-
-
-def _dimension_q(persona: Persona, dimension: str) -> Q:
-    """Respondents of the persona's category on one dimension, as poll_cell matches them."""
-    if dimension == "age":
-        lo, hi = AGE_BRACKETS[persona.age_bracket]
-        in_range = Q(respondent__age_min__lte=persona.age, respondent__age_max__gte=persona.age)
-        # A respondent with an exact age matches anywhere in the persona's census bracket.
-        exact = Q(
-            respondent__age_min=F("respondent__age_max"),
-            respondent__age_min__gte=lo,
-            respondent__age_min__lte=hi,
-        )
-        return Q(respondent__age_min__isnull=False) & (in_range | exact)
-    value = persona_value(persona, dimension)
-    field = f"respondent__{dimension}"
-    # A stored value may be several categories joined by "|": match the persona's among them.
-    return (
-        Q(**{field: value})
-        | Q(**{f"{field}__startswith": f"{value}|"})
-        | Q(**{f"{field}__endswith": f"|{value}"})
-        | Q(**{f"{field}__contains": f"|{value}|"})
-    )
-
-
-def _measured(poll_ids: set[int]) -> dict[int, set[str]]:
-    """The dimensions each poll measured: those with a value for at least one respondent."""
-    rows = list(
-        Respondent.objects.filter(poll_id__in=poll_ids)
-        .order_by()
-        .values("poll_id")
-        .annotate(
-            n_age=Count("id", filter=Q(age_min__isnull=False)),
-            **{f"n_{d}": Count("id", filter=~Q(**{d: ""})) for d in MATCH_ORDER if d != "age"},
-        )
-    )
-    measured: dict[int, set[str]] = {p: set() for p in poll_ids}
-    for row in rows:
-        measured[row["poll_id"]] = {d for d in MATCH_ORDER if row[f"n_{d}"] > 0}
-    return measured
-
-
-def _cells(persona: Persona | None, questions: list[Question]) -> dict[int, _Cell]:
-    """Counts and weighted shares of the persona's cell, at each widening, in one grouped query."""
-    poll_of = {q.id: q.poll_id for q in questions}
-    measured = _measured(set(poll_of.values())) if persona is not None else {}
-    # Level k drops DROP_ORDER[:k]; a dimension a poll did not measure lets all its respondents pass.
-    levels: list[tuple[str, ...]] = []
-    aggregates = {}
-    for k in range(len(DROP_ORDER) + 1 if persona is not None else 0):
-        used = tuple(d for d in MATCH_ORDER if d not in DROP_ORDER[:k])
-        levels.append(used)
-        if not used:
-            continue
-        condition = Q()
-        for dimension in used:
-            unmeasured = [p for p, dims in measured.items() if dimension not in dims]
-            q = _dimension_q(persona, dimension)
-            condition &= (q | Q(respondent__poll_id__in=unmeasured)) if unmeasured else q
-        aggregates[f"n{k}"] = Count("id", filter=condition)
-        aggregates[f"w{k}"] = Sum("respondent__weight", filter=condition)
-    rows = (
-        Response.objects.filter(question_id__in=list(poll_of))
-        .order_by()
-        .values("question_id", "option_id")
-        .annotate(n_all=Count("id"), w_all=Sum("respondent__weight"), **aggregates)
-    )
-    by_question: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_question[row["question_id"]].append(row)
-
-    min_cell = settings.POLL_CELL_MIN_RESPONDENTS
-    cells = {}
-    for question_id, poll_id in poll_of.items():
-        options = by_question.get(question_id, [])
-
-        def at(key: str, options=options) -> tuple[int, float, dict[int, float]]:
-            n = sum(r[f"n{key}"] or 0 for r in options)
-            w = {r["option_id"]: float(r[f"w{key}"] or 0.0) for r in options}
-            return n, sum(w.values()), w
-
-        if persona is None:
-            n, total, weights = at("_all")
-            full, used, dropped = n, (), ()
-        else:
-            dims = measured.get(poll_id, set())
-            full = at("0")[0]  # unmeasured dimensions let everyone through
-            for k, level in enumerate(levels):
-                used = tuple(d for d in level if d in dims)
-                n, total, weights = at(str(k)) if used else at("_all")
-                if n >= min_cell or not used:
-                    break
-            dropped = tuple(d for d in DROP_ORDER if d in dims and d not in used)
-        cells[question_id] = _Cell(
-            full=full,
-            used=n,
-            dimensions=used,
-            widened_by=dropped,
-            shares={o: w / total for o, w in weights.items()} if total > 0 else {},
-        )
-    return cells
-
-
 # --- the grounding text -----------------------------------------------------------------------
 
 
 def _render(
-    question: Question, persona: Persona | None, cell: _Cell, shares: tuple[AnswerShare, ...]
+    question: Question, persona: Persona | None, cell: CellSummary, shares: tuple[AnswerShare, ...]
 ) -> str:
     poll = question.poll
     when = str(poll.year) if poll.year else "undated"
     if poll.field_start and poll.field_end:
         when += f", fielded {poll.field_start:%Y-%m-%d} to {poll.field_end:%Y-%m-%d}"
     lines = [f"Poll: {poll.title} ({when})", f"Question: {question.text}"]
-    if not cell.used:
+    if not cell.count:
         options = "; ".join(s.label for s in shares)
         lines.append(f"Options: {options}. No respondent-level answers are stored for it.")
         return "\n".join(lines)
     if persona is None:
-        who = f"all {cell.used:,} respondents"
+        who = f"all {cell.count:,} respondents"
     elif cell.dimensions:
         matched = ", ".join(
             f"{DIMENSION_NAMES[d]} {persona_describe(persona, d)}" for d in cell.dimensions
         )
-        who = f"{cell.used:,} respondents matching this persona on {matched}"
+        who = f"{cell.count:,} respondents matching this persona on {matched}"
     else:
-        who = f"all {cell.used:,} respondents (no demographic match)"
+        who = f"all {cell.count:,} respondents (no demographic match)"
     answers = "; ".join(f"{s.label} {s.share:.0%}" for s in shares)
     lines.append(f"Answers (weighted) among {who}: {answers}.")
     if persona is not None and cell.widened_by:

@@ -4,17 +4,17 @@ import math
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from environment.categories import AGE_BRACKETS
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
 from polls.models import Option, Poll, Question, Respondent, Response
-from polls.selector import COVERAGE_TARGET, WEIGHTS, poll_select_relevant
+from polls.relevance import COVERAGE_TARGET, WEIGHTS, poll_select_relevant
 
 pytestmark = pytest.mark.django_db
 
-SELECTOR_URLS = "tests.polls.selector_urls"
 CCES_ITEM = "employers-decline-abortion-coverage"
 ANES_VOTE = "vote-1996"
 ANES_IDEOLOGY = "self-placement-left-right"
@@ -145,9 +145,12 @@ def test_a_persona_in_a_well_polled_cell_gets_higher_coverage_than_one_in_a_thin
     assert thin.cell_respondents == counts[few.id]
     assert rich.parts.cell_coverage > thin.parts.cell_coverage
     assert thin.parts.cell_coverage == pytest.approx(min(1.0, counts[few.id] / COVERAGE_TARGET))
-    # A thin cell is widened for the shares, and the text says which dimensions were ignored.
-    if counts[few.id] < 30:
-        assert thin.cell_widened_by and "Cell widened" in thin.grounding_text
+    # The thinnest Dallas cell is below the minimum: it is widened for the shares, and the text
+    # says which dimensions were ignored.
+    assert counts[few.id] < settings.POLL_CELL_MIN_RESPONDENTS
+    assert thin.grounding_respondents >= settings.POLL_CELL_MIN_RESPONDENTS
+    assert thin.cell_widened_by and "Cell widened" in thin.grounding_text
+    assert thin.cell_widened_by[0] == "age"  # income is not measured by the CCES; age goes next
 
 
 def test_without_a_persona_coverage_counts_the_whole_sample():
@@ -245,7 +248,6 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_questions(
 URL = "/api/v1/polls/relevant/"
 
 
-@pytest.mark.urls(SELECTOR_URLS)
 def test_the_api_returns_the_ranked_questions_with_their_explanation(api, dallas_personas):
     persona = dallas_personas[0]
     response = api.post(
@@ -263,7 +265,6 @@ def test_the_api_returns_the_ranked_questions_with_their_explanation(api, dallas
     assert body["tokens_used"] == sum(r["tokens"] for r in body["results"])
 
 
-@pytest.mark.urls(SELECTOR_URLS)
 def test_the_api_reports_skipped_questions_when_the_budget_is_small(api):
     response = api.post(URL, {"scenario": BROAD, "budget_tokens": 50}, format="json")
     assert response.status_code == 200
@@ -272,7 +273,6 @@ def test_the_api_reports_skipped_questions_when_the_budget_is_small(api):
     assert {s["reason"] for s in body["skipped"]} == {"larger_than_budget"}
 
 
-@pytest.mark.urls(SELECTOR_URLS)
 @pytest.mark.parametrize(
     ("payload", "field", "fragment"),
     [
@@ -286,7 +286,7 @@ def test_the_api_reports_skipped_questions_when_the_budget_is_small(api):
         ({"scenario": "abortion", "topics": "abortion"}, "topics", "topics"),
     ],
 )
-def test_bad_selector_input_is_a_400_naming_the_field(api, payload, field, fragment):
+def test_bad_relevance_input_is_a_400_naming_the_field(api, payload, field, fragment):
     response = api.post(URL, payload, format="json")
     assert response.status_code == 400, response.json()
     error = response.json()["error"]
@@ -295,22 +295,13 @@ def test_bad_selector_input_is_a_400_naming_the_field(api, payload, field, fragm
     assert fragment in error["message"]
 
 
-@pytest.mark.urls(SELECTOR_URLS)
 def test_the_api_requires_authentication(anonymous_api):
     response = anonymous_api.post(URL, {"scenario": "abortion"}, format="json")
     assert response.status_code in (401, 403)
 
 
-def test_the_selector_schema_validates_without_warnings(tmp_path):
+def test_the_relevance_route_is_in_the_schema_which_validates_without_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
-    call_command(
-        "spectacular",
-        "--validate",
-        "--fail-on-warn",
-        "--urlconf",
-        SELECTOR_URLS,
-        "--file",
-        str(out),
-    )
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     text = out.read_text()
     assert "/api/v1/polls/relevant/" in text and "RelevantQuestion" in text
