@@ -13,7 +13,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from polls.importers import PollImportError, load_mapping_text, plans_for, read_csv_source
-from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Respondent, Response
+from polls.models import (
+    Crosstab,
+    MajorEvent,
+    Option,
+    Poll,
+    PollModelFit,
+    Question,
+    Respondent,
+    Response,
+)
 from polls.selectors import poll_data_problems
 from polls.services import polls_import
 
@@ -170,11 +179,32 @@ class PollAdmin(admin.ModelAdmin):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["code", "poll", "text"]
+    list_display = ["code", "poll", "text", "universe"]
     list_filter = ["poll__year", "poll__pollster"]
     search_fields = ["code", "text", "poll__title", "poll__slug"]
     list_select_related = ["poll"]
     inlines = [OptionInline, CrosstabInline]
+
+
+@admin.register(PollModelFit)
+class PollModelFitAdmin(admin.ModelAdmin):
+    """Stored poll models: read-only (a fit is made by the first run or estimate that needs it;
+    deleting one makes the next run fit it again)."""
+
+    list_display = ["question", "model_version", "respondents", "fit_seconds", "created_at"]
+    list_filter = ["model_version"]
+    search_fields = ["question__code", "question__poll__slug"]
+    exclude = ["parameters"]
+    readonly_fields = [
+        "question", "key", "model_version", "data_version", "options", "spec", "respondents",
+        "fit_seconds", "diagnostics", "created_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Option)

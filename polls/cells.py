@@ -256,7 +256,8 @@ class QuestionCells(RespondentCells):
     def __init__(self, question, *, options=None, min_cell: int | None = None) -> None:
         from polls.models import Response
 
-        rows = Response.objects.filter(question=question)
+        # In respondent order, so a seeded draw picks the same respondent on every database.
+        rows = Response.objects.filter(question=question).order_by("respondent_id")
         if options is not None:
             rows = rows.filter(option_id__in=list(options))
         table = _read(rows)
@@ -271,7 +272,9 @@ def cells_by_question(
     from polls.models import Response
 
     ids = list(question_ids)
-    table = _read(Response.objects.filter(question_id__in=ids), "question_id")
+    table = _read(
+        Response.objects.filter(question_id__in=ids).order_by("respondent_id"), "question_id"
+    )
     # Each question's rows, in the order they were read.
     question_of = table[:, 0].astype(np.int64)
     order = np.argsort(question_of, kind="stable")

@@ -80,6 +80,52 @@ def _compare(estimates: dict, truth: pd.DataFrame, states, options) -> dict:
     }
 
 
+def _cell_estimates(sample: pd.DataFrame, cells: pd.DataFrame, options: list[int]) -> dict:
+    """The poll-cell baseline (the hot-deck backend's rule, `polls.cells`) poststratified the same
+    way: each census cell gets its matching respondents' weighted shares, widened below the
+    minimum cell size, and a state's estimate is their average over its census cells."""
+    from polls.cells import CellProfile, RespondentCells
+
+    matcher = RespondentCells(sample)
+    grouped = (
+        cells.groupby(
+            [
+                "state",
+                "sex",
+                "race_ethnicity",
+                "education",
+                "income",
+                "age_min",
+                "age_max",
+                "age_bracket",
+            ],
+            sort=False,
+        )["weight"]
+        .sum()
+        .reset_index()
+    )
+    totals: dict[str, np.ndarray] = {}
+    for row in grouped.itertuples(index=False):
+        profile = CellProfile(
+            sex=row.sex,
+            race_ethnicity=row.race_ethnicity,
+            education=row.education,
+            income=row.income,
+            state=row.state,
+            age_min=int(row.age_min),
+            age_max=int(row.age_max),
+            age_bracket=row.age_bracket,
+        )
+        shares = matcher.cell(profile).shares()
+        vector = np.array([shares.get(o, 0.0) for o in options]) * row.weight
+        totals[row.state] = totals.get(row.state, 0) + vector
+    return {
+        s: {"shares": v / v.sum(), "low": None, "high": None, "interval": False}
+        for s, v in totals.items()
+        if v.sum() > 0
+    }
+
+
 def _model_estimates(fitted: QuestionFit, cells: pd.DataFrame, *, seed: int) -> dict:
     by_area = poststratify(fitted, cells, by="state", seed=seed)
     return {s: {"shares": e.shares, "low": e.low, "high": e.high} for s, e in by_area.items()}
@@ -133,6 +179,9 @@ def subsample_design(
                 "seed": seed,
                 "model": model,
                 "raw_subsample": _compare_raw(raw, truth, states, options),
+                "poll_cell": _compare_raw(
+                    _cell_estimates(sub, cells, options), truth, states, options
+                ),
                 "chosen_scales": {
                     "state": fitted.spec.state_scale,
                     "interaction": fitted.spec.interaction_scale,
@@ -150,7 +199,7 @@ def subsample_design(
         "truth": "full-sample unweighted state shares",
         "poststratification": "each state's census joint table of adults (personas.joint)",
         "runs": runs,
-        "summary": _summary(runs, ["model", "raw_subsample"]),
+        "summary": _summary(runs, ["model", "raw_subsample", "poll_cell"]),
     }
 
 

@@ -44,7 +44,11 @@ class QuestionFit:
 
 
 def respondent_frame(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows), columns=["respondent_id", "option_id", *PROFILE_COLUMNS])
+    """Rows of (respondent id, option id, *PROFILE_COLUMNS, survey weight) as a frame. The model
+    is fitted unweighted; the weight is there for the methods it is compared with."""
+    frame = pd.DataFrame(
+        list(rows), columns=["respondent_id", "option_id", *PROFILE_COLUMNS, "weight"]
+    )
     frame[["age_min", "age_max"]] = frame[["age_min", "age_max"]].fillna(-1).astype(np.int64)
     return frame.sort_values("respondent_id", kind="stable").reset_index(drop=True)
 
@@ -58,7 +62,10 @@ def question_frame(question, *, options=None) -> pd.DataFrame:
         rows = rows.filter(option_id__in=list(options))
     return respondent_frame(
         rows.values_list(
-            "respondent_id", "option_id", *(f"respondent__{c}" for c in PROFILE_COLUMNS)
+            "respondent_id",
+            "option_id",
+            *(f"respondent__{c}" for c in PROFILE_COLUMNS),
+            "respondent__weight",
         )
     )
 
@@ -78,7 +85,7 @@ def universe_frame(question) -> pd.DataFrame:
     frame = respondent_frame(
         (r[0], INSIDE if r[0] in answered else OUTSIDE, *r[1:])
         for r in Respondent.objects.filter(poll_id=question.poll_id).values_list(
-            "id", *PROFILE_COLUMNS
+            "id", *PROFILE_COLUMNS, "weight"
         )
     )
     return frame

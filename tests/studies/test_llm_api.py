@@ -106,7 +106,7 @@ def test_the_offline_backend_costs_nothing(api, small_population):
         {"study": study["id"], "population": small_population.id},
         format="json",
     )
-    assert response.json() == {"backend": "poll_cell", "costs_money": False, "estimate": None}
+    assert response.json() == {"backend": "poll_model", "costs_money": False, "estimate": None}
 
 
 def test_an_invalid_backend_config_names_the_field(api, model_server, small_population):

@@ -125,3 +125,26 @@ def test_a_design_with_wrong_parameters_is_refused_with_what_to_fix(api, cces_qu
     assert "'option_code' is required" in message
     assert "'party' must be str" in message
     assert not ValidationRun.objects.exists()
+
+
+def test_subsample_design_compares_model_raw_and_cell_estimates_by_state(cces_question):
+    from validation.area import subsample_design
+
+    report = subsample_design(cces_question, size=3000, seeds=range(1), min_state_respondents=2500)
+    states = report["states"]
+    assert states and all(report["state_respondents"][s] >= 2500 for s in states)
+    run = report["runs"][0]
+    for method in ("model", "raw_subsample", "poll_cell"):
+        assert len(run[method]["states"]) == len(states)
+        assert 0 < run[method]["mae_points"] < 20
+    assert 0 <= run["model"]["coverage"] <= 1
+    assert run["raw_subsample"]["coverage"] is None  # no interval to cover with
+    assert set(report["summary"]) == {"model", "raw_subsample", "poll_cell"}
+    assert any("mean state MAE" in line for line in design_lines(report))
+
+
+def test_subsample_design_refuses_a_subsample_as_large_as_the_poll(cces_question):
+    from validation.area import subsample_design
+
+    with pytest.raises(ValueError, match="is not smaller than the poll"):
+        subsample_design(cces_question, size=10**6, seeds=range(1))

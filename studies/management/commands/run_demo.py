@@ -106,8 +106,26 @@ class Command(BaseCommand):
                         for o in g["options"]
                     )
                     out(f"   {g['label']:<34} {g['n']:>5}  {cells}")
+            model = item.get("model_estimate")
+            if model:
+                out("")
+                out(
+                    f"Model-based estimate ({model['describes']}), 95% interval with the model's uncertainty:"
+                )
+                for o in model["options"]:
+                    out(
+                        f"   {o['label']:<12} {_pct(o['share'])}   {_pct(o['ci_low'])} – {_pct(o['ci_high'])}"
+                    )
+                for g in model["breakdowns"]["area"]:
+                    cells = "  ".join(
+                        f"{o['label']} {_pct(o['share'])} ({_pct(o['ci_low'])}–{_pct(o['ci_high'])})"
+                        for o in g["options"]
+                    )
+                    out(f"   {g['label']:<34} {g['n']:>5}  {cells}")
         out("")
         out(results["method"])
+        if any(item.get("model_estimate") for item in results["items"]):
+            out(results["items"][0]["model_estimate"]["method"])
         assert set(BREAKDOWNS[1:]) <= set(DIMENSIONS)
 
     def _print_access(self, run: Run) -> None:
