@@ -105,20 +105,21 @@ def _cell_estimates(sample: pd.DataFrame, cells: pd.DataFrame, options: list[int
         .reset_index()
     )
     totals: dict[str, np.ndarray] = {}
-    for row in grouped.itertuples(index=False):
+    for row in grouped.to_dict("records"):
         profile = CellProfile(
-            sex=row.sex,
-            race_ethnicity=row.race_ethnicity,
-            education=row.education,
-            income=row.income,
-            state=row.state,
-            age_min=int(row.age_min),
-            age_max=int(row.age_max),
-            age_bracket=row.age_bracket,
+            sex=str(row["sex"]),
+            race_ethnicity=str(row["race_ethnicity"]),
+            education=str(row["education"]),
+            income=str(row["income"]),
+            state=str(row["state"]),
+            age_min=int(row["age_min"]),
+            age_max=int(row["age_max"]),
+            age_bracket=str(row["age_bracket"]),
         )
         shares = matcher.cell(profile).shares()
-        vector = np.array([shares.get(o, 0.0) for o in options]) * row.weight
-        totals[row.state] = totals.get(row.state, 0) + vector
+        state = str(row["state"])
+        vector = np.array([shares.get(o, 0.0) for o in options]) * float(row["weight"])
+        totals[state] = totals.get(state, 0) + vector
     return {
         s: {"shares": v / v.sum(), "low": None, "high": None, "interval": False}
         for s, v in totals.items()

@@ -102,7 +102,9 @@ def test_a_failure_is_stored_with_its_message(study, population, run_on_commit, 
         raise RuntimeError("respondent table unreadable")
 
     monkeypatch.setattr(PollCellBackend, "answer", broken)
-    run = run_on_commit(run_start, study=study, population=population, seed=1, chunk_size=80)
+    run = run_on_commit(
+        run_start, study=study, population=population, seed=1, chunk_size=80, backend="poll_cell"
+    )
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
     assert "respondent table unreadable" in run.error_message

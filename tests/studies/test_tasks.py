@@ -21,7 +21,7 @@ def eager_retries(monkeypatch):
 
 def _queued_run(study, population) -> Run:
     # Not dispatched: on_commit callbacks do not run inside the test transaction.
-    return run_start(study=study, population=population, seed=9, chunk_size=60)
+    return run_start(study=study, population=population, seed=9, chunk_size=60, backend="poll_cell")
 
 
 def test_aggregation_failing_on_every_retry_marks_the_run_failed(
