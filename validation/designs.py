@@ -93,7 +93,10 @@ def validation_run_execute(*, run_id: int) -> ValidationRun:
         return run
     ValidationRun.objects.filter(id=run.id).update(status=ValidationRun.Status.RUNNING)
 
+    steps = {"total": 1}
+
     def progress(done: int, total: int) -> None:
+        steps["total"] = total
         ValidationRun.objects.filter(id=run.id).update(progress={"done": done, "total": total})
 
     params = dict(run.params)
@@ -109,7 +112,7 @@ def validation_run_execute(*, run_id: int) -> ValidationRun:
         run.status, run.error_message = ValidationRun.Status.FAILED, str(error)
     else:
         run.status, run.metrics = ValidationRun.Status.COMPLETED, metrics
-        total = run.progress.get("total", 1) if run.progress else 1
-        run.progress = {"done": total, "total": total}
+        # The steps reported went to the row, not to this instance: finish from what was seen.
+        run.progress = {"done": steps["total"], "total": steps["total"]}
     run.save(update_fields=["status", "error_message", "metrics", "progress"])
     return run
