@@ -3,19 +3,30 @@ from django.contrib import admin
 from validation.models import ValidationRun
 
 
+def _overall_mae(run: ValidationRun, method: str) -> str:
+    """A held-out run's whole-sample MAE of one method; area designs have no such figure."""
+    scored = run.metrics.get("overall", {}).get("methods", {}).get(method)
+    return "—" if scored is None else f"{scored['mae_points']:.2f}"
+
+
 @admin.register(ValidationRun)
 class ValidationRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "question", "method", "holdout_fraction", "seed", "n_train", "n_test",
-                    "model_mae", "marginal_mae", "created_at"]  # fmt: skip
-    list_filter = ["method", "question__poll"]
+    list_display = ["id", "question", "design", "status", "method", "holdout_fraction", "seed",
+                    "n_train", "n_test", "model_mae", "poll_model_mae", "marginal_mae",
+                    "created_at"]  # fmt: skip
+    list_filter = ["design", "status", "method", "question__poll"]
     search_fields = ["question__code", "question__text", "question__poll__slug"]
     list_select_related = ["question"]
     readonly_fields = ["metrics"]
 
-    @admin.display(description="model MAE (pts)")
+    @admin.display(description="poll-cell MAE (pts)")
     def model_mae(self, obj: ValidationRun) -> str:
-        return f"{obj.metrics['overall']['methods']['model']['mae_points']:.2f}"
+        return _overall_mae(obj, "model")
+
+    @admin.display(description="poll model MAE (pts)")
+    def poll_model_mae(self, obj: ValidationRun) -> str:
+        return _overall_mae(obj, "poll_model")
 
     @admin.display(description="national marginal MAE (pts)")
     def marginal_mae(self, obj: ValidationRun) -> str:
-        return f"{obj.metrics['overall']['methods']['national_marginal']['mae_points']:.2f}"
+        return _overall_mae(obj, "national_marginal")

@@ -3,19 +3,21 @@ progress, like a study run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from config.errors import DomainError
 from validation.area import leave_areas_out, official_results, subsample_design
 from validation.models import ValidationRun
 
-DESIGNS = {
+DESIGNS: dict[str, Callable[..., dict]] = {
     ValidationRun.Design.SUBSAMPLE: subsample_design,
     ValidationRun.Design.LEAVE_AREAS_OUT: leave_areas_out,
     ValidationRun.Design.OFFICIAL_RESULTS: official_results,
 }
 # The parameters each design takes from a request, with their types.
-PARAMS = {
+PARAMS: dict[str, dict[str, type]] = {
     ValidationRun.Design.SUBSAMPLE: {
         "size": int,
         "seeds": int,
@@ -52,6 +54,10 @@ def _checked(design: str, params: dict) -> dict:
             problems.append(f"'{key}' must be {kind.__name__}")
     if "seeds" in params and isinstance(params["seeds"], int) and not 1 <= params["seeds"] <= 20:
         problems.append("'seeds' must be from 1 to 20")
+    for key in ("size", "held_out", "min_state_respondents"):
+        value = params.get(key)
+        if isinstance(value, int) and value < 1:
+            problems.append(f"'{key}' must be at least 1")
     if problems:
         raise DomainError(
             f"Design '{design}': " + "; ".join(problems) + ".",
@@ -62,9 +68,10 @@ def _checked(design: str, params: dict) -> dict:
 
 
 def validation_run_design(
-    *, question, design: str, params: dict, seed: int = 0, created_by=None
+    *, question, design: str, params: dict, seed: int = 0, created_by=None, dispatch: bool = True
 ) -> ValidationRun:
-    """Store a queued area-level validation run and hand it to a worker after commit."""
+    """Store a queued area-level validation run and hand it to a worker after commit (unless
+    `dispatch` is off: the caller then runs it with `validation_run_execute`)."""
     if design not in DESIGNS:
         raise DomainError(
             f"Unknown design '{design}'; choose one of {', '.join(DESIGNS)}.",
@@ -80,9 +87,10 @@ def validation_run_design(
         seed=seed,
         created_by=created_by,
     )
-    from validation.tasks import validation_run_execute_task
+    if dispatch:
+        from validation.tasks import validation_run_execute_task
 
-    transaction.on_commit(lambda: validation_run_execute_task.delay(run.id))
+        transaction.on_commit(lambda: validation_run_execute_task.delay(run.id))
     return run
 
 
@@ -112,6 +120,7 @@ def validation_run_execute(*, run_id: int) -> ValidationRun:
         run.status, run.error_message = ValidationRun.Status.FAILED, str(error)
     else:
         run.status, run.metrics = ValidationRun.Status.COMPLETED, metrics
+        # The steps reported went to the row, not to this instance: finish from what was seen.
         run.progress = {"done": steps["total"], "total": steps["total"]}
     run.save(update_fields=["status", "error_message", "metrics", "progress"])
     return run

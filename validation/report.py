@@ -1,4 +1,5 @@
-"""Area-level validation results as lines of text, for the command line."""
+"""Validation results as lines of text, for the command line: the held-out design
+(`holdout_lines`) and the area-level designs (`design_lines`)."""
 
 from __future__ import annotations
 
@@ -64,4 +65,95 @@ def design_lines(metrics: dict) -> list[str]:
                 f"    {row['area']}: estimate {row['estimate']:.1f}, official "
                 f"{row['official']:.1f}, error {row['error']:+.1f}"
             )
+    return lines
+
+
+DISTANCE_COLUMNS = (("mae_points", "MAE pts", ".2f"), ("total_variation", "TVD", ".3f"),
+                    ("js_distance", "JS", ".3f"), ("representativeness", "repr", ".3f"))  # fmt: skip
+
+
+def _method_table(methods: dict, *, ranks: bool) -> list[str]:
+    head = "".join(f"{title:>9}" for _, title, _ in DISTANCE_COLUMNS)
+    head += f"{'rank r':>9}" * ranks + f"{'coverage':>10}"
+    lines = [f"    {'method':<28}{head}"]
+    for method, s in methods.items():
+        row = "".join(f"{_num(s[key], spec):>9}" for key, _, spec in DISTANCE_COLUMNS)
+        if ranks:
+            row += f"{_num(s['rank_correlation_first_option'], '.3f'):>9}"
+        row += f"{_num(s['coverage'], '.0%'):>10}"
+        lines.append(f"    {method:<28}{row}")
+    return lines
+
+
+def holdout_lines(run) -> list[str]:
+    """Every figure of a held-out validation run, worded: per method the distances, rank
+    correlation and coverage over the whole held-out sample and by dimension, over all groups and
+    over the groups of at least min_group respondents."""
+    m = run.metrics
+    question = run.question
+    lines = [
+        f"Validation #{run.id}: {question.poll.slug}/{question.code}, {run.n_train:,} trained "
+        f"on, {run.n_test:,} held out (seed {run.seed}); options {', '.join(m['options'])}",
+        "Methods:",
+        *(f"  {name:<28}{label}" for name, label in m["method_labels"].items()),
+    ]
+    for name, reason in m.get("unavailable", {}).items():
+        lines.append(f"  {name:<28}not scored: {reason}")
+    fitted = m.get("poll_model")
+    if fitted:
+        predictors = ", ".join(f"{k} ({v})" for k, v in fitted["area_predictors"].items())
+        lines.append(
+            f"poll_model fitted on {fitted['respondents']:,} respondents: "
+            f"{', '.join(fitted['dimensions'])}; state scale {fitted['state_scale']:g}, "
+            f"interaction scale {fitted['interaction_scale']:g}; area predictors: "
+            f"{predictors or 'none'}"
+        )
+    overall = m["overall"]
+    lines.append(
+        f"Whole held-out sample (n {overall['n']:,}, effective n {overall['n_effective']:,.1f}):"
+    )
+    methods = {
+        name: {**s, "coverage": m["coverage"][name]["whole_sample"]}
+        for name, s in overall["methods"].items()
+    }
+    lines += _method_table(methods, ranks=False)
+    min_group = m["min_group"]
+    for dimension, d in m["by_dimension"].items():
+        small = d["small_groups"]
+        head = f"By {dimension}: {len(d['groups'])} groups"
+        head += (
+            f"; small (n < {min_group}, included in 'all groups'): "
+            + ", ".join(f"{g} {n}" for g, n in small.items())
+            if small
+            else f", none under {min_group}"
+        )
+        if d["without_value"]:
+            head += f"; {d['without_value']:,} held-out respondents without a value"
+        lines.append(head)
+        if small:
+            for scope, s in d["summary"].items():
+                lines.append(
+                    f"  {scope} ({s['description']}; {s['groups']} groups, "
+                    f"{s['respondents']:,} respondents)"
+                )
+                lines += _method_table(s["methods"], ranks=True)
+        else:
+            s = d["summary"]["all_groups"]
+            lines.append(
+                f"  all_groups, the same as large_groups ({s['groups']} groups, "
+                f"{s['respondents']:,} respondents)"
+            )
+            lines += _method_table(s["methods"], ranks=True)
+    lines.append(
+        "Coverage of 95% intervals, pooled over (group, option) pairs "
+        "(whole sample / all groups / groups n >= "
+        f"{min_group}):"
+    )
+    for name, c in m["coverage"].items():
+        lines.append(
+            f"  {name:<28}{_num(c['whole_sample'], '.0%'):>6} {_num(c['all_groups'], '.0%'):>6} "
+            f"{_num(c['large_groups'], '.0%'):>6}"
+        )
+    lines.append(f"coverage: {m['definitions']['coverage']}.")
+    lines.append(f"rank r: {m['definitions']['rank_correlation_first_option']}.")
     return lines

@@ -2,67 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from environment.models import ElectionResult
-from polls.models import Option, Poll, Question, Respondent, Response
+from tests.validation.factories import VOTE_STATES, vote_poll
 from validation.area import leave_areas_out, official_results
 from validation.models import ValidationRun
 from validation.report import design_lines
 
 pytestmark = pytest.mark.django_db
 
-STATES = ["CA", "TX", "FL", "NY", "PA", "OH", "GA", "MI", "WA", "AZ"]
-
-
-def _vote_poll(n: int = 4000) -> Question:
-    """Respondents whose vote follows each state's real 2016 two-party result."""
-    rng = np.random.default_rng(3)
-    share = {
-        r.area.state: r.dem_share / (r.dem_share + r.gop_share)
-        for r in ElectionResult.objects.filter(
-            year=2016, area__kind="state", area__state__in=STATES
-        ).select_related("area")
-    }
-    poll = Poll.objects.create(
-        slug="vote-2016",
-        title="Vote 2016",
-        pollster="t",
-        population="US voters",
-        source="t",
-        year=2017,
-    )
-    question = Question.objects.create(poll=poll, code="vote", text="Whom did you vote for?")
-    dem = Option.objects.create(question=question, code="dem", label="Democrat", order=0)
-    gop = Option.objects.create(question=question, code="gop", label="Republican", order=1)
-    respondents = [
-        Respondent(
-            poll=poll,
-            external_id=str(i),
-            sex=str(rng.choice(["female", "male"])),
-            state=STATES[i % len(STATES)],
-            age_min=40,
-            age_max=40,
-        )
-        for i in range(n)
-    ]
-    Respondent.objects.bulk_create(respondents)
-    Response.objects.bulk_create(
-        Response(
-            respondent=r,
-            question=question,
-            option=dem if rng.random() < share[r.state] else gop,
-        )
-        for r in Respondent.objects.filter(poll=poll)
-    )
-    return question
-
 
 def test_official_results_design_recovers_the_state_results_a_poll_was_drawn_from():
-    question = _vote_poll()
+    question = vote_poll()
     report = official_results(question, option_code="dem", party="dem", election_year=2016)
-    assert report["model"]["areas_compared"] == len(STATES)
+    assert report["model"]["areas_compared"] == len(VOTE_STATES)
     assert report["model"]["pearson_r"] > 0.9
     assert report["model"]["mae_points"] < 3.0
     assert abs(report["model"]["bias_points"]) < 2.0
@@ -74,13 +27,13 @@ def test_official_results_design_recovers_the_state_results_a_poll_was_drawn_fro
 
 
 def test_official_results_refuses_an_option_the_question_lacks():
-    question = _vote_poll(200)
+    question = vote_poll(200)
     with pytest.raises(ValueError, match="has no option 'green'; its options are dem, gop"):
         official_results(question, option_code="green", party="dem", election_year=2016)
 
 
 def test_leave_areas_out_reports_the_lift_per_seed():
-    question = _vote_poll()
+    question = vote_poll()
     report = leave_areas_out(question, held_out=3, seeds=range(2), min_state_respondents=100)
     assert len(report["runs"]) == 2
     for run in report["runs"]:
@@ -92,7 +45,7 @@ def test_leave_areas_out_reports_the_lift_per_seed():
 
 
 def test_a_design_is_queued_run_and_stored_through_the_api(api, django_capture_on_commit_callbacks):
-    question = _vote_poll()
+    question = vote_poll()
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
             "/api/v1/validation/designs/",
@@ -109,7 +62,7 @@ def test_a_design_is_queued_run_and_stored_through_the_api(api, django_capture_o
     body = api.get(f"/api/v1/validation/runs/{run.id}/").json()
     assert body["design"] == "official_results"
     assert body["progress"] == {"done": 2, "total": 2}
-    assert body["metrics"]["model"]["areas_compared"] == len(STATES)
+    assert body["metrics"]["model"]["areas_compared"] == len(VOTE_STATES)
 
 
 def test_a_design_with_wrong_parameters_is_refused_with_what_to_fix(api, cces_question):

@@ -12,7 +12,7 @@ from polls.cells import MATCH_ORDER, CellProfile, QuestionCells, cells_by_questi
 from polls.models import Question
 from polls.relevance import poll_select_relevant
 from tests.conftest import DEMO_AREAS
-from validation.services import CellPredictor, answers_frame
+from validation.holdout import CellPredictor, answers_frame
 
 pytestmark = pytest.mark.django_db
 

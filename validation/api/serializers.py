@@ -10,7 +10,9 @@ class ValidationRunCreateSerializer(serializers.Serializer):
     holdout_fraction = serializers.FloatField(default=0.2, help_text="Share held out, in (0, 1)")
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**63 - 1)
     min_group = serializers.IntegerField(
-        default=30, min_value=1, help_text="Smallest group reported"
+        default=30,
+        min_value=1,
+        help_text="Smallest group summarised in large_groups (smaller ones are reported, flagged)",
     )
 
 
