@@ -162,9 +162,16 @@ def reasoning(
         f"regression on {', '.join(used)}, with {'; '.join(area)}. For this persona "
         f"({persona.area.state}) the model gives {odds}; the answer drawn is '{chosen.label}'."
     )
-    if persona.area.state not in spec.states:
+    if not spec.states:
+        text += " The poll recorded no respondent's state: this is a national estimate."
+    elif persona.area.state not in spec.states:
         text += (
             f" The model has no state effect for {persona.area.state}: the national level is used."
+        )
+    elif not spec.state_respondents.get(persona.area.state):
+        text += (
+            f" No respondent of the poll lives in {persona.area.state}: its estimate comes from its "
+            "region and the area predictors (partial pooling), not from its own respondents."
         )
     if model.universe is not None:
         text += (

@@ -140,3 +140,22 @@ def test_the_canadian_election_study_2011_imports_with_its_fractional_weights(tm
     weights = list(poll.respondents.values_list("weight", flat=True))
     assert any(w % 1 for w in weights)  # fractional weights kept as they are
     assert min(weights) > 0
+
+
+@pytest.mark.django_db
+def test_a_question_asked_of_part_of_the_sample_records_its_universe():
+    from polls.models import Question
+    from polls.services import polls_import
+
+    mapping = {
+        **MAPPING,
+        "poll": {**MAPPING["poll"], "slug": "universe-poll"},
+        "questions": [{**MAPPING["questions"][0], "universe": " likely voters "}],
+    }
+    frame = pd.DataFrame(
+        {"weight": [1.0, 1.0], "age": [30, 40], "male": [0.5, -0.5], "answer": [1, np.nan]}
+    )
+    polls_import(plans=[poll_import_plan(frame, mapping)])
+    question = Question.objects.get(poll__slug="universe-poll")
+    assert question.universe == "likely voters"
+    assert question.responses.count() == 1  # the other respondent is outside the universe

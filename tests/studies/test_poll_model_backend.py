@@ -179,3 +179,46 @@ def test_a_question_asked_of_part_of_the_sample_describes_that_universe(populati
         o["share"] for o in run.results["items"][0]["model_estimate"]["options"] if o["code"] == "a"
     )
     assert share_voters > share_all
+
+
+def _poll_in(states: list[str], slug: str) -> Question:
+    rng = np.random.default_rng(11)
+    poll = Poll.objects.create(
+        slug=slug, title=slug, pollster="t", population="US adults", source="t", year=2018
+    )
+    question = Question.objects.create(poll=poll, code="q", text="Do you agree?")
+    yes = Option.objects.create(question=question, code="yes", label="Yes", order=0)
+    no = Option.objects.create(question=question, code="no", label="No", order=1)
+    for i in range(400):
+        r = Respondent.objects.create(
+            poll=poll,
+            external_id=str(i),
+            sex=str(rng.choice(["female", "male"])),
+            state=states[i % len(states)] if states else "",
+        )
+        Response.objects.create(respondent=r, question=question, option=yes if i % 3 else no)
+    return question
+
+
+@pytest.mark.parametrize(
+    ("states", "label"),
+    [
+        (["TX", "MI"], "No respondent of the poll lives in"),
+        ([], "The poll recorded no respondent's state: this is a national estimate."),
+    ],
+)
+def test_an_area_the_poll_does_not_cover_is_labelled_not_silently_national(
+    population, reporter, states, label
+):
+    question = _poll_in(states, slug=f"poll-{len(states)}")
+    study = study_create(
+        title="Coverage",
+        items=[ItemSpec(code="q", text=question.text, poll_question_id=question.id)],
+    )
+    run = _run(study, population, reporter)
+    covered = {"TX", "MI"} if states else set()
+    for answer in Answer.objects.filter(run=run).select_related("persona__area")[:200]:
+        if answer.persona.area.state in covered:
+            assert label not in answer.reasoning
+        else:
+            assert label in answer.reasoning
