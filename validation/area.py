@@ -55,28 +55,32 @@ def _state_areas(states):
 
 
 def _compare(estimates: dict, truth: pd.DataFrame, states, options) -> dict:
-    """Per-state errors (mean absolute error over the options, in points) and coverage."""
+    """Per-state errors (mean absolute error over the options, in points) and, for estimates
+    with an interval (`low`, `high`), whether it covers the truth. A state without an estimate
+    (no subsample respondent for the raw shares) is listed, not scored."""
     rows = []
     for state in states:
         est = estimates.get(state)
         if est is None:
             continue
         observed = truth.loc[state, options].to_numpy(dtype=float)
-        covered = bool(np.all((est["low"] <= observed) & (observed <= est["high"])))
+        covered = None
+        if est.get("low") is not None:
+            covered = bool(np.all((est["low"] <= observed) & (observed <= est["high"])))
         rows.append(
             {
                 "state": state,
                 "mae_points": float(np.mean(np.abs(est["shares"] - observed)) * 100),
-                "covered": covered if est.get("interval", True) else None,
+                "covered": covered,
                 "error_first_option_points": float((est["shares"][0] - observed[0]) * 100),
             }
         )
-    mae = float(np.mean([r["mae_points"] for r in rows])) if rows else None
     hits = [r["covered"] for r in rows if r["covered"] is not None]
     return {
         "states": rows,
-        "mae_points": mae,
+        "mae_points": float(np.mean([r["mae_points"] for r in rows])) if rows else None,
         "coverage": float(np.mean(hits)) if hits else None,
+        "states_without_estimate": [s for s in states if s not in estimates],
     }
 
 
@@ -121,7 +125,7 @@ def _cell_estimates(sample: pd.DataFrame, cells: pd.DataFrame, options: list[int
         vector = np.array([shares.get(o, 0.0) for o in options]) * float(row["weight"])
         totals[state] = totals.get(state, 0) + vector
     return {
-        s: {"shares": v / v.sum(), "low": None, "high": None, "interval": False}
+        s: {"shares": v / v.sum(), "low": None, "high": None}
         for s, v in totals.items()
         if v.sum() > 0
     }
@@ -165,24 +169,13 @@ def subsample_design(
         fitted = _fit(sub, question, area_predictors=area_predictors)
         model = _compare(_model_estimates(fitted, cells, seed=seed), truth, states, options)
         raw_shares = state_shares(sub, options).reindex(columns=options)
-        raw = {
-            s: {
-                "shares": raw_shares.loc[s].to_numpy(),
-                "low": None,
-                "high": None,
-                "interval": False,
-            }
-            for s in states
-            if s in raw_shares.index
-        }
+        raw = {s: {"shares": raw_shares.loc[s].to_numpy()} for s in states if s in raw_shares.index}
         runs.append(
             {
                 "seed": seed,
                 "model": model,
-                "raw_subsample": _compare_raw(raw, truth, states, options),
-                "poll_cell": _compare_raw(
-                    _cell_estimates(sub, cells, options), truth, states, options
-                ),
+                "raw_subsample": _compare(raw, truth, states, options),
+                "poll_cell": _compare(_cell_estimates(sub, cells, options), truth, states, options),
                 "chosen_scales": {
                     "state": fitted.spec.state_scale,
                     "interaction": fitted.spec.interaction_scale,
@@ -201,26 +194,6 @@ def subsample_design(
         "poststratification": "each state's census joint table of adults (personas.joint)",
         "runs": runs,
         "summary": _summary(runs, ["model", "raw_subsample", "poll_cell"]),
-    }
-
-
-def _compare_raw(raw: dict, truth: pd.DataFrame, states, options) -> dict:
-    rows = []
-    for state in states:
-        est = raw.get(state)
-        if est is None:
-            continue
-        observed = truth.loc[state, options].to_numpy(dtype=float)
-        rows.append(
-            {"state": state, "mae_points": float(np.mean(np.abs(est["shares"] - observed)) * 100)}
-        )
-    missing = [s for s in states if s not in raw]
-    return {
-        "states": rows,
-        "mae_points": float(np.mean([r["mae_points"] for r in rows])) if rows else None,
-        # A state with no subsample respondent has no raw estimate at all.
-        "states_without_estimate": missing,
-        "coverage": None,
     }
 
 
