@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 
 from polls.model.features import Spec
 from polls.model.fit import Fit
@@ -22,6 +23,7 @@ from polls.model.training import (
 )
 
 _lock = threading.Lock()
+_memo: dict[tuple, QuestionFit] = {}
 
 
 def _key(*, options, area_predictors: bool, data: str, universe: bool) -> str:
@@ -57,13 +59,52 @@ def _unpack(row) -> Fit:
     )
 
 
+def _fingerprint(question, options, universe: bool) -> tuple:
+    """A cheap stand-in for the data hash within one process: the poll's import time and the
+    count and last id of the rows the model reads (a re-import changes all three)."""
+    from polls.models import Poll, PollModelFit, Respondent, Response
+
+    if universe:
+        seen = Respondent.objects.filter(poll_id=question.poll_id).aggregate(
+            count=Count("id"), last=Max("id")
+        )
+    else:
+        answers = Response.objects.filter(question_id=question.id)
+        if options is not None:
+            answers = answers.filter(option_id__in=list(options))
+        seen = answers.aggregate(count=Count("id"), last=Max("id"))
+    imported = Poll.objects.values_list("imported_at", flat=True).get(id=question.poll_id)
+    # A stored fit deleted (to force a refit) or rolled back is not served from memory either.
+    stored = PollModelFit.objects.filter(question_id=question.id).aggregate(last=Max("id"))
+    return (imported, seen["count"], seen["last"], stored["last"])
+
+
 def poll_model_get(
     question, *, options=None, area_predictors: bool = True, universe: bool = False
 ) -> QuestionFit:
     """The question's fitted model, from the store when its data and version are unchanged.
 
     With `universe`, the model of who belongs to the question's universe (who was asked it),
-    fitted on every respondent of the poll; its second class is "inside"."""
+    fitted on every respondent of the poll; its second class is "inside". Within a process a fit
+    is kept in memory while the rows it was fitted on are unchanged, so each chunk of a run does
+    not read the question's respondents again."""
+    memo_key = (
+        question.id,
+        tuple(sorted(options)) if options is not None else None,
+        area_predictors,
+        universe,
+        _fingerprint(question, options, universe),
+    )
+    found = _memo.get(memo_key)
+    if found is None:
+        found = _stored_or_fitted(
+            question, options=options, area_predictors=area_predictors, universe=universe
+        )
+        _memo[memo_key] = found
+    return found
+
+
+def _stored_or_fitted(question, *, options, area_predictors: bool, universe: bool) -> QuestionFit:
     from polls.models import PollModelFit
 
     frame = universe_frame(question) if universe else question_frame(question, options=options)

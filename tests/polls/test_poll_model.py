@@ -230,3 +230,19 @@ def test_area_estimates_refuse_areas_that_cannot_be_poststratified(
     response = api.get(f"/api/v1/polls/questions/{cces_question.id}/estimates/", {"areas": areas})
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+def test_a_fit_in_memory_serves_later_chunks_until_the_answers_change(cces_question, monkeypatch):
+    first = poll_model_get(cces_question)
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the question's respondents were read again")
+
+    monkeypatch.setattr("polls.model.store.question_frame", read_again)
+    assert poll_model_get(cces_question) is first
+    newcomer = Respondent.objects.create(poll=cces_question.poll, external_id="late", sex="male")
+    Response.objects.create(
+        respondent=newcomer, question=cces_question, option=cces_question.options.first()
+    )
+    with pytest.raises(AssertionError, match="read again"):
+        poll_model_get(cces_question)
