@@ -102,7 +102,7 @@ def toplines_plans(frame: pd.DataFrame, mapping: dict) -> list[ImportPlan]:
             if pd.isna(number) or number < 0:
                 row_problems.append(f"sample size '{raw}' is not a number ≥ 0")
             else:
-                n = int(round(number))
+                n = round(float(number))
         shares = []
         for o in options:
             raw = values[o["share_column"]]
