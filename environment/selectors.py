@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import date
 
@@ -171,7 +172,7 @@ def _political_context(results: list[ElectionResult]) -> dict:
                 "to_year": b["year"],
                 "margin_change_points": b["margin_points"] - a["margin_points"],
             }
-            for a, b in zip(elections, elections[1:], strict=False)
+            for a, b in itertools.pairwise(elections)
         ]
         total = latest["margin_points"] - elections[0]["margin_points"]
         trend = {

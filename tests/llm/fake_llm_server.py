@@ -224,7 +224,7 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             # What a benchmark in another process reads back: requests served and the most in
             # flight at once since the last reset (`/_stats?reset=1` reads, then resets).
             if self.path.split("?")[0] != "/_stats":
@@ -241,7 +241,7 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 server.reset()
             self._send(200, stats)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
