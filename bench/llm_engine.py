@@ -81,7 +81,7 @@ def _rss_mb() -> float:
 def _busy_cpu_seconds() -> float:
     """Seconds the machine's CPUs have spent busy since boot (all cores, from /proc/stat)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import date
 
@@ -171,7 +172,7 @@ def _political_context(results: list[ElectionResult]) -> dict:
                 "to_year": b["year"],
                 "margin_change_points": b["margin_points"] - a["margin_points"],
             }
-            for a, b in zip(elections, elections[1:], strict=False)
+            for a, b in itertools.pairwise(elections)
         ]
         total = latest["margin_points"] - elections[0]["margin_points"]
         trend = {
@@ -199,16 +200,18 @@ def _political_context(results: list[ElectionResult]) -> dict:
 
 
 def _position(
-    income: EconomicIndicator | None, reference: float | None, ref_year: int | None, method: str
+    income: EconomicIndicator | None, reference: tuple[float, int] | None, method: str
 ) -> dict | None:
-    if income is None or not reference:
+    """The area's median household income against a reference (value, year)."""
+    if income is None or reference is None or not reference[0]:
         return None
+    reference_value, ref_year = reference
     same_year = income.year == ref_year
     return {
-        "ratio": income.value / reference,
+        "ratio": income.value / reference_value,
         "area_value": income.value,
         "area_year": income.year,
-        "reference_value": reference,
+        "reference_value": reference_value,
         "reference_year": ref_year,
         "reference_method": method,
         "same_year": same_year,
@@ -219,6 +222,124 @@ def _position(
             "(no price index is bundled), so price growth between the years moves the ratio"
         ),
     }
+
+
+def _income_references(state: str) -> tuple[tuple[float, int] | None, tuple[float, int] | None]:
+    """(value, year) of the state's and of the nation's median household income, from one query
+    over every state's latest figure with its population. The nation's is there only when every
+    state's figure is of the same year."""
+    state_rows = list(
+        EconomicIndicator.objects.filter(area__kind=Area.Kind.STATE, indicator=INCOME)
+        .exclude(area__state="PR")  # not part of the national figures
+        .values_list("area__state", "year", "value", "area__population")
+    )
+    national = None
+    years = {row[1] for row in state_rows}
+    if state_rows and len(years) == 1:
+        weight = sum(row[3] for row in state_rows)
+        national = (sum(row[2] * row[3] for row in state_rows) / weight, years.pop())
+    own_state = next((row for row in state_rows if row[0] == state), None)
+    return (own_state[2], own_state[1]) if own_state else None, national
+
+
+def _economic_position(area: Area, income: EconomicIndicator | None) -> tuple[dict, dict[str, str]]:
+    """The area's income relative to its state and to the nation, and the figures of it that are
+    not available with the reason."""
+    state_income, national_income = _income_references(area.state)
+    missing: dict[str, str] = {}
+    if area.kind == Area.Kind.STATE:
+        relative_state = None
+        missing["economic_position.relative_to_state"] = "the area is itself a state"
+    else:
+        relative_state = _position(
+            income,
+            state_income,
+            f"the state's median household income ({area.state}, state table)",
+        )
+    relative_nation = _position(income, national_income, NATIONAL_INCOME_METHOD)
+    if income is None:
+        missing["economic_position"] = "no median household income for the area"
+    return {"relative_to_state": relative_state, "relative_to_nation": relative_nation}, missing
+
+
+def _economic_trend(
+    by_indicator: dict[EconomicIndicator.Indicator, list[EconomicIndicator]], gaps: dict[str, str]
+) -> tuple[dict, dict[str, str]]:
+    """The change of unemployment and income over the bundled years, and for a figure with fewer
+    than two years the reason it is not available."""
+    trend = {
+        "unemployment_rate": _trend(by_indicator[UNEMPLOYMENT]),
+        "median_household_income": _trend(by_indicator[INCOME]),
+    }
+    missing: dict[str, str] = {}
+    for name, figure in trend.items():
+        if figure is None:
+            rows = by_indicator[INCOME if name.startswith("median") else UNEMPLOYMENT]
+            missing[f"economic_trend.{name}"] = gaps.get(
+                "economic_trend",
+                f"only one year of this figure in the bundled files ({rows[0].year}, "
+                f"{rows[0].source})"
+                if rows
+                else "no figure in the bundled files",
+            )
+    return trend, missing
+
+
+def _described_gaps(gaps: dict[str, str]) -> dict[str, str]:
+    """The recorded data gaps of figures the context describes: not of an election year it does
+    not show, nor the economic trend's, which `_economic_trend` words per figure."""
+    context_elections = {f"election_{year}" for year in CONTEXT_ELECTION_YEARS}
+    return {
+        figure: reason
+        for figure, reason in gaps.items()
+        if figure != "economic_trend"
+        and (figure in context_elections or not figure.startswith("election_"))
+    }
+
+
+def _diversity(race: dict | None) -> dict | None:
+    if not race:
+        return None
+    return {
+        "value": 1 - sum(s * s for s in race["shares"].values()),
+        "formula": DIVERSITY_FORMULA,
+        "year": race["year"],
+        "source": race["source"],
+    }
+
+
+def _competitiveness(political: dict) -> dict | None:
+    if not political["recent_election_data"]:
+        return None
+    latest = list(political["recent_election_data"].values())[-1]
+    return {
+        "value": 1 - abs(latest["dem_share"] - latest["gop_share"]),
+        "formula": COMPETITIVENESS_FORMULA,
+        "year": latest["year"],
+        "source": latest["source"],
+    }
+
+
+def _sources(
+    area: Area, marginals: list[DemographicMarginal], indicators: list[EconomicIndicator]
+) -> list[dict]:
+    """Every source the context reads, with its year and the figures it was used for."""
+    sources: dict[tuple[str, int], set[str]] = {}
+
+    def cite(source: str, year: int, used_for: str) -> None:
+        sources.setdefault((source, year), set()).add(used_for)
+
+    cite(area.source, area.year, "population, adults, citizens of voting age")
+    for m in marginals:
+        cite(m.source, m.year, MARGINAL_FIGURES.get(m.dimension, m.dimension))
+    for e in area.election_results.all():
+        cite(e.source, e.year, f"presidential election {e.year}")
+    for i in indicators:
+        cite(i.source, i.year, i.indicator)
+    return [
+        {"source": source, "year": year, "used_for": sorted(uses)}
+        for (source, year), uses in sorted(sources.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
 
 
 def _composition(marginals: list[DemographicMarginal], dimension: str) -> dict | None:
@@ -258,95 +379,15 @@ def environmental_context(*, area_id: str) -> dict:
     income = by_indicator[INCOME][-1] if by_indicator[INCOME] else None
     unemployment = by_indicator[UNEMPLOYMENT][-1] if by_indicator[UNEMPLOYMENT] else None
 
-    # One query: every state's latest median income with its population, for the state and
-    # national references.
-    state_rows = list(
-        EconomicIndicator.objects.filter(area__kind=Area.Kind.STATE, indicator=INCOME)
-        .exclude(area__state="PR")  # not part of the national figures
-        .values_list("area__state", "year", "value", "area__population")
-    )
-    national = None
-    years = {row[1] for row in state_rows}
-    if state_rows and len(years) == 1:
-        weight = sum(row[3] for row in state_rows)
-        national = (sum(row[2] * row[3] for row in state_rows) / weight, years.pop())
-    own_state = next((row for row in state_rows if row[0] == area.state), None)
-
-    not_available = dict(ALWAYS_MISSING)
     demographic = {
         key: _composition(marginals, dimension) for dimension, key in MARGINAL_FIGURES.items()
     }
-    race = demographic["racial_composition"]
-    diversity = None
-    if race:
-        diversity = {
-            "value": 1 - sum(s * s for s in race["shares"].values()),
-            "formula": DIVERSITY_FORMULA,
-            "year": race["year"],
-            "source": race["source"],
-        }
     political = _political_context(list(area.election_results.all()))
-    competitiveness = None
-    if political["recent_election_data"]:
-        latest = list(political["recent_election_data"].values())[-1]
-        competitiveness = {
-            "value": 1 - abs(latest["dem_share"] - latest["gop_share"]),
-            "formula": COMPETITIVENESS_FORMULA,
-            "year": latest["year"],
-            "source": latest["source"],
-        }
-    if area.kind == Area.Kind.STATE:
-        relative_state = None
-        not_available["economic_position.relative_to_state"] = "the area is itself a state"
-    else:
-        relative_state = _position(
-            income,
-            own_state[2] if own_state else None,
-            own_state[1] if own_state else None,
-            f"the state's median household income ({area.state}, state table)",
-        )
-    relative_nation = _position(
-        income,
-        national[0] if national else None,
-        national[1] if national else None,
-        NATIONAL_INCOME_METHOD,
-    )
-    if income is None:
-        not_available["economic_position"] = "no median household income for the area"
-    economic_trend = {
-        "unemployment_rate": _trend(by_indicator[UNEMPLOYMENT]),
-        "median_household_income": _trend(by_indicator[INCOME]),
-    }
-    for name, trend in economic_trend.items():
-        if trend is None:
-            rows = by_indicator[INCOME if name.startswith("median") else UNEMPLOYMENT]
-            not_available[f"economic_trend.{name}"] = gaps.get(
-                "economic_trend",
-                f"only one year of this figure in the bundled files ({rows[0].year}, "
-                f"{rows[0].source})"
-                if rows
-                else "no figure in the bundled files",
-            )
-    context_elections = {f"election_{year}" for year in CONTEXT_ELECTION_YEARS}
-    for figure, reason in gaps.items():
-        if figure == "economic_trend":
-            continue
-        if figure.startswith("election_") and figure not in context_elections:
-            continue  # a year the context does not describe
+    economic_position, position_missing = _economic_position(area, income)
+    economic_trend, trend_missing = _economic_trend(by_indicator, gaps)
+    not_available = {**ALWAYS_MISSING, **position_missing, **trend_missing}
+    for figure, reason in _described_gaps(gaps).items():
         not_available.setdefault(figure, reason)
-
-    sources: dict[tuple[str, int], set[str]] = {}
-
-    def cite(source: str, year: int, used_for: str) -> None:
-        sources.setdefault((source, year), set()).add(used_for)
-
-    cite(area.source, area.year, "population, adults, citizens of voting age")
-    for m in marginals:
-        cite(m.source, m.year, MARGINAL_FIGURES.get(m.dimension, m.dimension))
-    for e in area.election_results.all():
-        cite(e.source, e.year, f"presidential election {e.year}")
-    for i in indicators:
-        cite(i.source, i.year, i.indicator)
 
     return {
         "area_id": area.id,
@@ -362,22 +403,16 @@ def environmental_context(*, area_id: str) -> dict:
         },
         "political_context": political,
         "social_dynamics": {
-            "cultural_diversity": diversity,
-            "political_competitiveness": competitiveness,
-            "economic_position": {
-                "relative_to_state": relative_state,
-                "relative_to_nation": relative_nation,
-            },
+            "cultural_diversity": _diversity(demographic["racial_composition"]),
+            "political_competitiveness": _competitiveness(political),
+            "economic_position": economic_position,
         },
         "economic_indicators": {
             "unemployment_rate": _figure(unemployment),
             "median_income": _figure(income),
             "economic_trend": economic_trend,
         },
-        "sources": [
-            {"source": source, "year": year, "used_for": sorted(uses)}
-            for (source, year), uses in sorted(sources.items(), key=lambda kv: (kv[0][1], kv[0][0]))
-        ],
+        "sources": _sources(area, marginals, indicators),
         "not_available": [
             {"figure": figure, "reason": reason} for figure, reason in sorted(not_available.items())
         ],

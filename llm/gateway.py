@@ -510,33 +510,13 @@ def _exchange(
                     reply = adapter.send(
                         config=config, api_key=api_key, messages=messages, spec=spec, seed=seed
                     )
-                    used = None
-                    if reply.input_tokens is not None and reply.output_tokens is not None:
-                        used = reply.input_tokens + reply.output_tokens
-                    lease.settle(actual_tokens=used)
+                    lease.settle(actual_tokens=_tokens_used(reply))
         except TransientProviderError as exc:
             latency = int((time.monotonic() - start) * 1000)
             failure_row(
                 status=exc.status, http_status=exc.http_status, error=str(exc), latency=latency, n=n
             )
-            if exc.retry_after is not None and exc.retry_after > retry.max_retry_after_s:
-                raise ProviderError(
-                    f"{config.provider} asks to wait {exc.retry_after:.0f} s (more than "
-                    f"{retry.max_retry_after_s:.0f} s): {exc}",
-                    status=exc.status,
-                    http_status=exc.http_status,
-                    tries=n,
-                    retryable=True,
-                ) from exc
-            if n == retry.max_tries:
-                raise ProviderError(
-                    f"{config.provider}/{config.model} failed after {n} tries; last: {exc}",
-                    status=exc.status,
-                    http_status=exc.http_status,
-                    tries=n,
-                    retryable=True,
-                ) from exc
-            delay = retry.delay(n, exc.retry_after, random.random())
+            delay = _retry_delay(exc, tries=n, retry=retry, config=config)
             logger.info("LLM %s try %d failed (%s); retrying in %.2f s", key[:12], n, exc, delay)
             time.sleep(delay)
             continue
@@ -564,6 +544,37 @@ def _exchange(
             )
         return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _retry_delay(
+    exc: TransientProviderError, *, tries: int, retry: RetryPolicy, config: LLMConfig
+) -> float:
+    """The wait before the next try; ProviderError once the tries are used up or the provider
+    asks for a longer wait than the policy allows."""
+    if exc.retry_after is not None and exc.retry_after > retry.max_retry_after_s:
+        raise ProviderError(
+            f"{config.provider} asks to wait {exc.retry_after:.0f} s (more than "
+            f"{retry.max_retry_after_s:.0f} s): {exc}",
+            status=exc.status,
+            http_status=exc.http_status,
+            tries=tries,
+            retryable=True,
+        ) from exc
+    if tries == retry.max_tries:
+        raise ProviderError(
+            f"{config.provider}/{config.model} failed after {tries} tries; last: {exc}",
+            status=exc.status,
+            http_status=exc.http_status,
+            tries=tries,
+            retryable=True,
+        ) from exc
+    return retry.delay(tries, exc.retry_after, random.random())
+
+
+def _tokens_used(reply: ProviderReply) -> int | None:
+    if reply.input_tokens is None or reply.output_tokens is None:
+        return None
+    return reply.input_tokens + reply.output_tokens
 
 
 def _record_reply(

@@ -255,9 +255,6 @@ def limiter_for(config: LLMConfig) -> Limiter | None:
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
         if limiter is None:
-            if url:
-                limiter = RedisLimiter(limits, scope=scope, url=url)
-            else:
-                limiter = LocalLimiter(limits)
+            limiter = RedisLimiter(limits, scope=scope, url=url) if url else LocalLimiter(limits)
             _LIMITERS[key] = limiter
         return limiter

@@ -280,7 +280,7 @@ def seed_for(
     by_bracket = np.einsum("sxre,sb->bxre", counts, rebin)
     # The seed's "Other" holds Asian and other non-Hispanic adults together; the area's own
     # marginal says how they divide.
-    race = np.zeros(by_bracket.shape[:2] + (5,) + by_bracket.shape[3:])
+    race = np.zeros((*by_bracket.shape[:2], 5, *by_bracket.shape[3:]))
     race[:, :, :3] = by_bracket[:, :, :3]
     race[:, :, 3] = by_bracket[:, :, 3] * asian_share_of_other
     race[:, :, 4] = by_bracket[:, :, 3] * (1 - asian_share_of_other)

@@ -46,9 +46,12 @@ def _poll_defaults(plan: ImportPlan) -> dict[str, Any]:
                 raise PollImportError(
                     [f"mapping: poll {key} '{values[key]}' is not YYYY-MM-DD"]
                 ) from exc
-    if values.get("field_start") and values.get("field_end"):
-        if values["field_start"] > values["field_end"]:
-            raise PollImportError(["mapping: poll field_start is after field_end"])
+    if (
+        values.get("field_start")
+        and values.get("field_end")
+        and values["field_start"] > values["field_end"]
+    ):
+        raise PollImportError(["mapping: poll field_start is after field_end"])
     if not values.get("year") and (values.get("field_end") or values.get("field_start")):
         values["year"] = (values.get("field_end") or values["field_start"]).year
     values.setdefault("topic_tags", [])

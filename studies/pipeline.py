@@ -123,8 +123,16 @@ def _persona_results(
     if concurrency == 1:
         for persona in personas:
             yield persona, backend.answer_persona(persona)
-        return
+    else:
+        yield from _threaded_persona_results(backend, personas, concurrency, dropped)
 
+
+def _threaded_persona_results(
+    backend: RespondentBackend,
+    personas: list[Persona],
+    concurrency: int,
+    dropped: list[PersonaResult] | None,
+) -> Generator[tuple[Persona, PersonaResult], None, None]:
     # Worker threads of this chunk's own, each keeping one database connection for the chunk and
     # closing it when it ends: a connection per persona cost a connect, its setup pragmas and a
     # schema read a thousand times a chunk. Each thread takes its next persona itself as soon as

@@ -28,6 +28,6 @@ class _TokenMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def TokenOrSessionAuthMiddleware(inner):  # noqa: N802 (reads like the middleware classes it wraps)
+def TokenOrSessionAuthMiddleware(inner):  # CamelCase: reads like the middleware classes it wraps
     # Session auth runs first and sets scope["user"]; a valid token then takes precedence.
     return AuthMiddlewareStack(_TokenMiddleware(inner))

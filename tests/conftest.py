@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,13 +20,9 @@ DEMO_AREAS = ["dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoen
 
 
 def load_reference_data() -> None:
-    call_command("load_areas", stdout=open("/dev/null", "w"))
-    call_command(
-        "import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=open("/dev/null", "w")
-    )
-    call_command(
-        "import_poll", statsmodels="anes96", mapping=ANES_MAPPING, stdout=open("/dev/null", "w")
-    )
+    call_command("load_areas", stdout=io.StringIO())
+    call_command("import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=io.StringIO())
+    call_command("import_poll", statsmodels="anes96", mapping=ANES_MAPPING, stdout=io.StringIO())
 
 
 @pytest.fixture(scope="session")

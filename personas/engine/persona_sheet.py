@@ -53,7 +53,7 @@ def profile_doc(persona: Any, *, study_attributes: dict | None = None) -> Person
             area_name=persona.area.name,
             state=persona.area.state,
         ),
-        big_five={t: int(round(p[t])) for t in BIG_FIVE if p.get(t) is not None},
+        big_five={t: round(float(p[t])) for t in BIG_FIVE if p.get(t) is not None},
         tech_profile=tech,
         behavioural_characteristics={
             c: p[c] for c in BEHAVIOURAL_CHARACTERISTICS if p.get(c) is not None

@@ -151,60 +151,90 @@ def _context_problem(value: Any) -> str:
     return ""
 
 
-def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[tuple[str, str]]:
-    """(where, message) for every problem of one row; values of any JSON type are checked, never
-    assumed, so a list where a code belongs is a problem reported, not a crash."""
-    where = f"row {position}"
-    if not isinstance(row, dict):
-        return [(f"personas[{position}]", f"{where}: expected an object, got {type(row).__name__}")]
-    errors: list[tuple[str, str]] = []
+# (field name, message) of one row's problem, before the row's position is added.
+_Problem = tuple[str, str]
 
-    def problem(name: str, message: str) -> None:
-        errors.append((f"personas[{position}].{name}", f"{where}: {message}"))
 
-    age_key = "age_bucket" if anonymized else "age"
-    required = (age_key, *DEMOGRAPHIC_FIELDS)
-    for name in required:
-        if name not in row:
-            problem(name, f"field {name!r} is missing")
+def _demographic_problems(row: dict, age_key: str) -> list[_Problem]:
+    """The required fields that are missing, and demographic codes that are not categories."""
+    problems = [
+        (name, f"field {name!r} is missing")
+        for name in (age_key, *DEMOGRAPHIC_FIELDS)
+        if name not in row
+    ]
     for name in DEMOGRAPHIC_FIELDS:
         if name in row and not (isinstance(row[name], str) and row[name] in DIMENSIONS[name]):
             allowed = ", ".join(DIMENSIONS[name])
-            problem(name, f"field {name!r}: {row[name]!r} is not one of {allowed}")
+            problems.append((name, f"field {name!r}: {row[name]!r} is not one of {allowed}"))
+    return problems
+
+
+def _age_problems(row: dict, *, anonymized: bool) -> list[_Problem]:
+    """The exact age, or an anonymized pool's five-year age bucket, malformed or outside the
+    row's age bracket."""
     bracket = row.get("age_bracket")
     bracket = bracket if isinstance(bracket, str) and bracket in AGE_BRACKETS else None
     if anonymized and "age_bucket" in row:
         bucket = row["age_bucket"]
         match = _AGE_BUCKET.match(bucket) if isinstance(bucket, str) else None
         if not match:
-            problem("age_bucket", f"field 'age_bucket': {bucket!r} is not like '30_34'")
-        elif bracket and not _bracket_holds(bracket, int(match[1]), int(match[2])):
-            problem(
-                "age_bucket", f"field 'age_bucket': {bucket} is outside its age_bracket {bracket}"
-            )
+            return [("age_bucket", f"field 'age_bucket': {bucket!r} is not like '30_34'")]
+        if bracket and not _bracket_holds(bracket, int(match[1]), int(match[2])):
+            return [
+                ("age_bucket", f"field 'age_bucket': {bucket} is outside its age_bracket {bracket}")
+            ]
     elif not anonymized and "age" in row:
         age = row["age"]
         if not _is_int(age) or not MIN_AGE <= age <= MAX_AGE:
-            problem("age", f"field 'age': {age!r} is not an integer {MIN_AGE}–{MAX_AGE}")
-        elif bracket and not _bracket_holds(bracket, age, age):
-            problem("age", f"field 'age': {age} is outside its age_bracket {bracket}")
+            return [("age", f"field 'age': {age!r} is not an integer {MIN_AGE}–{MAX_AGE}")]
+        if bracket and not _bracket_holds(bracket, age, age):
+            return [("age", f"field 'age': {age} is outside its age_bracket {bracket}")]
+    return []
+
+
+def _place_problems(row: dict) -> list[_Problem]:
+    problems = []
     if "area" in row and not (isinstance(row["area"], str) and row["area"]):
-        problem("area", f"field 'area': expected an area id string, got {row['area']!r}")
+        problems.append(("area", f"field 'area': expected an area id string, got {row['area']!r}"))
     if "state" in row and not (isinstance(row["state"], str) and len(row["state"]) == 2):
-        problem("state", f"field 'state': {row['state']!r} is not a two-letter USPS code")
-    known = {*required, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME, POOL_CONTEXT_FIELD}
+        problems.append(("state", f"field 'state': {row['state']!r} is not a two-letter USPS code"))
+    return problems
+
+
+def _field_problems(row: dict, *, age_key: str) -> list[_Problem]:
+    """The profile fields and the pool context checked by their type; a field the layout does not
+    have is named."""
+    known = {age_key, *DEMOGRAPHIC_FIELDS, *BOOKKEEPING_FIELDS, *FIELDS_BY_NAME, POOL_CONTEXT_FIELD}
+    problems = []
     for name, value in row.items():
+        message: str | None
         if name == POOL_CONTEXT_FIELD:
             message = _context_problem(value)
-            if message:
-                problem(name, message)
         elif name in FIELDS_BY_NAME:
             message = _check_field(name, value)
-            if message:
-                problem(name, message)
         elif name not in known:
-            problem(name, f"field {name!r} is not part of the personas.json layout")
-    return errors
+            message = f"field {name!r} is not part of the personas.json layout"
+        else:
+            message = None
+        if message:
+            problems.append((name, message))
+    return problems
+
+
+def _row_errors(position: int, row: Any, *, anonymized: bool) -> list[tuple[str, str]]:
+    """(where, message) for every problem of one row; values of any JSON type are checked, never
+    assumed, so a list where a code belongs is a problem reported, not a crash."""
+    where = f"row {position}"
+    if not isinstance(row, dict):
+        return [(f"personas[{position}]", f"{where}: expected an object, got {type(row).__name__}")]
+    age_key = "age_bucket" if anonymized else "age"
+    problems = [
+        *_demographic_problems(row, age_key),
+        *_age_problems(row, anonymized=anonymized),
+        *_place_problems(row),
+        *_field_problems(row, age_key=age_key),
+    ]
+    return [(f"personas[{position}].{name}", f"{where}: {message}") for name, message in problems]
 
 
 def pool_to_json(rows: list[dict]) -> str:

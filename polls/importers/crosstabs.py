@@ -140,6 +140,36 @@ def _questions_from_mapping(mapping: dict, problems: list[str]) -> list[Question
     return questions
 
 
+def _cell_code_problems(
+    q: str, dim: str, cat: str, opt: str, *, options: dict[str, set[str]], poll: dict
+) -> list[str]:
+    """What is wrong with a table row's question, option, dimension and category codes."""
+    problems = []
+    if q not in options:
+        problems.append(f"question code '{q}' is not among the mapping's questions")
+    elif opt not in options[q]:
+        problems.append(f"option code '{opt}' is not an option of question '{q}'")
+    if dim not in DIMENSIONS:
+        problems.append(f"dimension '{dim}' is not one of {', '.join(DIMENSIONS)}")
+    elif dim == "state" and (why := state_problem(poll, "a 'state' row")) is not None:
+        problems.append(why.removeprefix("mapping: "))
+    elif (why := category_problem(dim, cat)) is not None:
+        problems.append(f"category: {why}")
+    return problems
+
+
+def _cell_number_problems(
+    share: float, n: float, *, raw_share: str, raw_n: str, scale: float
+) -> list[str]:
+    """What is wrong with a table row's share (already divided by the scale) and base n."""
+    problems = []
+    if pd.isna(share) or not 0 <= share <= 1:
+        problems.append(f"share '{raw_share}' must be a number between 0 and {scale:g}")
+    if pd.isna(n) or n < 0 or n % 1:
+        problems.append(f"n '{raw_n}' must be a whole number ≥ 0")
+    return problems
+
+
 def crosstab_table_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     """A published crosstab table (one row per cell) for a poll that has no microdata.
 
@@ -173,24 +203,13 @@ def crosstab_table_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
     for i in frame.index:
         line = file_row(i)
         q, dim, cat, opt = (col[c][i] for c in TABLE_COLUMNS[:4])
-        row_problems = []
-        if q not in options:
-            row_problems.append(f"question code '{q}' is not among the mapping's questions")
-        elif opt not in options[q]:
-            row_problems.append(f"option code '{opt}' is not an option of question '{q}'")
-        if dim not in DIMENSIONS:
-            row_problems.append(f"dimension '{dim}' is not one of {', '.join(DIMENSIONS)}")
-        elif dim == "state" and (why := state_problem(poll, "a 'state' row")) is not None:
-            row_problems.append(why.removeprefix("mapping: "))
-        elif (why := category_problem(dim, cat)) is not None:
-            row_problems.append(f"category: {why}")
         share, n = shares[i], ns[i]
-        if pd.isna(share) or not 0 <= share <= 1:
-            row_problems.append(
-                f"share '{col['share'][i]}' must be a number between 0 and {scale:g}"
-            )
-        if pd.isna(n) or n < 0 or n % 1:
-            row_problems.append(f"n '{col['n'][i]}' must be a whole number ≥ 0")
+        row_problems = [
+            *_cell_code_problems(q, dim, cat, opt, options=options, poll=poll),
+            *_cell_number_problems(
+                share, n, raw_share=col["share"][i], raw_n=col["n"][i], scale=scale
+            ),
+        ]
         key = (q, dim, cat, opt)
         if key in seen:
             row_problems.append(f"repeats the cell of row {seen[key]}")

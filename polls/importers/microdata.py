@@ -395,7 +395,9 @@ def _option_lookup(q: dict, problems: list[str]) -> tuple[list[OptionPlan], dict
     return options, code_to_option, ranges
 
 
-def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
+def _checked_mapping(mapping: dict) -> tuple[dict, list, dict]:
+    """The poll (with its country), the questions and the demographics of the mapping;
+    PollImportError naming every problem with them."""
     problems: list[str] = []
     poll = mapping.get("poll") or {}
     if not isinstance(poll, dict):
@@ -417,14 +419,14 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
         problems.append(why)
     if problems:
         raise PollImportError(problems)
+    return poll, questions_spec, demographics
 
-    frame = select_rows(frame, mapping)
-    missing_codes = {normalize_code(m) for m in mapping.get("missing", [""])} | {""}
 
-    needed = []
-    for key in ("id_column", "weight_column"):
-        if mapping.get(key):
-            needed.append(mapping[key])
+def _mapped_columns(
+    frame: pd.DataFrame, mapping: dict, demographics: dict, questions_spec: list
+) -> dict[str, pd.Series]:
+    """Every column the mapping names, normalized; PollImportError naming those not in the file."""
+    needed = [mapping[key] for key in ("id_column", "weight_column") if mapping.get(key)]
     for spec in demographics.values():
         if isinstance(spec, dict):
             needed.append(spec.get("column"))
@@ -440,103 +442,128 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
                 for c in absent
             ]
         )
-    columns = {c: normalize_column(frame[c]) for c in set(needed) if c}
+    return {c: normalize_column(frame[c]) for c in set(needed) if c}
 
-    rows_read = len(frame)
-    age_min = pd.Series([None] * rows_read, index=frame.index, dtype=object)
+
+@dataclass
+class _AgesAndStates:
+    """Each respondent's age range and state, and whom the mapping leaves out (`dropped` says
+    why, for the import summary)."""
+
+    age_min: pd.Series
+    age_max: pd.Series
+    states: pd.Series
+    leave_out: pd.Series
+    dropped: list[DroppedRows]
+
+
+def _ages_and_states(
+    demographics: dict,
+    columns: dict[str, pd.Series],
+    missing: set[str],
+    index: pd.Index,
+    problems: list[str],
+) -> _AgesAndStates:
+    age_min = pd.Series([None] * len(index), index=index, dtype=object)
     age_max = age_min.copy()
     # Respondents the mapping leaves out are set aside before their other columns are checked.
     dropped: list[DroppedRows] = []
-    leave_out = pd.Series(False, index=frame.index)
+    leave_out = pd.Series(False, index=index)
     if "age" in demographics:
-        age_min, age_max, young, left_out = _ages(
-            demographics["age"], columns, missing_codes, problems
-        )
+        age_min, age_max, young, left_out = _ages(demographics["age"], columns, missing, problems)
         if left_out:
             leave_out |= young
             dropped.append(left_out)
-    states = pd.Series("", index=frame.index, dtype=object)
+    states = pd.Series("", index=index, dtype=object)
     if "state" in demographics:
         states, unrecognised, left_out = _state_column(
-            demographics["state"], columns, missing_codes, ~leave_out, problems
+            demographics["state"], columns, missing, ~leave_out, problems
         )
         if left_out:
             leave_out |= unrecognised
             dropped.append(left_out)
-    if leave_out.all():
-        problems.append("the mapping leaves every respondent of the file out (see above)")
-    if leave_out.any():
-        keep = ~leave_out
-        frame = frame[keep]
-        columns = {c: values[keep] for c, values in columns.items()}
-        age_min, age_max, states = age_min[keep], age_max[keep], states[keep]
+    return _AgesAndStates(age_min, age_max, states, leave_out, dropped)
 
-    n = len(frame)
-    blank = pd.Series([""] * n, index=frame.index, dtype=object)
-    harmonized: dict[str, pd.Series] = {}
-    for dim, spec in demographics.items():
-        if dim in ("age", "state"):
-            continue
-        harmonized[dim] = _harmonize(dim, spec, columns, missing_codes, problems)
 
-    weights = pd.Series(1.0, index=frame.index)
-    if mapping.get("weight_column"):
-        weights = pd.to_numeric(columns[mapping["weight_column"]], errors="coerce")
-        bad = ~(weights > 0)
-        if bad.any():
-            problems.append(
-                f"column '{mapping['weight_column']}': weights must be positive numbers "
-                f"({rows_listing([file_row(i) for i in weights[bad].index])})"
-            )
-
-    if mapping.get("id_column"):
-        ids = columns[mapping["id_column"]]
-        dupes = ids[ids.duplicated()].unique().tolist()
-        if dupes:
-            problems.append(
-                f"column '{mapping['id_column']}': respondent ids must be unique; repeated: "
-                f"{dupes[:MAX_ROWS_LISTED]}"
-            )
-    else:
-        ids = pd.Series([str(file_row(i) - 1) for i in frame.index], index=frame.index)
-
-    questions: list[QuestionPlan] = []
-    answers: dict[str, list[str]] = {}
-    for q in questions_spec:
-        for key in ("code", "column", "text", "options"):
-            require(q, key, f"question {q.get('code', '?')}", problems)
-        if not q.get("options") or q.get("column") not in columns:
-            continue
-        options, code_to_option, ranges = _option_lookup(q, problems)
-        values = columns[q["column"]]
-        q_missing = missing_codes | {normalize_code(m) for m in q.get("missing", [])}
-        mapped = values.map(lambda v, lookup=code_to_option: lookup.get(v, ""))
-        if ranges:
-            numbers = pd.to_numeric(values, errors="coerce")
-            for lo, hi, code in ranges:
-                mapped = mapped.where(~((mapped == "") & numbers.between(lo, hi)), code)
-        problems += _unmapped(q["column"], values[mapped == ""], set(), q_missing)
-        answers[q["code"]] = mapped.tolist()
-        questions.append(
-            QuestionPlan(
-                q["code"],
-                q["column"],
-                q["text"],
-                list(q.get("topic_tags", [])),
-                options,
-                universe=str(q.get("universe") or "").strip(),
-            )
+def _weights(
+    mapping: dict, columns: dict[str, pd.Series], index: pd.Index, problems: list[str]
+) -> pd.Series:
+    """The survey weights; 1.0 for everyone when the mapping names no weight column."""
+    column = mapping.get("weight_column")
+    if not column:
+        return pd.Series(1.0, index=index)
+    weights = pd.to_numeric(columns[column], errors="coerce")
+    bad = ~(weights > 0)
+    if bad.any():
+        problems.append(
+            f"column '{column}': weights must be positive numbers "
+            f"({rows_listing([file_row(i) for i in weights[bad].index])})"
         )
+    return weights
 
-    if problems:
-        raise PollImportError(problems)
 
-    for dim in CATEGORY_DIMENSIONS:
-        harmonized.setdefault(dim, blank)
-    dims = {dim: values.tolist() for dim, values in harmonized.items()}
-    mins, maxs, state_list = age_min.tolist(), age_max.tolist(), states.tolist()
+def _respondent_ids(
+    mapping: dict, columns: dict[str, pd.Series], index: pd.Index, problems: list[str]
+) -> pd.Series:
+    """The respondents' ids; their row numbers when the mapping names no id column."""
+    column = mapping.get("id_column")
+    if not column:
+        return pd.Series([str(file_row(i) - 1) for i in index], index=index)
+    ids = columns[column]
+    dupes = ids[ids.duplicated()].unique().tolist()
+    if dupes:
+        problems.append(
+            f"column '{column}': respondent ids must be unique; repeated: {dupes[:MAX_ROWS_LISTED]}"
+        )
+    return ids
+
+
+def _question_answers(
+    q: dict, columns: dict[str, pd.Series], missing: set[str], problems: list[str]
+) -> tuple[QuestionPlan, list[str]] | None:
+    """A question's plan and each respondent's option code ("" for no answer), or None when the
+    question lacks the options or column to read it by."""
+    for key in ("code", "column", "text", "options"):
+        require(q, key, f"question {q.get('code', '?')}", problems)
+    if not q.get("options") or q.get("column") not in columns:
+        return None
+    options, code_to_option, ranges = _option_lookup(q, problems)
+    values = columns[q["column"]]
+    q_missing = missing | {normalize_code(m) for m in q.get("missing", [])}
+    mapped = values.map(lambda v: code_to_option.get(v, ""))
+    if ranges:
+        numbers = pd.to_numeric(values, errors="coerce")
+        for lo, hi, code in ranges:
+            mapped = mapped.where(~((mapped == "") & numbers.between(lo, hi)), code)
+    problems += _unmapped(q["column"], values[mapped == ""], set(), q_missing)
+    question = QuestionPlan(
+        q["code"],
+        q["column"],
+        q["text"],
+        list(q.get("topic_tags", [])),
+        options,
+        universe=str(q.get("universe") or "").strip(),
+    )
+    return question, mapped.tolist()
+
+
+def _respondent_plans(
+    *,
+    ids: pd.Series,
+    weights: pd.Series,
+    people: _AgesAndStates,
+    harmonized: dict[str, pd.Series],
+    answers: dict[str, list[str]],
+) -> list[RespondentPlan]:
+    blank = pd.Series([""] * len(ids), index=ids.index, dtype=object)
+    dims = {dim: harmonized.get(dim, blank).tolist() for dim in CATEGORY_DIMENSIONS}
+    mins, maxs, state_list = (
+        people.age_min.tolist(),
+        people.age_max.tolist(),
+        people.states.tolist(),
+    )
     id_list, weight_list = ids.tolist(), weights.astype(float).tolist()
-    respondents = [
+    return [
         RespondentPlan(
             external_id=id_list[i],
             weight=weight_list[i],
@@ -550,12 +577,51 @@ def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
             state=state_list[i],
             answers={code: vals[i] for code, vals in answers.items() if vals[i]},
         )
-        for i in range(n)
+        for i in range(len(id_list))
     ]
+
+
+def poll_import_plan(frame: pd.DataFrame, mapping: dict) -> ImportPlan:
+    poll, questions_spec, demographics = _checked_mapping(mapping)
+    frame = select_rows(frame, mapping)
+    missing_codes = {normalize_code(m) for m in mapping.get("missing", [""])} | {""}
+    columns = _mapped_columns(frame, mapping, demographics, questions_spec)
+    rows_read = len(frame)
+
+    problems: list[str] = []
+    people = _ages_and_states(demographics, columns, missing_codes, frame.index, problems)
+    if people.leave_out.all():
+        problems.append("the mapping leaves every respondent of the file out (see above)")
+    if people.leave_out.any():
+        keep = ~people.leave_out
+        frame = frame[keep]
+        columns = {c: values[keep] for c, values in columns.items()}
+        people.age_min, people.age_max = people.age_min[keep], people.age_max[keep]
+        people.states = people.states[keep]
+
+    harmonized = {
+        dim: _harmonize(dim, spec, columns, missing_codes, problems)
+        for dim, spec in demographics.items()
+        if dim not in ("age", "state")
+    }
+    weights = _weights(mapping, columns, frame.index, problems)
+    ids = _respondent_ids(mapping, columns, frame.index, problems)
+    questions: list[QuestionPlan] = []
+    answers: dict[str, list[str]] = {}
+    for q in questions_spec:
+        read = _question_answers(q, columns, missing_codes, problems)
+        if read is not None:
+            questions.append(read[0])
+            answers[q["code"]] = read[1]
+    if problems:
+        raise PollImportError(problems)
+
     return ImportPlan(
         poll=poll,
         questions=questions,
-        respondents=respondents,
+        respondents=_respondent_plans(
+            ids=ids, weights=weights, people=people, harmonized=harmonized, answers=answers
+        ),
         rows_read=rows_read,
-        dropped=dropped,
+        dropped=people.dropped,
     )

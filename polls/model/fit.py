@@ -146,7 +146,7 @@ def fit_penalised(
         intercept=intercept,
         chol=chol,
         log_evidence=evidence,
-        n=int(round(counts.sum())),
+        n=round(float(counts.sum())),
         seconds=time.perf_counter() - started,
         iterations=int(np.max(model.n_iter_)),
     )

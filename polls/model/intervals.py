@@ -69,7 +69,7 @@ def group_estimates(
             rows.append(
                 {
                     "category": value,
-                    "n": int(len(index)),
+                    "n": len(index),
                     "shares": shares,
                     "low": low,
                     "high": high,

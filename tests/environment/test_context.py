@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -178,5 +179,5 @@ def test_area_list_filters_counties(api):
 def test_a_second_load_does_not_duplicate_elections_indicators_or_gaps():
     models = (ElectionResult, EconomicIndicator, DataGap)
     before = [m.objects.count() for m in models]
-    call_command("load_areas", stdout=open("/dev/null", "w"))
+    call_command("load_areas", stdout=io.StringIO())
     assert [m.objects.count() for m in models] == before

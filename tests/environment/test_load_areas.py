@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
@@ -57,5 +59,5 @@ def test_suppressed_race_categories_are_filled_from_state_shares_and_labelled():
 
 def test_a_second_load_updates_and_never_duplicates():
     before = (Area.objects.count(), DemographicMarginal.objects.count())
-    call_command("load_areas", stdout=open("/dev/null", "w"))
+    call_command("load_areas", stdout=io.StringIO())
     assert (Area.objects.count(), DemographicMarginal.objects.count()) == before

@@ -198,107 +198,107 @@ def _anthropic_body(body: dict, b: Behaviour) -> dict:
     }
 
 
-def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
-        # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
-        # client's delayed ACK, about 40 ms on every answer, which no real provider adds.
-        disable_nagle_algorithm = True
-        # Buffered writes: the headers and the body of an answer leave in one send (the handler
-        # flushes after each request), as a production front end sends a small reply.
-        wbufsize = -1
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeLLMServer  # the server it answers for: set per server by _handler_for
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
+    # client's delayed ACK, about 40 ms on every answer, which no real provider adds.
+    disable_nagle_algorithm = True
+    # Buffered writes: the headers and the body of an answer leave in one send (the handler
+    # flushes after each request), as a production front end sends a small reply.
+    wbufsize = -1
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
 
-        def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout test)
 
-        def do_GET(self) -> None:  # noqa: N802
-            # What a benchmark in another process reads back: requests served and the most in
-            # flight at once since the last reset (`/_stats?reset=1` reads, then resets).
-            if self.path.split("?")[0] != "/_stats":
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-                return
-            with server._lock:
-                n = len(server.requests)
-                stats = {
-                    "requests": n,
-                    "max_in_flight": server.max_in_flight,
-                    "mean_handling_ms": round(server.handling_seconds / n * 1000, 2) if n else None,
-                }
-            if self.path.endswith("?reset=1"):
-                server.reset()
-            self._send(200, stats)
+    def do_GET(self) -> None:
+        # What a benchmark in another process reads back: requests served and the most in
+        # flight at once since the last reset (`/_stats?reset=1` reads, then resets).
+        if self.path.split("?")[0] != "/_stats":
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        with self.fake._lock:
+            n = len(self.fake.requests)
+            stats = {
+                "requests": n,
+                "max_in_flight": self.fake.max_in_flight,
+                "mean_handling_ms": round(self.fake.handling_seconds / n * 1000, 2) if n else None,
+            }
+        if self.path.endswith("?reset=1"):
+            self.fake.reset()
+        self._send(200, stats)
 
-        def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                body = {"_unparsed": raw.decode(errors="replace")}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            received = time.monotonic()
-            server.record(RecordedRequest(self.path, headers, body, received))
-            try:
-                self._answer(body, headers)
-            finally:
-                server.done(time.monotonic() - received)
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_unparsed": raw.decode(errors="replace")}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        received = time.monotonic()
+        self.fake.record(RecordedRequest(self.path, headers, body, received))
+        try:
+            self._answer(body, headers)
+        finally:
+            self.fake.done(time.monotonic() - received)
 
-        def _answer(self, body: dict, headers: dict[str, str]) -> None:
-            anthropic = self.path.rstrip("/").endswith("/v1/messages")
-            openai = self.path.rstrip("/").endswith("/chat/completions")
-            if not (anthropic or openai):
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-                return
-            # Anthropic accepts the key as `x-api-key` or, as the SDK (2.x) sends it, a bearer token.
-            has_key = headers.get("x-api-key") or headers.get("authorization", "").startswith(
-                "Bearer "
-            )
-            if anthropic and not (has_key and headers.get("anthropic-version")):
-                self._send(
-                    401,
-                    {
-                        "type": "error",
-                        "error": {
-                            "type": "authentication_error",
-                            "message": "an API key (x-api-key or bearer) and anthropic-version are required",
-                        },
+    def _answer(self, body: dict, headers: dict[str, str]) -> None:
+        anthropic = self.path.rstrip("/").endswith("/v1/messages")
+        openai = self.path.rstrip("/").endswith("/chat/completions")
+        if not (anthropic or openai):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        # Anthropic accepts the key as `x-api-key` or, as the SDK (2.x) sends it, a bearer token.
+        has_key = headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")
+        if anthropic and not (has_key and headers.get("anthropic-version")):
+            self._send(
+                401,
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "authentication_error",
+                        "message": "an API key (x-api-key or bearer) and anthropic-version are required",
                     },
-                )
-                return
-            if openai and not headers.get("authorization", "").startswith("Bearer "):
-                self._send(401, {"error": {"message": "missing bearer token", "type": "auth"}})
-                return
-            b = server.next_behaviour(body)
-            if server.latency_s:
-                time.sleep(server.latency_s)
-            if b.kind == "sleep":
-                time.sleep(b.seconds)
-            if b.kind == "error":
-                if anthropic:
-                    payload = {
-                        "type": "error",
-                        "error": {"type": "api_error", "message": b.content},
-                    }
-                else:
-                    payload = {"error": {"message": b.content, "type": "server_error"}}
-                self._send(b.status, payload, b.headers)
-                return
-            self._send(200, _anthropic_body(body, b) if anthropic else _openai_body(body, b))
+                },
+            )
+            return
+        if openai and not headers.get("authorization", "").startswith("Bearer "):
+            self._send(401, {"error": {"message": "missing bearer token", "type": "auth"}})
+            return
+        b = self.fake.next_behaviour(body)
+        if self.fake.latency_s:
+            time.sleep(self.fake.latency_s)
+        if b.kind == "sleep":
+            time.sleep(b.seconds)
+        if b.kind == "error":
+            if anthropic:
+                payload = {
+                    "type": "error",
+                    "error": {"type": "api_error", "message": b.content},
+                }
+            else:
+                payload = {"error": {"message": b.content, "type": "server_error"}}
+            self._send(b.status, payload, b.headers)
+            return
+        self._send(200, _anthropic_body(body, b) if anthropic else _openai_body(body, b))
 
-    return Handler
+
+def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"fake": server})
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ def test_500_then_success(fake_llm, config):
 def test_persistent_500_gives_up_after_bounded_tries(fake_llm, config):
     fake_llm.script(*[error(500, message="upstream exploded")] * 10)
 
-    with pytest.raises(ProviderError, match="failed after 4 tries.*HTTP 500") as exc_info:
+    with pytest.raises(ProviderError, match=r"failed after 4 tries.*HTTP 500") as exc_info:
         complete_structured(config=config, messages=MESSAGES, schema=Verdict, retry=FAST_RETRY)
 
     assert exc_info.value.http_status == 500
@@ -75,7 +75,7 @@ def test_persistent_500_gives_up_after_bounded_tries(fake_llm, config):
 def test_400_is_not_retried(fake_llm, config):
     fake_llm.script(error(400, message="max_tokens too large"), reply(VALID))
 
-    with pytest.raises(ProviderError, match="refused the request.*max_tokens too large"):
+    with pytest.raises(ProviderError, match=r"refused the request.*max_tokens too large"):
         complete_structured(config=config, messages=MESSAGES, schema=Verdict, retry=FAST_RETRY)
 
     assert len(fake_llm.requests) == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 import yaml
@@ -107,7 +109,7 @@ def test_a_published_crosstab_table_imports_as_published_rows(tmp_path):
         "approve,state,TX,yes,50,100\napprove,state,TX,no,50,100\n"
     )
     call_command(
-        "import_poll", csv=str(csv), mapping=_table_mapping(tmp_path), stdout=open("/dev/null", "w")
+        "import_poll", csv=str(csv), mapping=_table_mapping(tmp_path), stdout=io.StringIO()
     )
     rows = Crosstab.objects.filter(question__poll__slug="published-table")
     assert rows.count() == 6
@@ -126,7 +128,7 @@ def test_a_bad_crosstab_table_names_every_row_and_writes_nothing(tmp_path):
             "import_poll",
             csv=str(csv),
             mapping=_table_mapping(tmp_path),
-            stdout=open("/dev/null", "w"),
+            stdout=io.StringIO(),
         )
     message = str(info.value)
     assert "row 3: dimension 'colour' is not one of" in message
@@ -142,7 +144,5 @@ def test_reimport_replaces_crosstabs_instead_of_adding(tmp_path):
     before = Crosstab.objects.filter(question__poll=poll).count()
     from tests.conftest import CCES_CSV, CCES_MAPPING
 
-    call_command(
-        "import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=open("/dev/null", "w")
-    )
+    call_command("import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=io.StringIO())
     assert Crosstab.objects.filter(question__poll=poll).count() == before

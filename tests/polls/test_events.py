@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -21,8 +23,8 @@ def test_events_import_and_reimport_updates(tmp_path):
         "2020-03-11,Test event one,public_health,First,health;economy,test file",
         '2020-11-03,Test event two,election,Second,"[""elections""]",test file',
     ])  # fmt: skip
-    call_command("import_events", csv=str(path), stdout=open("/dev/null", "w"))
-    call_command("import_events", csv=str(path), stdout=open("/dev/null", "w"))
+    call_command("import_events", csv=str(path), stdout=io.StringIO())
+    call_command("import_events", csv=str(path), stdout=io.StringIO())
     assert MajorEvent.objects.count() == 2
     assert MajorEvent.objects.get(title="Test event one").related_topics == ["health", "economy"]
     assert MajorEvent.objects.get(title="Test event two").related_topics == ["elections"]
@@ -37,7 +39,7 @@ def test_a_bad_events_file_names_each_row_and_writes_nothing(tmp_path):
         "2020-03-13,,policy,,,",
     ])  # fmt: skip
     with pytest.raises(CommandError) as info:
-        call_command("import_events", csv=str(path), stdout=open("/dev/null", "w"))
+        call_command("import_events", csv=str(path), stdout=io.StringIO())
     message = str(info.value)
     assert "row 3: date '2020-13-01' is not YYYY-MM-DD" in message
     assert "row 4: type 'volcano' is not one of" in message

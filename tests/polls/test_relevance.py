@@ -255,7 +255,7 @@ def test_the_api_returns_the_ranked_questions_with_their_explanation(api, dallas
     )
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert [r["question_code"] for r in body["results"]][0] in {CCES_ITEM, ANES_VOTE, ANES_IDEOLOGY}
+    assert body["results"][0]["question_code"] in {CCES_ITEM, ANES_VOTE, ANES_IDEOLOGY}
     assert len(body["results"]) == 3 and body["skipped"] == []
     assert body["topics_source"] == "inferred" and "abortion" in body["topics"]
     assert body["scoring"]["weights"] == WEIGHTS.as_dict()
