@@ -85,7 +85,7 @@ def group_entry(
     n_eff = effective_n(w)
     entry: dict = {
         "group": label,
-        "n": int(len(rows)),
+        "n": len(rows),
         "n_effective": round(n_eff, 2),
         "small": bool(len(rows) < min_group),
         "observed": _rounded(observed),

@@ -525,8 +525,13 @@ def _question_answers(
     question lacks the options or column to read it by."""
     for key in ("code", "column", "text", "options"):
         require(q, key, f"question {q.get('code', '?')}", problems)
-    if not q.get("options") or q.get("column") not in columns:
-        return None
+    if (
+        not q.get("options")
+        or q.get("column") not in columns
+        or not q.get("code")
+        or "text" not in q
+    ):
+        return None  # each missing key is already a reported problem
     options, code_to_option, ranges = _option_lookup(q, problems)
     values = columns[q["column"]]
     q_missing = missing | {normalize_code(m) for m in q.get("missing", [])}

@@ -159,3 +159,13 @@ def test_a_question_asked_of_part_of_the_sample_records_its_universe():
     question = Question.objects.get(poll__slug="universe-poll")
     assert question.universe == "likely voters"
     assert question.responses.count() == 1  # the other respondent is outside the universe
+
+
+def test_a_question_without_text_is_a_reported_problem_not_a_crash():
+    mapping = {
+        **MAPPING,
+        "questions": [{k: v for k, v in MAPPING["questions"][0].items() if k != "text"}],
+    }
+    frame = pd.DataFrame({"weight": [1.0], "age": [30], "male": [0.5], "answer": [1]})
+    with pytest.raises(PollImportError, match="text"):
+        poll_import_plan(frame, mapping)
