@@ -57,8 +57,9 @@ class PollModelBackend(OfflineBackend):
     def __init__(self, run: Run, items: list[Item]) -> None:
         super().__init__(run, items)
         self._models = {item.id: self._load(item) for item in items}
-        # (item id, persona index) -> (answer probabilities, weight)
+        # (item id, persona id) -> (answer probabilities, weight); the persona's index beside it
         self._cache: dict[tuple[int, int], tuple[np.ndarray, float]] = {}
+        self._index: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def _load(self, item: Item) -> ItemModel:
@@ -85,7 +86,7 @@ class PollModelBackend(OfflineBackend):
         Predicted a block of the population at a time (one query, one matrix product per item):
         a chunk asks for consecutive personas, so a block serves the next BLOCK of them.
         """
-        key = (item.id, persona.index)
+        key = (item.id, persona.id)
         found = self._cache.get(key)
         if found is None:
             self._predict_block(start=persona.index - persona.index % BLOCK)
@@ -111,22 +112,26 @@ class PollModelBackend(OfflineBackend):
         rows = list(
             Persona.objects.filter(
                 population_id=self.run.population_id, index__gte=start, index__lt=start + BLOCK
-            ).values_list("index", *(c if c != "state" else "area__state" for c in PROFILE_COLUMNS))
+            ).values_list(
+                "id", "index", *(c if c != "state" else "area__state" for c in PROFILE_COLUMNS)
+            )
         )
         if not rows:
             return
-        frame = pd.DataFrame(rows, columns=["index", *PROFILE_COLUMNS])
-        indexes = frame["index"].tolist()
+        frame = pd.DataFrame(rows, columns=["id", "index", *PROFILE_COLUMNS])
+        ids = frame["id"].tolist()
         predicted = {
             item_id: list(self._predict(frame, model)) for item_id, model in self._models.items()
         }
         with self._lock:
             for item_id, values in predicted.items():
-                for index, value in zip(indexes, values, strict=True):
-                    self._cache[(item_id, index)] = value
+                for persona_id, value in zip(ids, values, strict=True):
+                    self._cache[(item_id, persona_id)] = value
+            self._index.update(zip(ids, frame["index"].tolist(), strict=True))
             # Blocks already answered are not asked again: keep memory bounded on big runs.
-            for key in [k for k in self._cache if k[1] < start - BLOCK]:
+            for key in [k for k in self._cache if self._index[k[1]] < start - BLOCK]:
                 del self._cache[key]
+                self._index.pop(key[1], None)
 
     def answer(self, *, persona: Persona, item: Item) -> AnswerDraft:
         model = self._models[item.id]
