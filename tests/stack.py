@@ -77,7 +77,8 @@ def start_celery_worker(
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
-    probe = Celery(broker=env["REDIS_URL"])
+    # Not the current app: this process (the bench) goes on dispatching runs with the real one.
+    probe = Celery(broker=env["REDIS_URL"], set_as_current=False)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
