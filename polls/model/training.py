@@ -2,8 +2,10 @@
 
 `question_frame` reads the respondents who answered (one query); `fit_question` chooses the prior
 scales of the pooled blocks by the Laplace evidence over a small grid and returns the fit with the
-spec that rebuilds its design matrix. Respondents are fitted unweighted: the model conditions on the
-demographics the weights adjust for, and poststratification to the census does the rest.
+spec that rebuilds its design matrix. Respondents are fitted unweighted, as MRP does: the model
+conditions on the demographics and states that survey weights mostly adjust for, and poststratifying to
+the census does the rest. What a poll's weights adjust on other variables (party, past vote) is not
+carried over.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def fit_frame(
     state_scales=STATE_SCALES,
     interaction_scales=INTERACTION_SCALES,
 ) -> tuple[Spec, Fit, list[int], list[dict]]:
-    """Fit every grid point and keep the one with the highest Laplace evidence."""
+    """Search the prior scales of the pooled blocks and keep the fit with the highest Laplace
+    evidence (one fit per point tried, six at most)."""
     if len(frame) < MIN_RESPONDENTS:
         raise ModelDataError(
             f"{len(frame)} respondents answered; the poll model needs at least {MIN_RESPONDENTS}."
@@ -166,7 +169,8 @@ def fit_frame(
             best = (candidate, fit)
 
     # Coordinate search: the area scale at the first interaction scale, then the interaction
-    # scale at the best area scale (the two barely interact: 8 grid points gave the same choice).
+    # scale at the best area scale. On CCES subsamples the full 4 x 2 grid chose the same point
+    # (the two scales barely interact), at a third more fits.
     for s in state_scales:
         consider(s, interaction_scales[0])
     assert best is not None
