@@ -40,6 +40,16 @@ def state_shares(frame: pd.DataFrame, options: list[int]) -> pd.DataFrame:
     return counts.div(counts.sum(axis=1), axis=0)
 
 
+def _full_sample(question, min_state_respondents: int):
+    """The question's respondents, its options, the full sample's state shares (the truth),
+    respondents per state, and the states with enough of them to know their share."""
+    frame = question_frame(question)
+    options = sorted(frame["option_id"].unique().tolist())
+    n = frame["state"].value_counts()
+    states = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    return frame, options, state_shares(frame, options), n, states
+
+
 def _fit(frame: pd.DataFrame, question, *, area_predictors: bool) -> QuestionFit:
     spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
     spec, fit, options, grid = fit_frame(frame, spec)
@@ -146,11 +156,7 @@ def subsample_design(
     progress=None,
 ) -> dict:
     """MRP case-study design: fit on subsamples, compare states with the full sample."""
-    frame = question_frame(question)
-    options = sorted(frame["option_id"].unique().tolist())
-    truth = state_shares(frame, options)
-    n = frame["state"].value_counts()
-    states = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    frame, options, truth, n, states = _full_sample(question, min_state_respondents)
     if not states:
         raise ValueError(
             f"no state has {min_state_respondents} respondents to serve as the truth; "
@@ -219,11 +225,7 @@ def leave_areas_out(
     progress=None,
 ) -> dict:
     """Hold out whole states; the lift is the held-out MAE without minus with area predictors."""
-    frame = question_frame(question)
-    options = sorted(frame["option_id"].unique().tolist())
-    truth = state_shares(frame, options)
-    n = frame["state"].value_counts()
-    eligible = sorted(s for s in n.index if s and n[s] >= min_state_respondents)
+    frame, options, truth, _, eligible = _full_sample(question, min_state_respondents)
     if len(eligible) <= held_out:
         raise ValueError(
             f"only {len(eligible)} states have {min_state_respondents} respondents; cannot hold "
