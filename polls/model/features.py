@@ -89,7 +89,7 @@ def age_levels(age_min: np.ndarray, age_max: np.ndarray) -> list[str]:
     return [f"{lo}-{hi}" for lo, hi in pairs]
 
 
-def _age_block(age_min: np.ndarray, age_max: np.ndarray, levels: list[str]) -> np.ndarray:
+def age_block(age_min: np.ndarray, age_max: np.ndarray, levels: list[str]) -> np.ndarray:
     bounds = np.array([[int(x) for x in lv.split("-")] for lv in levels], dtype=float)
     lo = age_min.astype(float)[:, None]
     hi = age_max.astype(float)[:, None]
@@ -148,7 +148,7 @@ def design(frame: pd.DataFrame, spec: Spec) -> np.ndarray:
     blocks: dict[str, np.ndarray] = {}
     for d in spec.dimensions:
         if d == "age":
-            blocks[d] = _age_block(
+            blocks[d] = age_block(
                 frame["age_min"].to_numpy(), frame["age_max"].to_numpy(), spec.levels["age"]
             )
         else:

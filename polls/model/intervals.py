@@ -12,11 +12,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from polls.model.features import design
+from polls.model.features import age_block, design
 from polls.model.training import QuestionFit
 
 DRAWS = 200
 PROFILE = ["sex", "race_ethnicity", "education", "income", "state", "age_min", "age_max"]
+
+
+def _as_the_model_sees(personas: pd.DataFrame, fitted: QuestionFit) -> pd.DataFrame:
+    spec = fitted.spec
+    frame = personas[PROFILE].copy()
+    for column in ("sex", "race_ethnicity", "education", "income"):
+        if column not in spec.dimensions:
+            frame[column] = ""
+    if not spec.states:
+        frame["state"] = ""
+    if "age" in spec.dimensions:
+        levels = spec.levels["age"]
+        bounds = np.array([[int(x) for x in level.split("-")] for level in levels])
+        ages = frame["age_min"].to_numpy()
+        chosen = age_block(ages, frame["age_max"].to_numpy(), levels).argmax(axis=1)
+        frame["age_min"], frame["age_max"] = bounds[chosen, 0], bounds[chosen, 1]
+    else:
+        frame["age_min"] = frame["age_max"] = -1
+    return frame
 
 
 def group_estimates(
@@ -36,8 +55,9 @@ def group_estimates(
     """
     n = len(personas)
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    # Distinct profiles are predicted once; personas index into them.
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(personas[PROFILE]))
+    # Distinct profiles, as the model tells them apart, are predicted once; personas index into
+    # them (exact ages fall into the model's age levels, unmeasured dimensions drop out).
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(_as_the_model_sees(personas, fitted)))
     profiles = pd.DataFrame(list(uniques), columns=PROFILE)
     X = design(profiles, fitted.spec)
     mode = fitted.fit.predict(X)[codes]  # (personas, K)

@@ -246,3 +246,30 @@ def test_a_fit_in_memory_serves_later_chunks_until_the_answers_change(cces_quest
     )
     with pytest.raises(AssertionError, match="read again"):
         poll_model_get(cces_question)
+
+
+def test_group_estimates_equal_the_mean_of_each_personas_own_probabilities(cces_question):
+    from polls.model.intervals import group_estimates
+
+    fitted = poll_model_get(cces_question)
+    rng = np.random.default_rng(4)
+    n = 300
+    ages = rng.integers(18, 91, n)
+    personas = pd.DataFrame(
+        {
+            "sex": rng.choice(["female", "male"], n),
+            "race_ethnicity": rng.choice(["white", "black", "hispanic", "asian"], n),
+            "education": rng.choice(["hs", "bachelors", "graduate"], n),
+            "income": rng.choice(["lt_25k", "150k_plus"], n),
+            "state": rng.choice(["TX", "MN"], n),
+            "age_min": ages,
+            "age_max": ages,
+        }
+    )
+    own = fitted.fit.predict(design(personas, fitted.spec))
+    estimates = group_estimates(fitted, personas, dimensions=["state"], draws=50)
+    assert estimates["all"][0]["shares"] == pytest.approx(own.mean(axis=0))
+    for group in estimates["state"]:
+        members = (personas["state"] == group["category"]).to_numpy()
+        assert group["shares"] == pytest.approx(own[members].mean(axis=0))
+        assert np.all(group["low"] <= group["shares"]) and np.all(group["shares"] <= group["high"])
