@@ -30,7 +30,13 @@ from environment.categories import AGE_BRACKETS
 from polls.cells import MATCH_ORDER, CellProfile, RespondentCells
 from polls.model.area import poll_cutoff
 from polls.model.features import design
-from polls.model.training import PROFILE_COLUMNS, ModelDataError, base_spec, fit_frame
+from polls.model.training import (
+    PROFILE_COLUMNS,
+    ModelDataError,
+    base_spec,
+    fit_frame,
+    require_demographics,
+)
 from polls.models import Question, Response
 from validation.scoring import (
     ALL_GROUPS,
@@ -148,14 +154,8 @@ def poll_model_predict(
     """Fit the poll model on the training part and predict each held-out respondent."""
     train_frame = _model_frame(train)
     spec = base_spec(train_frame, cutoff=poll_cutoff(question.poll))
-    if not spec.dimensions:  # the rule `polls.model.training.fit_question` applies
-        return ModelPrediction(
-            None,
-            None,
-            f"poll '{question.poll.slug}' recorded none of sex, race/ethnicity, education, "
-            "income or age; the poll model needs one of them",
-        )
     try:
+        require_demographics(spec, question.poll)
         spec, fit, classes, _ = fit_frame(train_frame, spec)
     except ModelDataError as error:
         return ModelPrediction(None, None, f"the training part cannot be fitted: {error}")

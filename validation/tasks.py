@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from validation.designs import validation_run_execute
+from validation.execute import validation_run_execute
 
 
 @shared_task(acks_late=True)

@@ -113,9 +113,7 @@ def _stored_or_fitted(question, *, options, area_predictors: bool, universe: boo
     with _lock:  # threads of one process fit a question once
         row = PollModelFit.objects.filter(question=question, key=key).first()
         if row is None:
-            fitted = fit_question(
-                question, options=options, area_predictors=area_predictors, universe=universe
-            )
+            fitted = fit_question(question, frame=frame, area_predictors=area_predictors)
             try:
                 with transaction.atomic():
                     row = PollModelFit.objects.create(

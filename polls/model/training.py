@@ -117,6 +117,15 @@ def base_spec(frame: pd.DataFrame, *, cutoff, area_predictors: bool = True) -> S
     return spec
 
 
+def require_demographics(spec: Spec, poll) -> None:
+    """Refuse a poll whose respondents carry none of the model's demographic dimensions."""
+    if not spec.dimensions:
+        raise ModelDataError(
+            f"poll '{poll.slug}' recorded none of sex, race/ethnicity, education, income "
+            "or age for its respondents; the poll model needs at least one of them."
+        )
+
+
 def fit_frame(
     frame: pd.DataFrame,
     spec: Spec,
@@ -182,17 +191,20 @@ def fit_frame(
 
 
 def fit_question(
-    question, *, options=None, area_predictors: bool = True, universe: bool = False
+    question,
+    *,
+    options=None,
+    area_predictors: bool = True,
+    universe: bool = False,
+    frame: pd.DataFrame | None = None,
 ) -> QuestionFit:
-    """The question's answer model or, with `universe`, the model of who was asked it."""
+    """The question's answer model or, with `universe`, the model of who was asked it. A caller
+    that has already read the rows (`question_frame` or `universe_frame`) passes them as `frame`."""
     started = time.perf_counter()
-    frame = universe_frame(question) if universe else question_frame(question, options=options)
+    if frame is None:
+        frame = universe_frame(question) if universe else question_frame(question, options=options)
     spec = base_spec(frame, cutoff=poll_cutoff(question.poll), area_predictors=area_predictors)
-    if not spec.dimensions:
-        raise ModelDataError(
-            f"poll '{question.poll.slug}' recorded none of sex, race/ethnicity, education, income "
-            "or age for its respondents; the poll model needs at least one of them."
-        )
+    require_demographics(spec, question.poll)
     spec, fit, classes, grid = fit_frame(frame, spec)
     return QuestionFit(
         spec=spec,

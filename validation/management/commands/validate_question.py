@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
 from polls.models import Poll, Question
-from validation.designs import validation_run_design, validation_run_execute
+from validation.designs import validation_run_design
+from validation.execute import validation_run_execute
 from validation.models import ValidationRun
 from validation.report import design_lines, holdout_lines
 from validation.services import validation_run_holdout
