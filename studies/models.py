@@ -39,6 +39,57 @@ class Study(models.Model):
         default=False,
         help_text="Allow items grounded in polls of another country than the personas' (US)",
     )
+
+    class Assignment(models.TextChoices):
+        RANDOM = "random", "Random"
+        BALANCED = "balanced", "Balanced within strata"
+
+    class Depth(models.TextChoices):
+        SHALLOW = "shallow", "Shallow (2-4 episodes)"
+        STANDARD = "standard", "Standard (by tech proficiency)"
+        DEEP = "deep", "Deep (twice the standard count)"
+
+    assignment = models.CharField(
+        max_length=10,
+        choices=Assignment.choices,
+        default=Assignment.RANDOM,
+        help_text="How personas are assigned to the study's conditions (seed 004 §5.4): at random, "
+        "or balanced within strata (area, and the profile fields in `balance_on`)",
+    )
+    balance_on = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Profile fields (besides area) whose strata a balanced assignment evens out",
+    )
+    inclusion = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Rules a persona must all meet to take part: "
+        '[{"field": "age", "op": "between", "value": [18, 34]}, ...]',
+    )
+    exclusion = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Rules that exclude a persona when any is met (same shape as `inclusion`)",
+    )
+    quotas = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Participants wanted per value of a profile field: {"sex": {"female": 15, '
+        '"male": 15}} (seed 004 `distributions`)',
+    )
+    depth = models.CharField(
+        max_length=10,
+        choices=Depth.choices,
+        default=Depth.STANDARD,
+        help_text="Experience engineering depth (seed 004 §11.3)",
+    )
+    behavioral_measures = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Behavioural data personas report per item besides time on task "
+        "(errors, hesitations, abandonment)",
+    )
     prompt_templates = models.JSONField(
         default=dict,
         blank=True,
@@ -58,13 +109,60 @@ class Study(models.Model):
         return self.title
 
 
+class Condition(models.Model):
+    """An experimental arm of a study (e.g. control, message A): its own stimulus, and item
+    variants keyed by its code (`Item.variants`). Personas are assigned to one before context
+    engineering, and the assignment is stored on the run (`RunParticipant`)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
+    order = models.PositiveSmallIntegerField(default=0)
+    code = models.SlugField(max_length=80)
+    label = models.CharField(max_length=200)
+    stimulus = models.TextField(
+        blank=True, help_text="What personas in this condition see before the items"
+    )
+
+    class Meta:
+        ordering = ["study", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="condition_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}:{self.code}"
+
+
 class Item(models.Model):
-    """A single-choice question asked of every persona; may be grounded in a poll question."""
+    """A question asked of every persona, of one of the item types; may be grounded in a poll
+    question (its options then map to the poll's options through `ItemOption.poll_option`)."""
+
+    class Type(models.TextChoices):
+        SINGLE_CHOICE = "single_choice", "Single choice"
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple selection"
+        LIKERT = "likert", "Likert / rating scale"
+        NUMERIC = "numeric", "Numeric"
+        RANKING = "ranking", "Ranking"
+        FREE_TEXT = "free_text", "Free text"
+
+    #: Types whose answers are options of the item (`ItemOption`s).
+    WITH_OPTIONS = frozenset({Type.SINGLE_CHOICE, Type.MULTIPLE_CHOICE, Type.LIKERT, Type.RANKING})
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     order = models.PositiveSmallIntegerField(default=0)
     code = models.SlugField(max_length=80)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.SINGLE_CHOICE)
     text = models.TextField()
+    variants = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The item's text per condition code, where a condition asks it differently",
+    )
+    min_value = models.FloatField(null=True, blank=True, help_text="Numeric items: lowest answer")
+    max_value = models.FloatField(null=True, blank=True, help_text="Numeric items: highest answer")
+    unit = models.CharField(max_length=40, blank=True, help_text="Numeric items: e.g. USD, hours")
+    max_choices = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Multiple selection: most options one may choose"
+    )
     poll_question = models.ForeignKey(
         "polls.Question", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -76,12 +174,21 @@ class Item(models.Model):
     def __str__(self) -> str:
         return f"{self.study_id}:{self.code}"
 
+    def text_for(self, condition_code: str | None) -> str:
+        """The item's wording in a condition: its variant there, or its text."""
+        return self.variants.get(condition_code, self.text) if condition_code else self.text
+
 
 class ItemOption(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
     order = models.PositiveSmallIntegerField(default=0)
     code = models.SlugField(max_length=80)
     label = models.CharField(max_length=200)
+    value = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Likert items: the option's point on the scale (1..n); its label is the anchor",
+    )
     poll_option = models.ForeignKey(
         "polls.Option", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -121,6 +228,17 @@ class Run(models.Model):
     seed = models.BigIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     personas_total = models.PositiveIntegerField()
+    has_participants = models.BooleanField(
+        default=False,
+        help_text="The run's personas are its RunParticipant rows (selected by the study's "
+        "criteria and quotas, assigned to its conditions), not its whole population",
+    )
+    selection = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the participants were selected and assigned: criteria, quotas, "
+        "assignment, counts per condition and stratum",
+    )
     personas_done = models.PositiveIntegerField(default=0)
     chunk_size = models.PositiveIntegerField()
     personas_failed = models.PositiveIntegerField(
@@ -176,7 +294,28 @@ class Answer(models.Model):
         "personas.Persona", on_delete=models.CASCADE, related_name="answers"
     )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers")
-    option = models.ForeignKey(ItemOption, on_delete=models.CASCADE, related_name="answers")
+    option = models.ForeignKey(
+        ItemOption,
+        on_delete=models.CASCADE,
+        related_name="answers",
+        null=True,
+        blank=True,
+        help_text="Single choice and Likert items: the option chosen",
+    )
+    choices = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Multiple selection: the option codes chosen; ranking: the option codes in "
+        "rank order (first = rank 1)",
+    )
+    number = models.FloatField(null=True, blank=True, help_text="Numeric items: the answer")
+    text = models.TextField(blank=True, help_text="Free-text items: the answer")
+    condition = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The code of the condition the persona was assigned to (copied from its "
+        "RunParticipant so results split by condition without a join)",
+    )
     reasoning = models.TextField()
     think_aloud = models.TextField(blank=True)
     time_on_task_seconds = models.FloatField(null=True, blank=True)
@@ -199,6 +338,30 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"Answer {self.run_id}/{self.persona_id}/{self.item_id}"
+
+
+class RunParticipant(models.Model):
+    """A persona selected for a run, at a position, with the condition it was assigned to.
+
+    Written when the run starts, for studies with conditions, criteria or quotas
+    (`Run.has_participants`); a run without them takes every persona of its population, in index
+    order, and writes none. Chunks are ranges of `position`.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="participants")
+    persona = models.ForeignKey("personas.Persona", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    condition = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="participant_position"),
+            models.UniqueConstraint(fields=["run", "persona"], name="participant_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} #{self.position}: persona {self.persona_id}"
 
 
 class RunPersona(models.Model):

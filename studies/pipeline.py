@@ -24,7 +24,7 @@ from config.bulk import bulk_insert
 from personas.models import Persona
 from studies.backends.base import PersonaResult, RespondentBackend
 from studies.backends.registry import BACKENDS
-from studies.models import Answer, Item, Run, RunPersona
+from studies.models import Answer, Condition, Item, Run, RunParticipant, RunPersona
 from studies.progress import Reporter
 from studies.results import run_results_compute
 
@@ -62,11 +62,7 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         .select_related("poll_question__poll")
         .prefetch_related("options")
     )
-    personas = list(
-        Persona.objects.filter(population_id=run.population_id, index__gte=start, index__lt=end)
-        .select_related("area")
-        .order_by("index")
-    )
+    personas, assigned = _chunk_personas(run, start, end)
     finished = set(
         RunPersona.objects.filter(run_id=run_id, persona__in=personas).values_list(
             "persona_id", flat=True
@@ -84,7 +80,9 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
     if not todo:
         return 0
     backend = BACKENDS[run.backend](run, items)
+    backend.assigned = assigned
     writer = _ChunkWriter(run=run, reporter=reporter, batch=backend.write_batch)
+    writer.conditions = {pid: c.code for pid, c in assigned.items()}
     last_check = time.monotonic()
     dropped: list[PersonaResult] = []
     results = _persona_results(backend, todo, dropped=dropped)
@@ -109,6 +107,28 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         # (a resumed run skips them) and every model call made is logged.
         writer.flush()
     return writer.written
+
+
+def _chunk_personas(run: Run, start: int, end: int) -> tuple[list[Persona], dict[int, Condition]]:
+    """The chunk's personas (positions [start, end) of the run's participants, or persona indexes
+    [start, end) of its population when it has none) and the condition each was assigned to."""
+    if not run.has_participants:
+        personas = list(
+            Persona.objects.filter(population_id=run.population_id, index__gte=start, index__lt=end)
+            .select_related("area")
+            .order_by("index")
+        )
+        return personas, {}
+    conditions = {c.code: c for c in Condition.objects.filter(study_id=run.study_id)}
+    participants = list(
+        RunParticipant.objects.filter(run_id=run.id, position__gte=start, position__lt=end)
+        .select_related("persona__area")
+        .order_by("position")
+    )
+    assigned = {
+        p.persona_id: conditions[p.condition] for p in participants if p.condition in conditions
+    }
+    return [p.persona for p in participants], assigned
 
 
 def _persona_results(
@@ -196,6 +216,8 @@ class _ChunkWriter:
         self.reporter = reporter
         self.batch = batch
         self.answers: list[Answer] = []
+        # Persona id -> the code of the condition it was assigned to (runs with conditions).
+        self.conditions: dict[int, str] = {}
         self.records: list[RunPersona] = []
         self.failed = 0
         self.calls: list = []  # the personas' unwritten model calls (CallBuffers)
@@ -227,6 +249,10 @@ class _ChunkWriter:
                     persona=persona,
                     item_id=item_id,
                     option_id=draft.option_id,
+                    choices=draft.choices,
+                    number=draft.number,
+                    text=draft.text,
+                    condition=self.conditions.get(persona.id, ""),
                     reasoning=draft.reasoning,
                     think_aloud=draft.think_aloud,
                     time_on_task_seconds=draft.time_on_task_seconds,

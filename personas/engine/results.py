@@ -22,10 +22,17 @@ STRUCTURED_SOURCE = "structured_profile"
 
 @dataclass(frozen=True)
 class AnswerDraft:
-    """One item's answer, before the pipeline stores it as an `Answer`."""
+    """One item's answer, before the pipeline stores it as an `Answer`.
 
-    option_id: int
+    The answer's value is in the field its item type uses: `option_id` (single choice, Likert),
+    `choices` (option codes chosen, or ranked first to last), `number` (numeric) or `text` (free
+    text); the others stay empty."""
+
+    option_id: int | None
     reasoning: str
+    choices: list[str] | None = None
+    number: float | None = None
+    text: str = ""
     probabilities: dict[str, float] | None = None  # option code -> probability, when known
     think_aloud: str = ""
     time_on_task_seconds: float | None = None

@@ -21,7 +21,7 @@ from personas.engine.results import AnswerDraft, PersonaResult
 
 if TYPE_CHECKING:
     from personas.models import Persona, Population
-    from studies.models import Item, Run, Study
+    from studies.models import Condition, Item, Run, Study
 
 __all__ = ["AnswerDraft", "BackendConfigError", "PersonaResult", "RespondentBackend"]
 
@@ -97,6 +97,13 @@ class RespondentBackend:
         every persona of the chunk shares."""
         self.run = run
         self.items = items
+        # Persona id -> the condition it was assigned to, for runs of studies with conditions;
+        # the pipeline fills it for each chunk before asking for answers.
+        self.assigned: dict[int, Condition] = {}
+
+    def condition_for(self, persona: Persona) -> Condition | None:
+        """The condition the persona was assigned to in this run, or None (no conditions)."""
+        return self.assigned.get(persona.id)
 
     def answer_persona(self, persona: Persona) -> PersonaResult:
         """Answer every item of the run for one persona. Thread-safe when `concurrency` > 1.
