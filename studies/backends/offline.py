@@ -71,7 +71,7 @@ class OfflineBackend(RespondentBackend):
                 "responses": [
                     {
                         "item": item.code,
-                        "answer": self._codes[d.option_id],
+                        "answer": self._codes[d.option_id] if d.option_id is not None else None,
                         "reasoning": d.reasoning,
                     }
                     for item, d in ((i, answers[i.id]) for i in self.items)
