@@ -1,14 +1,48 @@
+from django import forms
 from django.contrib import admin
 
-from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
+from studies.models import Answer, Condition, Item, ItemOption, Run, RunPersona, Study
+from studies.selection import balance_problems, quota_problems, rule_problems
 
 
 class ItemInline(admin.TabularInline):
     model = Item
     extra = 0
-    fields = ["order", "code", "text", "poll_question"]
+    fields = ["order", "code", "type", "text", "poll_question"]
     raw_id_fields = ["poll_question"]
     show_change_link = True
+
+
+class ConditionInline(admin.TabularInline):
+    model = Condition
+    extra = 0
+    fields = ["order", "code", "label", "stimulus"]
+
+
+class StudyAdminForm(forms.ModelForm):
+    """Checks the design fields with the rules the API applies, so the admin cannot store a
+    criterion or quota a run would fail on."""
+
+    class Meta:
+        model = Study
+        fields = [
+            "title", "description", "kind", "think_aloud", "time_on_task", "universe",
+            "allow_foreign_polls", "assignment", "balance_on", "inclusion", "exclusion", "quotas",
+            "depth", "behavioral_measures", "prompt_templates", "created_by",
+        ]  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        for name, check in (
+            ("inclusion", lambda v: rule_problems(v, "inclusion")),
+            ("exclusion", lambda v: rule_problems(v, "exclusion")),
+            ("quotas", quota_problems),
+            ("balance_on", balance_problems),
+        ):
+            if name in data:
+                for problem in check(data[name]):
+                    self.add_error(name, problem)
+        return data
 
 
 class ItemOptionInline(admin.TabularInline):
@@ -28,14 +62,16 @@ class StudyAdmin(admin.ModelAdmin):
         "created_at",
         "created_by",
     ]
-    list_filter = ["kind", "think_aloud", "time_on_task", "created_at"]
+    list_filter = ["kind", "think_aloud", "time_on_task", "assignment", "depth", "created_at"]
     search_fields = ["title", "description"]
-    inlines = [ItemInline]
+    form = StudyAdminForm
+    inlines = [ConditionInline, ItemInline]
 
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ["code", "study", "poll_question", "text"]
+    list_display = ["code", "type", "study", "poll_question", "text"]
+    list_filter = ["type"]
     search_fields = ["code", "text", "study__title"]
     list_select_related = ["study", "poll_question"]
     raw_id_fields = ["study", "poll_question"]
@@ -44,7 +80,7 @@ class ItemAdmin(admin.ModelAdmin):
 
 @admin.register(ItemOption)
 class ItemOptionAdmin(admin.ModelAdmin):
-    list_display = ["code", "label", "item", "poll_option"]
+    list_display = ["code", "label", "value", "item", "poll_option"]
     search_fields = ["code", "label", "item__code"]
     list_select_related = ["item"]
     raw_id_fields = ["item", "poll_option"]
@@ -80,6 +116,8 @@ class RunAdmin(admin.ModelAdmin):
         "input_tokens",
         "output_tokens",
         "personas_failed",
+        "has_participants",
+        "selection",
     ]
 
 

@@ -20,7 +20,8 @@ def study_list() -> QuerySet[Study]:
             queryset=Item.objects.prefetch_related(
                 Prefetch("options", queryset=ItemOption.objects.order_by("order"))
             ).order_by("order"),
-        )
+        ),
+        "conditions",
     ).order_by("-created_at")
 
 

@@ -5,21 +5,62 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from studies.backends.registry import BACKENDS
-from studies.models import Item, ItemOption, Run, RunPersona, Study
+from studies.models import Condition, Item, ItemOption, Run, RunPersona, Study
+from studies.services.studies import BEHAVIORAL_MEASURES
 
 
 class OptionInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=80)
     label = serializers.CharField(max_length=200)
+    value = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Likert items: the option's point on the scale (default: 1..n in order)",
+    )
+    poll_option = serializers.SlugField(
+        max_length=80,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Poll-linked items: the poll option code this option stands for (default: its "
+        "own code) — e.g. a Likert point mapped onto an ordinal poll answer",
+    )
 
 
 class ItemInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=80)
+    type = serializers.ChoiceField(choices=Item.Type.choices, default=Item.Type.SINGLE_CHOICE)
     text = serializers.CharField()
+    variants = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        default=dict,
+        help_text="The item's wording per condition code, where a condition asks it differently",
+    )
     poll_question = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Id of the poll question grounding this item"
+        required=False,
+        allow_null=True,
+        help_text="Id of the poll question grounding this item (single-choice and Likert items)",
     )
     options = OptionInputSerializer(many=True, required=False, default=list)
+    min_value = serializers.FloatField(required=False, allow_null=True, default=None)
+    max_value = serializers.FloatField(required=False, allow_null=True, default=None)
+    unit = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    max_choices = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=1000
+    )
+
+
+class ConditionInputSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=80)
+    label = serializers.CharField(max_length=200)
+    stimulus = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What personas in this condition see before the items (e.g. a message)",
+    )
 
 
 class StudyCreateSerializer(serializers.Serializer):
@@ -52,12 +93,56 @@ class StudyCreateSerializer(serializers.Serializer):
         help_text="The study's own prompt templates by step (system, context, consistency, "
         "experience, participation), in Django template language",
     )
+    conditions = ConditionInputSerializer(
+        many=True,
+        required=False,
+        default=list,
+        help_text="Experimental arms (two or more; the first is the control the others are "
+        "compared with)",
+    )
+    assignment = serializers.ChoiceField(
+        choices=Study.Assignment.choices, default=Study.Assignment.RANDOM
+    )
+    balance_on = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text="Balanced assignment: profile fields besides area whose strata are evened out",
+    )
+    inclusion = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        help_text='Rules a persona must all meet: {"field": "age", "op": "between", "value": '
+        "[18, 34]}; ops eq, ne, in, not_in, gt, gte, lt, lte, between (numbers), contains, "
+        "not_contains (lists)",
+    )
+    exclusion = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        help_text="Rules that exclude a persona when any is met (same shape as inclusion)",
+    )
+    quotas = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField(min_value=0)),
+        required=False,
+        default=dict,
+        help_text='Participants per value of a categorical field: {"sex": {"female": 15, '
+        '"male": 15}}; every field\'s counts add up to the same total',
+    )
+    depth = serializers.ChoiceField(choices=Study.Depth.choices, default=Study.Depth.STANDARD)
+    behavioral_measures = serializers.ListField(
+        child=serializers.ChoiceField(choices=BEHAVIORAL_MEASURES),
+        required=False,
+        default=list,
+        help_text="Behavioural data the LLM personas report per item besides time on task",
+    )
 
 
 class ItemOptionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ItemOption
-        fields = ["id", "code", "label", "poll_option"]
+        fields = ["id", "code", "label", "value", "poll_option"]
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -65,17 +150,29 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "code", "text", "poll_question", "options"]
+        fields = [
+            "id", "code", "type", "text", "variants", "poll_question", "min_value", "max_value",
+            "unit", "max_choices", "options",
+        ]  # fmt: skip
+
+
+class ConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = ["code", "label", "stimulus"]
 
 
 class StudySerializer(serializers.ModelSerializer):
     items = ItemSerializer(many=True, read_only=True)
+    conditions = ConditionSerializer(many=True, read_only=True)
 
     class Meta:
         model = Study
         fields = [
             "id", "title", "description", "kind", "think_aloud", "time_on_task", "universe",
-            "allow_foreign_polls", "prompt_templates", "created_at", "items",
+            "allow_foreign_polls", "prompt_templates", "assignment", "balance_on", "inclusion",
+            "exclusion", "quotas", "depth", "behavioral_measures", "created_at", "conditions",
+            "items",
         ]  # fmt: skip
 
 
@@ -136,7 +233,8 @@ class RunSerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "study", "population", "backend", "backend_config", "seed", "status",
-            "personas_total", "personas_done", "personas_failed", "chunk_size", "error_message",
+            "personas_total", "has_participants", "selection", "personas_done",
+            "personas_failed", "chunk_size", "error_message",
             "budget", "cost_estimate", "cost_spent", "cost_complete", "llm_calls", "cached_calls",
             "input_tokens", "output_tokens", "created_at", "started_at", "finished_at",
             "page_url", "websocket_path",

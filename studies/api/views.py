@@ -26,6 +26,7 @@ from studies.models import Run, RunPersona, Study
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
 from studies.services import (
+    ConditionSpec,
     ItemSpec,
     OptionSpec,
     run_cancel,
@@ -55,12 +56,29 @@ class StudyListCreateView(generics.ListAPIView):
             items=[
                 ItemSpec(
                     code=i["code"],
+                    type=i["type"],
                     text=i["text"],
+                    variants=i["variants"],
                     poll_question_id=i.get("poll_question"),
-                    options=[OptionSpec(o["code"], o["label"]) for o in i["options"]],
+                    options=[
+                        OptionSpec(o["code"], o["label"], o["value"], o["poll_option"])
+                        for o in i["options"]
+                    ],
+                    min_value=i["min_value"],
+                    max_value=i["max_value"],
+                    unit=i["unit"],
+                    max_choices=i["max_choices"],
                 )
                 for i in v["items"]
             ],
+            conditions=[ConditionSpec(**c) for c in v["conditions"]],
+            assignment=v["assignment"],
+            balance_on=v["balance_on"],
+            inclusion=v["inclusion"],
+            exclusion=v["exclusion"],
+            quotas=v["quotas"],
+            depth=v["depth"],
+            behavioral_measures=v["behavioral_measures"],
             think_aloud=v["think_aloud"],
             time_on_task=v["time_on_task"],
             prompt_templates=v["prompt_templates"],

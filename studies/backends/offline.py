@@ -9,10 +9,15 @@ from personas.engine.persona_sheet import profile_doc, structured_narrative
 from personas.engine.results import STRUCTURED_SOURCE
 from polls.models import Response
 from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
+from studies.models import Item
 
 if TYPE_CHECKING:
     from personas.models import Persona
-    from studies.models import Item, Run, Study
+    from studies.models import Run, Study
+
+
+# Item types a poll question can ground (a Likert item through an explicit option mapping).
+OFFLINE_TYPES = frozenset({Item.Type.SINGLE_CHOICE, Item.Type.LIKERT})
 
 
 class OfflineBackend(RespondentBackend):
@@ -23,7 +28,28 @@ class OfflineBackend(RespondentBackend):
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
         problems = []
+        stimulated = [c.code for c in study.conditions.all() if c.stimulus.strip()]
+        varied = [i.code for i in study.items.all() if i.variants]
+        if stimulated or varied:
+            problems.append(
+                "The offline backend answers from poll data and cannot read what a condition "
+                "shows (stimuli of "
+                + (", ".join(stimulated) or "no condition")
+                + "; item variants of "
+                + (", ".join(varied) or "no item")
+                + "): its conditions would differ only by chance. Run message and stimulus "
+                "tests on the LLM backend (backend='llm'), or drop the stimuli and variants for a "
+                "plain random split."
+            )
         for item in study.items.select_related("poll_question__poll"):
+            if item.type not in OFFLINE_TYPES:
+                problems.append(
+                    f"Item '{item.code}' is a {item.get_type_display().lower()} item: the offline "
+                    "backend answers only from real poll data, whose questions are single "
+                    "choices, so it can answer single-choice and Likert items grounded in a poll "
+                    "question. Use the LLM backend (backend='llm') for this item."
+                )
+                continue
             question = item.poll_question
             if question is None:
                 problems.append(

@@ -2,9 +2,16 @@
 `studies.pipeline`."""
 
 from studies.services.runs import run_cancel, run_estimate, run_resume, run_start
-from studies.services.studies import ItemSpec, OptionSpec, prompt_template_problems, study_create
+from studies.services.studies import (
+    ConditionSpec,
+    ItemSpec,
+    OptionSpec,
+    prompt_template_problems,
+    study_create,
+)
 
 __all__ = [
+    "ConditionSpec",
     "ItemSpec",
     "OptionSpec",
     "prompt_template_problems",

@@ -18,8 +18,9 @@ from personas.models import Population
 from studies.backends.base import RespondentBackend
 from studies.backends.registry import BACKENDS
 from studies.dispatch import run_dispatch
-from studies.models import Run, Study
+from studies.models import Run, RunParticipant, Study
 from studies.progress import Reporter
+from studies.selection import needs_selection, participants_select
 from studies.services.studies import study_foreign_poll_problems
 
 
@@ -79,6 +80,13 @@ def run_start(
             )
     if seed is None:
         seed = secrets.randbits(63)
+    # Criteria, quotas and conditions select and assign the participants before anything is
+    # stored: a population that cannot satisfy them is refused with nothing written.
+    selection = (
+        participants_select(study=study, population=population, seed=seed)
+        if needs_selection(study)
+        else None
+    )
     with transaction.atomic():
         run = Run.objects.create(
             study=study,
@@ -88,10 +96,22 @@ def run_start(
             budget=budget,
             cost_estimate=estimate,
             seed=seed,
-            personas_total=population.personas.count(),
+            personas_total=(
+                len(selection.participants) if selection else population.personas.count()
+            ),
+            has_participants=selection is not None,
+            selection=selection.summary if selection else {},
             chunk_size=chunk_size,
             created_by=created_by,
         )
+        if selection is not None:
+            RunParticipant.objects.bulk_create(
+                (
+                    RunParticipant(run=run, persona_id=persona_id, position=i, condition=code)
+                    for i, (persona_id, code) in enumerate(selection.participants)
+                ),
+                batch_size=5000,
+            )
         transaction.on_commit(lambda: run_dispatch(run_id=run.id, executor=executor))
     return run
 
