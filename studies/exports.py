@@ -1,15 +1,18 @@
-"""A run's per-persona artefacts in the seed's layout: profile.json, context.md, experience.md and
-response.json for each persona, one folder per persona in a zip for the whole run."""
+"""A run's data out: the per-persona artefacts in the seed's layout (profile.json, context.md,
+experience.md and response.json for each persona, one folder per persona in a zip for the whole
+run), and every answer as a CSV row."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from environment.categories import DIMENSIONS
 from personas.engine.persona_sheet import STRUCTURED_LABEL
-from studies.models import RunPersona
+from studies.models import Answer, Run, RunPersona
 
 SOURCE_NOTES = {
     RunPersona.NarrativeSource.LLM: "Written by the language model from the profile.",
@@ -115,3 +118,44 @@ def run_export_zip(records: Iterable[RunPersona], *, folder: str) -> bytes:
             for name, text in persona_files(record).items():
                 archive.writestr(f"{folder}/persona_{record.persona_id}/{name}", text)
     return buffer.getvalue()
+
+
+ANSWER_COLUMNS = [
+    "persona_id", "persona_index", "area", "state", "age", *DIMENSIONS, "condition", "item",
+    "item_type", "answer", "number", "weight", "reasoning",
+]  # fmt: skip
+
+
+ANSWER_FIELDS = (
+    "persona_id", "persona__index", "persona__area__name", "persona__area__state", "persona__age",
+    *(f"persona__{d}" for d in DIMENSIONS), "condition", "item__code", "item__type",
+    "option__code", "choices", "number", "text", "weight", "reasoning",
+)  # fmt: skip
+
+
+def answer_rows(run: Run) -> Iterator[list]:
+    """One row per stored answer, for a CSV: the persona (position in its population, area and
+    demographics), its condition, the item, the answer in the item type's own form (an option
+    code; option codes joined by '|' for multiple selection, first to last for a ranking; the
+    text of a free-text answer), the number of a numeric answer, the weight and the reasoning."""
+    yield ANSWER_COLUMNS
+    answers = (
+        Answer.objects.filter(run=run)
+        .order_by("persona__index", "item__order")
+        .values_list(*ANSWER_FIELDS)
+    )
+    for row in answers.iterator(chunk_size=2000):
+        *head, option, choices, number, text, weight, reasoning = row
+        answer = option or ("|".join(choices) if choices else text)
+        yield [*head, answer, "" if number is None else number, weight, reasoning]
+
+
+def answers_csv_lines(run: Run) -> Iterator[str]:
+    """The answer rows as CSV text, a line at a time (for a streaming response)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in answer_rows(run):
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from studies.api.views import (
+    RunAnswersCsvView,
     RunCancelView,
     RunDetailView,
     RunEstimateView,
@@ -32,6 +33,7 @@ urlpatterns = [
         name="run-persona-export",
     ),
     path("runs/<int:pk>/export/", RunExportView.as_view(), name="run-export"),
+    path("runs/<int:pk>/answers.csv", RunAnswersCsvView.as_view(), name="run-answers-csv"),
     path("runs/<int:pk>/cancel/", RunCancelView.as_view(), name="run-cancel"),
     path("runs/<int:pk>/results/", RunResultsView.as_view(), name="run-results"),
 ]

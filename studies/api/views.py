@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -21,7 +21,7 @@ from studies.api.serializers import (
     StudyCreateSerializer,
     StudySerializer,
 )
-from studies.exports import run_export_zip
+from studies.exports import answers_csv_lines, run_export_zip
 from studies.models import Run, RunPersona, Study
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
@@ -237,3 +237,21 @@ class RunExportView(APIView):
         run = get_object_or_404(Run, pk=pk)
         records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
         return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")
+
+
+class RunAnswersCsvView(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # The CSV is not rendered by DRF: a client asking for text/csv gets it, not a 406; errors
+        # are still JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, pk: int):
+        """Every answer of the run as a CSV row (simulated personas): persona, area,
+        demographics, condition, item, answer, number, weight and reasoning."""
+        run = get_object_or_404(Run, pk=pk)
+        response = StreamingHttpResponse(answers_csv_lines(run), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="run_{run.id}_answers_simulated.csv"'
+        )
+        return response

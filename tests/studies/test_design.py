@@ -3,6 +3,8 @@ the participants a run selects and the conditions they are assigned to."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 
 import pytest
@@ -359,3 +361,27 @@ def test_a_bad_design_through_the_api_is_a_400_naming_the_field(api):
     assert refused.status_code == 400, refused.json()
     assert "inclusion" in refused.json()["error"]["fields"]
     assert not Study.objects.filter(title="Bad").exists()
+
+
+def test_answers_export_as_csv_with_condition_and_answer_per_row(
+    api, population, ideology, reporter
+):
+    study = study_create(
+        title="CSV",
+        conditions=TWO_ARMS,
+        items=[_item("lr", type="likert", poll_question_id=ideology.id)],
+        inclusion=[{"field": "state", "op": "eq", "value": "TX"}],
+    )
+    run = run_start(study=study, population=population, seed=4, backend="poll_model")
+    run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=reporter)
+    response = api.get(f"/api/v1/runs/{run.id}/answers.csv", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == run.personas_total == Answer.objects.filter(run=run).count()
+    stored = {
+        a.persona_id: (a.condition, a.option.code)
+        for a in Answer.objects.filter(run=run).select_related("option")
+    }
+    assert {int(r["persona_id"]): (r["condition"], r["answer"]) for r in rows} == stored
+    assert {r["state"] for r in rows} == {"TX"} and {r["item_type"] for r in rows} == {"likert"}
+    assert api.get("/api/v1/runs/999999/answers.csv").status_code == 404
