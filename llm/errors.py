@@ -17,6 +17,10 @@ class MissingAPIKeyError(LLMError):
     pass
 
 
+class OutboundRefusedError(LLMError):
+    """A configuration names a host or a key this server's operator does not allow."""
+
+
 class ReplayMissError(LLMError):
     """Replay-only mode and the call is not in the cache."""
 

@@ -51,6 +51,7 @@ from llm.errors import (
 )
 from llm.keys import api_key_for
 from llm.models import LLMCall, ModelPrice
+from llm.outbound import check_outbound
 from llm.providers import adapter_for
 from llm.providers.base import (
     PermanentProviderError,
@@ -466,6 +467,8 @@ def _exchange(
             f"call (key {key[:12]}…). Run once without LLM_REPLAY_ONLY to record it.",
             cache_key=key,
         )
+    # Resolved again now: the address a name points to may have changed since the run started.
+    check_outbound(base_url=config.base_url, key=config.key)
     api_key = api_key_for(config)
     adapter = adapter_for(config.provider)
     limiter = limiter_for(config)

@@ -1,4 +1,5 @@
-"""API keys come from the environment or a secret file, only at call time, never from the database."""
+"""API keys come from the environment or a secret file, only at call time, never from the database;
+a run names at most an alias the operator declared (`llm.outbound`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 from llm.errors import MissingAPIKeyError
+from llm.outbound import key_env_for
 from llm.types import LLMConfig, Provider
 
 KEY_ENV = {
@@ -18,7 +20,7 @@ COMPATIBLE_PLACEHOLDER_KEY = "EMPTY"
 
 
 def api_key_for(config: LLMConfig) -> str:
-    name = config.api_key_env or KEY_ENV[config.provider]
+    name = key_env_for(config.key, KEY_ENV[config.provider])
     value = os.environ.get(name, "").strip()
     if not value and os.environ.get(f"{name}_FILE"):
         path = Path(os.environ[f"{name}_FILE"])

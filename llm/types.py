@@ -60,16 +60,24 @@ class LLMConfig(BaseModel):
     # Per HTTP request, in seconds; a timed-out request counts as a transient failure.
     timeout_s: float = Field(default=60.0, gt=0)
     structured_mode: StructuredMode = "auto"
-    # The name of the environment variable holding the key (and `<name>_FILE`), when it is not the
-    # provider's usual one — e.g. two compatible servers with different keys. Never the key itself.
-    api_key_env: str | None = None
+    # A key alias the operator declared (settings.LLM_KEYS: alias -> environment variable), when
+    # the run should not use the provider's usual key — e.g. two compatible servers with different
+    # keys. Never the key, and never an environment variable's name (`llm.outbound`).
+    key: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> LLMConfig:
+        from llm.outbound import base_url_problem, key_alias_problem  # outbound imports errors
+
         if self.provider == Provider.COMPATIBLE and not self.base_url:
             raise ValueError(
                 "provider 'compatible' needs base_url, e.g. http://localhost:8000/v1 for vLLM."
             )
+        problem = (self.base_url and base_url_problem(self.base_url)) or (
+            self.key and key_alias_problem(self.key)
+        )
+        if problem:
+            raise ValueError(problem)
         if self.structured_mode != "auto" and (
             self.structured_mode not in _MODES_BY_PROVIDER[self.provider]
         ):

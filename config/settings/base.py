@@ -198,6 +198,29 @@ LLM_REPLAY_ONLY = _env_flag("LLM_REPLAY_ONLY")
 # tokens_per_minute; a provider or limit left out is unlimited. A compatible server is limited per
 # base URL (llm.ratelimit).
 LLM_RATE_LIMITS = _env_rate_limits(("openai", "anthropic", "compatible"))
+
+
+def _env_networks(name: str, default: list[str]) -> list[str]:
+    import ipaddress
+
+    networks = env.list(name, default=default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a network ({exc}).") from None
+    return networks
+
+
+# Outbound calls (llm.outbound): the hosts a run's base_url may name (exact, or *.suffix), the
+# internal networks those may resolve to (public addresses always pass), and the key aliases a
+# run may name, each mapped to the environment variable holding the key ("alias=VAR,alias2=VAR2").
+LLM_ALLOWED_HOSTS = env.list(
+    "LLM_ALLOWED_HOSTS",
+    default=["api.openai.com", "api.anthropic.com", "localhost", "127.0.0.1", "::1"],
+)
+LLM_ALLOWED_NETWORKS = _env_networks("LLM_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+LLM_KEYS: dict[str, str] = env.dict("LLM_KEYS", default={})
 # Where the limiters keep their shared state; empty means REDIS_URL, and with neither the limits
 # hold within one process. Tests point it at a Redis database of their own.
 LLM_RATELIMIT_REDIS_URL = ""
@@ -233,6 +256,9 @@ SPECTACULAR_SETTINGS = {
         "StudyKindEnum": "studies.models.Study.Kind",
         "RunStatusEnum": "studies.models.Run.Status",
         "RunPersonaStatusEnum": "studies.models.RunPersona.Status",
+        "ItemTypeEnum": "studies.models.Item.Type",
+        "StudyAssignmentEnum": "studies.models.Study.Assignment",
+        "StudyDepthEnum": "studies.models.Study.Depth",
     },
 }
 

@@ -12,7 +12,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, REDIS_URL, env
+from .base import DATABASE_URL, REDIS_URL, _env_networks, env
 
 
 def _required(name: str) -> str:
@@ -33,6 +33,9 @@ def _required(name: str) -> str:
 
 
 DEBUG = False
+# No internal network is called unless the operator says so (a model server on the same host
+# needs LLM_ALLOWED_NETWORKS=127.0.0.0/8).
+LLM_ALLOWED_NETWORKS = _env_networks("LLM_ALLOWED_NETWORKS", [])
 SECRET_KEY = _required("SECRET_KEY")
 if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY is too short: use at least 32 random characters.")

@@ -210,3 +210,21 @@ def test_unknown_run_personas_are_404(api):
     response = api.get("/api/v1/runs/999999/personas/")
     assert response.status_code == 404
     assert "error" in response.json()
+
+
+def test_a_run_naming_an_internal_host_is_refused_by_the_api(api, study, population, settings):
+    settings.LLM_ALLOWED_NETWORKS = []
+    refused = api.post(
+        "/api/v1/runs/",
+        {
+            "study": study.id,
+            "population": population.id,
+            "backend": "llm",
+            "backend_config": {
+                "llm": {"provider": "compatible", "model": "m", "base_url": "http://127.0.0.1:6379"}
+            },
+        },
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "private, loopback or link-local" in refused.json()["error"]["message"]
