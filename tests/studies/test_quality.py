@@ -524,7 +524,7 @@ def test_report_is_json_ready(study):
 
 
 def test_rejects_what_is_not_a_saved_run():
-    with pytest.raises(TypeError, match="needs a saved studies.models.Run"):
+    with pytest.raises(TypeError, match=r"needs a saved studies\.models\.Run"):
         run_quality(None)  # type: ignore[arg-type]
 
 
