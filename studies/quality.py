@@ -333,6 +333,13 @@ def _associations(
             entry["poll"] = cramers_v(poll["option_id"], poll[dimension], poll["weight"])
         result[dimension] = entry
         mine, theirs = entry["personas"], entry.get("poll")
+        if judged and theirs is not None and mine["v"] is None and _clear(theirs):
+            # Not a flag: the personas may simply not carry the attribute (party without profiles).
+            report.limitations.append(
+                f"Item '{item.code}': the poll's answers vary with {dimension} (V "
+                f"{theirs['v']:.2f}) but the personas' {dimension} does not vary, so whether they "
+                "reproduce that difference could not be checked."
+            )
         if not judged or theirs is None or mine["v"] is None or theirs["v"] is None:
             continue
         numbers = {

@@ -542,3 +542,19 @@ def test_a_poll_without_mapped_respondents_falls_back_to_the_modal_share(study):
     assert entry["associations"]["sex"]["poll"]["v"] is None
     assert kinds(report) == [("linked", "too_uniform")]
     assert report["flags"][0]["values"]["modal_share"] == 1.0
+
+
+def test_an_association_the_personas_cannot_show_is_a_limitation_not_a_flag(study):
+    poll_rows = [("yes", "democrat")] * 18 + [("no", "democrat")] * 2
+    poll_rows += [("yes", "republican")] * 2 + [("no", "republican")] * 18
+    question = make_poll(["yes", "no"], [(a, {"party": p}) for a, p in poll_rows])
+    personas = make_personas([{}] * 20)  # no profile, so no party
+    item = make_item(study, "partisan", question=question)
+    run = make_run(study, personas)
+    answer(run, item, personas, ["yes", "no"] * 10)
+
+    report = run_quality(run)
+
+    assert item_report(report, "partisan")["associations"]["party"]["personas"]["v"] is None
+    assert report["flags"] == []
+    assert any("vary with party" in s for s in report["limitations"])
