@@ -18,7 +18,7 @@ METHOD = (
     "with intervals on Kish's effective sample size. Conditions: each point's share, the top-2 "
     f"share (difference with a {stats.NEWCOMBE} interval, chi-square or Fisher exact test) and the "
     "mean (difference with Welch's t interval and test, unweighted); groups: Kruskal-Wallis on "
-    "the points."
+    "the unweighted points."
 )
 
 

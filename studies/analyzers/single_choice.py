@@ -19,7 +19,9 @@ METHOD = (
     "(statsmodels.stats.proportion.proportion_confint, method='wilson'); weighted answers give "
     "weighted shares, with the interval on Kish's effective sample size (Σw)²/Σw². Conditions: "
     f"each option's share against the first condition's, difference with a {stats.NEWCOMBE} "
-    "interval, and the distribution over options; groups: options by category."
+    "interval and a chi-square (Fisher exact below an expected count of 5) test on effective "
+    "counts, and the distribution over options; groups: chi-square or Fisher exact of options by "
+    "category, on unweighted counts."
 )
 
 

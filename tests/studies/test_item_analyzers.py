@@ -541,3 +541,20 @@ def test_frame_has_the_value_columns_of_every_type(population, personas):
     assert isinstance(frame, pd.DataFrame)
     assert {"choices", "number", "text", "condition", "weight", "area", "sex"} <= set(frame)
     assert sorted(frame["number"]) == [1.0, 2.0, 3.5]
+
+
+def test_a_condition_without_answers_is_listed_and_its_comparisons_untestable(population, personas):
+    study = make_study(conditions=("control", "message", "unused"))
+    item = make_item(study, "pay", Item.Type.NUMERIC)
+    run = make_run(study, population)
+    arms = ["control" if i % 2 else "message" for i in range(20)]
+    store(run, item, personas[:20], [float(i) for i in range(20)], field="number", conditions=arms)
+    results = QuestionnaireAnalyzer().results(run=run)
+    assert results["conditions"][2] == {"code": "unused", "label": "Unused", "n": 0}
+    tests = item_result(results, "pay")["comparisons"]["conditions"]["tests"]
+    unused = next(t for t in tests if t["condition"] == "unused")
+    assert unused["p"] is None and unused["p_adjusted"] is None
+    assert "no answers" in unused["note"] and unused["significant"] is False
+    message = next(t for t in tests if t["condition"] == "message")
+    # The only p in the family: Holm leaves it as it is.
+    assert message["p_adjusted"] == pytest.approx(message["p"])
