@@ -1,17 +1,12 @@
 """The analyzer of each kind of study: a new analysis is a module of this package and its kinds'
-entries here. Every kind is single-choice for now."""
+entries here. Every kind is a questionnaire whose items are analysed by their types."""
 
 from __future__ import annotations
 
 from studies.analyzers.base import Analyzer
-from studies.analyzers.single_choice import SingleChoiceAnalyzer
+from studies.analyzers.questionnaire import QuestionnaireAnalyzer, SingleChoiceAnalyzer
 from studies.models import Study
 
-ANALYZERS: dict[Study.Kind, type[Analyzer]] = {
-    Study.Kind.POLICY_SUPPORT: SingleChoiceAnalyzer,
-    Study.Kind.MESSAGE_TEST: SingleChoiceAnalyzer,
-    Study.Kind.PRODUCT_PRICING: SingleChoiceAnalyzer,
-    Study.Kind.FEATURE_PREFERENCE: SingleChoiceAnalyzer,
-    Study.Kind.QUESTIONNAIRE: SingleChoiceAnalyzer,
-    Study.Kind.MULTI_AGENT: SingleChoiceAnalyzer,
-}
+__all__ = ["ANALYZERS", "QuestionnaireAnalyzer", "SingleChoiceAnalyzer"]
+
+ANALYZERS: dict[Study.Kind, type[Analyzer]] = {kind: QuestionnaireAnalyzer for kind in Study.Kind}

@@ -1,28 +1,31 @@
-"""Single-choice results: the share of personas choosing each option, with 95 % Wilson intervals,
-overall and by area and demographic group."""
+"""Single-choice results: the share of personas choosing each option, with 95 % Wilson intervals."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
-from environment.categories import DIMENSIONS
-from environment.models import Area
-from studies.analyzers.base import Analyzer
-from studies.analyzers.model_estimates import item_model_estimate
-from studies.models import Answer, Item, Run
+from studies.analyzers import stats
+from studies.analyzers.item_type import (
+    DistributionMeasure,
+    ItemTypeAnalysis,
+    Measure,
+    ShareMeasure,
+)
+from studies.models import ItemOption
 
-CONFIDENCE = 0.95
 METHOD = (
     "Share of personas choosing each option, with a 95% Wilson score interval per option "
-    "(statsmodels.stats.proportion.proportion_confint, method='wilson'), overall and within each "
-    "area and demographic group. Personas are simulated, not independently sampled people: the "
-    "intervals describe sampling noise in the simulation, not the uncertainty of a real survey."
+    "(statsmodels.stats.proportion.proportion_confint, method='wilson'); weighted answers give "
+    "weighted shares, with the interval on Kish's effective sample size (Σw)²/Σw². Conditions: "
+    f"each option's share against the first condition's, difference with a {stats.NEWCOMBE} "
+    "interval and a chi-square (Fisher exact below an expected count of 5) test on effective "
+    "counts, and the distribution over options; groups: chi-square or Fisher exact of options by "
+    "category, on unweighted counts."
 )
-BREAKDOWN_DIMENSIONS = ("area", *DIMENSIONS)
 
 
-def _option_rows(answers: pd.DataFrame, options: list) -> list[dict]:
+def option_rows(answers: pd.DataFrame, options: list[ItemOption]) -> list[dict]:
     """Each option's count and share with its Wilson interval. Weighted answers (a question asked
     of part of its sample) give weighted shares, with the interval on Kish's effective sample size
     (Σw)² / Σw²."""
@@ -31,128 +34,55 @@ def _option_rows(answers: pd.DataFrame, options: list) -> list[dict]:
     weights = answers["weight"]
     weighted = bool((weights != 1.0).any())
     total = float(weights.sum())
-    n_eff = total**2 / float((weights**2).sum()) if weighted and total > 0 else n
+    n_eff = stats.kish_n_eff(weights.to_numpy()) if weighted and total > 0 else n
     sums = answers.groupby("option_id")["weight"].sum().to_dict() if weighted else counts
     rows = []
     for option in options:
         count = int(counts.get(option.id, 0))
         share = float(sums.get(option.id, 0)) / total if weighted else count / n
-        low, high = proportion_confint(share * n_eff, n_eff, alpha=1 - CONFIDENCE, method="wilson")
+        low, high = stats.wilson(share, n_eff)
         rows.append(
             {
                 "code": option.code,
                 "label": option.label,
                 "count": count,
                 "share": share,
-                "ci_low": float(low),
-                "ci_high": float(high),
+                "ci_low": low,
+                "ci_high": high,
             }
         )
     return rows
 
 
-def _answers_frame(run: Run) -> pd.DataFrame:
-    """One row per stored answer: persona, item, option, and the persona's area and demographics."""
-    return pd.DataFrame.from_records(
-        Answer.objects.filter(run=run).values_list(
-            "persona_id",
-            "item_id",
-            "option_id",
-            "weight",
-            "persona__area_id",
-            "persona__area__state",
-            "persona__age",
-            *(f"persona__{d}" for d in DIMENSIONS),
-        ),
-        columns=[
-            "persona_id",
-            "item_id",
-            "option_id",
-            "weight",
-            "area",
-            "state",
-            "age",
-            *DIMENSIONS,
-        ],
-    )
+def option_counts(answers: pd.DataFrame, options: list[ItemOption]) -> np.ndarray:
+    """How many answers chose each option, in the options' order."""
+    counts = answers["option_id"].value_counts()
+    return np.array([int(counts.get(o.id, 0)) for o in options])
 
 
-def _breakdown(answers: pd.DataFrame, dimension: str, labels: dict, options: list) -> list[dict]:
-    """The option rows within each category of one dimension that has answers, in the
-    dimension's own order (areas by id)."""
-    if answers.empty:
-        return []
-    order = list(labels) if dimension != "area" else sorted(answers["area"].unique())
-    grouped = dict(list(answers.groupby(dimension)))
-    groups = []
-    for category in order:
-        group = grouped.get(category)
-        if group is None or group.empty:
-            continue
-        groups.append(
-            {
-                "category": category,
-                "label": labels.get(category, category),
-                "n": len(group),
-                "options": _option_rows(group, options),
-            }
-        )
-    return groups
+def option_share_measures(options: list[ItemOption]) -> list[Measure]:
+    """Each option's share, then the distribution over all options."""
+
+    def chose(option_id: int):
+        return lambda answers: (answers["option_id"] == option_id).to_numpy()
+
+    return [
+        *(ShareMeasure("share", o.code, chose(o.id), weighted=True) for o in options),
+        DistributionMeasure("distribution", lambda answers: option_counts(answers, options)),
+    ]
 
 
-class SingleChoiceAnalyzer(Analyzer):
-    """Every item is a single choice among its options."""
-
+class SingleChoice(ItemTypeAnalysis):
     method = METHOD
 
-    def results(self, *, run: Run) -> dict:
-        """Per item: the answers' count, each option's share with its interval, and the same
-        within every area and demographic group."""
-        items = list(
-            Item.objects.filter(study_id=run.study_id)
-            .select_related("poll_question")
-            .prefetch_related("options")
-        )
-        frame = _answers_frame(run)
-        area_names = dict(
-            Area.objects.filter(id__in=frame["area"].unique().tolist()).values_list("id", "name")
-        )
-        labels = {"area": area_names, **DIMENSIONS}
-        results_items = []
-        for item in items:
-            options = list(item.options.all())
-            answers = frame[frame["item_id"] == item.id]
-            n = len(answers)
-            entry: dict = {}
-            question = item.poll_question
-            if n and bool((answers["weight"] != 1.0).any()) and question is not None:
-                entry["describes"] = (
-                    f"{question.universe} (personas weighted by their modelled probability of "
-                    "belonging)"
-                )
-            if run.backend == "poll_model" and n:
-                entry["model_estimate"] = item_model_estimate(
-                    run=run, item=item, answers=answers, labels=labels
-                )
-            results_items.append(
-                {
-                    "item_id": item.id,
-                    "code": item.code,
-                    "text": item.text,
-                    "n": n,
-                    "options": _option_rows(answers, options) if n else [],
-                    "breakdowns": {
-                        dimension: _breakdown(answers, dimension, labels[dimension], options)
-                        for dimension in BREAKDOWN_DIMENSIONS
-                    },
-                }
-                | entry
-            )
-        return {
-            "run_id": run.id,
-            "backend": run.backend,
-            "personas_answered": int(frame["persona_id"].nunique()),
-            "confidence": CONFIDENCE,
-            "method": self.method,
-            "items": results_items,
+    def summarize(self, answers: pd.DataFrame, *, with_samples: bool = True) -> tuple[list, dict]:
+        return option_rows(answers, self.options), {
+            "n_effective": stats.kish_n_eff(answers["weight"].to_numpy())
         }
+
+    def measures(self) -> list[Measure]:
+        return option_share_measures(self.options)
+
+    def group_tests(self, groups: list[pd.DataFrame]) -> list[dict]:
+        table = np.array([option_counts(g, self.options) for g in groups])
+        return [dict(stats.contingency_test(table, seed=self.seed))]
