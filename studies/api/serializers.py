@@ -248,28 +248,58 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class OptionResultSerializer(serializers.Serializer):
+    """An option's row: share and Wilson interval for single choice, Likert and multiple
+    selection; mean rank, first-choice share and Borda score with intervals for a ranking."""
+
     code = serializers.CharField()
     label = serializers.CharField()
-    count = serializers.IntegerField()
-    share = serializers.FloatField()
-    ci_low = serializers.FloatField()
-    ci_high = serializers.FloatField()
+    count = serializers.IntegerField(required=False)
+    share = serializers.FloatField(required=False)
+    ci_low = serializers.FloatField(required=False, allow_null=True)
+    ci_high = serializers.FloatField(required=False, allow_null=True)
+    mean_rank = serializers.FloatField(required=False, allow_null=True)
+    first_share = serializers.FloatField(required=False, allow_null=True)
+    borda = serializers.FloatField(required=False, allow_null=True)
 
 
 class GroupResultSerializer(serializers.Serializer):
-    category = serializers.CharField()
+    category = serializers.CharField(required=False)
+    code = serializers.CharField(required=False, help_text="Conditions: the condition's code")
     label = serializers.CharField()
     n = serializers.IntegerField()
     options = OptionResultSerializer(many=True)
+    summary = serializers.DictField(required=False, help_text="The item type's summary")
+
+
+class ComparisonsSerializer(serializers.Serializer):
+    conditions = serializers.DictField(
+        help_text="control, correction ('holm') and tests: each condition vs the control on each "
+        "measure, with the difference, its interval (named), the test (named), p, Holm-adjusted p "
+        "and significance at 5%"
+    )
+    groups = serializers.DictField(
+        help_text="correction and tests: one omnibus test per area/demographic dimension (named), "
+        "p, Holm-adjusted p across the dimensions, significance at 5%"
+    )
 
 
 class ItemResultSerializer(serializers.Serializer):
     item_id = serializers.IntegerField()
     code = serializers.CharField()
     text = serializers.CharField()
+    type = serializers.ChoiceField(choices=Item.Type.choices)
     n = serializers.IntegerField()
     options = OptionResultSerializer(many=True)
+    summary = serializers.DictField(
+        help_text="Likert: mean with t interval, top-2/bottom-2 box with Wilson intervals; "
+        "numeric: mean, median (bootstrap interval), quantiles; multiple selection: mean number "
+        "chosen; free text: sample and term frequencies"
+    )
+    method = serializers.CharField()
     breakdowns = serializers.DictField(child=GroupResultSerializer(many=True))
+    conditions = GroupResultSerializer(many=True)
+    comparisons = ComparisonsSerializer()
+    model_estimate = serializers.DictField(required=False)
 
 
 class RunResultsSerializer(serializers.Serializer):
@@ -279,6 +309,10 @@ class RunResultsSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     method = serializers.CharField()
     items = ItemResultSerializer(many=True)
+    conditions = serializers.ListField(child=serializers.DictField(), required=False)
+    quality = serializers.DictField(
+        help_text="Quality control (seed 004 §9.2): flags, ok, limitations, method"
+    )
 
 
 class RunPersonaSerializer(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ from personas.services import AreaWeight, population_create
 from polls.models import Question
 from studies.models import Answer, Item, Run, RunParticipant, Study
 from studies.pipeline import run_process_chunk
+from studies.results import run_results_compute
 from studies.services import ConditionSpec, ItemSpec, OptionSpec, run_start, study_create
 from tests.conftest import DEMO_AREAS
 
@@ -279,6 +280,17 @@ def test_a_run_with_conditions_and_quotas_answers_its_participants_in_their_arms
     arm = dict(run.participants.values_list("persona_id", "condition"))
     assert all(a.condition == arm[a.persona_id] for a in answers)
     assert {a.option.value for a in answers} <= set(range(1, 8))
+
+    results = run_results_compute(run=run)
+    (item,) = results["items"]
+    assert item["type"] == "likert" and item["n"] == 40
+    values = [a.option.value for a in answers]
+    assert item["summary"]["mean"] == pytest.approx(sum(values) / 40)
+    assert [c["code"] for c in item["conditions"]] == ["control", "treated"]
+    assert [c["n"] for c in item["conditions"]] == [20, 20]
+    assert item["comparisons"]["conditions"]["correction"] == "holm"
+    assert "model_estimate" in item  # every point maps onto a poll option
+    assert "ok" in results["quality"]
 
 
 def test_the_offline_backend_refuses_what_poll_data_cannot_answer(population, cces_question):
