@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 # Records every width the progress bar takes, from the first paint on.
 RECORD_WIDTHS = """
 window.__widths = [];
@@ -28,14 +18,6 @@ document.addEventListener("DOMContentLoaded", () => {
   new MutationObserver(record).observe(fill, {attributes: true, attributeFilter: ["style"]});
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def _login(page: Page, stack) -> None:
