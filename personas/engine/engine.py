@@ -480,13 +480,12 @@ class PersonaEngine:
         return result
 
     def _draft(self, item: dict, answer: dict) -> AnswerDraft:
-        """An item's answer in the field its type uses."""
-        value = answer["answer"]
-        kind = item["type"]
+        """An item's answer in the field its type uses (`studies.models.Answer`)."""
+        value, kind = answer["answer"], item["type"]
         return AnswerDraft(
             option_id=(
                 self.option_id[(item["code"], value)]
-                if kind not in ("multiple_choice", "ranking", "numeric", "free_text")
+                if kind in ("single_choice", "likert")
                 else None
             ),
             choices=list(value) if kind in ("multiple_choice", "ranking") else None,
