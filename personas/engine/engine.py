@@ -1,5 +1,11 @@
-"""The persona engine: context engineering → (consistency check) → experience engineering →
-participation, each a structured call through the LLM gateway.
+"""The persona engine (seed 004): analyze → context engineering → (consistency check) → experience
+engineering → participation, each a structured call through the LLM gateway.
+
+Analyze decides which study-relevant attributes the persona needs (stored in its profile as
+`studyRelevantAttributes` and shown to every later step); experience engineering writes the number
+of episodes, and the valence mix, of seed 004's table for the persona's proficiency and the depth
+(`personas.engine.episodes`); participation answers each item in its item type's form, in the
+persona's assigned condition (its stimulus and item wordings).
 
 One `PersonaEngine` serves a whole run (it holds the study, the templates, the poll grounding and
 the area contexts, all read once) and `run(persona)` takes one persona through the steps. It is
@@ -20,6 +26,7 @@ from typing import Any
 
 from django.db import connection
 from django.template import Context
+from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
@@ -27,7 +34,21 @@ from llm.errors import ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, complete_structured
 from llm.types import LLMConfig, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
-from personas.engine.estimate import CHARS_PER_TOKEN, OUTPUT_TOKENS, run_cost
+from personas.engine.episodes import (
+    NEUTRAL_BAND,
+    VALENCE_MIX,
+    VALENCE_RULES,
+    episode_range,
+    level_for,
+)
+from personas.engine.estimate import (
+    CHARS_PER_TOKEN,
+    OUTPUT_TOKENS,
+    item_output_tokens,
+    run_cost,
+    step_max_tokens,
+    typical_output_tokens,
+)
 from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
 from personas.engine.persona_sheet import describe, profile_doc
 from personas.engine.prompts import (
@@ -40,31 +61,21 @@ from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
     Depth,
+    ItemShape,
     PersonaContext,
+    StudyAnalysis,
     experience_model,
     participation_model,
 )
 
 logger = logging.getLogger(__name__)
 
-# Episodes per persona by technology proficiency and depth, (fewest, most). The seed's own table
-# is not in this repository; these counts keep its rule — the more proficient the user, the more
-# technology-related history to draw on — and are an assumption, stated as such in the docs.
-EPISODES: dict[str, dict[str, tuple[int, int]]] = {
-    "novice": {"shallow": (1, 2), "standard": (2, 3), "deep": (3, 5)},
-    "basic": {"shallow": (1, 2), "standard": (2, 4), "deep": (4, 6)},
-    "intermediate": {"shallow": (2, 3), "standard": (3, 5), "deep": (5, 7)},
-    "advanced": {"shallow": (2, 3), "standard": (4, 6), "deep": (6, 8)},
-    "expert": {"shallow": (2, 4), "standard": (5, 7), "deep": (7, 10)},
-}
-# A persona made without a tech profile counts as intermediate.
-DEFAULT_PROFICIENCY = "intermediate"
-
 
 class EngineOptions(BaseModel):
     """How deep the engine goes, chosen per run."""
 
-    depth: Depth = "standard"
+    # None: the study's own depth (`Study.depth`); a run may override it.
+    depth: Depth | None = None
     consistency_check: bool = False
     concurrency: int = Field(default=8, ge=1, le=200)
     max_attempts: int = Field(default=3, ge=1, le=6)
@@ -78,8 +89,60 @@ class _StepFailed(Exception):
         self.reason = reason
 
 
-def episode_range(proficiency: str | None, depth: str) -> tuple[int, int]:
-    return EPISODES.get(proficiency or DEFAULT_PROFICIENCY, EPISODES[DEFAULT_PROFICIENCY])[depth]
+# How each item type asks for its answer (the participation prompt shows it under the item).
+INSTRUCTIONS = {
+    "single_choice": "Answer with one option code.",
+    "likert": "Answer with the option code of one point of the scale.",
+    "multiple_choice": "Choose every option that applies: a list of 1 to {most} option codes.",
+    "ranking": "Rank all the options: a list of every option code, your first choice first.",
+    "numeric": "Answer with {bounds}.",
+    "free_text": "Answer in your own words.",
+}
+
+
+def _item_view(item: Any, condition_code: str | None) -> dict:
+    """How the prompts show an item in a condition: its wording there, its options (Likert points
+    with their scale value and anchor) and how to answer."""
+    options = list(item.options.all())
+    shown = []
+    for position, o in enumerate(options, start=1):
+        display = o.label
+        if item.type == "likert":
+            point = o.value if o.value is not None else position
+            display = f"{point:g} = {o.label}"
+        shown.append({"id": o.id, "code": o.code, "label": o.label, "display": display})
+    most = min(item.max_choices or len(options), len(options))
+    instruction = INSTRUCTIONS.get(item.type, INSTRUCTIONS["single_choice"]).format(
+        most=most, bounds=_shape(item).bounds_text() if item.type == "numeric" else ""
+    )
+    return {
+        "id": item.id,
+        "code": item.code,
+        "type": item.type,
+        "type_label": item.get_type_display(),
+        "text": item.text_for(condition_code),
+        "instruction": instruction,
+        "unit": item.unit,
+        "options": shown,
+    }
+
+
+def _shape(item: Any) -> ItemShape:
+    return ItemShape(
+        code=item.code,
+        type=item.type,
+        options=tuple(o.code for o in item.options.all()),
+        min_value=item.min_value,
+        max_value=item.max_value,
+        unit=item.unit or "",
+        max_choices=item.max_choices,
+    )
+
+
+def _condition_view(condition: Any) -> dict | None:
+    if condition is None:
+        return None
+    return {"code": condition.code, "label": condition.label, "stimulus": condition.stimulus}
 
 
 class PersonaEngine:
@@ -99,6 +162,7 @@ class PersonaEngine:
         self.study = study
         self.items = items
         self.options = options or EngineOptions()
+        self.depth: str = self.options.depth or getattr(study, "depth", "") or "standard"
         self.run_id = run_id
         self.scenario = (study.description or study.title).strip()
         engine = template_engine()
@@ -106,25 +170,29 @@ class PersonaEngine:
             name: engine.from_string(text)
             for name, text in template_sources(study.prompt_templates).items()
         }
-        self.item_view = [
-            {
-                "id": item.id,
-                "code": item.code,
-                "text": item.text,
-                "options": [
-                    {"id": o.id, "code": o.code, "label": o.label} for o in item.options.all()
-                ],
-            }
-            for item in items
-        ]
+        self.conditions = list(study.conditions.all()) if study.pk else []
+        # The items as each condition shows them (None: no condition), built once for the run.
+        self.item_views = {
+            code: [_item_view(item, code) for item in items]
+            for code in [None, *(c.code for c in self.conditions)]
+        }
+        self.item_view = self.item_views[None]
         self.option_id = {
             (item["code"], o["code"]): o["id"] for item in self.item_view for o in item["options"]
         }
+        self.measures = tuple(getattr(study, "behavioral_measures", None) or ())
         self.participation_schema = participation_model(
-            options={i["code"]: [o["code"] for o in i["options"]] for i in self.item_view},
+            items=[_shape(item) for item in items],
             think_aloud=study.think_aloud,
             time_on_task=study.time_on_task,
+            measures=self.measures,
         )
+        item_types = [item.type for item in items]
+        self.max_tokens = {
+            step: step_max_tokens(step, config, item_types=item_types)
+            for step in ("analyze", "context", "consistency", "participation")
+        }
+        self._configs: dict[int, LLMConfig] = {}
         self._linked_questions = [i.poll_question_id for i in items if i.poll_question_id]
         self._grounding: Grounding | None = None
         self._grounding_lock = threading.Lock()
@@ -189,23 +257,39 @@ class PersonaEngine:
         grounding = self._grounding or self._load_grounding()
         return grounding.text(persona)
 
-    def _render(self, name: str, **values: Any) -> str:
+    def _render(self, name: str, condition: Any = None, **values: Any) -> str:
+        code = condition.code if condition is not None else None
         base = {
             "study_title": self.study.title,
             "study_kind": self.study.get_kind_display(),
             "scenario": self.scenario,
-            "items": self.item_view,
+            "items": self.item_views.get(code, self.item_view),
+            "condition": _condition_view(condition),
             "think_aloud": self.study.think_aloud,
             "time_on_task": self.study.time_on_task,
-            "depth": self.options.depth,
+            "measures": self.measures,
+            "depth": self.depth,
         }
         return self.templates[name].render(Context({**base, **values})).strip()
 
-    def _messages(self, name: str, **values: Any) -> list[dict]:
+    def _messages(self, name: str, condition: Any = None, **values: Any) -> list[dict]:
         return [
             {"role": "system", "content": self._system},
-            {"role": "user", "content": self._render(name, **values)},
+            {"role": "user", "content": self._render(name, condition, **values)},
         ]
+
+    def _experience_values(self, proficiency: str | None) -> dict:
+        """What the experience prompt says of the episodes: how many, and the level's mix."""
+        level = level_for(proficiency)
+        lo, hi = episode_range(level, self.depth)
+        return {
+            "min_episodes": lo,
+            "max_episodes": hi,
+            "proficiency": level,
+            "valence_mix": VALENCE_MIX[level],
+            "valence_rule": VALENCE_RULES[level],
+            "neutral_band": NEUTRAL_BAND,
+        }
 
     def _environment(self, persona: Any) -> str:
         with self._lock:
@@ -221,6 +305,17 @@ class PersonaEngine:
             scenario_type=self.study.kind,
         )
 
+    def _config_with(self, max_tokens: int) -> LLMConfig:
+        """The run's config with a step's output budget (raised, never lowered)."""
+        if max_tokens <= self.config.max_tokens:
+            return self.config
+        with self._lock:
+            config = self._configs.get(max_tokens)
+            if config is None:
+                config = self.config.model_copy(update={"max_tokens": max_tokens})
+                self._configs[max_tokens] = config
+        return config
+
     # --- steps --------------------------------------------------------------------------------
 
     def _call(
@@ -231,10 +326,12 @@ class PersonaEngine:
         schema,
         result: PersonaResult,
         calls: CallBuffer,
+        *,
+        max_tokens: int,
     ):
         try:
             structured: StructuredResult = complete_structured(
-                config=self.config,
+                config=self._config_with(max_tokens),
                 messages=messages,
                 schema=schema,
                 max_attempts=self.options.max_attempts,
@@ -254,8 +351,9 @@ class PersonaEngine:
         result.add_usage(structured.attempts)
         return structured.value
 
-    def run(self, persona: Any) -> PersonaResult:
-        """Take one persona through the steps.
+    def run(self, persona: Any, *, condition: Any = None) -> PersonaResult:
+        """Take one persona, assigned to `condition` (a study `Condition`, or None), through the
+        steps.
 
         Its call-log rows and cache entries come back unwritten in `result.calls`, for the caller
         to write with the persona's record (`CallBuffer.flush()`), so a persona costs one write
@@ -264,19 +362,30 @@ class PersonaEngine:
         """
         calls = CallBuffer()
         try:
-            result = self._run(persona, calls)
+            result = self._run(persona, condition, calls)
         except BaseException:
             calls.flush()
             raise
         result.calls = calls
         return result
 
-    def _run(self, persona: Any, calls: CallBuffer) -> PersonaResult:
+    def _run(self, persona: Any, condition: Any, calls: CallBuffer) -> PersonaResult:
         doc = profile_doc(persona)
         result = PersonaResult(narrative_source="llm", profile=doc.model_dump(mode="json"))
-        profile_text = describe(doc)
         try:
             environment = self._environment(persona)
+            analysis = self._call(
+                "analyze",
+                persona,
+                self._messages("analyze", condition, profile_text=describe(doc)),
+                StudyAnalysis,
+                result,
+                calls,
+                max_tokens=self.max_tokens["analyze"],
+            )
+            doc = profile_doc(persona, study_attributes=analysis.as_profile_attributes())
+            result.profile = doc.model_dump(mode="json")
+            profile_text = describe(doc)
             pool_context = (persona.profile or {}).get("context")
             if pool_context:
                 context = PersonaContext.model_validate(pool_context)
@@ -285,10 +394,13 @@ class PersonaEngine:
                 context = self._call(
                     "context",
                     persona,
-                    self._messages("context", profile_text=profile_text, environment=environment),
+                    self._messages(
+                        "context", condition, profile_text=profile_text, environment=environment
+                    ),
                     PersonaContext,
                     result,
                     calls,
+                    max_tokens=self.max_tokens["context"],
                 )
             result.context = context.model_dump(mode="json")
             context_text = context_as_text(context)
@@ -297,29 +409,43 @@ class PersonaEngine:
                     "consistency",
                     persona,
                     self._messages(
-                        "consistency", profile_text=profile_text, context_text=context_text
+                        "consistency",
+                        condition,
+                        profile_text=profile_text,
+                        context_text=context_text,
                     ),
                     ConsistencyReport,
                     result,
                     calls,
+                    max_tokens=self.max_tokens["consistency"],
                 )
                 result.consistency = report.model_dump(mode="json")
-            proficiency = doc.tech_profile.proficiency if doc.tech_profile else None
-            lo, hi = episode_range(proficiency, self.options.depth)
+            try:
+                episodes = self._experience_values(
+                    doc.tech_profile.proficiency if doc.tech_profile else None
+                )
+            except ValueError as exc:  # a proficiency no level of the table has
+                raise _StepFailed("experience", str(exc)) from exc
             experience = self._call(
                 "experience",
                 persona,
                 self._messages(
                     "experience",
+                    condition,
                     profile_text=profile_text,
                     context_text=context_text,
-                    min_episodes=lo,
-                    max_episodes=hi,
-                    proficiency=proficiency or DEFAULT_PROFICIENCY,
+                    **episodes,
                 ),
-                experience_model(min_episodes=lo, max_episodes=hi),
+                experience_model(
+                    min_episodes=episodes["min_episodes"],
+                    max_episodes=episodes["max_episodes"],
+                    level=episodes["proficiency"],
+                ),
                 result,
                 calls,
+                max_tokens=step_max_tokens(
+                    "experience", self.config, max_episodes=episodes["max_episodes"]
+                ),
             )
             result.experience = experience.model_dump(mode="json")
             participation = self._call(
@@ -327,6 +453,7 @@ class PersonaEngine:
                 persona,
                 self._messages(
                     "participation",
+                    condition,
                     profile_text=profile_text,
                     context_text=context_text,
                     experience_text=experience_as_text(result.experience),
@@ -336,6 +463,7 @@ class PersonaEngine:
                 self.participation_schema,
                 result,
                 calls,
+                max_tokens=self.max_tokens["participation"],
             )
         except _StepFailed as failed:
             result.failed_step, result.failure = failed.step, failed.reason[:4000]
@@ -344,63 +472,142 @@ class PersonaEngine:
             result.failed_step = "context"
             result.failure = f"the pool's stored context is invalid: {exc}"[:4000]
             return result
-        result.response = participation.model_dump(mode="json")
+        answers = participation.responses.model_dump(by_alias=True)
+        result.response = self._response_record(persona, condition, answers)
         result.answers = {
-            item["id"]: AnswerDraft(
-                option_id=self.option_id[(item["code"], r.answer)],
-                reasoning=r.reasoning,
-                think_aloud=r.think_aloud or "",
-                time_on_task_seconds=r.time_on_task_seconds,
-            )
-            for item, r in zip(self.item_view, participation.responses, strict=True)
+            item["id"]: self._draft(item, answers[item["code"]]) for item in self.item_view
         }
         return result
+
+    def _draft(self, item: dict, answer: dict) -> AnswerDraft:
+        """An item's answer in the field its type uses (`studies.models.Answer`)."""
+        value, kind = answer["answer"], item["type"]
+        return AnswerDraft(
+            option_id=(
+                self.option_id[(item["code"], value)]
+                if kind in ("single_choice", "likert")
+                else None
+            ),
+            choices=list(value) if kind in ("multiple_choice", "ranking") else None,
+            number=float(value) if kind == "numeric" else None,
+            text=value if kind == "free_text" else "",
+            reasoning=answer["reasoning"],
+            think_aloud=answer.get("think_aloud") or "",
+            time_on_task_seconds=answer.get("time_on_task_seconds"),
+        )
+
+    def _response_record(self, persona: Any, condition: Any, answers: dict) -> dict:
+        """response.json as seed 004 §3.4 has it: who answered which study when, each answer with
+        its reasoning, and the behavioural data the study asked for per item."""
+        record: dict[str, Any] = {
+            "personaId": persona.id,
+            "studyProtocolId": self.study.id,
+            "timestamp": timezone.now().isoformat(),
+            "condition": condition.code if condition is not None else None,
+            "responses": [
+                {
+                    "item": item["code"],
+                    "itemId": item["id"],
+                    "type": item["type"],
+                    "answer": answers[item["code"]]["answer"],
+                    "reasoning": answers[item["code"]]["reasoning"],
+                    **(
+                        {"think_aloud": answers[item["code"]]["think_aloud"]}
+                        if self.study.think_aloud
+                        else {}
+                    ),
+                }
+                for item in self.item_view
+            ],
+        }
+        if self.study.time_on_task or self.measures:
+            record["behavioralData"] = {
+                item["code"]: {
+                    **(answers[item["code"]].get("behavior") or {}),
+                    **(
+                        {"time_on_task_seconds": answers[item["code"]]["time_on_task_seconds"]}
+                        if self.study.time_on_task
+                        else {}
+                    ),
+                }
+                for item in self.item_view
+            }
+        return record
 
     # --- the estimate before a run ---------------------------------------------------------------
 
     def estimate(self, *, personas: list[Any], total: int) -> dict:
         """What a run over `total` personas would cost, from prompts rendered for a sample of them.
 
-        Input tokens: the rendered prompts of the sampled personas (characters / 4), with the
-        context and experience a model would have written stood in for by text of the typical
-        size, and the poll grounding by its wording with placeholder figures (the polls' answers
-        are not read). Output tokens: the typical reply sizes in OUTPUT_TOKENS, capped at
-        max_tokens. It is an upper bound in one way: calls answered from the cache cost nothing.
+        Input tokens: the rendered prompts of the sampled personas (characters / 4), with what a
+        model would have written in earlier steps (study-relevant attributes, context,
+        experience) stood in for by text of the typical size, and the poll grounding by its
+        wording with placeholder figures (the polls' answers are not read); sampled personas take
+        the study's conditions in turn. Output tokens: the typical reply sizes (the most episodes
+        the persona's level and the depth allow; per-item sizes by item type), capped at the
+        step's max_tokens. It is an upper bound in one way: calls answered from the cache cost
+        nothing.
         """
-        steps = ["context", "experience", "participation"]
+        steps = ["analyze", "context", "experience", "participation"]
         if self.options.consistency_check:
-            steps.insert(1, "consistency")
+            steps.insert(2, "consistency")
         sample = personas[:20]
         filler_context = "x" * OUTPUT_TOKENS["context"] * CHARS_PER_TOKEN
+        filler_attributes = "x" * OUTPUT_TOKENS["analyze"] * CHARS_PER_TOKEN
+        item_tokens = sum(
+            item_output_tokens(
+                item["type"],
+                len(item["options"]),
+                think_aloud=self.study.think_aloud,
+                measures=len(self.measures) + int(self.study.time_on_task),
+            )
+            for item in self.item_view
+        )
         per_step_in: dict[str, list[int]] = {s: [] for s in steps}
-        max_episodes = []
-        for persona in sample:
+        per_step_out: dict[str, list[int]] = {s: [] for s in steps}
+        max_tokens = dict(self.max_tokens)
+        for n, persona in enumerate(sample):
+            condition = self.conditions[n % len(self.conditions)] if self.conditions else None
             doc = profile_doc(persona)
             text = describe(doc)
+            with_attributes = f"{text}\n{filler_attributes}"
             environment = self._environment(persona)
-            _, hi = episode_range(
-                doc.tech_profile.proficiency if doc.tech_profile else None, self.options.depth
+            try:
+                episodes = self._experience_values(
+                    doc.tech_profile.proficiency if doc.tech_profile else None
+                )
+            except ValueError:  # that persona fails at once: it costs no experience call
+                episodes = self._experience_values(None)
+            hi = episodes["max_episodes"]
+            max_tokens["experience"] = max(
+                max_tokens.get("experience", 0),
+                step_max_tokens("experience", self.config, max_episodes=hi),
             )
-            max_episodes.append(hi)
-            filler_experience = "x" * (
-                (OUTPUT_TOKENS["experience_base"] + hi * OUTPUT_TOKENS["episode"]) * CHARS_PER_TOKEN
+            filler_experience = (
+                "x" * typical_output_tokens("experience", episodes=hi) * (CHARS_PER_TOKEN)
             )
             prompts = {
-                "context": self._messages("context", profile_text=text, environment=environment),
+                "analyze": self._messages("analyze", condition, profile_text=text),
+                "context": self._messages(
+                    "context", condition, profile_text=with_attributes, environment=environment
+                ),
                 "consistency": self._messages(
-                    "consistency", profile_text=text, context_text=filler_context
+                    "consistency",
+                    condition,
+                    profile_text=with_attributes,
+                    context_text=filler_context,
                 ),
                 "experience": self._messages(
                     "experience",
-                    profile_text=text,
+                    condition,
+                    profile_text=with_attributes,
                     context_text=filler_context,
-                    min_episodes=1,
-                    max_episodes=hi,
-                    proficiency="",
+                    **episodes,
                 ),
                 "participation": self._messages(
                     "participation",
-                    profile_text=text,
+                    condition,
+                    profile_text=with_attributes,
                     context_text=filler_context,
                     experience_text=filler_experience,
                     environment=environment,
@@ -410,13 +617,20 @@ class PersonaEngine:
             for s in steps:
                 chars = sum(len(m["content"]) for m in prompts[s])
                 per_step_in[s].append(chars // CHARS_PER_TOKEN)
-        mean_episodes = sum(max_episodes) / len(max_episodes) if max_episodes else 0
+                typical = typical_output_tokens(s, episodes=hi, item_tokens=item_tokens)
+                cap = (
+                    step_max_tokens("experience", self.config, max_episodes=hi)
+                    if s == "experience"
+                    else max_tokens[s]
+                )
+                per_step_out[s].append(min(typical, cap))
+        max_tokens.setdefault("experience", self.config.max_tokens)
         return run_cost(
             config=self.config,
             steps=steps,
             prompt_tokens=per_step_in,
-            mean_episodes=mean_episodes,
-            items=len(self.items),
+            output_tokens=per_step_out,
+            max_tokens=max_tokens,
             total=total,
             sampled=len(sample),
         )

@@ -16,6 +16,7 @@ from environment.categories import label
 from personas.engine.schemas import Demographics, PersonaContext, PersonaProfileDoc, TechProfile
 from personas.profile import BEHAVIOURAL_CHARACTERISTICS, BIG_FIVE
 from personas.profile.fields import FIELDS_BY_NAME
+from personas.profile.tech import proficiency_level
 
 STRUCTURED_LABEL = (
     "Built from the structured profile by the offline backend (no language model wrote it)."
@@ -26,12 +27,24 @@ def _profile(persona: Any) -> dict:
     return persona.profile or {}
 
 
-def profile_doc(persona: Any, *, study_attributes: dict | None = None) -> PersonaProfileDoc:
+def _level_name(value: str) -> str:
+    """The seed's level name: personas drawn before it say "basic" for "beginner". A value no
+    level has is kept as it is (the engine fails that persona with the reason)."""
+    try:
+        return proficiency_level(value) or value
+    except ValueError:
+        return value
+
+
+def profile_doc(
+    persona: Any, *, study_attributes: dict[str, dict[str, str]] | None = None
+) -> PersonaProfileDoc:
+    """The persona's profile.json; `study_attributes` are the analyze step's answer."""
     p = _profile(persona)
     tech = None
     if p.get("tech_proficiency"):
         tech = TechProfile(
-            proficiency=p["tech_proficiency"],
+            proficiency=_level_name(p["tech_proficiency"]),
             devices=list(p.get("tech_devices") or []),
             apps=list(p.get("tech_apps") or []),
             attitude=str(p.get("tech_attitude") or ""),
@@ -58,7 +71,7 @@ def profile_doc(persona: Any, *, study_attributes: dict | None = None) -> Person
         behavioural_characteristics={
             c: p[c] for c in BEHAVIOURAL_CHARACTERISTICS if p.get(c) is not None
         },
-        study_attributes=study_attributes or {},
+        studyRelevantAttributes=study_attributes or {},
         sources={
             "demographics": "census-proportional generator (personas.joint)",
             **{name: FIELDS_BY_NAME[name].source for name in used if p.get(name) is not None},
@@ -93,8 +106,10 @@ def describe(doc: PersonaProfileDoc) -> str:
         )
     for name, value in doc.behavioural_characteristics.items():
         lines.append(f"- {name.replace('_', ' ').capitalize()}: {str(value).replace('_', ' ')}")
-    for name, value in doc.study_attributes.items():
-        lines.append(f"- {name.replace('_', ' ').capitalize()}: {value}")
+    if doc.studyRelevantAttributes:
+        lines.append("- Study-relevant attributes:")
+        for name, attribute in doc.studyRelevantAttributes.items():
+            lines.append(f"  - {name.replace('_', ' ').capitalize()}: {attribute['value']}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from django.template import Engine
 
 from personas.engine.schemas import PersonaContext
 
-STEPS = ("context", "consistency", "experience", "participation")
+STEPS = ("analyze", "context", "consistency", "experience", "participation")
 TEMPLATE_NAMES = ("system", *STEPS)
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "engine"
 
@@ -50,9 +50,13 @@ def experience_as_text(experience: dict) -> str:
     lines = []
     for e in experience["episodes"]:
         refs = f" (builds on {', '.join(map(str, e['refers_to']))})" if e["refers_to"] else ""
+        # Experiences stored before strong opinions were asked for have no such key.
+        opinion = (
+            f" Strong opinion it left: {e['strong_opinion']}" if e.get("strong_opinion") else ""
+        )
         lines.append(
             f"{e['number']}. {e['timeframe']}{refs}: {e['scenario']} Reaction: {e['reaction']} "
-            f"Takeaway: {e['takeaway']} (valence {e['valence']:+.1f})"
+            f"Takeaway: {e['takeaway']} (valence {e['valence']:+.1f}){opinion}"
         )
     lines.append(f"Memory: {experience['synthesized_memory']}")
     lines.append(f"Emotional residue: {experience['emotional_residue']}")

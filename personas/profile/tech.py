@@ -8,9 +8,14 @@ real source (e.g. Pew Research Center internet surveys) is added to the project'
 
 Proficiency: a latent standard-normal score plus the shifts below (in standard deviations), cut at
 the standard-normal quantiles 10/30/70/90% — so a population with every shift at zero would be
-10% novice, 20% basic, 40% intermediate, 20% advanced, 10% expert. Devices and apps: each drawn
+10% novice, 20% beginner, 40% intermediate, 20% advanced, 10% expert. Devices and apps: each drawn
 independently with the probability the tables give for the persona's proficiency level. Attitude:
 the proficiency score plus fresh noise, cut into quartiles.
+
+Level names are seed 004's (§3.1, §6.4): novice, beginner, intermediate, advanced, expert. Personas
+drawn before the seed's names were adopted say "basic" for the second level; "basic" stays an
+accepted value (pools exported from them import unchanged) and is an alias, read as "beginner" by
+`proficiency_level` wherever a level is looked up (the persona engine's episode table).
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ from scipy.special import ndtri
 
 from personas.profile.conditional import shift_values
 
-PROFICIENCY: Final = ("novice", "basic", "intermediate", "advanced", "expert")
+# The levels drawn, lowest first (seed 004's names).
+PROFICIENCY_LEVELS: Final = ("novice", "beginner", "intermediate", "advanced", "expert")
+# Earlier names of a level, still accepted in profiles and pools.
+PROFICIENCY_ALIASES: Final = {"basic": "beginner"}
+# Every value a profile may hold (a pool's rows are checked against it).
+PROFICIENCY: Final = (*PROFICIENCY_LEVELS, *PROFICIENCY_ALIASES)
 ATTITUDE: Final = ("skeptical", "cautious", "pragmatic", "enthusiastic")
 
 # Assumption: split of an unshifted population over the proficiency levels.
@@ -53,7 +63,7 @@ PROFICIENCY_SHIFTS: Final = {
     },
 }
 
-# Assumption: P(owns device | proficiency level), levels in PROFICIENCY order.
+# Assumption: P(owns device | proficiency level), levels in PROFICIENCY_LEVELS order.
 DEVICE_PROBABILITIES: Final = {
     "smartphone": (0.70, 0.85, 0.95, 0.98, 0.99),
     "laptop": (0.25, 0.50, 0.75, 0.90, 0.95),
@@ -76,6 +86,20 @@ APP_PROBABILITIES: Final = {
     "productivity_suite": (0.05, 0.20, 0.45, 0.70, 0.85),
     "developer_tools": (0.00, 0.01, 0.05, 0.20, 0.50),
 }
+
+
+def proficiency_level(value: str | None) -> str | None:
+    """The seed's name of a proficiency level ("basic" -> "beginner"); None for no value. An
+    unknown value raises ValueError naming the levels."""
+    if value is None or value == "":
+        return None
+    level = PROFICIENCY_ALIASES.get(value, value)
+    if level not in PROFICIENCY_LEVELS:
+        raise ValueError(
+            f"unknown tech proficiency {value!r}; use one of {', '.join(PROFICIENCY_LEVELS)} "
+            f"(or {', '.join(PROFICIENCY_ALIASES)}, an earlier name)"
+        )
+    return level
 
 
 def _shifted_score(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -108,7 +132,9 @@ def tech_draw(frame: pd.DataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
     attitude = np.searchsorted(ndtri(np.array([0.25, 0.5, 0.75])), attitude_score)
     return pd.DataFrame(
         {
-            "tech_proficiency": pd.Categorical.from_codes(level, categories=list(PROFICIENCY)),
+            "tech_proficiency": pd.Categorical.from_codes(
+                level, categories=list(PROFICIENCY_LEVELS)
+            ),
             "tech_devices": _draw_sets(level, DEVICE_PROBABILITIES, rng),
             "tech_apps": _draw_sets(level, APP_PROBABILITIES, rng),
             "tech_attitude": pd.Categorical.from_codes(attitude, categories=list(ATTITUDE)),

@@ -1,5 +1,5 @@
-"""The LLM backend: each persona goes through the persona engine (context → experience →
-participation) on the provider and model chosen for the run.
+"""The LLM backend: each persona goes through the persona engine (analyze → context → experience →
+participation) on the provider and model chosen for the run, in the condition it was assigned to.
 
 `Run.backend_config` holds `{"llm": <llm.types.LLMConfig>, "engine": <EngineOptions>}`; both are
 validated before the run is created, and the API key is looked up then too, so a run that cannot
@@ -15,6 +15,7 @@ from llm.keys import api_key_for
 from llm.types import LLMConfig
 from personas.engine.engine import EngineOptions, PersonaEngine
 from personas.engine.prompts import template_sources
+from personas.engine.schemas import BEHAVIOURAL_MEASURES
 from personas.models import Persona, Population
 from studies.backends.base import BackendConfigError, PersonaResult, RespondentBackend
 from studies.models import Item, Run, Study
@@ -60,10 +61,38 @@ class LLMBackend(RespondentBackend):
 
     @classmethod
     def study_problems(cls, study: Study) -> list[str]:
+        """Items the engine cannot ask (too few options, a numeric range upside down), unknown
+        behavioural measures and prompt templates."""
         problems = []
-        for item in study.items.all():
-            if item.options.count() < 2:
-                problems.append(f"Item '{item.code}' needs at least two options to choose from.")
+        for item in study.items.prefetch_related("options"):
+            options = len(item.options.all())
+            if item.type in Item.WITH_OPTIONS and options < 2:
+                problems.append(
+                    f"Item '{item.code}' ({item.get_type_display()}) needs at least two options "
+                    "to choose from."
+                )
+            if (
+                item.type == Item.Type.NUMERIC
+                and item.min_value is not None
+                and item.max_value is not None
+                and item.min_value > item.max_value
+            ):
+                problems.append(
+                    f"Item '{item.code}': min_value {item.min_value:g} is above max_value "
+                    f"{item.max_value:g}; swap them."
+                )
+            if item.type == Item.Type.MULTIPLE_CHOICE and item.max_choices == 0:
+                problems.append(
+                    f"Item '{item.code}': max_choices is 0; allow at least one choice or leave "
+                    "it empty for any number."
+                )
+        unknown = [m for m in study.behavioral_measures or [] if m not in BEHAVIOURAL_MEASURES]
+        if unknown:
+            problems.append(
+                f"behavioral_measures: unknown measure(s) {', '.join(map(str, unknown))}; the "
+                f"language-model backend can ask for {', '.join(BEHAVIOURAL_MEASURES)} (time on "
+                "task is its own setting)."
+            )
         try:
             template_sources(study.prompt_templates)
         except ValueError as exc:
@@ -111,4 +140,4 @@ class LLMBackend(RespondentBackend):
         )
 
     def answer_persona(self, persona: Persona) -> PersonaResult:
-        return self.engine.run(persona)
+        return self.engine.run(persona, condition=self.condition_for(persona))

@@ -2,10 +2,13 @@
 
 It reads what a real model would read — the request's JSON Schema (OpenAI `response_format`, the
 Anthropic `respond` tool, or the schema written into the system message) and the user prompt — and
-writes an answer that fits the step: a life context that repeats the profile's facts, numbered
-episodes that refer back, and one answer per listed item, chosen from the listed option codes.
-Choices are deterministic in the prompt text, so the same persona gets the same answer and
-different personas spread over the options. It never looks at anything but the request.
+writes an answer that fits the step: study-relevant attributes, a life context that repeats the
+profile's facts, numbered episodes that refer back with the valence mix the prompt asks of the
+persona's level and one strong opinion, and participation answers derived from the schema itself
+(each item's answer an option code of its enum, distinct codes within the array bounds, a
+permutation, a number within its bounds, or text; every required field filled). Choices are
+deterministic in the prompt text, so the same persona gets the same answer and different personas
+spread over the options. It never looks at anything but the request.
 """
 
 from __future__ import annotations
@@ -13,18 +16,30 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
-ITEM_LINE = re.compile(r"^\[(?P<code>[^\]]+)\] ", re.MULTILINE)
-OPTION_LINE = re.compile(r"^  - (?P<code>[^:]+): ", re.MULTILINE)
 EPISODES = re.compile(r"Write (?P<lo>\d+) to (?P<hi>\d+) episodes")
+LEVEL = re.compile(r"This is an? (?P<level>\w+) technology user")
+ITEM_CODE = re.compile(r"^- \[(?P<code>[^\]]+)\]", re.MULTILINE)
+
+# Episode valences that fit each level's mix as the experience prompt states it (seed 004 §6.4):
+# a function of the episode count.
+VALENCES = {
+    "novice": lambda n: [-0.6] + [0.0] * (n - 1),
+    "beginner": lambda n: [0.5 if i % 2 == 0 else 0.0 for i in range(n)],
+    "intermediate": lambda n: [0.5 if i % 2 == 0 else -0.5 for i in range(n)],
+    "advanced": lambda n: [-0.5] + [0.6] * (n - 1),
+    "expert": lambda n: [0.8] + [-0.5 if i % 2 == 0 else 0.3 for i in range(n - 1)],
+}
 
 
-def _schema_title(body: dict) -> str:
+def _schema(body: dict) -> dict:
+    """The JSON Schema the request asks the answer to follow ({} when it names none)."""
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
-        return fmt["json_schema"]["schema"].get("title", "")
+        return fmt["json_schema"]["schema"]
     for tool in body.get("tools") or []:
-        return tool.get("input_schema", {}).get("title", "")
+        return tool.get("input_schema", {})
     system = body.get("system") or ""
     if isinstance(system, list):
         system = " ".join(block.get("text", "") for block in system)
@@ -33,11 +48,11 @@ def _schema_title(body: dict) -> str:
             system += _text(message)
     _, marker, schema = system.partition("JSON Schema:\n")
     if not marker:
-        return ""
+        return {}
     try:
-        return json.loads(schema.strip()).get("title", "")
+        return json.loads(schema.strip())
     except ValueError:
-        return ""
+        return {}
 
 
 def _text(message: dict) -> str:
@@ -52,9 +67,16 @@ def _prompt(body: dict) -> str:
     return _text(users[0]) if users else ""
 
 
-def _pick(seed: str, choices: list[str]) -> str:
-    digest = int(hashlib.sha256(seed.encode()).hexdigest(), 16)
-    return choices[digest % len(choices)]
+def _digest(seed: str) -> int:
+    return int(hashlib.sha256(seed.encode()).hexdigest(), 16)
+
+
+def _pick(seed: str, choices: list[Any]) -> Any:
+    return choices[_digest(seed) % len(choices)]
+
+
+def _shuffled(seed: str, choices: list[Any]) -> list[Any]:
+    return sorted(choices, key=lambda c: _digest(f"{seed}/{c}"))
 
 
 def _context(prompt: str) -> dict:
@@ -71,19 +93,42 @@ def _context(prompt: str) -> dict:
     }
 
 
+def _analysis(prompt: str) -> dict:
+    codes = ITEM_CODE.findall(prompt) or ["study"]
+    return {
+        "attributes": [
+            {
+                "name": "household_budget_pressure",
+                "value": _pick(prompt, ["low", "moderate", "high"]),
+                "relevance": "Every item asks, one way or another, what it would cost them.",
+            },
+            {
+                "name": "stake_in_" + re.sub(r"[^a-z0-9_]", "_", codes[0].lower())[:30],
+                "value": _pick(prompt + "stake", ["direct", "indirect", "none"]),
+                "relevance": f"Whether item {codes[0]} touches their own life decides how firmly "
+                "they answer.",
+            },
+        ]
+    }
+
+
 def _experience(prompt: str) -> dict:
     match = EPISODES.search(prompt)
     n = int(match.group("lo")) if match else 2
     n = max(n, 2)
+    level = LEVEL.search(prompt)
+    valences = VALENCES[level.group("level") if level else "intermediate"](n)
     episodes = [
         {
             "number": i,
-            "timeframe": f"{2010 + 3 * i}",
+            "timeframe": f"{2000 + i}",
             "scenario": f"Episode {i}: a decision about money and local services.",
             "reaction": "Weighed it carefully.",
             "takeaway": "Costs matter as much as promises.",
-            "valence": round(((i % 3) - 1) * 0.5, 1),
+            "valence": valences[i - 1],
             "refers_to": [i - 1] if i > 1 else [],
+            "creates_strong_opinion": i == n,
+            "strong_opinion": "Never trust a promise without a price tag." if i == n else None,
         }
         for i in range(1, n + 1)
     ]
@@ -95,32 +140,96 @@ def _experience(prompt: str) -> dict:
     }
 
 
-def _participation(prompt: str) -> dict:
-    items_part = prompt.split("Items (answer each once, in this order):", 1)[-1]
-    wants_think = '"think_aloud"' in prompt
-    wants_time = '"time_on_task_seconds"' in prompt
-    responses = []
-    blocks = ITEM_LINE.split(items_part)[1:]  # [code, rest, code, rest, …]
-    for code, rest in zip(blocks[::2], blocks[1::2], strict=True):
-        options = OPTION_LINE.findall(rest)
-        answer = _pick(prompt + code, options)
-        response = {
-            "item": code,
-            "answer": answer,
-            "reasoning": f"Given my circumstances, '{answer}' is what I would honestly pick.",
+def _resolve(schema: dict, defs: dict) -> dict:
+    while "$ref" in schema:
+        schema = {
+            **defs[schema["$ref"].rsplit("/", 1)[-1]],
+            **{k: v for k, v in schema.items() if k != "$ref"},
         }
-        if wants_think:
-            response["think_aloud"] = "Let me think about what this would mean for me."
-        if wants_time:
-            response["time_on_task_seconds"] = 20.0
-        responses.append(response)
-    return {"responses": responses}
+    return schema
+
+
+def _number(schema: dict, seed: str) -> float:
+    lo = schema.get("minimum", schema.get("exclusiveMinimum"))
+    hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+    fraction = (_digest(seed) % 997) / 997
+    if lo is None and hi is None:
+        return 20.0
+    if lo is None:
+        return float(hi) - 1 - round(fraction * 10, 1)
+    if hi is None:
+        return float(lo) + 1 + round(fraction * 10, 1)
+    value = round(lo + fraction * (hi - lo), 1)
+    if "exclusiveMinimum" in schema and value <= lo:
+        value = (lo + hi) / 2
+    return min(max(value, lo), hi)
+
+
+def _text_for(name: str, answer: Any) -> str:
+    if name == "reasoning":
+        return f"Given my circumstances, {json.dumps(answer)} is what I would honestly give."
+    if name == "think_aloud":
+        return "Let me think about what this would mean for me."
+    if name == "answer":
+        return "Honestly it depends on what it costs us and who pays for it in the end."
+    return f"My {name.replace('_', ' ')}, as I see it."
+
+
+def _instance(schema: dict, defs: dict, seed: str, name: str = "", answer: Any = None) -> Any:
+    """A value valid under `schema` (the subset pydantic writes), chosen deterministically."""
+    schema = _resolve(schema, defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return _pick(seed, schema["enum"])
+    if "anyOf" in schema:
+        usable = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return _instance(usable[0], defs, seed, name, answer)
+    kind = schema.get("type")
+    if kind == "object":
+        value: dict[str, Any] = {}
+        properties = schema.get("properties", {})
+        # The answer first: the reasoning refers to it.
+        for key in sorted(schema.get("required", []), key=lambda k: k != "answer"):
+            value[key] = _instance(properties[key], defs, f"{seed}/{key}", key, value.get("answer"))
+        return value
+    if kind == "array":
+        items = _resolve(schema.get("items", {}), defs)
+        lo = schema.get("minItems", 1)
+        hi = schema.get("maxItems", max(lo, 3))
+        n = lo + _digest(seed + "#") % (hi - lo + 1)
+        if "enum" in items:
+            return _shuffled(seed, list(items["enum"]))[:n]
+        return [_instance(items, defs, f"{seed}[{i}]", name) for i in range(n)]
+    if kind == "number":
+        return _number(schema, seed)
+    if kind == "integer":
+        lo = schema.get("minimum", 0)
+        return int(lo + _digest(seed) % (min(schema.get("maximum", lo + 3), lo + 3) - lo + 1))
+    if kind == "boolean":
+        return bool(_digest(seed) % 2)
+    text = _text_for(name, answer)
+    return (text + " " * schema.get("minLength", 0))[: schema.get("maxLength", len(text) + 99)]
+
+
+def _participation(prompt: str, schema: dict) -> dict:
+    defs = schema.get("$defs", {})
+    responses = _resolve(schema["properties"]["responses"], defs)
+    return {
+        "responses": {
+            code: _instance(item, defs, prompt + code)
+            for code, item in responses["properties"].items()
+        }
+    }
 
 
 def persona_responder(body: dict) -> dict:
     """The answer for one engine request (the step is read off the schema's title)."""
-    title = _schema_title(body)
+    schema = _schema(body)
+    title = schema.get("title", "")
     prompt = _prompt(body)
+    if title == "StudyAnalysis":
+        return _analysis(prompt)
     if title == "PersonaContext":
         return _context(prompt)
     if title == "ConsistencyReport":
@@ -128,7 +237,7 @@ def persona_responder(body: dict) -> dict:
     if title == "Experience":
         return _experience(prompt)
     if title == "Participation":
-        return _participation(prompt)
+        return _participation(prompt, schema)
     return {"error": f"the stand-in model does not know the schema {title!r}"}
 
 

@@ -91,7 +91,8 @@ def test_an_llm_run_stores_all_four_artefacts_and_aggregates_like_offline_runs(
         assert len(record.context["life_narrative"]) >= 80
         assert record.experience["episodes"][1]["refers_to"] == [1]
         assert [r["item"] for r in record.response["responses"]] == ["coverage", "levy"]
-        assert record.llm_calls == 3  # context, experience, participation
+        assert record.llm_calls == 4  # analyze, context, experience, participation
+        assert record.profile["studyRelevantAttributes"]
     assert Answer.objects.filter(run=run).count() == 24
     levy = next(i for i in run.results["items"] if i["code"] == "levy")
     assert levy["n"] == 12
@@ -100,7 +101,7 @@ def test_an_llm_run_stores_all_four_artefacts_and_aggregates_like_offline_runs(
     # Every request reached the server in the provider's own protocol, with the study in it.
     paths = {r.path for r in model_server.requests}
     assert paths == {"/v1/messages" if provider == "anthropic" else "/v1/chat/completions"}
-    assert len(model_server.requests) == 36
+    assert len(model_server.requests) == 48
 
 
 def test_the_cost_is_the_tokens_at_the_price_and_a_rerun_is_served_from_the_cache(
@@ -113,7 +114,7 @@ def test_the_cost_is_the_tokens_at_the_price_and_a_rerun_is_served_from_the_cach
     expected = (tokens_in * PRICE_IN + tokens_out * PRICE_OUT) / Decimal(1_000_000)
     assert first.cost_spent == expected > 0
     assert (first.input_tokens, first.output_tokens) == (tokens_in, tokens_out)
-    assert first.llm_calls == 36 and first.cached_calls == 0
+    assert first.llm_calls == 48 and first.cached_calls == 0
     assert first.cost_estimate["amount"] is not None
 
     served = len(model_server.requests)
@@ -121,7 +122,7 @@ def test_the_cost_is_the_tokens_at_the_price_and_a_rerun_is_served_from_the_cach
 
     assert second.status == Run.Status.COMPLETED
     assert len(model_server.requests) == served  # nothing went out
-    assert second.cached_calls == second.llm_calls == 36
+    assert second.cached_calls == second.llm_calls == 48
     assert second.cost_spent == 0
 
     def picks(run):
@@ -137,20 +138,21 @@ def test_the_cost_is_the_tokens_at_the_price_and_a_rerun_is_served_from_the_cach
 def test_a_persona_whose_answers_stay_invalid_fails_alone_and_the_run_goes_on(
     model_server, llm_study, small_population, run_llm
 ):
-    # The first persona's context call gets three unusable replies: not JSON, then wrong shape.
+    # The first persona's first call (analyze) gets three unusable replies: not JSON, then
+    # the wrong shape.
     model_server.script(
         reply("I would rather not say."),
-        reply({"life_narrative": "too short"}),
-        reply({"life_narrative": "too short"}),
+        reply({"attributes": []}),
+        reply({"attributes": []}),
     )
     run = run_llm(llm_study, small_population, llm_config(model_server))
 
     assert run.status == Run.Status.COMPLETED
     assert (run.personas_done, run.personas_failed) == (12, 1)
     failed = RunPersona.objects.get(run=run, status=RunPersona.Status.FAILED)
-    assert failed.failed_step == "context"
+    assert failed.failed_step == "analyze"
     assert "attempt 1: the reply is not valid JSON" in failed.failure
-    assert "life_narrative" in failed.failure
+    assert "attributes" in failed.failure
     assert not Answer.objects.filter(run=run, persona=failed.persona).exists()
     # The model read why its reply was refused before trying again.
     retry_prompt = model_server.requests[1].body["messages"][-1]["content"]
@@ -240,8 +242,8 @@ def test_pool_personas_skip_context_engineering(model_server, llm_study, small_p
     record = RunPersona.objects.filter(run=run).first()
     assert record.narrative_source == RunPersona.NarrativeSource.POOL
     assert record.context["life_narrative"] == pooled["life_narrative"]
-    assert record.llm_calls == 2
-    assert len(model_server.requests) == 24
+    assert record.llm_calls == 3  # analyze, experience, participation
+    assert len(model_server.requests) == 36
 
 
 def test_think_aloud_and_time_on_task_are_stored_when_the_study_asks(
@@ -262,7 +264,7 @@ def test_the_consistency_check_is_recorded_when_asked(
     run = run_llm(llm_study, small_population, llm_config(model_server, consistency_check=True))
     record = RunPersona.objects.filter(run=run).first()
     assert record.consistency == {"consistent": True, "issues": []}
-    assert record.llm_calls == 4
+    assert record.llm_calls == 5
 
 
 def test_offline_runs_label_their_narrative_as_built_from_the_profile(
