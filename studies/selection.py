@@ -28,6 +28,7 @@ from config.errors import DomainError
 from environment.categories import DIMENSIONS
 from personas.models import Persona
 from personas.profile.fields import FIELDS_BY_NAME
+from personas.profile.tech import PROFICIENCY_ALIASES
 
 # Persona columns a rule or quota may name, with their kind.
 PERSONA_FIELDS: dict[str, str] = {
@@ -201,6 +202,8 @@ def _frame(population_id: int, fields: set[str]) -> pd.DataFrame:
         profiles = frame.pop("profile").tolist()
         for name in profile_fields:
             frame[name] = [p.get(name) for p in profiles]
+        if "tech_proficiency" in frame:  # personas drawn before seed 004's level names
+            frame["tech_proficiency"] = frame["tech_proficiency"].replace(PROFICIENCY_ALIASES)
     else:
         frame = pd.DataFrame(list(rows.values_list(*columns)), columns=columns)
     return frame.rename(columns={"area_id": "area", "area__state": "state"})

@@ -91,7 +91,7 @@ class StudyCreateSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text="The study's own prompt templates by step (system, context, consistency, "
-        "experience, participation), in Django template language",
+        "experience, participation, analyze), in Django template language",
     )
     conditions = ConditionInputSerializer(
         many=True,

@@ -86,8 +86,17 @@ class RespondentBackend:
         return None
 
     @classmethod
-    def estimate(cls, *, study: Study, population: Population, config: dict) -> dict | None:
-        """What a run would cost, before it starts (`Run.cost_estimate`).
+    def estimate(
+        cls,
+        *,
+        study: Study,
+        population: Population,
+        config: dict,
+        participants: list[int] | None = None,
+    ) -> dict | None:
+        """What a run would cost, before it starts (`Run.cost_estimate`): over `participants`
+        (persona ids, in position order) when the study's criteria and quotas select them, else
+        over the whole population.
 
         Default: None, for a backend that costs nothing."""
         return None

@@ -118,18 +118,28 @@ class LLMBackend(RespondentBackend):
         return None
 
     @classmethod
-    def estimate(cls, *, study: Study, population: Population, config: dict) -> dict | None:
+    def estimate(
+        cls,
+        *,
+        study: Study,
+        population: Population,
+        config: dict,
+        participants: list[int] | None = None,
+    ) -> dict | None:
         parsed = parse_config(config)
         items = list(study.items.prefetch_related("options"))
         engine = PersonaEngine(
             config=parsed.llm, study=study, items=items, options=parsed.engine, for_estimate=True
         )
-        sample = list(
-            Persona.objects.filter(population=population)
-            .select_related("area")
-            .order_by("index")[:20]
-        )
-        return engine.estimate(personas=sample, total=population.personas.count())
+        if participants is not None:
+            # The participants the run will answer: their profiles set the episode counts.
+            chosen = Persona.objects.filter(id__in=participants[:20])
+            total = len(participants)
+        else:
+            chosen = Persona.objects.filter(population=population)
+            total = population.personas.count()
+        sample = list(chosen.select_related("area").order_by("index")[:20])
+        return engine.estimate(personas=sample, total=total)
 
     def __init__(self, run: Run, items: list[Item]) -> None:
         super().__init__(run, items)

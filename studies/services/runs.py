@@ -59,8 +59,21 @@ def run_start(
         raise DomainError(
             f"budget must be a positive amount; got {budget}.", fields={"budget": ["must be > 0"]}
         )
-    estimate = run_estimate(
-        study=study, population=population, backend=backend, backend_config=backend_config
+    if seed is None:
+        seed = secrets.randbits(63)
+    # Criteria, quotas and conditions select and assign the participants before anything is
+    # stored: a population that cannot satisfy them is refused with nothing written.
+    selection = (
+        participants_select(study=study, population=population, seed=seed)
+        if needs_selection(study)
+        else None
+    )
+    estimate = _estimate(
+        study=study,
+        population=population,
+        backend=backend,
+        backend_config=backend_config,
+        participants=[p for p, _ in selection.participants] if selection else None,
     )
     if budget is not None and estimate is not None:
         if estimate["amount"] is None:
@@ -78,15 +91,6 @@ def run_start(
                 code="over_budget",
                 fields={"budget": [f"estimate {estimate['amount']} exceeds it"]},
             )
-    if seed is None:
-        seed = secrets.randbits(63)
-    # Criteria, quotas and conditions select and assign the participants before anything is
-    # stored: a population that cannot satisfy them is refused with nothing written.
-    selection = (
-        participants_select(study=study, population=population, seed=seed)
-        if needs_selection(study)
-        else None
-    )
     with transaction.atomic():
         run = Run.objects.create(
             study=study,
@@ -130,13 +134,39 @@ def _backend_class(backend: str) -> type[RespondentBackend]:
 def run_estimate(
     *, study: Study, population: Population, backend: str, backend_config: dict | None
 ) -> dict | None:
-    """What a run would cost before it starts; None for a backend that costs nothing."""
+    """What a run would cost before it starts; None for a backend that costs nothing. A study
+    that selects its participants is estimated over those a run would select (the count is the
+    run's; with quotas, which personas fill them depends on the run's seed)."""
+    selection = (
+        participants_select(study=study, population=population, seed=0)
+        if needs_selection(study)
+        else None
+    )
+    return _estimate(
+        study=study,
+        population=population,
+        backend=backend,
+        backend_config=backend_config,
+        participants=[p for p, _ in selection.participants] if selection else None,
+    )
+
+
+def _estimate(
+    *,
+    study: Study,
+    population: Population,
+    backend: str,
+    backend_config: dict | None,
+    participants: list[int] | None,
+) -> dict | None:
     backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
     problem = backend_cls.config_problems(backend_config)
     if problem is not None:
         raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
-    return backend_cls.estimate(study=study, population=population, config=backend_config)
+    return backend_cls.estimate(
+        study=study, population=population, config=backend_config, participants=participants
+    )
 
 
 def run_resume(*, run: Run, executor: str | None = None) -> Run:

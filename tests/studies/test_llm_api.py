@@ -90,7 +90,7 @@ def test_the_estimate_prices_an_llm_run_and_calls_no_model(
     assert response.status_code == 200, response.json()
     estimate = response.json()["estimate"]
     assert response.json()["costs_money"] is True
-    assert estimate["calls"] == 8 * 3
+    assert estimate["calls"] == 8 * 4  # analyze, context, experience, participation
     expected = (
         Decimal(estimate["input_tokens"]) * PRICE_IN
         + Decimal(estimate["output_tokens"]) * PRICE_OUT
@@ -150,7 +150,7 @@ def test_per_persona_records_and_the_seed_layout_export(
     api, model_server, small_population, price, run_on_commit
 ):
     study = _study(api, think_aloud=True).json()
-    # The first persona's context call is refused three times: that persona fails alone.
+    # The first persona's first call (analyze) is refused three times: that persona fails alone.
     model_server.script(*[reply("not json")] * 3)
     started = run_on_commit(
         api.post,
@@ -168,13 +168,13 @@ def test_per_persona_records_and_the_seed_layout_export(
     run = api.get(f"/api/v1/runs/{started.json()['id']}/").json()
     assert run["status"] == "completed"
     assert (run["personas_done"], run["personas_failed"]) == (8, 1)
-    assert Decimal(run["cost_spent"]) > 0 and run["llm_calls"] == 3 + 7 * 3
+    assert Decimal(run["cost_spent"]) > 0 and run["llm_calls"] == 3 + 7 * 4
     assert run["cost_estimate"]["amount"] and run["budget"] == "10.0000"
 
     listing = api.get(f"/api/v1/runs/{run['id']}/personas/").json()
     assert listing["count"] == 8
     failed = api.get(f"/api/v1/runs/{run['id']}/personas/?status=failed").json()["results"]
-    assert len(failed) == 1 and failed[0]["failed_step"] == "context"
+    assert len(failed) == 1 and failed[0]["failed_step"] == "analyze"
     bad = api.get(f"/api/v1/runs/{run['id']}/personas/?status=maybe")
     assert bad.status_code == 400 and "ok, failed" in bad.json()["error"]["message"]
 
@@ -228,3 +228,15 @@ def test_a_run_naming_an_internal_host_is_refused_by_the_api(api, study, populat
     )
     assert refused.status_code == 400
     assert "private, loopback or link-local" in refused.json()["error"]["message"]
+
+
+def test_the_estimate_counts_the_participants_a_study_selects(api, model_server, population):
+    study = _study(api, quotas={"sex": {"female": 3, "male": 2}}).json()
+    estimate = api.post(
+        "/api/v1/runs/estimate/",
+        {"study": study["id"], "population": population.id, "backend": "llm",
+         "backend_config": _config(model_server)},
+        format="json",
+    ).json()["estimate"]  # fmt: skip
+    assert estimate["calls"] == 5 * 4  # five participants, four steps each
+    assert model_server.requests == []
