@@ -89,8 +89,8 @@ def config(server, **engine) -> dict:
 
 @pytest.fixture
 def run_assigned(django_capture_on_commit_callbacks):
-    """Start a run whose personas alternate control, cost (as the lead's assignment will write
-    them), and let it execute once the request commits; the finished run."""
+    """Start a run (its participants selected and assigned to control and cost by run_start)
+    and let it execute once the request commits; the finished run."""
 
     def call(study, population, backend_config) -> Run:
         with django_capture_on_commit_callbacks(execute=True):
@@ -101,12 +101,6 @@ def run_assigned(django_capture_on_commit_callbacks):
                 backend_config=backend_config,
                 seed=1,
                 executor="inline",
-            )
-            Run.objects.filter(id=run.id).update(has_participants=True)
-            personas = Persona.objects.filter(population=population).order_by("index")
-            RunParticipant.objects.bulk_create(
-                RunParticipant(run=run, persona=p, position=i, condition=("control", "cost")[i % 2])
-                for i, p in enumerate(personas)
             )
         run.refresh_from_db()
         return run
