@@ -397,3 +397,13 @@ def test_answers_export_as_csv_with_condition_and_answer_per_row(
     assert {int(r["persona_id"]): (r["condition"], r["answer"]) for r in rows} == stored
     assert {r["state"] for r in rows} == {"TX"} and {r["item_type"] for r in rows} == {"likert"}
     assert api.get("/api/v1/runs/999999/answers.csv").status_code == 404
+
+
+def test_an_area_criterion_and_an_area_quota_select_by_area_id(population):
+    study = _study(
+        inclusion=[{"field": "area", "op": "in", "value": ["dallas_tx_city", "phoenix_az_city"]}],
+        quotas={"area": {"dallas_tx_city": 4, "phoenix_az_city": 6}},
+    )
+    run = run_start(study=study, population=population, seed=3, backend="poll_cell")
+    areas = Counter(p.persona.area_id for p in run.participants.select_related("persona"))
+    assert areas == {"dallas_tx_city": 4, "phoenix_az_city": 6}
