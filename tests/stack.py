@@ -196,6 +196,10 @@ class Stack:
             "--mapping",
             "polls/mappings/cces2018_abortion.yaml",
         )
+        # ANES 1996 (bundled with statsmodels): its ideology scale grounds Likert items.
+        self.manage(
+            "import_poll", "--statsmodels", "anes96", "--mapping", "polls/mappings/anes96.yaml"
+        )
         self.token = (
             self.manage(
                 "shell",

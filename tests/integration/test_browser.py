@@ -118,5 +118,5 @@ def test_an_llm_study_from_the_browser_shows_its_estimate_then_runs_live(browser
         page.wait_for_url("**/runs/*/")
         expect(page.locator("#run-llm")).to_contain_text("openai/gpt-browser")
         _assert_bar_moved(_watch_run_page(page, 24))
-        assert len(model.requests) == 24 * 3
+        assert len(model.requests) == 24 * 4  # four engine steps a persona
         context.close()
