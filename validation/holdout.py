@@ -38,6 +38,8 @@ from polls.model.training import (
     require_demographics,
 )
 from polls.models import Question, Response
+from validation.calibration import DEFINITION as CALIBRATION_DEFINITION
+from validation.calibration import reliability_table
 from validation.scoring import (
     ALL_GROUPS,
     LARGE_GROUPS,
@@ -76,6 +78,7 @@ DEFINITIONS = {
     "observed share has sampling noise of its own, so even a method that knew every "
     "respondent's true probabilities would cover about 83% in groups where that noise "
     "dominates (P(|Z| < 1.96/√2)); far lower means the method's errors exceed its intervals",
+    "calibration": CALIBRATION_DEFINITION,
     "summaries": "distances are means over a dimension's groups weighted by their n; "
     f"'{ALL_GROUPS}' counts every group, '{LARGE_GROUPS}' only groups of at least min_group "
     "held-out respondents (smaller groups are listed with their n and flagged 'small')",
@@ -296,6 +299,7 @@ def holdout_report(
         "by_dimension": by_dimension,
         "dimensions_not_measured": [d for d in GROUP_DIMENSIONS if d not in by_dimension],
         "coverage": _coverage(overall, by_dimension, list(predicted)),
+        "calibration": {m: reliability_table(p, answers) for m, p in predicted.items()},
         "definitions": DEFINITIONS,
         "method": (
             "Seeded random hold-out of the question's respondents; every held-out respondent is "
