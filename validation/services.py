@@ -12,6 +12,7 @@ from django.db import transaction
 from polls.models import Question
 from validation.holdout import holdout_report
 from validation.models import ValidationRun
+from validation.versions import versions_of
 
 
 @transaction.atomic
@@ -43,4 +44,5 @@ def validation_run_holdout(
         n_test=report.n_test,
         metrics=report.metrics,
         created_by=created_by,
+        **versions_of(question),
     )
