@@ -51,6 +51,9 @@ DEFINITIONS = {
     "baseline_vs_environmental": "relative reduction of the held-out states' error by the area "
     "predictors: 1 − mean MAE with / mean MAE without, over the leave-areas-out questions",
     "lift_points": "mean leave-areas-out lift: MAE without minus with area predictors, in points",
+    "calibration": "per method, the reliability bins of the latest held-out runs pooled: counts "
+    "summed, mean predicted and observed frequency averaged with the counts as weights; the ECE "
+    "is that of the pooled table",
     "geographic_prediction_accuracy": "mean over the held-out questions of 1 − the "
     "size-weighted mean total variation of the platform's backend across the states with at "
     "least min_group held-out respondents",
@@ -93,6 +96,36 @@ def _geographic(run: ValidationRun) -> float | None:
     scored = state["summary"]["large_groups"]["methods"].get(primary_method(run), {})
     tv = scored.get("total_variation")
     return None if tv is None else 1 - tv
+
+
+def _pooled_calibration(runs: list[ValidationRun], method: str) -> dict:
+    """One reliability table of `method` over the runs' tables (validation.calibration)."""
+    bins: dict[tuple, list[float]] = {}
+    for run in runs:
+        table = run.metrics.get("calibration", {}).get(method)
+        for b in (table or {}).get("bins", []):
+            total = bins.setdefault(tuple(b["bin"]), [0, 0.0, 0.0])
+            total[0] += b["count"]
+            total[1] += b["count"] * b["mean_predicted"]
+            total[2] += b["count"] * b["observed_frequency"]
+    forecasts = sum(t[0] for t in bins.values())
+    rows = [
+        {
+            "bin": list(edges),
+            "count": int(count),
+            "mean_predicted": predicted / count,
+            "observed_frequency": observed / count,
+        }
+        for edges, (count, predicted, observed) in sorted(bins.items())
+        if count
+    ]
+    ece = (
+        sum(r["count"] * abs(r["mean_predicted"] - r["observed_frequency"]) for r in rows)
+        / forecasts
+        if forecasts
+        else None
+    )
+    return {"forecasts": int(forecasts), "ece": ece, "bins": rows}
 
 
 def _environment(runs: list[ValidationRun]) -> dict:
@@ -160,6 +193,7 @@ def accuracy_report(runs: list[ValidationRun], *, days: int, now: dt.datetime) -
     ]
     environment = _environment(areas)
     report = {
+        "calibration": {m: _pooled_calibration(holdout, m) for m in methods},
         "report_id": f"acc_rpt_{now:%Y%m%d}_{days}d",
         "days": days,
         "window_start": now - dt.timedelta(days=days),

@@ -190,3 +190,24 @@ def test_a_bad_days_is_a_400_that_says_what_to_send(api, days):
     assert response.status_code == 400
     error = response.json()["error"]
     assert "days" in error["fields"] and "days" in error["message"]
+
+
+def test_the_calibration_tables_of_the_latest_runs_are_pooled(api):
+    def table(*bins):
+        keys = ("bin", "count", "mean_predicted", "observed_frequency")
+        return {"poll_model": {"bins": [dict(zip(keys, b, strict=True)) for b in bins]}}
+
+    for code, bins in (
+        ("c1", [([0, 0.5], 4, 0.2, 0.25), ([0.5, 1], 4, 0.8, 0.75)]),
+        ("c2", [([0, 0.5], 2, 0.35, 0.5)]),
+    ):
+        metrics = _holdout({"poll_model": 0.1}, {"poll_model": 0.8}, {"poll_model": 0.0})
+        _run(_question(code, []), {**metrics, "calibration": table(*bins)}, 1)
+    pooled = api.get(URL).json()["calibration"]["poll_model"]
+    low, high = pooled["bins"]
+    # (4·0.2 + 2·0.35)/6 = 0.25 predicted, (4·0.25 + 2·0.5)/6 = 1/3 observed.
+    assert low == {"bin": [0, 0.5], "count": 6, "mean_predicted": pytest.approx(0.25),
+                   "observed_frequency": pytest.approx(1 / 3)}  # fmt: skip
+    assert high["count"] == 4 and high["mean_predicted"] == pytest.approx(0.8)
+    # ECE = (6·|0.25 − 1/3| + 4·|0.8 − 0.75|) / 10 = 0.07.
+    assert pooled["forecasts"] == 10 and pooled["ece"] == pytest.approx(0.07)

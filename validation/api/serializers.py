@@ -107,6 +107,19 @@ class RecommendationSerializer(serializers.Serializer):
     )
 
 
+class CalibrationBinSerializer(serializers.Serializer):
+    bin = serializers.ListField(child=serializers.FloatField(), help_text="[low, high) edges")
+    count = serializers.IntegerField(help_text="(respondent, option) forecasts in the bin")
+    mean_predicted = serializers.FloatField(help_text="Mean predicted probability in the bin")
+    observed_frequency = serializers.FloatField(help_text="Share of those options chosen")
+
+
+class CalibrationSerializer(serializers.Serializer):
+    forecasts = serializers.IntegerField(help_text="(respondent, option) forecasts pooled")
+    ece = _share("Expected calibration error of the pooled table")
+    bins = CalibrationBinSerializer(many=True)
+
+
 class AccuracyReportSerializer(serializers.Serializer):
     report_id = serializers.CharField(help_text="acc_rpt_<date>_<days>d")
     days = serializers.IntegerField()
@@ -125,6 +138,10 @@ class AccuracyReportSerializer(serializers.Serializer):
     )
     accuracy_by_backend = serializers.DictField(
         child=BackendAccuracySerializer(), help_text="Per method scored, baselines included"
+    )
+    calibration = serializers.DictField(
+        child=CalibrationSerializer(),
+        help_text="Per method, the reliability table pooled over the latest held-out runs",
     )
     accuracy_trend = TrendPointSerializer(many=True, help_text="Per day, every held-out run")
     environmental_improvements = EnvironmentalImprovementsSerializer()
