@@ -14,6 +14,14 @@ class ValidationRunCreateSerializer(serializers.Serializer):
         min_value=1,
         help_text="Smallest group summarised in large_groups (smaller ones are reported, flagged)",
     )
+    llm = serializers.DictField(
+        required=False,
+        help_text="Also ask the held-out respondents as personas through the LLM backend: its "
+        'run config, e.g. {"llm": {"provider": "openai", "model": "gpt-4o-mini"}}',
+    )
+    llm_personas = serializers.IntegerField(
+        default=100, min_value=1, max_value=500, help_text="Held-out respondents the LLM is asked"
+    )
 
 
 class ValidationDesignCreateSerializer(serializers.Serializer):

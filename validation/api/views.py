@@ -41,6 +41,8 @@ class ValidationRunListCreateView(generics.ListAPIView):
             holdout_fraction=v["holdout_fraction"],
             seed=v["seed"],
             min_group=v["min_group"],
+            llm=v.get("llm"),
+            llm_personas=v["llm_personas"],
             created_by=request.user,
         )
         return Response(ValidationRunSerializer(run).data, status=status.HTTP_201_CREATED)
