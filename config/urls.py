@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import error_body
 from config.health import healthz
+from validation import views as validation_views
 
 
 def api_not_found(request, exception=None):
@@ -49,6 +50,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
+    path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("studies.urls")),

@@ -12,6 +12,7 @@ from environment.models import Area
 from polls.importers import ImportPlan, PollImportError, crosstabs_compute
 from polls.importers.events import EventPlan
 from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Respondent, Response
+from validation.targets import validation_targets_sync
 
 POLL_FIELDS = (
     "title", "pollster", "year", "field_start", "field_end", "population", "mode", "source",
@@ -156,6 +157,8 @@ def poll_import(*, plan: ImportPlan) -> PollImportReport:
         ],
         batch_size=BATCH,
     )
+    # The questions with enough respondents become validation targets (re-validated by beat).
+    validation_targets_sync(poll=poll)
     return PollImportReport(
         poll=poll,
         created=created,

@@ -226,6 +226,34 @@ class Stack:
             )
         )
 
+    def start_beat(self, *, interval_s: float) -> subprocess.Popen:
+        """Start `celery beat` (services mode) with the validation targets' task every
+        `interval_s` seconds; stop it with `stop_process` (or it stops with the stack)."""
+        process = subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel=info",
+                "-s",
+                str(self.workdir / f"beat-schedule-{uuid.uuid4().hex[:6]}"),
+            ],
+            cwd=ROOT,
+            env={**self.env, "VALIDATION_BEAT_SECONDS": str(interval_s)},
+            stdout=self._log("beat"),
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_process(self, process: subprocess.Popen) -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
     def _start_server(self) -> None:
         self.port = free_port()
         process = subprocess.Popen(

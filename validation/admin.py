@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from validation.models import ValidationRun
+from validation.models import ValidationRun, ValidationTarget
 
 
 def _overall_mae(run: ValidationRun, method: str) -> str:
@@ -30,3 +30,10 @@ class ValidationRunAdmin(admin.ModelAdmin):
     @admin.display(description="national marginal MAE (pts)")
     def marginal_mae(self, obj: ValidationRun) -> str:
         return _overall_mae(obj, "national_marginal")
+
+
+@admin.register(ValidationTarget)
+class ValidationTargetAdmin(admin.ModelAdmin):
+    list_display = ["id", "question", "respondents", "active", "created_at", "updated_at"]
+    list_filter = ["active", "question__poll"]
+    list_select_related = ["question"]

@@ -256,6 +256,7 @@ def leave_areas_out(
     return {
         "design": "leave_areas_out",
         "question": f"{question.poll.slug}:{question.code}",
+        "options": len(options),
         "held_out_per_seed": held_out,
         "runs": runs,
         "summary": {

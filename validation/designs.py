@@ -9,6 +9,7 @@ from config.errors import DomainError
 from validation.execute import DESIGNS
 from validation.models import ValidationRun
 from validation.tasks import validation_run_execute_task
+from validation.versions import versions_of
 
 # The parameters each design takes from a request, with their types.
 PARAMS: dict[str, dict[str, type]] = {
@@ -80,6 +81,7 @@ def validation_run_design(
         params=_checked(design, params),
         seed=seed,
         created_by=created_by,
+        **versions_of(question),
     )
     if dispatch:
         transaction.on_commit(lambda: validation_run_execute_task.delay(run.id))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+
+from config.errors import DomainError
 from validation.area import leave_areas_out, official_results, subsample_design
+from validation.holdout import holdout_report
 from validation.models import ValidationRun
 
 DESIGNS: dict[str, Callable[..., dict]] = {
@@ -27,6 +31,8 @@ def validation_run_execute(*, run_id: int) -> ValidationRun:
         steps["total"] = total
         ValidationRun.objects.filter(id=run.id).update(progress={"done": done, "total": total})
 
+    if run.design == ValidationRun.Design.HOLDOUT:
+        return _execute_holdout(run)
     params = dict(run.params)
     if "seeds" in params:
         params["seeds"] = range(run.seed, run.seed + params["seeds"])
@@ -43,4 +49,28 @@ def validation_run_execute(*, run_id: int) -> ValidationRun:
         # The steps reported went to the row, not to this instance: finish from what was seen.
         run.progress = {"done": steps["total"], "total": steps["total"]}
     run.save(update_fields=["status", "error_message", "metrics", "progress"])
+    return run
+
+
+def _execute_holdout(run: ValidationRun) -> ValidationRun:
+    """A queued held-out run (a target's): split, predict, score, store."""
+    min_cell = run.min_cell or settings.POLL_CELL_MIN_RESPONDENTS
+    try:
+        report = holdout_report(
+            question=run.question,
+            holdout_fraction=run.holdout_fraction or 0.2,
+            seed=run.seed,
+            min_cell=min_cell,
+            min_group=run.params.get("min_group", 30),
+        )
+    except (DomainError, ValueError) as error:
+        run.status, run.error_message = ValidationRun.Status.FAILED, str(error)
+    else:
+        run.status, run.metrics = ValidationRun.Status.COMPLETED, report.metrics
+        run.n_train, run.n_test, run.min_cell = report.n_train, report.n_test, min_cell
+    run.progress = {"done": 1, "total": 1}
+    run.save(
+        update_fields=["status", "error_message", "metrics", "progress", "n_train", "n_test",
+                       "min_cell"]
+    )  # fmt: skip
     return run

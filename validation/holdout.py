@@ -38,6 +38,9 @@ from polls.model.training import (
     require_demographics,
 )
 from polls.models import Question, Response
+from validation.calibration import DEFINITION as CALIBRATION_DEFINITION
+from validation.calibration import reliability_table
+from validation.llm import LLM_LABEL, LLM_METHOD, MAX_PERSONAS, llm_predict
 from validation.scoring import (
     ALL_GROUPS,
     LARGE_GROUPS,
@@ -76,6 +79,7 @@ DEFINITIONS = {
     "observed share has sampling noise of its own, so even a method that knew every "
     "respondent's true probabilities would cover about 83% in groups where that noise "
     "dominates (P(|Z| < 1.96/√2)); far lower means the method's errors exceed its intervals",
+    "calibration": CALIBRATION_DEFINITION,
     "summaries": "distances are means over a dimension's groups weighted by their n; "
     f"'{ALL_GROUPS}' counts every group, '{LARGE_GROUPS}' only groups of at least min_group "
     "held-out respondents (smaller groups are listed with their n and flagged 'small')",
@@ -208,9 +212,20 @@ class HoldoutReport:
 
 
 def holdout_report(
-    *, question: Question, holdout_fraction: float, seed: int, min_cell: int, min_group: int
+    *,
+    question: Question,
+    holdout_fraction: float,
+    seed: int,
+    min_cell: int,
+    min_group: int,
+    llm: dict | None = None,
+    llm_personas: int = MAX_PERSONAS,
 ) -> HoldoutReport:
-    """Split, predict the held-out respondents by every method, score them (nothing stored)."""
+    """Split, predict the held-out respondents by every method, score them (nothing stored).
+
+    With `llm` (an LLM backend config), up to `llm_personas` held-out respondents are also asked
+    as personas through the LLM backend (`validation.llm`), and every method is scored on the
+    respondents it answered."""
     if not 0 < holdout_fraction < 1:
         raise DomainError(
             "holdout_fraction must be strictly between 0 and 1, e.g. 0.2.",
@@ -237,6 +252,10 @@ def holdout_report(
         min_cell=min_cell,
     )
 
+    asked = None
+    if llm is not None:
+        asked = llm_predict(question, test, option_ids, config=llm, limit=llm_personas, seed=seed)
+        test = test.iloc[asked.rows].reset_index(drop=True)
     dims = tuple(MATCH_ORDER)
     cell = CellPredictor(train, option_ids, dims, min_cell)
     no_state = CellPredictor(train, option_ids, tuple(d for d in dims if d != "state"), min_cell)
@@ -255,7 +274,9 @@ def holdout_report(
     }
     if model.probabilities is not None:
         predicted["poll_model"] = model.probabilities
-    predicted = {m: predicted[m] for m in METHODS if m in predicted}
+    if asked is not None:
+        predicted[LLM_METHOD] = asked.probabilities
+    predicted = {m: predicted[m] for m in (*METHODS, LLM_METHOD) if m in predicted}
     # One simulated answer per held-out respondent and method, as a run draws one per persona,
     # from the same random numbers for every method.
     uniforms = rng.random(len(test))[:, None]
@@ -288,7 +309,8 @@ def holdout_report(
     metrics = {
         "options": [o.code for o in options],
         "methods": list(predicted),
-        "method_labels": {m: METHOD_LABELS[m] for m in predicted},
+        "method_labels": {m: {**METHOD_LABELS, LLM_METHOD: LLM_LABEL}[m] for m in predicted},
+        "llm": None if asked is None else asked.about,
         "unavailable": {"poll_model": model.unavailable} if model.unavailable else {},
         "poll_model": model.about,
         "min_group": min_group,
@@ -296,6 +318,7 @@ def holdout_report(
         "by_dimension": by_dimension,
         "dimensions_not_measured": [d for d in GROUP_DIMENSIONS if d not in by_dimension],
         "coverage": _coverage(overall, by_dimension, list(predicted)),
+        "calibration": {m: reliability_table(p, answers) for m, p in predicted.items()},
         "definitions": DEFINITIONS,
         "method": (
             "Seeded random hold-out of the question's respondents; every held-out respondent is "

@@ -4,6 +4,27 @@ from django.db import models
 from django.db.models import Q
 
 
+class ValidationTarget(models.Model):
+    """A poll question with enough respondents to be validated again and again (created when its
+    poll is imported; `validation.targets`): its runs make accuracy a series."""
+
+    question = models.OneToOneField(
+        "polls.Question", on_delete=models.CASCADE, related_name="validation_target"
+    )
+    respondents = models.PositiveIntegerField(help_text="Answers to the question at the import")
+    active = models.BooleanField(
+        default=True, help_text="Off when a re-import left it too few respondents"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question_id"]
+
+    def __str__(self) -> str:
+        return f"Validation target: question {self.question_id}"
+
+
 class ValidationRun(models.Model):
     """A held-out check of how well a method reproduces a real poll question's answers."""
 
@@ -32,6 +53,18 @@ class ValidationRun(models.Model):
     n_train = models.PositiveIntegerField(default=0)
     n_test = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict)
+    target = models.ForeignKey(
+        ValidationTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    model_version = models.CharField(
+        max_length=120, blank=True, help_text="Versions of the models scored (validation.versions)"
+    )
+    data_version = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the question's respondents and answers"
+    )
+    code_version = models.CharField(
+        max_length=120, blank=True, help_text="Validation code version and deployed revision"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -39,6 +72,7 @@ class ValidationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["target", "-created_at"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(holdout_fraction__isnull=True)

@@ -154,6 +154,14 @@ def holdout_lines(run) -> list[str]:
             f"  {name:<28}{_num(c['whole_sample'], '.0%'):>6} {_num(c['all_groups'], '.0%'):>6} "
             f"{_num(c['large_groups'], '.0%'):>6}"
         )
+    if "calibration" in m:
+        lines.append("Calibration (expected calibration error; bins: count, predicted → observed):")
+        for name, c in m["calibration"].items():
+            cells = ", ".join(
+                f"{b['count']}: {b['mean_predicted']:.2f} → {b['observed_frequency']:.2f}"
+                for b in c["bins"]
+            )
+            lines.append(f"  {name:<28}ECE {_num(c['ece'], '.3f')}  [{cells}]")
     lines.append(f"coverage: {m['definitions']['coverage']}.")
     lines.append(f"rank r: {m['definitions']['rank_correlation_first_option']}.")
     return lines

@@ -141,6 +141,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Re-validate the validation targets whose model, data or code version changed (validation.targets).
+CELERY_BEAT_SCHEDULE = {
+    "validation-targets-revalidate": {
+        "task": "validation.tasks.validation_targets_revalidate_task",
+        "schedule": env.float("VALIDATION_BEAT_SECONDS", default=6 * 60 * 60),
+    }
+}
+# The deployed revision, recorded on validation runs (a change re-validates every target).
+CODE_VERSION = env("CODE_VERSION", default="")
 
 # --- domain limits ----------------------------------------------------------------------------
 POPULATION_MAX_SIZE = env.int("POPULATION_MAX_SIZE", default=100_000)

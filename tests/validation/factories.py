@@ -92,3 +92,37 @@ def bare_poll(n: int = 300) -> Question:
         for r in Respondent.objects.filter(poll=poll)
     )
     return question
+
+
+def full_profile_poll(n: int = 600) -> Question:
+    """Respondents with every census dimension a persona needs (the CCES extract has no income),
+    whose answer leans on their education."""
+    from environment.categories import DIMENSIONS
+
+    rng = np.random.default_rng(11)
+    poll = _poll("full-profile")
+    question, yes, no = _binary(poll, "item", "yes", "no")
+    educations = list(DIMENSIONS["education"])
+    Respondent.objects.bulk_create(
+        Respondent(
+            poll=poll,
+            external_id=str(i),
+            sex=str(rng.choice(list(DIMENSIONS["sex"]))),
+            race_ethnicity=str(rng.choice(list(DIMENSIONS["race_ethnicity"]))),
+            education=educations[i % len(educations)],
+            income=str(rng.choice(list(DIMENSIONS["income"]))),
+            state=VOTE_STATES[i % len(VOTE_STATES)],
+            age_min=(age := int(rng.integers(20, 80))),
+            age_max=age,
+        )
+        for i in range(n)
+    )
+    Response.objects.bulk_create(
+        Response(
+            respondent=r,
+            question=question,
+            option=yes if rng.random() < 0.3 + 0.1 * educations.index(r.education) else no,
+        )
+        for r in Respondent.objects.filter(poll=poll)
+    )
+    return question

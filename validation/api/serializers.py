@@ -14,6 +14,14 @@ class ValidationRunCreateSerializer(serializers.Serializer):
         min_value=1,
         help_text="Smallest group summarised in large_groups (smaller ones are reported, flagged)",
     )
+    llm = serializers.DictField(
+        required=False,
+        help_text="Also ask the held-out respondents as personas through the LLM backend: its "
+        'run config, e.g. {"llm": {"provider": "openai", "model": "gpt-4o-mini"}}',
+    )
+    llm_personas = serializers.IntegerField(
+        default=100, min_value=1, max_value=500, help_text="Held-out respondents the LLM is asked"
+    )
 
 
 class ValidationDesignCreateSerializer(serializers.Serializer):
@@ -41,3 +49,113 @@ class ValidationRunSerializer(serializers.ModelSerializer):
         fields = ["id", "question", "poll", "design", "status", "params", "progress",
                   "error_message", "method", "holdout_fraction", "seed", "min_cell",
                   "n_train", "n_test", "metrics", "created_at"]  # fmt: skip
+
+
+class AccuracyReportQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(
+        default=30,
+        min_value=1,
+        max_value=3650,
+        help_text="Window: runs created in the last `days` days (1 to 3650)",
+    )
+
+
+def _share(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class TopicAccuracySerializer(serializers.Serializer):
+    accuracy = _share(
+        "Mean 1 − total variation of the platform's backend, over the topic's questions"
+    )
+    questions = serializers.IntegerField(help_text="Questions of the topic validated in the window")
+
+
+class BackendAccuracySerializer(serializers.Serializer):
+    accuracy = _share("Mean 1 − total variation over the whole held-out samples")
+    coverage = _share("Mean share of (group, option) 95% intervals covering the observed share")
+    ece = _share("Mean expected calibration error (validation.calibration)")
+    questions = serializers.IntegerField(help_text="Questions on which this method was scored")
+
+
+class TrendPointSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="Day the runs were created (UTC)")
+    accuracy = _share("Mean 1 − total variation of the platform's backend over the day's runs")
+    runs = serializers.IntegerField(help_text="Held-out runs created that day")
+
+
+class EnvironmentalImprovementsSerializer(serializers.Serializer):
+    baseline_vs_environmental = _share(
+        "1 − mean held-out-state MAE with area predictors / without (leave-areas-out runs)"
+    )
+    lift_points = _share("Mean held-out-state MAE without minus with area predictors, in points")
+    geographic_prediction_accuracy = _share(
+        "Mean 1 − size-weighted total variation across the states with n >= min_group"
+    )
+
+
+class RunCountsSerializer(serializers.Serializer):
+    holdout = serializers.IntegerField(help_text="Completed held-out runs in the window")
+    holdout_questions = serializers.IntegerField(help_text="Questions with a held-out run")
+    leave_areas_out_questions = serializers.IntegerField(
+        help_text="Questions with a completed leave-areas-out run"
+    )
+    failed = serializers.IntegerField(help_text="Runs that failed in the window")
+
+
+class RecommendationSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Kind of weakness, e.g. weak_topic, coverage_off")
+    message = serializers.CharField(help_text="What was measured and what to do about it")
+    measurement = serializers.CharField(
+        help_text="The report field (dotted path) or run metric the advice comes from"
+    )
+    value = serializers.FloatField(allow_null=True, help_text="The measured value")
+    threshold = serializers.FloatField(
+        allow_null=True, help_text="The threshold it crossed (none for a count of problems)"
+    )
+
+
+class CalibrationBinSerializer(serializers.Serializer):
+    bin = serializers.ListField(child=serializers.FloatField(), help_text="[low, high) edges")
+    count = serializers.IntegerField(help_text="(respondent, option) forecasts in the bin")
+    mean_predicted = serializers.FloatField(help_text="Mean predicted probability in the bin")
+    observed_frequency = serializers.FloatField(help_text="Share of those options chosen")
+
+
+class CalibrationSerializer(serializers.Serializer):
+    forecasts = serializers.IntegerField(help_text="(respondent, option) forecasts pooled")
+    ece = _share("Expected calibration error of the pooled table")
+    bins = CalibrationBinSerializer(many=True)
+
+
+class AccuracyReportSerializer(serializers.Serializer):
+    report_id = serializers.CharField(help_text="acc_rpt_<date>_<days>d")
+    days = serializers.IntegerField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    runs = RunCountsSerializer()
+    overall_accuracy = _share(
+        "Mean over the questions (latest held-out run each) of 1 − total variation of the "
+        "platform's backend (poll_model, else poll-cell) over the whole held-out sample"
+    )
+    environmental_accuracy = _share(
+        "Mean 1 − total variation in held-out states with area predictors (leave-areas-out)"
+    )
+    accuracy_by_topic = serializers.DictField(
+        child=TopicAccuracySerializer(), help_text="Per topic tag ('untagged' without one)"
+    )
+    accuracy_by_backend = serializers.DictField(
+        child=BackendAccuracySerializer(), help_text="Per method scored, baselines included"
+    )
+    calibration = serializers.DictField(
+        child=CalibrationSerializer(),
+        help_text="Per method, the reliability table pooled over the latest held-out runs",
+    )
+    accuracy_trend = TrendPointSerializer(many=True, help_text="Per day, every held-out run")
+    environmental_improvements = EnvironmentalImprovementsSerializer()
+    recommendations = RecommendationSerializer(
+        many=True, help_text="Advice from measured weaknesses, each naming its measurement"
+    )
+    definitions = serializers.DictField(
+        child=serializers.CharField(), help_text="How each figure is computed"
+    )

@@ -7,12 +7,14 @@ from rest_framework.response import Response
 from config.errors import DomainError
 from polls.models import Question
 from validation.api.serializers import (
+    AccuracyReportQuerySerializer,
+    AccuracyReportSerializer,
     ValidationDesignCreateSerializer,
     ValidationRunCreateSerializer,
     ValidationRunSerializer,
 )
 from validation.designs import validation_run_design
-from validation.selectors import validation_run_list
+from validation.selectors import validation_accuracy_report, validation_run_list
 from validation.services import validation_run_holdout
 
 
@@ -39,6 +41,8 @@ class ValidationRunListCreateView(generics.ListAPIView):
             holdout_fraction=v["holdout_fraction"],
             seed=v["seed"],
             min_group=v["min_group"],
+            llm=v.get("llm"),
+            llm_personas=v["llm_personas"],
             created_by=request.user,
         )
         return Response(ValidationRunSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -82,3 +86,19 @@ class ValidationRunDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return validation_run_list()
+
+
+class AccuracyReportView(generics.GenericAPIView):
+    serializer_class = AccuracyReportSerializer
+
+    @extend_schema(
+        parameters=[AccuracyReportQuerySerializer], responses={200: AccuracyReportSerializer}
+    )
+    def get(self, request):
+        """Accuracy of the platform over the validation runs of the last `days` days: overall, by
+        topic, by backend (with calibration), the daily trend, the environmental lift, and
+        recommendations from measured weaknesses."""
+        query = AccuracyReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = validation_accuracy_report(days=query.validated_data["days"])
+        return Response(AccuracyReportSerializer(report).data)
