@@ -69,7 +69,7 @@ def test_a_study_started_from_the_browser_on_the_embedded_default(browser, embed
     page = context.new_page()
     _login(page, stack)
     page.fill("#id_title", "Coverage from the browser")
-    page.select_option("#id_question", index=1)  # 0 is the empty choice
+    page.select_option("#id_question", str(stack.question_id()))  # the CCES question
     page.fill("#id_size", "4000")
     page.click("#start-study button[type=submit]")
     page.wait_for_url("**/runs/*/")
@@ -81,7 +81,7 @@ def test_the_form_names_bad_input(browser, embedded_stack):
     page = browser.new_page()
     _login(page, embedded_stack)
     page.fill("#id_title", "Too big")
-    page.select_option("#id_question", index=1)  # 0 is the empty choice
+    page.select_option("#id_question", str(embedded_stack.question_id()))  # the CCES question
     page.evaluate("document.getElementById('id_size').removeAttribute('max')")
     page.fill("#id_size", "100000000")
     page.click("#start-study button[type=submit]")
@@ -102,7 +102,7 @@ def test_an_llm_study_from_the_browser_shows_its_estimate_then_runs_live(browser
         page = context.new_page()
         _login(page, stack)
         page.fill("#id_title", "Coverage asked of a language model")
-        page.select_option("#id_question", index=1)
+        page.select_option("#id_question", str(stack.question_id()))
         page.fill("#id_size", "24")
         page.select_option("#id_backend", "llm")
         page.select_option("#id_provider", "openai")
