@@ -59,6 +59,22 @@ def llm_config_checked(raw: dict) -> object:
     return config
 
 
+class _PollItem:
+    """The held-out question as an unsaved single-choice study item: the persona engine reads
+    an item's fields and methods (delegated to `Item`) and `options.all()`, the poll's options."""
+
+    def __init__(self, question, options: list) -> None:
+        from studies.models import Item
+
+        self._item = Item(
+            id=question.id, code=question.code, text=question.text, type=Item.Type.SINGLE_CHOICE
+        )
+        self.options = SimpleNamespace(all=lambda: options)
+
+    def __getattr__(self, name: str):
+        return getattr(self._item, name)
+
+
 def llm_predict(
     question, test: pd.DataFrame, option_ids: list[int], *, config: dict, limit: int, seed: int
 ) -> LLMPrediction:
@@ -80,13 +96,7 @@ def llm_predict(
     rng = np.random.default_rng(seed)
     asked = np.sort(rng.permutation(eligible)[:limit])
     options = list(question.options.order_by("order", "id"))
-    item = SimpleNamespace(
-        id=question.id,
-        code=question.code,
-        text=question.text,
-        options=SimpleNamespace(all=lambda: options),
-        poll_question_id=None,
-    )
+    item = _PollItem(question, options)
     study = Study(
         title=f"Validation of {question.poll.slug}:{question.code}", description=question.text
     )
