@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from config.ownership import visible_to
 from personas.models import Persona, Population
 
 
-def population_detail() -> QuerySet[Population]:
-    return Population.objects.prefetch_related("areas__area").annotate(
-        persona_count=Count("personas")
+def population_list(*, user) -> QuerySet[Population]:
+    """The populations `user` may see (their own; staff all), newest first."""
+    return visible_to(Population.objects.all(), user).order_by("-created_at", "-id")
+
+
+def population_detail(*, user) -> QuerySet[Population]:
+    return (
+        population_list(user=user)
+        .prefetch_related("areas__area")
+        .annotate(persona_count=Count("personas"))
+    )
+
+
+def persona_visible(*, user) -> QuerySet[Persona]:
+    """Personas of the populations `user` may see."""
+    return visible_to(
+        Persona.objects.select_related("area"), user, owner_field="population__created_by"
     )
 
 

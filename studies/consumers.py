@@ -6,7 +6,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from studies.progress import run_group_name, run_message
-from studies.selectors import run_snapshot
+from studies.selectors import run_list, run_snapshot
+
+
+def _may_follow(user, run_id: int) -> bool:
+    return run_list(user=user).filter(id=run_id).exists()
 
 
 class RunProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -16,10 +20,15 @@ class RunProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        self.group = run_group_name(self.run_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Another user's run is reported exactly like a missing one (4404), so a socket cannot
+        # tell which run ids exist, let alone follow them.
+        snapshot = None
+        if await database_sync_to_async(_may_follow)(user, self.run_id):
+            # Join before reading the stored state, so no event falls between the two.
+            self.group = run_group_name(self.run_id)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            snapshot = await database_sync_to_async(run_snapshot)(run_id=self.run_id)
         await self.accept()
-        snapshot = await database_sync_to_async(run_snapshot)(run_id=self.run_id)
         if snapshot is None:
             await self.send_json(
                 {

@@ -9,24 +9,34 @@ from django.db.models import Max, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.ownership import visible_to
 from studies.models import Item, ItemOption, Run, RunPersona, Study
 from studies.progress import ProgressMessage, run_message
 
 
-def study_list() -> QuerySet[Study]:
-    return Study.objects.prefetch_related(
-        Prefetch(
-            "items",
-            queryset=Item.objects.prefetch_related(
-                Prefetch("options", queryset=ItemOption.objects.order_by("order"))
-            ).order_by("order"),
-        ),
-        "conditions",
-    ).order_by("-created_at")
+def study_list(*, user) -> QuerySet[Study]:
+    """The studies `user` may see (their own; staff all), newest first, items and conditions
+    prefetched."""
+    return (
+        visible_to(Study.objects.all(), user)
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=Item.objects.prefetch_related(
+                    Prefetch("options", queryset=ItemOption.objects.order_by("order"))
+                ).order_by("order"),
+            ),
+            "conditions",
+        )
+        .order_by("-created_at")
+    )
 
 
-def run_list() -> QuerySet[Run]:
-    return Run.objects.select_related("study", "population").order_by("-created_at")
+def run_list(*, user) -> QuerySet[Run]:
+    """The runs `user` may see (their own; staff all), newest first."""
+    return visible_to(Run.objects.select_related("study", "population"), user).order_by(
+        "-created_at"
+    )
 
 
 def run_persona_list(*, run_id: int, status: str | None = None) -> QuerySet[RunPersona]:

@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from config.errors import DomainError
 from personas.services import AreaWeight, population_create
 from studies.forms import StudyStartForm
-from studies.models import Run
 from studies.selectors import run_list, run_snapshot
 from studies.services import ItemSpec, run_estimate, run_start, study_create
 
@@ -71,13 +70,13 @@ def home(request):
     return render(
         request,
         "pages/home.html",
-        {"form": form, "runs": run_list()[:20], "estimate": estimate},
+        {"form": form, "runs": run_list(user=request.user)[:20], "estimate": estimate},
     )
 
 
 @login_required
 def run_page(request, run_id: int):
-    run = get_object_or_404(Run.objects.select_related("study", "population"), id=run_id)
+    run = get_object_or_404(run_list(user=request.user), id=run_id)
     return render(
         request,
         "pages/run.html",

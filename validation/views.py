@@ -36,7 +36,7 @@ def accuracy_page(request):
     else:
         days = 30
         error = f"days: {query.errors['days'][0]} Showing the last 30 days."
-    report = validation_accuracy_report(days=days)
+    report = validation_accuracy_report(days=days, user=request.user)
     context = {
         "report": report,
         "days": days,

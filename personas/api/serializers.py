@@ -105,6 +105,14 @@ class PopulationSerializer(serializers.ModelSerializer):
         return self.context.get("composition", {})
 
 
+class PopulationSummarySerializer(serializers.ModelSerializer):
+    """A population in a list: what it is, without its composition or validation report."""
+
+    class Meta:
+        model = Population
+        fields = ["id", "name", "size", "seed", "method", "created_at"]
+
+
 class PersonaSerializer(serializers.ModelSerializer):
     state = serializers.CharField(source="area.state", read_only=True)
 

@@ -22,6 +22,7 @@ from personas.api.serializers import (
     PoolImportSerializer,
     PopulationCreateSerializer,
     PopulationSerializer,
+    PopulationSummarySerializer,
 )
 from personas.awareness import (
     PersonaView,
@@ -29,13 +30,26 @@ from personas.awareness import (
     reference_groups,
     social_pressures,
 )
-from personas.models import Persona, Population
 from personas.profile.export import anonymize, pool_to_json
-from personas.selectors import persona_list, persona_rows, population_composition, population_detail
+from personas.selectors import (
+    persona_list,
+    persona_rows,
+    persona_visible,
+    population_composition,
+    population_detail,
+    population_list,
+)
 from personas.services import AreaWeight, population_create, population_import_pool
 
 
-class PopulationCreateView(APIView):
+class PopulationCreateView(generics.ListAPIView):
+    """The caller's populations (staff see all), newest first; POST creates one."""
+
+    serializer_class = PopulationSummarySerializer
+
+    def get_queryset(self):
+        return population_list(user=self.request.user)
+
     @extend_schema(request=PopulationCreateSerializer, responses={201: PopulationSerializer})
     def post(self, request):
         data = PopulationCreateSerializer(data=request.data)
@@ -50,7 +64,7 @@ class PopulationCreateView(APIView):
             include_behavioral_characteristics=v["include_behavioral_characteristics"],
             created_by=request.user,
         )
-        population = population_detail().get(pk=population.pk)
+        population = population_detail(user=request.user).get(pk=population.pk)
         context = {"composition": population_composition(population=population)}
         return Response(
             PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED
@@ -60,7 +74,7 @@ class PopulationCreateView(APIView):
 class PopulationDetailView(APIView):
     @extend_schema(responses=PopulationSerializer)
     def get(self, request, pk: int):
-        population = get_object_or_404(population_detail(), pk=pk)
+        population = get_object_or_404(population_detail(user=request.user), pk=pk)
         context = {"composition": population_composition(population=population)}
         return Response(PopulationSerializer(population, context=context).data)
 
@@ -75,7 +89,9 @@ class PersonaListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        population = get_object_or_404(Population, pk=self.kwargs["pk"])
+        population = get_object_or_404(
+            population_list(user=self.request.user), pk=self.kwargs["pk"]
+        )
         filters = PersonaFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return persona_list(population=population, filters=filters.validated_data)
@@ -93,7 +109,7 @@ class PersonaDetailView(APIView):
     )
     def get(self, request, pk: int):
         """A persona with its environmental awareness: pressures and reference groups."""
-        persona = get_object_or_404(Persona.objects.select_related("area"), pk=pk)
+        persona = get_object_or_404(persona_visible(user=request.user), pk=pk)
         view = PersonaView.from_persona(persona)
         context = environmental_context(area_id=persona.area_id)
         awareness = {
@@ -126,7 +142,7 @@ class PopulationExportView(APIView):
     )
     def get(self, request, pk: int):
         """Every persona of a population as personas.json or CSV, optionally anonymized."""
-        population = get_object_or_404(Population, pk=pk)
+        population = get_object_or_404(population_list(user=request.user), pk=pk)
         kind = request.query_params.get("file_format", "json")
         if kind not in ("json", "csv"):
             raise DomainError(
@@ -163,7 +179,7 @@ class PoolImportView(APIView):
             name=data.validated_data["name"],
             created_by=request.user,
         )
-        population = population_detail().get(pk=population.pk)
+        population = population_detail(user=request.user).get(pk=population.pk)
         context = {"composition": population_composition(population=population)}
         return Response(
             PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import ConflictError, DomainError
-from personas.models import Population
+from personas.selectors import population_list
 from studies.api.serializers import (
     RunCreateSerializer,
     RunEstimateInputSerializer,
@@ -22,7 +22,7 @@ from studies.api.serializers import (
     StudySerializer,
 )
 from studies.exports import answers_csv_lines, run_export_zip
-from studies.models import Run, RunPersona, Study
+from studies.models import RunPersona
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
 from studies.services import (
@@ -40,7 +40,7 @@ class StudyListCreateView(generics.ListAPIView):
     serializer_class = StudySerializer
 
     def get_queryset(self):
-        return study_list()
+        return study_list(user=self.request.user)
 
     @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer})
     def post(self, request):
@@ -85,7 +85,8 @@ class StudyListCreateView(generics.ListAPIView):
             created_by=request.user,
         )
         return Response(
-            StudySerializer(study_list().get(pk=study.pk)).data, status=status.HTTP_201_CREATED
+            StudySerializer(study_list(user=request.user).get(pk=study.pk)).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -93,14 +94,16 @@ class StudyDetailView(generics.RetrieveAPIView):
     serializer_class = StudySerializer
 
     def get_queryset(self):
-        return study_list()
+        return study_list(user=self.request.user)
 
 
-def _lookup(model, pk: int, field: str):
-    obj = model.objects.filter(pk=pk).first()
+def _lookup(queryset, pk: int, field: str):
+    """An object named in a request body, among those the caller may see: another user's object
+    is reported as missing, exactly like one that does not exist."""
+    obj = queryset.filter(pk=pk).first()
     if obj is None:
         raise DomainError(
-            f"{model.__name__} {pk} does not exist.",
+            f"{queryset.model.__name__} {pk} does not exist.",
             code=f"unknown_{field}",
             fields={field: ["not found"]},
         )
@@ -111,7 +114,7 @@ class RunListCreateView(generics.ListAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return run_list()
+        return run_list(user=self.request.user)
 
     @extend_schema(request=RunCreateSerializer, responses={201: RunSerializer})
     def post(self, request):
@@ -119,8 +122,8 @@ class RunListCreateView(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         run = run_start(
-            study=_lookup(Study, v["study"], "study"),
-            population=_lookup(Population, v["population"], "population"),
+            study=_lookup(study_list(user=request.user), v["study"], "study"),
+            population=_lookup(population_list(user=request.user), v["population"], "population"),
             backend=v["backend"],
             backend_config=v["backend_config"],
             budget=v.get("budget"),
@@ -136,13 +139,13 @@ class RunDetailView(generics.RetrieveAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return run_list()
+        return run_list(user=self.request.user)
 
 
 class RunCancelView(APIView):
     @extend_schema(request=None, responses={200: RunSerializer})
     def post(self, request, pk: int):
-        run = get_object_or_404(Run, pk=pk)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
         run = run_cancel(run=run, reporter=ChannelsProgressReporter(run.id))
         return Response(RunSerializer(run).data)
 
@@ -150,7 +153,7 @@ class RunCancelView(APIView):
 class RunResultsView(APIView):
     @extend_schema(responses={200: RunResultsSerializer})
     def get(self, request, pk: int):
-        run = get_object_or_404(Run, pk=pk)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
         if run.results is None:
             raise ConflictError(
                 f"Run {run.id} is {run.status} and has no results yet; poll /api/v1/runs/{run.id}/ "
@@ -169,8 +172,8 @@ class RunEstimateView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         estimate = run_estimate(
-            study=_lookup(Study, v["study"], "study"),
-            population=_lookup(Population, v["population"], "population"),
+            study=_lookup(study_list(user=request.user), v["study"], "study"),
+            population=_lookup(population_list(user=request.user), v["population"], "population"),
             backend=v["backend"],
             backend_config=v["backend_config"],
         )
@@ -192,7 +195,7 @@ class RunPersonaListView(generics.ListAPIView):
     serializer_class = RunPersonaSummarySerializer
 
     def get_queryset(self):
-        run = get_object_or_404(Run, pk=self.kwargs["pk"])
+        run = get_object_or_404(run_list(user=self.request.user), pk=self.kwargs["pk"])
         status_ = self.request.query_params.get("status") or None
         if status_ and status_ not in RunPersona.Status.values:
             raise DomainError(
@@ -208,8 +211,9 @@ class RunPersonaDetailView(generics.RetrieveAPIView):
     serializer_class = RunPersonaSerializer
 
     def get_object(self):
+        run = get_object_or_404(run_list(user=self.request.user), pk=self.kwargs["pk"])
         return get_object_or_404(
-            run_persona_list(run_id=self.kwargs["pk"]), persona_id=self.kwargs["persona_id"]
+            run_persona_list(run_id=run.id), persona_id=self.kwargs["persona_id"]
         )
 
 
@@ -223,7 +227,8 @@ class RunPersonaExportView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, persona_id: int):
         """profile.json, context.md, experience.md and response.json of one persona, zipped."""
-        record = get_object_or_404(run_persona_list(run_id=pk), persona_id=persona_id)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
+        record = get_object_or_404(run_persona_list(run_id=run.id), persona_id=persona_id)
         folder = f"run_{pk}"
         return _zip_response(
             run_export_zip([record], folder=folder), f"run_{pk}_persona_{persona_id}.zip"
@@ -234,7 +239,7 @@ class RunExportView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk: int):
         """Every persona's four files, one folder per persona, zipped."""
-        run = get_object_or_404(Run, pk=pk)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
         records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
         return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")
 
@@ -249,7 +254,7 @@ class RunAnswersCsvView(APIView):
     def get(self, request, pk: int):
         """Every answer of the run as a CSV row (simulated personas): persona, area,
         demographics, condition, item, answer, number, weight and reasoning."""
-        run = get_object_or_404(Run, pk=pk)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
         response = StreamingHttpResponse(answers_csv_lines(run), content_type="text/csv")
         response["Content-Disposition"] = (
             f'attachment; filename="run_{run.id}_answers_simulated.csv"'

@@ -37,13 +37,17 @@ def reporter() -> FakeReporter:
 
 
 @pytest.fixture
-def population():
-    return population_create(size=240, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=5)
+def population(user):
+    """240 personas owned by `user` (the `api` client's user)."""
+    return population_create(
+        size=240, areas=[AreaWeight(a) for a in DEMO_AREAS], seed=5, created_by=user
+    )
 
 
 @pytest.fixture
-def study(cces_question):
+def study(cces_question, user):
     return study_create(
+        created_by=user,
         title="Employer coverage",
         items=[
             ItemSpec(code="coverage", text=cces_question.text, poll_question_id=cces_question.id)

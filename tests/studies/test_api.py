@@ -154,8 +154,9 @@ def test_bad_run_requests_are_refused(api, study, population, payload, fragment)
     assert fragment in response.json()["error"]["message"]
 
 
-def test_results_of_an_unfinished_run_are_a_409(api, study, population):
+def test_results_of_an_unfinished_run_are_a_409(api, user, study, population):
     run = Run.objects.create(
+        created_by=user,
         study=study,
         population=population,
         backend="poll_cell",
@@ -168,8 +169,9 @@ def test_results_of_an_unfinished_run_are_a_409(api, study, population):
     assert "no results yet" in response.json()["error"]["message"]
 
 
-def test_a_queued_run_can_be_cancelled_once(api, study, population):
+def test_a_queued_run_can_be_cancelled_once(api, user, study, population):
     run = Run.objects.create(
+        created_by=user,
         study=study,
         population=population,
         backend="poll_cell",

@@ -34,9 +34,10 @@ def _make_run() -> tuple[Run, str]:
             year=2022,
         ),
     )
-    population = Population.objects.create(size=8, seed=1)
-    study = Study.objects.create(title="Socket")
+    population = Population.objects.create(size=8, seed=1, created_by=user)
+    study = Study.objects.create(title="Socket", created_by=user)
     run = Run.objects.create(
+        created_by=user,
         study=study,
         population=population,
         backend="poll_cell",
@@ -106,3 +107,40 @@ async def test_a_socket_gets_the_stored_state_first_then_relays_progress():
     )
     await communicator.disconnect()
     assert get_channel_layer() is not None
+
+
+def _token_of(username: str, *, staff: bool = False) -> str:
+    from django.contrib.auth.models import User
+
+    other = User.objects.create_user(username, password="a-long-test-password", is_staff=staff)
+    return Token.objects.create(user=other).key
+
+
+async def test_another_users_run_is_closed_with_4404_as_if_it_did_not_exist():
+    run, _ = await sync_to_async(_make_run)()
+    stranger = await sync_to_async(_token_of)("stranger")
+    communicator = _communicator(f"/ws/runs/{run.id}/?token={stranger}")
+    connected, _ = await communicator.connect()
+    assert connected
+    message = await communicator.receive_json_from()
+    assert message == {
+        "type": "error",
+        "run_id": run.id,
+        "message": f"Run {run.id} does not exist.",
+    }
+    assert (await communicator.receive_output()) == {"type": "websocket.close", "code": 4404}
+    # Progress of that run never reaches the stranger's socket: it joined no group.
+    await sync_to_async(ChannelsProgressReporter(run.id).progress)(
+        status="running", done=6, total=8
+    )
+    assert await communicator.receive_nothing(timeout=0.3)
+
+
+async def test_staff_follow_any_run():
+    run, _ = await sync_to_async(_make_run)()
+    operator = await sync_to_async(_token_of)("operator", staff=True)
+    communicator = _communicator(f"/ws/runs/{run.id}/?token={operator}")
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "progress"
+    await communicator.disconnect()

@@ -376,7 +376,7 @@ def test_a_bad_design_through_the_api_is_a_400_naming_the_field(api):
 
 
 def test_answers_export_as_csv_with_condition_and_answer_per_row(
-    api, population, ideology, reporter
+    api, user, population, ideology, reporter
 ):
     study = study_create(
         title="CSV",
@@ -384,7 +384,9 @@ def test_answers_export_as_csv_with_condition_and_answer_per_row(
         items=[_item("lr", type="likert", poll_question_id=ideology.id)],
         inclusion=[{"field": "state", "op": "eq", "value": "TX"}],
     )
-    run = run_start(study=study, population=population, seed=4, backend="poll_model")
+    run = run_start(
+        study=study, population=population, seed=4, backend="poll_model", created_by=user
+    )
     run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=reporter)
     response = api.get(f"/api/v1/runs/{run.id}/answers.csv", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"

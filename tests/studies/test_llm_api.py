@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def small_population():
-    return population_create(size=8, areas=[AreaWeight("phoenix_az_city")], seed=8)
+def small_population(user):
+    return population_create(size=8, areas=[AreaWeight("phoenix_az_city")], seed=8, created_by=user)
 
 
 def _study(api, **extra) -> dict:

@@ -22,7 +22,7 @@ class ValidationRunListCreateView(generics.ListAPIView):
     serializer_class = ValidationRunSerializer
 
     def get_queryset(self):
-        return validation_run_list()
+        return validation_run_list(user=self.request.user)
 
     @extend_schema(request=ValidationRunCreateSerializer, responses={201: ValidationRunSerializer})
     def post(self, request):
@@ -85,7 +85,7 @@ class ValidationRunDetailView(generics.RetrieveAPIView):
     serializer_class = ValidationRunSerializer
 
     def get_queryset(self):
-        return validation_run_list()
+        return validation_run_list(user=self.request.user)
 
 
 class AccuracyReportView(generics.GenericAPIView):
@@ -95,10 +95,11 @@ class AccuracyReportView(generics.GenericAPIView):
         parameters=[AccuracyReportQuerySerializer], responses={200: AccuracyReportSerializer}
     )
     def get(self, request):
-        """Accuracy of the platform over the validation runs of the last `days` days: overall, by
+        """Accuracy of the platform over the validation runs of the last `days` days (the
+        platform's scheduled runs and the caller's own): overall, by
         topic, by backend (with calibration), the daily trend, the environmental lift, and
         recommendations from measured weaknesses."""
         query = AccuracyReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = validation_accuracy_report(days=query.validated_data["days"])
+        report = validation_accuracy_report(days=query.validated_data["days"], user=request.user)
         return Response(AccuracyReportSerializer(report).data)

@@ -1,0 +1,126 @@
+"""Each client sees only its own work: user B gets 404 on every one of user A's objects, through
+every object endpoint and page (the socket is in test_consumer); staff see all."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from studies.models import RunPersona
+from studies.pipeline import run_finalize, run_process_chunk
+from studies.services import run_start
+from validation.models import ValidationRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owned(user, study, population, cces_question, reporter):
+    """User A's population, study, finished run (with per-persona records) and validation run."""
+    run = run_start(
+        study=study, population=population, seed=2, backend="poll_cell", created_by=user
+    )
+    run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=reporter)
+    run = run_finalize(run_id=run.id, reporter=reporter)
+    persona_id = RunPersona.objects.filter(run=run).values_list("persona_id", flat=True)[0]
+    validation = ValidationRun.objects.create(
+        question=cces_question, seed=1, created_by=user, metrics={}
+    )
+    return {
+        "population": population.id,
+        "study": study.id,
+        "run": run.id,
+        "persona": persona_id,
+        "validation": validation.id,
+    }
+
+
+def _client(django_user_model, name: str, *, staff: bool = False) -> APIClient:
+    other = django_user_model.objects.create_user(
+        name, password="a-long-test-password", is_staff=staff
+    )
+    client = APIClient()
+    client.force_authenticate(other)
+    client.force_login(other)  # the pages use the session
+    return client
+
+
+def _reads(o: dict) -> list[str]:
+    run, persona, population = o["run"], o["persona"], o["population"]
+    return [
+        f"/api/v1/populations/{population}/",
+        f"/api/v1/populations/{population}/personas/",
+        f"/api/v1/populations/{population}/export/",
+        f"/api/v1/personas/{persona}/",
+        f"/api/v1/studies/{o['study']}/",
+        f"/api/v1/runs/{run}/",
+        f"/api/v1/runs/{run}/results/",
+        f"/api/v1/runs/{run}/personas/",
+        f"/api/v1/runs/{run}/personas/{persona}/",
+        f"/api/v1/runs/{run}/personas/{persona}/export/",
+        f"/api/v1/runs/{run}/export/",
+        f"/api/v1/runs/{run}/answers.csv",
+        f"/api/v1/validation/runs/{o['validation']}/",
+        f"/runs/{run}/",
+    ]
+
+
+def test_another_user_gets_404_on_every_object_endpoint(owned, django_user_model):
+    stranger = _client(django_user_model, "stranger")
+    for url in _reads(owned):
+        response = stranger.get(url)
+        assert response.status_code == 404, url
+    cancel = stranger.post(f"/api/v1/runs/{owned['run']}/cancel/")
+    assert cancel.status_code == 404
+
+
+def test_the_owner_and_staff_read_the_same_endpoints(owned, api, user, django_user_model):
+    api.force_login(user)  # the pages use the session
+    staff = _client(django_user_model, "operator", staff=True)
+    for url in _reads(owned):
+        assert api.get(url).status_code == 200, url
+        assert staff.get(url).status_code == 200, url
+
+
+def test_lists_hold_only_the_callers_own_work(owned, api, django_user_model):
+    stranger = _client(django_user_model, "stranger")
+    lists = {
+        "/api/v1/populations/": owned["population"],
+        "/api/v1/studies/": owned["study"],
+        "/api/v1/runs/": owned["run"],
+        "/api/v1/validation/runs/": owned["validation"],
+    }
+    for url, own_id in lists.items():
+        assert [r["id"] for r in api.get(url).json()["results"]] == [own_id], url
+        assert stranger.get(url).json()["results"] == [], url
+    # The home page lists recent runs: the stranger's lists none of A's.
+    page = stranger.get("/").content.decode()
+    assert f"/runs/{owned['run']}/" not in page
+
+
+def test_a_platform_validation_run_is_shared(cces_question, django_user_model):
+    """Runs with no owner are the platform's scheduled accuracy measurements: everyone reads them."""
+    platform = ValidationRun.objects.create(question=cces_question, seed=1, metrics={})
+    stranger = _client(django_user_model, "stranger")
+    assert stranger.get(f"/api/v1/validation/runs/{platform.id}/").status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["/api/v1/runs/", "/api/v1/runs/estimate/"])
+def test_nobody_runs_or_prices_another_users_study_or_population(
+    owned, endpoint, django_user_model
+):
+    stranger = _client(django_user_model, "stranger")
+    body = {"study": owned["study"], "population": owned["population"], "backend": "poll_cell"}
+    response = stranger.post(endpoint, body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unknown_study"
+    assert error["message"] == f"Study {owned['study']} does not exist."
+
+
+def test_a_stranger_cannot_cancel_and_the_run_is_untouched(owned, django_user_model):
+    from studies.models import Run
+
+    before = Run.objects.get(id=owned["run"]).status
+    _client(django_user_model, "stranger").post(f"/api/v1/runs/{owned['run']}/cancel/")
+    assert Run.objects.get(id=owned["run"]).status == before
