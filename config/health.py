@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 @never_cache  # a cached "ok" would hide an outage from the probe
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """`{"status": "ok", "database": "ok"}`, or 503 with the database error."""
+    """`{"status": "ok", "database": "ok"}`, or 503 `{"status": "error", "database":
+    "unavailable"}`. The probe is anonymous, so the cause (host, port, driver message) goes to the
+    log, never into the response."""
     try:
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -28,5 +30,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
         # Any failure (refused connection, bad credentials, missing driver) must come back as
         # a 503 the probe can read, never as the generic 500 page.
         logger.warning("Health check failed: database unavailable: %s", exc)
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})

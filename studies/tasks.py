@@ -13,6 +13,24 @@ from studies.progress import ChannelsProgressReporter
 logger = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError)
+_DATABASE_DOWN = (
+    "The database was unavailable for longer than the retries allow; the answers stored so far "
+    "are kept, and the run can be resumed (manage.py resume_runs) once the database is back."
+)
+
+
+def user_message(exc: BaseException) -> str:
+    """What a run's owner may read about a failure: our own errors say what went wrong and how to
+    fix it; anything else (driver errors name hosts, ports, SQL) is logged for the operator and
+    shown only as an internal error."""
+    from config.errors import DomainError
+    from llm.errors import LLMError
+
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, LLMError):
+        return str(exc)
+    return f"an internal error ({type(exc).__name__}); the details are in the server log."
 
 
 def _last_try(task) -> bool:
@@ -39,13 +57,14 @@ def run_chunk(self, run_id: int, start: int, end: int) -> int:
         return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
     except TRANSIENT as exc:
         if _last_try(self):
-            run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
+            logger.error("Run %s: database unavailable, retries spent: %s", run_id, exc)
+            run_fail(run_id=run_id, message=_DATABASE_DOWN, reporter=reporter)
         raise
     except Exception as exc:
         logger.exception("Run %s chunk %s-%s failed", run_id, start, end)
         run_fail(
             run_id=run_id,
-            message=f"Personas {start}–{end - 1} could not be answered: {type(exc).__name__}: {exc}",
+            message=f"Personas {start}–{end - 1} could not be answered: {user_message(exc)}",
             reporter=reporter,
         )
         raise
@@ -67,13 +86,14 @@ def run_complete(self, _chunk_results: list | None, run_id: int) -> str:
     except TRANSIENT as exc:
         # The last retry gives up: record why, or the run would show "running" for ever.
         if _last_try(self):
-            run_fail(run_id=run_id, message=f"Database unavailable: {exc}", reporter=reporter)
+            logger.error("Run %s: database unavailable, retries spent: %s", run_id, exc)
+            run_fail(run_id=run_id, message=_DATABASE_DOWN, reporter=reporter)
         raise
     except Exception as exc:
         logger.exception("Run %s could not be aggregated", run_id)
         run_fail(
             run_id=run_id,
-            message=f"Aggregation failed: {type(exc).__name__}: {exc}",
+            message=f"Aggregation failed: {user_message(exc)}",
             reporter=reporter,
         )
         raise

@@ -37,8 +37,25 @@ DEBUG = False
 # needs LLM_ALLOWED_NETWORKS=127.0.0.0/8).
 LLM_ALLOWED_NETWORKS = _env_networks("LLM_ALLOWED_NETWORKS", [])
 SECRET_KEY = _required("SECRET_KEY")
-if len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("SECRET_KEY is too short: use at least 32 random characters.")
+# The placeholder of .env.example, and keys too short or too repetitive to be random.
+_PLACEHOLDER_WORDS = (
+    "replace-me",
+    "change-me",
+    "changeme",
+    "insecure",
+    "placeholder",
+    "secret-key",
+)
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too short or too repetitive: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
+if any(word in SECRET_KEY.lower() for word in _PLACEHOLDER_WORDS):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a placeholder (it reads like the .env.example value): generate one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS lists no host: give a comma-separated list of hosts.")
@@ -73,6 +90,10 @@ if SECURE_HSTS_SECONDS < 0:
     raise ImproperlyConfigured(
         f"SECURE_HSTS_SECONDS must be 0 or more (0 turns HSTS off); got {SECURE_HSTS_SECONDS}."
     )
+# Every subdomain is HTTPS too, and the site may be submitted to the browsers' preload list
+# (which also needs SECURE_HSTS_SECONDS of at least a year); turn off for a shared parent domain.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -44,6 +44,9 @@ MAX_AGE: Final = 120
 # Free-text fields (names, occupation) fit Persona.name's column and stay readable in a prompt.
 MAX_TEXT_LENGTH: Final = 120
 # Exact identifiers dropped by anonymize(): the name parts and any free text that could carry them.
+# Fields that point at the stored record a row came from (dropped by `anonymize`).
+RECORD_LINKS: Final = ("id", "index", "population")
+
 IDENTIFYING_FIELDS: Final = (
     "first_name",
     "last_name",
@@ -299,11 +302,16 @@ def pseudonym(key: str, *, salt: str) -> str:
 
 def anonymize(rows: list[dict], *, salt: str) -> list[dict]:
     """Rows safe to share: exact age -> 5-year ``age_bucket``, name -> keyed pseudonym, exact
-    identifiers (``IDENTIFYING_FIELDS``) dropped. Keep ``salt`` secret: with it, pseudonyms can be
-    recomputed from guessed names."""
+    identifiers (``IDENTIFYING_FIELDS``) and the record links (``id``, ``index``) dropped, rows in
+    pseudonym order rather than population order, so nothing leads back to the full records. Keep
+    ``salt`` secret: with it, pseudonyms can be recomputed from guessed names."""
     result = []
     for position, row in enumerate(rows):
-        clean = {k: _plain(v) for k, v in row.items() if k not in IDENTIFYING_FIELDS}
+        clean = {
+            k: _plain(v)
+            for k, v in row.items()
+            if k not in IDENTIFYING_FIELDS and k not in RECORD_LINKS
+        }
         if "age" in clean:
             clean["age_bucket"] = age_bucket(int(clean.pop("age")))
         # The persona's id keeps two personas with the same name apart; a name alone still maps
@@ -311,4 +319,5 @@ def anonymize(rows: list[dict], *, salt: str) -> list[dict]:
         identity = f"{row.get('id', row.get('index', ''))}|{row.get('name', position)}"
         clean["name"] = pseudonym(identity, salt=salt)
         result.append(clean)
+    result.sort(key=lambda r: r["name"])
     return result

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -26,7 +28,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 APP_SERVICES = ("web", "worker")
-SECRET_KEY_40 = "k" * 40
+# Random at import, as an operator would generate it (never a fixed string that could be reused).
+SECRET_KEY_OK = secrets.token_urlsafe(50)
 
 
 # --- docker-compose.yml -----------------------------------------------------------------------
@@ -261,8 +264,55 @@ def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
     assert "SECRET_KEY is too short" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "replace-me-with-at-least-32-random-characters",  # .env.example's placeholder
+        "replace-me-with-at-least-32-random-characters-0123456789abcdef",
+        "ab" * 40,  # long but two characters repeated
+    ],
+)
+def test_production_refuses_a_placeholder_or_repetitive_secret_key(tmp_path: Path, key) -> None:
+    result = _setup_production(tmp_path, SECRET_KEY=key, ALLOWED_HOSTS="example.org", **SERVER_URLS)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "SECRET_KEY is" in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr
+
+
+def test_the_env_example_placeholder_key_is_refused(tmp_path: Path) -> None:
+    placeholder = next(
+        line.split("=", 1)[1]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line.startswith("SECRET_KEY=")
+    )
+    result = _setup_production(
+        tmp_path, SECRET_KEY=placeholder, ALLOWED_HOSTS="example.org", **SERVER_URLS
+    )
+    assert result.returncode != 0 and "SECRET_KEY is" in result.stderr
+
+
+def test_check_deploy_gives_no_warning_with_production_settings(tmp_path: Path) -> None:
+    env = child_env(
+        tmp_path,
+        "config.settings.production",
+        SECRET_KEY=SECRET_KEY_OK,
+        ALLOWED_HOSTS="example.org",
+        **SERVER_URLS,
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path: Path) -> None:
-    result = _setup_production(tmp_path, SECRET_KEY=SECRET_KEY_40)
+    result = _setup_production(tmp_path, SECRET_KEY=SECRET_KEY_OK)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "ALLOWED_HOSTS" in result.stderr
@@ -280,7 +330,7 @@ def test_production_refuses_to_start_without_database_or_redis_url(
 ) -> None:
     urls = {name: url for name, url in SERVER_URLS.items() if name != missing}
     result = _setup_production(
-        tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org", **urls
+        tmp_path, SECRET_KEY=SECRET_KEY_OK, ALLOWED_HOSTS="example.org", **urls
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -291,7 +341,7 @@ def test_production_starts_with_secret_key_allowed_hosts_database_and_redis(
     tmp_path: Path,
 ) -> None:
     result = _setup_production(
-        tmp_path, SECRET_KEY=SECRET_KEY_40, ALLOWED_HOSTS="example.org", **SERVER_URLS
+        tmp_path, SECRET_KEY=SECRET_KEY_OK, ALLOWED_HOSTS="example.org", **SERVER_URLS
     )
     assert result.returncode == 0, result.stderr
 
@@ -310,7 +360,7 @@ def _https_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess
     env = child_env(
         tmp_path,
         "config.settings.production",
-        SECRET_KEY=SECRET_KEY_40,
+        SECRET_KEY=SECRET_KEY_OK,
         ALLOWED_HOSTS="example.org",
         **SERVER_URLS,
         **extra,
@@ -345,7 +395,7 @@ def test_production_refuses_a_malformed_hsts_setting(tmp_path: Path, value: str)
 def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
     # Docker secrets arrive as files, usually with a trailing newline that must be stripped.
     secret_file = tmp_path / "secret_key"
-    secret_file.write_text(SECRET_KEY_40 + "\n")
+    secret_file.write_text(SECRET_KEY_OK + "\n")
     hosts_file = tmp_path / "allowed_hosts"
     hosts_file.write_text("example.org, 127.0.0.1\n")
     env = child_env(
@@ -362,7 +412,7 @@ def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
     result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     secret_key, allowed_hosts = json.loads(result.stdout.strip().splitlines()[-1])
-    assert secret_key == SECRET_KEY_40
+    assert secret_key == SECRET_KEY_OK
     assert allowed_hosts == ["example.org", "127.0.0.1"]
 
 
@@ -445,7 +495,8 @@ def test_healthz_answers_503_when_the_database_is_down() -> None:
     with mock.patch("config.health.connections", {"default": broken}):
         response = healthz(RequestFactory().get("/healthz/"))
     assert response.status_code == 503
-    assert json.loads(response.content) == {"status": "error", "database": "connection refused"}
+    # Anonymous callers learn that it is down, not where the database is or why.
+    assert json.loads(response.content) == {"status": "error", "database": "unavailable"}
 
 
 def test_healthz_rejects_writes() -> None:

@@ -103,6 +103,7 @@ def test_export_json_csv_and_anonymized(api):
     anonymized = pool_from_json(api.get(url, {"anonymized": "true"}).content.decode())
     assert all("age" not in r and "age_bucket" in r for r in anonymized)
     assert all(r["name"].startswith("persona-") for r in anonymized)
+    assert all("id" not in r and "index" not in r for r in anonymized)
     assert api.get(url, {"file_format": "xml"}).status_code == 400
 
 

@@ -42,7 +42,9 @@ def test_aggregation_failing_on_every_retry_marks_the_run_failed(
     run.refresh_from_db()
     # Not left "running" for ever: the last retry records why it gave up.
     assert run.status == Run.Status.FAILED
-    assert "could not connect to server" in run.error_message
+    assert "database was unavailable" in run.error_message and "resume_runs" in run.error_message
+    # The driver's words (hosts, ports) are for the operator's log, not the run's owner.
+    assert "could not connect to server" not in run.error_message
     assert run.finished_at is not None
 
 
@@ -112,4 +114,37 @@ def test_a_transient_database_error_in_an_eager_run_fails_the_run_instead_of_lea
     run_dispatch(run_id=run.id, executor="inline")
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
-    assert "database is locked" in run.error_message
+    assert "database was unavailable" in run.error_message
+    assert "database is locked" not in run.error_message
+
+
+def test_an_unexpected_failure_is_shown_without_its_internals(study, population, monkeypatch):
+    run = _queued_run(study, population)
+
+    def broken(**kwargs):
+        raise RuntimeError("psycopg: server at 10.0.0.7:5432 said no")
+
+    monkeypatch.setattr("studies.tasks.run_process_chunk", broken)
+    from studies.dispatch import run_dispatch
+
+    run_dispatch(run_id=run.id, executor="inline")
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "internal error (RuntimeError)" in run.error_message
+    assert "10.0.0.7" not in run.error_message
+
+
+def test_a_domain_failure_keeps_its_own_message(study, population, monkeypatch):
+    from config.errors import DomainError
+
+    run = _queued_run(study, population)
+
+    def refused(**kwargs):
+        raise DomainError("The study needs a grounded item; add poll_question.")
+
+    monkeypatch.setattr("studies.tasks.run_process_chunk", refused)
+    from studies.dispatch import run_dispatch
+
+    run_dispatch(run_id=run.id, executor="inline")
+    run.refresh_from_db()
+    assert "add poll_question" in run.error_message

@@ -1,0 +1,72 @@
+"""The API's JSON parser: bounded in size and depth, and no NUL characters.
+
+DRF's own parser reads the body stream directly, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does
+not bound it; a body nested a thousand levels deep reaches Python's recursion limit; and a NUL
+character in a string is refused by PostgreSQL at write time (a 500). All three are the client's
+mistake and are answered here, before any view runs, in the API's JSON error shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+def max_body_bytes() -> int:
+    return int(getattr(settings, "API_MAX_BODY_BYTES", 8 * 1024 * 1024))
+
+
+def too_large_message(limit: int) -> str:
+    return (
+        f"The request body is larger than {limit:,} bytes, the API's limit. Send less (page a "
+        "large import into several requests) or ask the operator to raise API_MAX_BODY_BYTES."
+    )
+
+
+def _check(value: Any, max_depth: int) -> None:
+    """Walk the parsed value without recursion: depth bounded, no NUL in any string."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                raise exceptions.ParseError(
+                    f"JSON is nested deeper than {max_depth} levels; flatten the body."
+                )
+            children = list(item.items()) if isinstance(item, dict) else list(item)
+            for child in children:
+                if isinstance(child, tuple):  # a key and its value
+                    key, child = child
+                    if "\x00" in key:
+                        raise exceptions.ParseError("A key contains a NUL character (\\u0000).")
+                stack.append((child, depth + 1))
+        elif isinstance(item, str) and "\x00" in item:
+            raise exceptions.ParseError(
+                "A string contains a NUL character (\\u0000), which cannot be stored; remove it."
+            )
+
+
+class SafeJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = max_body_bytes()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(too_large_message(limit))
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            data = json.loads(raw.decode(encoding)) if raw else {}
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON is nested too deeply; flatten the body.") from exc
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        _check(data, int(getattr(settings, "API_MAX_JSON_DEPTH", 32)))
+        return data
