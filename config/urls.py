@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import error_body
 from config.health import healthz
+from config.login import AdminThrottledLoginView, ThrottledLoginView
 from validation import views as validation_views
 
 
@@ -47,11 +48,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/login/", AdminThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
     path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("studies.urls")),
 ]

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from config.errors import DomainError
+from config.throttles import daily_quota_check
 from personas.services import AreaWeight, population_create
 from studies.forms import StudyStartForm
 from studies.selectors import run_list, run_snapshot
@@ -28,6 +29,8 @@ def home(request):
             # All or nothing: a population or run that fails leaves no study or population behind;
             # an estimate builds both to price the run, then rolls them back.
             with transaction.atomic():
+                if not estimating:
+                    daily_quota_check(user=request.user, personas=v["size"], runs=1)
                 study = study_create(
                     title=v["title"],
                     items=[

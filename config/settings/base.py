@@ -246,6 +246,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Daily quotas per user (config.throttles.daily_quota_check); staff are exempt.
+QUOTA_PERSONAS_PER_DAY = env.int("QUOTA_PERSONAS_PER_DAY", default=2_000_000)
+QUOTA_RUNS_PER_DAY = env.int("QUOTA_RUNS_PER_DAY", default=500)
+# Sign-in: this many failures for one username from one address lock it out for the window.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+
 # API request bounds (config.parsers, config.middleware): larger bodies get 413, deeper JSON 400.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
@@ -264,6 +271,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "config.throttles.WorkRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_RATE_USER", default="1200/min"),
+        "work": env("API_RATE_WORK", default="120/hour"),
+    },
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",

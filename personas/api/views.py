@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import DomainError
+from config.throttles import daily_quota_check
 from environment.selectors import environmental_context
 from personas.api.serializers import (
     PersonaAwarenessSerializer,
@@ -46,6 +47,7 @@ class PopulationCreateView(generics.ListAPIView):
     """The caller's populations (staff see all), newest first; POST creates one."""
 
     serializer_class = PopulationSummarySerializer
+    starts_work = True
 
     def get_queryset(self):
         return population_list(user=self.request.user)
@@ -55,6 +57,7 @@ class PopulationCreateView(generics.ListAPIView):
         data = PopulationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        daily_quota_check(user=request.user, personas=v["size"])
         population = population_create(
             size=v["size"],
             areas=[AreaWeight(a["area"], a.get("weight")) for a in v["areas"]],
@@ -169,11 +172,14 @@ class PopulationExportView(APIView):
 
 
 class PoolImportView(APIView):
+    starts_work = True
+
     @extend_schema(request=PoolImportSerializer, responses={201: PopulationSerializer})
     def post(self, request):
         """Create a population from a personas.json pool (rows need an area and an exact age)."""
         data = PoolImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        daily_quota_check(user=request.user, personas=len(data.validated_data["pool"]))
         population = population_import_pool(
             text=json.dumps(data.validated_data["pool"]),
             name=data.validated_data["name"],

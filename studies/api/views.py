@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import ConflictError, DomainError
+from config.throttles import daily_quota_check
 from personas.selectors import population_list
 from studies.api.serializers import (
     RunCreateSerializer,
@@ -38,6 +39,7 @@ from studies.services import (
 
 class StudyListCreateView(generics.ListAPIView):
     serializer_class = StudySerializer
+    starts_work = True
 
     def get_queryset(self):
         return study_list(user=self.request.user)
@@ -112,6 +114,7 @@ def _lookup(queryset, pk: int, field: str):
 
 class RunListCreateView(generics.ListAPIView):
     serializer_class = RunSerializer
+    starts_work = True
 
     def get_queryset(self):
         return run_list(user=self.request.user)
@@ -121,6 +124,7 @@ class RunListCreateView(generics.ListAPIView):
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        daily_quota_check(user=request.user, runs=1)
         run = run_start(
             study=_lookup(study_list(user=request.user), v["study"], "study"),
             population=_lookup(population_list(user=request.user), v["population"], "population"),

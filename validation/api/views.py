@@ -20,6 +20,7 @@ from validation.services import validation_run_holdout
 
 class ValidationRunListCreateView(generics.ListAPIView):
     serializer_class = ValidationRunSerializer
+    starts_work = True
 
     def get_queryset(self):
         return validation_run_list(user=self.request.user)
@@ -61,6 +62,7 @@ def _question(question_id: int) -> Question:
 
 class ValidationDesignCreateView(generics.GenericAPIView):
     serializer_class = ValidationDesignCreateSerializer
+    starts_work = True
 
     @extend_schema(
         request=ValidationDesignCreateSerializer, responses={202: ValidationRunSerializer}
