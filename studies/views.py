@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
+from accounts.models import AuditEvent
+from accounts.services import audit_record
 from config.errors import DomainError
 from config.throttles import daily_quota_check
 from personas.services import AreaWeight, population_create
@@ -63,6 +65,14 @@ def home(request):
                     backend_config=form.backend_config(),
                     budget=v.get("budget"),
                     created_by=request.user,
+                )
+                audit_record(
+                    actor=request.user,
+                    action=AuditEvent.Action.START,
+                    obj=run,
+                    via="page",
+                    request=request,
+                    detail={"backend": run.backend},
                 )
         except _Rollback:
             pass

@@ -1,4 +1,4 @@
-"""WebSocket authentication: the browser's session, or an API token as ?token=<key>."""
+"""WebSocket authentication: the browser's session, or an API key or token as ?token=<key>."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from channels.middleware import BaseMiddleware
 @database_sync_to_async
 def _user_for_token(key: str):
     from rest_framework.authtoken.models import Token
+
+    from accounts.services import api_key_authenticate
+
+    api_key = api_key_authenticate(key)
+    if api_key is not None:
+        return api_key.user
 
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else None

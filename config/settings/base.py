@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "config.apps.ProjectConfig",
+    "accounts",
     "environment",
     "polls",
     "personas",
@@ -147,8 +148,16 @@ CELERY_BEAT_SCHEDULE = {
     "validation-targets-revalidate": {
         "task": "validation.tasks.validation_targets_revalidate_task",
         "schedule": env.float("VALIDATION_BEAT_SECONDS", default=6 * 60 * 60),
-    }
+    },
+    "retention-apply": {
+        "task": "accounts.tasks.retention_apply_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
+# Runs finished more than RETENTION_DAYS ago are anonymised or deleted (accounts.data_rights);
+# unset (the default) keeps everything.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=0) or None
+RETENTION_MODE = env("RETENTION_MODE", default="anonymize")
 # The deployed revision, recorded on validation runs (a change re-validates every target).
 CODE_VERSION = env("CODE_VERSION", default="")
 
@@ -262,10 +271,14 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.authentication.ApiKeyScope",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,

@@ -13,6 +13,8 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import AuditEvent
+from accounts.services import audit_record
 from config.errors import DomainError
 from config.throttles import daily_quota_check
 from environment.selectors import environmental_context
@@ -66,6 +68,9 @@ class PopulationCreateView(generics.ListAPIView):
             constraints=v.get("constraints"),
             include_behavioral_characteristics=v["include_behavioral_characteristics"],
             created_by=request.user,
+        )
+        audit_record(
+            actor=request.user, action=AuditEvent.Action.CREATE, obj=population, request=request
         )
         population = population_detail(user=request.user).get(pk=population.pk)
         context = {"composition": population_composition(population=population)}
@@ -152,8 +157,16 @@ class PopulationExportView(APIView):
                 f"file_format must be json or csv, not {kind!r}.",
                 fields={"file_format": ["json or csv"]},
             )
+        anonymized = request.query_params.get("anonymized", "").lower() in ("1", "true", "yes")
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.EXPORT,
+            obj=population,
+            request=request,
+            detail={"format": kind, "anonymized": anonymized},
+        )
         rows = persona_rows(persona_list(population=population, filters={}))
-        if request.query_params.get("anonymized", "").lower() in ("1", "true", "yes"):
+        if anonymized:
             rows = anonymize(rows, salt=settings.SECRET_KEY)
         filename = f"population-{population.pk}"
         if kind == "json":
@@ -184,6 +197,9 @@ class PoolImportView(APIView):
             text=json.dumps(data.validated_data["pool"]),
             name=data.validated_data["name"],
             created_by=request.user,
+        )
+        audit_record(
+            actor=request.user, action=AuditEvent.Action.CREATE, obj=population, request=request
         )
         population = population_detail(user=request.user).get(pk=population.pk)
         context = {"composition": population_composition(population=population)}

@@ -8,6 +8,8 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import AuditEvent
+from accounts.services import audit_record
 from config.errors import ConflictError, DomainError
 from config.throttles import daily_quota_check
 from personas.selectors import population_list
@@ -86,6 +88,9 @@ class StudyListCreateView(generics.ListAPIView):
             prompt_templates=v["prompt_templates"],
             created_by=request.user,
         )
+        audit_record(
+            actor=request.user, action=AuditEvent.Action.CREATE, obj=study, request=request
+        )
         return Response(
             StudySerializer(study_list(user=request.user).get(pk=study.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -135,6 +140,13 @@ class RunListCreateView(generics.ListAPIView):
             chunk_size=v.get("chunk_size"),
             created_by=request.user,
         )
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.START,
+            obj=run,
+            request=request,
+            detail={"backend": run.backend, "study": run.study_id, "population": run.population_id},
+        )
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -151,6 +163,7 @@ class RunCancelView(APIView):
     def post(self, request, pk: int):
         run = get_object_or_404(run_list(user=request.user), pk=pk)
         run = run_cancel(run=run, reporter=ChannelsProgressReporter(run.id))
+        audit_record(actor=request.user, action=AuditEvent.Action.CANCEL, obj=run, request=request)
         return Response(RunSerializer(run).data)
 
 
@@ -233,6 +246,13 @@ class RunPersonaExportView(APIView):
         """profile.json, context.md, experience.md and response.json of one persona, zipped."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
         record = get_object_or_404(run_persona_list(run_id=run.id), persona_id=persona_id)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.EXPORT,
+            obj=run,
+            request=request,
+            detail={"file": "persona zip", "persona": persona_id},
+        )
         folder = f"run_{pk}"
         return _zip_response(
             run_export_zip([record], folder=folder), f"run_{pk}_persona_{persona_id}.zip"
@@ -244,6 +264,13 @@ class RunExportView(APIView):
     def get(self, request, pk: int):
         """Every persona's four files, one folder per persona, zipped."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.EXPORT,
+            obj=run,
+            request=request,
+            detail={"file": "zip"},
+        )
         records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
         return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")
 
@@ -259,6 +286,13 @@ class RunAnswersCsvView(APIView):
         """Every answer of the run as a CSV row (simulated personas): persona, area,
         demographics, condition, item, answer, number, weight and reasoning."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.EXPORT,
+            obj=run,
+            request=request,
+            detail={"file": "answers.csv"},
+        )
         response = StreamingHttpResponse(answers_csv_lines(run), content_type="text/csv")
         response["Content-Disposition"] = (
             f'attachment; filename="run_{run.id}_answers_simulated.csv"'

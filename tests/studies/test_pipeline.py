@@ -107,7 +107,9 @@ def test_a_failure_is_stored_with_its_message(study, population, run_on_commit, 
     )
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
-    assert "respondent table unreadable" in run.error_message
+    # The owner reads which personas failed and that it is internal; the cause is in the log.
+    assert "could not be answered: an internal error (RuntimeError)" in run.error_message
+    assert "respondent table unreadable" not in run.error_message
     assert run.finished_at is not None
 
 

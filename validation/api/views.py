@@ -4,6 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from accounts.models import AuditEvent
+from accounts.services import audit_record
 from config.errors import DomainError
 from polls.models import Question
 from validation.api.serializers import (
@@ -46,6 +48,7 @@ class ValidationRunListCreateView(generics.ListAPIView):
             llm_personas=v["llm_personas"],
             created_by=request.user,
         )
+        audit_record(actor=request.user, action=AuditEvent.Action.START, obj=run, request=request)
         return Response(ValidationRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -80,6 +83,7 @@ class ValidationDesignCreateView(generics.GenericAPIView):
             seed=v["seed"],
             created_by=request.user,
         )
+        audit_record(actor=request.user, action=AuditEvent.Action.START, obj=run, request=request)
         return Response(ValidationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

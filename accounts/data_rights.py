@@ -1,0 +1,214 @@
+"""A user's rights over their data: export everything they own in one archive, delete it, and
+the operator's retention policy for old runs (seed 000's ``anonymize_historical_data``).
+
+What a user owns: populations (with personas), studies, runs (answers, per-persona records),
+validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
+their contents), so the deletion itself stays on record.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey, AuditEvent
+from accounts.services import audit_record
+
+
+def _json(value) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
+
+
+def user_data_export(*, user, actor=None, request=None, via: str = "api") -> bytes:
+    """One zip of everything `user` owns: ``populations/<id>.json`` (personas.json layout),
+    ``studies.json``, ``runs/<id>/run.json`` and ``runs/<id>/answers.csv``, ``validation_runs.json``,
+    ``api_keys.json`` (no secrets) and ``audit.json``."""
+    from accounts.selectors import audit_event_list
+    from personas.models import Population
+    from personas.profile.export import pool_to_json
+    from personas.selectors import persona_list, persona_rows
+    from studies.api.serializers import RunSerializer, StudySerializer
+    from studies.exports import answers_csv_lines
+    from studies.models import Run
+    from studies.selectors import study_list
+    from validation.api.serializers import ValidationRunSerializer
+    from validation.models import ValidationRun
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for population in Population.objects.filter(created_by=user).order_by("id"):
+            rows = persona_rows(persona_list(population=population, filters={}))
+            archive.writestr(f"populations/{population.id}.json", pool_to_json(rows))
+        studies = study_list(user=user).filter(created_by=user)
+        archive.writestr("studies.json", _json(StudySerializer(studies, many=True).data))
+        for run in Run.objects.filter(created_by=user).order_by("id"):
+            archive.writestr(f"runs/{run.id}/run.json", _json(RunSerializer(run).data))
+            archive.writestr(f"runs/{run.id}/answers.csv", "".join(answers_csv_lines(run)))
+        validations = ValidationRun.objects.filter(created_by=user).order_by("id")
+        archive.writestr(
+            "validation_runs.json", _json(ValidationRunSerializer(validations, many=True).data)
+        )
+        keys = ApiKey.objects.filter(user=user).values(
+            "id", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at"
+        )
+        archive.writestr("api_keys.json", _json(list(keys)))
+        events = audit_event_list(user=user).values(
+            "created_at", "actor_name", "action", "object_type", "object_id", "object_repr", "via"
+        )
+        archive.writestr("audit.json", _json(list(events)))
+    audit_record(
+        actor=actor or user,
+        action=AuditEvent.Action.DATA_EXPORT,
+        owner=user,
+        via=via,
+        request=request,
+        detail={"user": user.get_username()},
+    )
+    return buffer.getvalue()
+
+
+@dataclass
+class DeletionReport:
+    runs: int = 0
+    studies: int = 0
+    populations: int = 0
+    validation_runs: int = 0
+    api_keys: int = 0
+    account: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "runs": self.runs,
+            "studies": self.studies,
+            "populations": self.populations,
+            "validation_runs": self.validation_runs,
+            "api_keys": self.api_keys,
+            "account_deleted": self.account,
+        }
+
+
+def user_data_delete(
+    *, user, actor=None, delete_account: bool = False, request=None, via: str = "api"
+) -> DeletionReport:
+    """Delete everything `user` owns, all or nothing (one transaction), runs first (a population
+    is protected while a run uses it); the audit entry is written in the same transaction."""
+    from personas.models import Population
+    from studies.models import Run, Study
+    from validation.models import ValidationRun
+
+    report = DeletionReport()
+    username = user.get_username()
+    with transaction.atomic():
+        report.runs = Run.objects.filter(created_by=user).delete()[1].get("studies.Run", 0)
+        # Runs of other users on this user's studies or populations go with them (staff may have
+        # run them); a population is PROTECTed by its runs, so those runs are deleted first.
+        Run.objects.filter(population__created_by=user).delete()
+        report.studies = Study.objects.filter(created_by=user).delete()[1].get("studies.Study", 0)
+        report.populations = (
+            Population.objects.filter(created_by=user).delete()[1].get("personas.Population", 0)
+        )
+        report.validation_runs = (
+            ValidationRun.objects.filter(created_by=user)
+            .delete()[1]
+            .get("validation.ValidationRun", 0)
+        )
+        report.api_keys = ApiKey.objects.filter(user=user).delete()[1].get("accounts.ApiKey", 0)
+        audit_record(
+            actor=None if (actor is None or actor == user) and delete_account else (actor or user),
+            action=AuditEvent.Action.DATA_DELETE,
+            owner=None if delete_account else user,
+            via=via,
+            request=request,
+            detail={"user": username, **report.as_dict(), "account_deleted": delete_account},
+        )
+        if delete_account:
+            user.delete()
+            report.account = True
+    return report
+
+
+@dataclass
+class RetentionReport:
+    mode: str
+    cutoff: str
+    runs: int = 0
+    populations: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "cutoff": self.cutoff,
+            "runs": self.runs,
+            "populations": self.populations,
+        }
+
+
+def retention_apply(
+    *, days: int | None = None, mode: str | None = None, now=None
+) -> RetentionReport | None:
+    """Runs finished more than `days` ago (``RETENTION_DAYS``; off when unset) are deleted
+    (``RETENTION_MODE=delete``) or anonymised (``anonymize``, the default): their per-persona
+    records (profiles, narratives, reasoning) and the answers' reasoning are removed, the answers
+    and results stay. Populations older than the cutoff that no newer run uses are deleted, or
+    anonymised (names become pseudonyms, the full profiles dropped, exact ages kept for analysis
+    as the answers need them)."""
+    from personas.models import Persona, Population
+    from personas.profile.export import pseudonym
+    from studies.models import Answer, Run, RunPersona
+
+    days = settings.RETENTION_DAYS if days is None else days
+    mode = mode or settings.RETENTION_MODE
+    if not days:
+        return None
+    if mode not in ("anonymize", "delete"):
+        raise ValueError(f"RETENTION_MODE must be anonymize or delete, not {mode!r}.")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    report = RetentionReport(mode=mode, cutoff=cutoff.isoformat())
+    old_runs = Run.objects.filter(status__in=Run.FINISHED, finished_at__lt=cutoff)
+    recent_runs = Run.objects.exclude(id__in=old_runs.values("id"))
+    old_populations = Population.objects.filter(created_at__lt=cutoff).exclude(
+        id__in=recent_runs.values("population_id")
+    )
+    with transaction.atomic():
+        if mode == "delete":
+            report.runs = old_runs.delete()[1].get("studies.Run", 0)
+            report.populations = old_populations.delete()[1].get("personas.Population", 0)
+        else:
+            # Only runs that still hold something to remove: the job is idempotent and its
+            # report counts what it changed.
+            pending = old_runs.filter(
+                Q(persona_records__isnull=False) | Q(answers__reasoning__gt="")
+            ).distinct()
+            run_ids = list(pending.values_list("id", flat=True))
+            RunPersona.objects.filter(run_id__in=run_ids).delete()
+            Answer.objects.filter(run_id__in=run_ids).update(reasoning="", think_aloud="")
+            report.runs = len(run_ids)
+            populations = list(old_populations.exclude(name__startswith="[anonymized]"))
+            for population in populations:
+                personas = list(Persona.objects.filter(population=population))
+                for persona in personas:
+                    persona.name = pseudonym(
+                        f"{persona.id}|{persona.name}", salt=settings.SECRET_KEY
+                    )
+                    persona.profile = None
+                Persona.objects.bulk_update(personas, ["name", "profile"], batch_size=1000)
+                population.name = f"[anonymized] {population.name}"[:200]
+                population.save(update_fields=["name"])
+            report.populations = len(populations)
+        audit_record(
+            actor=None,
+            action=AuditEvent.Action.RETENTION,
+            via="system",
+            detail=report.as_dict(),
+        )
+    return report

@@ -1,0 +1,19 @@
+"""The OpenAPI description of API-key authentication (drf-spectacular)."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "pl_<prefix>_<secret>",
+            "description": "An API key from /api/v1/keys/ or the admin; its scope (read, run, "
+            "admin) limits what it may do.",
+        }

@@ -1,0 +1,136 @@
+"""Writes for API keys and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import ApiKey, AuditEvent
+from config.errors import DomainError
+
+KEY_PREFIX = "pl_"
+# last_used_at is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _client_ip(request) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    owner=None,
+    via: str = "api",
+    request=None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event: `actor` did `action` to `obj` (owned by `owner`, by default the object's
+    ``created_by``)."""
+    if owner is None and obj is not None:
+        owner = getattr(obj, "created_by", None)
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_name=getattr(actor, "username", "") if actor else "",
+        owner=owner,
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        via=via,
+        ip_address=_client_ip(request),
+        detail=detail or {},
+    )
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *,
+    user,
+    name: str,
+    scope: str = ApiKey.Scope.RUN,
+    expires_at: datetime | None = None,
+    request=None,
+) -> tuple[ApiKey, str]:
+    """A new key for `user`; returns the row and the full key, which is never shown again."""
+    name = name.strip()
+    if not name:
+        raise DomainError(
+            "Give the key a name, e.g. 'laptop' or 'nightly-job'.", fields={"name": ["required"]}
+        )
+    if scope not in ApiKey.Scope.values:
+        raise DomainError(
+            f"scope must be one of {', '.join(ApiKey.Scope.values)}; got {scope!r}.",
+            fields={"scope": ["unknown scope"]},
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(
+            "expires_at is in the past; give a future time or none.",
+            fields={"expires_at": ["in the past"]},
+        )
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        hashed_secret=_hash(secret),
+        scope=scope,
+        expires_at=expires_at,
+    )
+    audit_record(
+        actor=user,
+        action=AuditEvent.Action.KEY_CREATE,
+        obj=key,
+        owner=user,
+        request=request,
+        detail={"scope": scope},
+    )
+    return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def api_key_revoke(*, key: ApiKey, actor, request=None) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.KEY_REVOKE,
+            obj=key,
+            owner=key.user,
+            request=request,
+        )
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The active key `raw` names, or None (unknown, wrong secret, revoked or expired)."""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
+    if not prefix or not secret:
+        return None
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or not secrets.compare_digest(key.hashed_secret, _hash(secret)):
+        return None
+    if not key.is_active or not key.user.is_active:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

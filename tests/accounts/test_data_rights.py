@@ -1,0 +1,159 @@
+"""A user exports everything they own in one archive and deletes it; retention ages runs out."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.data_rights import retention_apply
+from accounts.models import AuditEvent
+from accounts.services import api_key_create
+from personas.models import Persona, Population
+from personas.services import AreaWeight, population_create
+from studies.models import Answer, Run, RunPersona, Study
+from studies.pipeline import run_finalize, run_process_chunk
+from studies.services import ItemSpec, run_start, study_create
+
+pytestmark = pytest.mark.django_db
+
+
+class _Silent:
+    def progress(self, **kw): ...
+    def completion(self, **kw): ...
+    def error(self, **kw): ...
+
+
+def _finished_run(owner, question, *, seed: int = 1) -> Run:
+    population = population_create(
+        size=12, areas=[AreaWeight("phoenix_az_city")], seed=seed, created_by=owner
+    )
+    study = study_create(
+        title=f"Owned {seed}",
+        items=[ItemSpec(code="q", text=question.text, poll_question_id=question.id)],
+        created_by=owner,
+    )
+    run = run_start(
+        study=study, population=population, seed=seed, backend="poll_cell", created_by=owner
+    )
+    run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=_Silent())
+    return run_finalize(run_id=run.id, reporter=_Silent())
+
+
+def test_the_export_holds_everything_the_user_owns_and_nothing_else(
+    api, user, cces_question, django_user_model
+):
+    mine = _finished_run(user, cces_question)
+    other = django_user_model.objects.create_user("other", password="x" * 20)
+    theirs = _finished_run(other, cces_question, seed=2)
+    api_key_create(user=user, name="laptop")
+    response = api.get("/api/v1/me/export/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    assert f"populations/{mine.population_id}.json" in names
+    assert f"runs/{mine.id}/answers.csv" in names and f"runs/{mine.id}/run.json" in names
+    assert f"runs/{theirs.id}/run.json" not in names
+    assert f"populations/{theirs.population_id}.json" not in names
+    studies = json.loads(archive.read("studies.json"))
+    assert [s["id"] for s in studies] == [mine.study_id]
+    answers = archive.read(f"runs/{mine.id}/answers.csv").decode().strip().splitlines()
+    assert len(answers) == 1 + Answer.objects.filter(run=mine).count()
+    keys = json.loads(archive.read("api_keys.json"))
+    assert [k["name"] for k in keys] == ["laptop"] and "hashed_secret" not in keys[0]
+    assert AuditEvent.objects.filter(action="data_export", owner=user).count() == 1
+
+
+def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
+    api, user, cces_question, django_user_model
+):
+    mine = _finished_run(user, cces_question)
+    other = django_user_model.objects.create_user("other", password="x" * 20)
+    theirs = _finished_run(other, cces_question, seed=2)
+    refused = api.post("/api/v1/me/delete/", {"confirm": "someone-else"}, format="json")
+    assert refused.status_code == 400 and "confirm" in refused.json()["error"]["fields"]
+    assert Run.objects.filter(id=mine.id).exists()
+
+    response = api.post("/api/v1/me/delete/", {"confirm": user.username}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {
+        "runs": 1,
+        "studies": 1,
+        "populations": 1,
+        "validation_runs": 0,
+        "api_keys": 0,
+        "account_deleted": False,
+    }
+    assert not Run.objects.filter(id=mine.id).exists()
+    assert not Population.objects.filter(id=mine.population_id).exists()
+    assert not Persona.objects.filter(population_id=mine.population_id).exists()
+    assert not Study.objects.filter(id=mine.study_id).exists()
+    assert Run.objects.filter(id=theirs.id).exists() and Answer.objects.filter(run=theirs).exists()
+    entry = AuditEvent.objects.get(action="data_delete")
+    assert entry.detail["runs"] == 1 and entry.actor == user
+
+
+def test_deleting_the_account_keeps_the_audit_trail(user, cces_question, django_user_model):
+    _finished_run(user, cces_question)
+    call_command("delete_user_data", user.username, "--account", "--yes", stdout=io.StringIO())
+    assert not django_user_model.objects.filter(username=user.username).exists()
+    entry = AuditEvent.objects.get(action="data_delete")
+    assert entry.detail["user"] == user.username and entry.detail["account_deleted"] is True
+    # The entry outlives the account it records.
+    assert entry.actor is None and entry.owner is None
+
+
+def test_the_command_refuses_without_yes_and_names_unknown_users(user):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--yes"):
+        call_command("delete_user_data", user.username, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("export_user_data", "ghost", "--output", "/tmp/x.zip")
+
+
+def test_export_command_writes_the_zip(user, cces_question, tmp_path):
+    run = _finished_run(user, cces_question)
+    out = tmp_path / "mine.zip"
+    call_command("export_user_data", user.username, "--output", str(out), stdout=io.StringIO())
+    assert f"runs/{run.id}/answers.csv" in zipfile.ZipFile(out).namelist()
+
+
+def test_retention_anonymizes_old_runs_and_keeps_their_results(user, cces_question, settings):
+    old = _finished_run(user, cces_question)
+    recent = _finished_run(user, cces_question, seed=2)
+    Run.objects.filter(id=old.id).update(finished_at=timezone.now() - timedelta(days=40))
+    Population.objects.filter(id=old.population_id).update(
+        created_at=timezone.now() - timedelta(days=40)
+    )
+    answers_before = Answer.objects.filter(run=old).count()
+    assert RunPersona.objects.filter(run=old).exists()
+
+    report = retention_apply(days=30, mode="anonymize")
+    assert report is not None and report.runs == 1 and report.populations == 1
+    assert not RunPersona.objects.filter(run=old).exists()
+    assert Answer.objects.filter(run=old).count() == answers_before
+    assert not Answer.objects.filter(run=old).exclude(reasoning="").exists()
+    assert Run.objects.get(id=old.id).results is not None
+    personas = Persona.objects.filter(population_id=old.population_id)
+    assert all(p.name.startswith("persona-") and p.profile is None for p in personas)
+    # The recent run is untouched, and a second pass changes nothing.
+    assert RunPersona.objects.filter(run=recent).exists()
+    again = retention_apply(days=30, mode="anonymize")
+    assert again is not None and again.runs == 0 and again.populations == 0
+    assert AuditEvent.objects.filter(action="retention").count() == 2
+
+
+def test_retention_delete_mode_and_off_by_default(user, cces_question, settings):
+    old = _finished_run(user, cces_question)
+    Run.objects.filter(id=old.id).update(finished_at=timezone.now() - timedelta(days=40))
+    settings.RETENTION_DAYS = None
+    assert retention_apply() is None and Run.objects.filter(id=old.id).exists()
+    report = retention_apply(days=30, mode="delete")
+    assert report is not None and report.runs == 1
+    assert not Run.objects.filter(id=old.id).exists()
