@@ -16,12 +16,14 @@ import threading
 from celery import chord, group
 from django.conf import settings
 from django.db import close_old_connections, connections
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from studies.models import Run
 from studies.pipeline import run_chunks
 from studies.tasks import run_chunk, run_complete
 
 logger = logging.getLogger(__name__)
+BROKER_DOWN = (KombuOperationalError, ConnectionError, OSError)
 
 
 def run_canvas(run: Run):
@@ -31,7 +33,9 @@ def run_canvas(run: Run):
 
 def _run_eagerly(run_id: int) -> None:
     try:
-        run_canvas(Run.objects.get(id=run_id)).apply_async()
+        # apply(), not apply_async(): eager in this process even when a broker is configured
+        # (REDIS_URL set), where apply_async would send the chord to it.
+        run_canvas(Run.objects.get(id=run_id)).apply()
     except Exception:  # the failing task has already stored the failure on the run
         logger.warning("Run %s stopped with an error", run_id, exc_info=True)
 
@@ -47,7 +51,12 @@ def _thread_main(run_id: int) -> None:
 def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
     executor = executor or settings.RUN_EXECUTOR
     if executor == "celery":
-        run_canvas(Run.objects.get(id=run_id)).apply_async()
+        try:
+            run_canvas(Run.objects.get(id=run_id)).apply_async()
+        except BROKER_DOWN as exc:
+            # The run is committed and stays queued; the watchdog dispatches it when the broker
+            # is back. The client got its run id and sees the status.
+            logger.error("Run %s could not be queued (broker unavailable): %s", run_id, exc)
     elif executor == "thread":
         threading.Thread(
             target=_thread_main, args=(run_id,), name=f"run-{run_id}", daemon=True

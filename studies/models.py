@@ -267,6 +267,15 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life from a worker processing one of the run's chunks "
+        "(studies.tasks); the watchdog resumes runs whose heartbeat stopped",
+    )
+    resume_count = models.PositiveIntegerField(
+        default=0, help_text="Times the watchdog handed the run to the workers again"
+    )
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

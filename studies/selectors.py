@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Literal
 
 from django.db.models import Max, Prefetch, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from config.ownership import visible_to
@@ -48,11 +48,17 @@ def run_persona_list(*, run_id: int, status: str | None = None) -> QuerySet[RunP
 
 
 def run_list_stale(*, idle_for: timedelta) -> QuerySet[Run]:
-    """Queued or running runs with no progress for `idle_for`: no answer stored in that time
-    (nor, without answers, a start or creation), so no live worker is likely to hold them."""
+    """Queued or running runs with no sign of life for `idle_for`: no worker heartbeat in that
+    time (studies.tasks beats while a chunk runs), nor an answer stored, nor (before either) a
+    start or creation, so no live worker holds them."""
     return (
         Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
-        .annotate(last_progress=Coalesce(Max("answers__created_at"), "started_at", "created_at"))
+        .annotate(
+            last_progress=Greatest(
+                Coalesce("heartbeat_at", "created_at"),
+                Coalesce(Max("answers__created_at"), "started_at", "created_at"),
+            )
+        )
         .filter(last_progress__lt=timezone.now() - idle_for)
         .order_by("id")
     )

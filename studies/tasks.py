@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import timedelta
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
 
+from studies.models import Run
 from studies.pipeline import run_fail, run_finalize, run_process_chunk
 from studies.progress import ChannelsProgressReporter
+from studies.selectors import run_list_stale
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +62,12 @@ def _last_try(task) -> bool:
 def run_chunk(self, run_id: int, start: int, end: int) -> int:
     """Answer personas [start, end) of a run; idempotent, so a re-delivery writes nothing twice."""
     reporter = ChannelsProgressReporter(run_id)
+    # Eager runs (the embedded default, tests) have no watchdog to tell, and a second writer
+    # would only contend for SQLite's lock.
+    alive = nullcontext() if self.request.is_eager else _heartbeat(run_id)
     try:
-        return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
+        with alive:
+            return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
     except TRANSIENT as exc:
         if _last_try(self):
             logger.error("Run %s: database unavailable, retries spent: %s", run_id, exc)
@@ -97,3 +110,65 @@ def run_complete(self, _chunk_results: list | None, run_id: int) -> str:
             reporter=reporter,
         )
         raise
+
+
+@contextmanager
+def _heartbeat(run_id: int) -> Iterator[None]:
+    """While a chunk runs on a worker, a thread marks the run alive every RUN_HEARTBEAT_SECONDS,
+    however long its answers take; a killed worker stops beating and the watchdog notices."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while True:
+                try:
+                    Run.objects.filter(id=run_id).update(heartbeat_at=timezone.now())
+                except Exception as exc:  # the database may be down: the chunk will say so
+                    logger.warning("Run %s: heartbeat not stored: %s", run_id, exc)
+                if stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+                    return
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-run-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def runs_resume_stale(*, now=None) -> list[int]:
+    """Hand every run whose workers fell silent back to the workers; chunks skip the personas
+    already answered, so nothing is written twice. A run is silent after RUN_STALE_SECONDS
+    without a heartbeat or an answer, doubled for each earlier resume (up to 64×), so a run whose
+    chunks merely wait behind other work is not re-queued again and again."""
+    from studies.services import run_resume  # services -> dispatch -> tasks: import late
+
+    now = now or timezone.now()
+    base = settings.RUN_STALE_SECONDS
+    resumed = []
+    for run in run_list_stale(idle_for=timedelta(seconds=base)):
+        idle = (now - run.last_progress).total_seconds()
+        if idle < base * 2 ** min(run.resume_count, 6):
+            continue
+        with transaction.atomic():
+            claimed = Run.objects.filter(
+                id=run.id,
+                status__in=[Run.Status.QUEUED, Run.Status.RUNNING],
+                resume_count=run.resume_count,
+            ).update(heartbeat_at=now, resume_count=F("resume_count") + 1)
+            if not claimed:  # finished, or another watchdog got there first
+                continue
+            run_resume(run=run, executor="celery")
+        logger.warning("Run %s was silent for %.0f s: resumed", run.id, idle)
+        resumed.append(run.id)
+    return resumed
+
+
+@shared_task
+def runs_watchdog_task() -> list[int]:
+    """Celery beat, every RUN_WATCHDOG_SECONDS: resume runs whose worker died (kill -9, lost
+    broker messages, a database outage that outlasted the retries)."""
+    return runs_resume_stale()

@@ -226,9 +226,10 @@ class Stack:
             )
         )
 
-    def start_beat(self, *, interval_s: float) -> subprocess.Popen:
+    def start_beat(self, *, interval_s: float, **env: str) -> subprocess.Popen:
         """Start `celery beat` (services mode) with the validation targets' task every
-        `interval_s` seconds; stop it with `stop_process` (or it stops with the stack)."""
+        `interval_s` seconds (`env` adds settings, e.g. RUN_WATCHDOG_SECONDS); stop it with
+        `stop_process` (or it stops with the stack)."""
         process = subprocess.Popen(
             [
                 str(BIN / "celery"),
@@ -240,7 +241,7 @@ class Stack:
                 str(self.workdir / f"beat-schedule-{uuid.uuid4().hex[:6]}"),
             ],
             cwd=ROOT,
-            env={**self.env, "VALIDATION_BEAT_SECONDS": str(interval_s)},
+            env={**self.env, "VALIDATION_BEAT_SECONDS": str(interval_s), **env},
             stdout=self._log("beat"),
             stderr=subprocess.STDOUT,
         )

@@ -143,11 +143,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message a killed worker held comes back after the visibility timeout: sized to the longest a
+# task may run, so a live task is never handed to a second worker. The watchdog below resumes the
+# run well before that.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+# Publishing to a broker that is down fails within seconds, not after minutes of retries: the run
+# stays queued and the watchdog dispatches it once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# The run watchdog (studies.tasks.runs_resume_stale): a worker beats every RUN_HEARTBEAT_SECONDS
+# while it holds a chunk; a run silent for RUN_STALE_SECONDS is handed to the workers again.
+RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10)
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60)
 # Re-validate the validation targets whose model, data or code version changed (validation.targets).
 CELERY_BEAT_SCHEDULE = {
     "validation-targets-revalidate": {
         "task": "validation.tasks.validation_targets_revalidate_task",
         "schedule": env.float("VALIDATION_BEAT_SECONDS", default=6 * 60 * 60),
+    },
+    "runs-watchdog": {
+        "task": "studies.tasks.runs_watchdog_task",
+        "schedule": env.float("RUN_WATCHDOG_SECONDS", default=20),
     },
     "retention-apply": {
         "task": "accounts.tasks.retention_apply_task",

@@ -73,3 +73,69 @@ class _Silent:
     def completion(self, **kw): ...
 
     def error(self, **kw): ...
+
+
+# --- the watchdog (studies.tasks.runs_resume_stale, on Celery beat) -----------------------------
+
+
+def test_the_watchdog_resumes_a_silent_run_to_exactly_one_answer_per_persona(
+    study, population, run_on_commit, settings
+):
+    from studies.tasks import runs_resume_stale
+
+    settings.RUN_STALE_SECONDS = 60
+    run = _run(study, population, answered=60, idle_minutes=2)
+    assert run_on_commit(runs_resume_stale) == [run.id]
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED and run.resume_count == 1
+    answers = Answer.objects.filter(run=run)
+    assert answers.count() == run.personas_total
+    assert answers.values("persona_id").distinct().count() == run.personas_total
+
+
+def test_a_run_with_a_recent_heartbeat_is_left_to_its_worker(study, population, settings):
+    from studies.tasks import runs_resume_stale
+
+    settings.RUN_STALE_SECONDS = 60
+    run = _run(study, population, answered=60, idle_minutes=5)
+    # No answer for 5 minutes, but its worker beat 10 s ago: a slow chunk, not a dead one.
+    Run.objects.filter(id=run.id).update(heartbeat_at=timezone.now() - timedelta(seconds=10))
+    assert runs_resume_stale() == []
+
+
+def test_each_resume_doubles_the_wait_before_the_next(study, population, settings):
+    from studies.tasks import runs_resume_stale
+
+    settings.RUN_STALE_SECONDS = 60
+    run = _run(study, population, answered=60, idle_minutes=5)
+    Run.objects.filter(id=run.id).update(
+        resume_count=1, heartbeat_at=timezone.now() - timedelta(seconds=90)
+    )
+    assert runs_resume_stale() == []  # 90 s < 2 x 60 s
+    Run.objects.filter(id=run.id).update(heartbeat_at=timezone.now() - timedelta(seconds=130))
+    assert runs_resume_stale() == [run.id]
+    assert Run.objects.get(id=run.id).resume_count == 2
+
+
+def test_a_run_started_while_the_broker_is_down_stays_queued_for_the_watchdog(
+    api, study, population, run_on_commit, monkeypatch, settings
+):
+    from kombu.exceptions import OperationalError as BrokerError
+
+    import studies.dispatch as dispatch
+
+    class _Unreachable:
+        def apply_async(self):
+            raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(dispatch, "run_canvas", lambda run: _Unreachable())
+    settings.RUN_EXECUTOR = "celery"
+    response = run_on_commit(
+        api.post,
+        "/api/v1/runs/",
+        {"study": study.id, "population": population.id, "backend": "poll_cell"},
+        format="json",
+    )
+    assert response.status_code == 201 and response.json()["status"] == "queued"
+    run = Run.objects.get(id=response.json()["id"])
+    assert run.status == Run.Status.QUEUED and run.answers.count() == 0
