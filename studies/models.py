@@ -413,3 +413,51 @@ class RunPersona(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.run_id} / persona {self.persona_id}: {self.status}"
+
+
+class PolicyAnalysis(models.Model):
+    """A policy-support analysis asked for through `/api/v1/political/…`: the policy, how its item's
+    options map to stances, the poll question standing in for it offline, and the run answering it.
+
+    The study and run are ordinary ones (run page, progress, exports); the run's results carry the
+    policy figures (`studies.analyzers.policy`) that the analysis endpoint reshapes."""
+
+    class Stance(models.TextChoices):
+        SUPPORT = "support", "Support"
+        OPPOSE = "oppose", "Oppose"
+        NEUTRAL = "neutral", "Neutral"
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="policy")
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="policy_analysis")
+    environmental = models.BooleanField(
+        default=False, help_text="Asked for through analyze-environmental (per-area results)"
+    )
+    policy_description = models.TextField()
+    policy_topic = models.CharField(max_length=200, blank=True)
+    item_code = models.SlugField(max_length=80, help_text="The study item asking the policy")
+    stances = models.JSONField(
+        help_text="Option code -> support | oppose | neutral for the policy item's options"
+    )
+    stance_source = models.CharField(
+        max_length=20, help_text="explicit (given in the request) or inferred (from option labels)"
+    )
+    proxy = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Offline: the poll question answering for the policy (id, wording, score)",
+    )
+    target_demographics = models.JSONField(
+        default=list, blank=True, help_text="Dimensions the message lifts are broken down by"
+    )
+    request = models.JSONField(default=dict, help_text="The request body as received")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "policy analyses"
+
+    def __str__(self) -> str:
+        return f"Policy analysis {self.pk}: {self.policy_description[:60]}"
