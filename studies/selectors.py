@@ -9,7 +9,8 @@ from django.db.models import Max, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from studies.models import Item, ItemOption, Run, RunPersona, Study
+from config.ownership import visible_to
+from studies.models import Item, ItemOption, PolicyAnalysis, Run, RunPersona, Study
 from studies.progress import ProgressMessage, run_message
 
 
@@ -27,6 +28,13 @@ def study_list() -> QuerySet[Study]:
 
 def run_list() -> QuerySet[Run]:
     return Run.objects.select_related("study", "population").order_by("-created_at")
+
+
+def policy_analysis_list(*, user) -> QuerySet[PolicyAnalysis]:
+    """The policy analyses `user` may see (their own; all for staff), with run and study."""
+    return visible_to(
+        PolicyAnalysis.objects.select_related("run", "study").order_by("-created_at"), user
+    )
 
 
 def run_persona_list(*, run_id: int, status: str | None = None) -> QuerySet[RunPersona]:
