@@ -11,7 +11,9 @@ from rest_framework.test import APIClient
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from personas.models import Population
+from environment.selectors import environmental_context
+from personas.awareness import PersonaView, social_pressures
+from personas.models import Persona, Population
 from studies.api.political.serializers import PolicyAnalysisRequestSerializer
 from studies.models import Answer, PolicyAnalysis, Study
 from tests.conftest import DEMO_AREAS
@@ -183,8 +185,25 @@ def test_an_offline_environmental_analysis_runs_end_to_end_through_its_proxy(
     assert insights["geographic_variation"] == pytest.approx(shares.max() - shares.min())
     low, high = insights["geographic_variation_interval"]
     assert low <= insights["geographic_variation"] <= high
+    # Each persona's pressures, computed here from the awareness functions, against supporting.
+    personas = Persona.objects.filter(id__in=frame["persona_id"].tolist())
+    contexts = {a: environmental_context(area_id=a) for a in DEMO_AREAS}
+    pressure = {
+        p.id: social_pressures(PersonaView.from_persona(p), contexts[p.area_id]).economic.value
+        for p in personas
+    }
+    known = frame.assign(economic=frame["persona_id"].map(pressure)).dropna(subset=["economic"])
+    expected = sps.pointbiserialr((known["stance"] == "support").astype(float), known["economic"])
+    economic = next(a for a in insights["pressure_associations"] if a["pressure"] == "economic")
+    assert economic["n"] == len(known)
+    assert economic["r"] == pytest.approx(expected.statistic)
+    assert economic["p"] == pytest.approx(expected.pvalue)
     for association in insights["pressure_associations"]:
         assert association["interpretation"].endswith("not a causal effect")
+    dallas = known[frame.loc[known.index, "area"] == "dallas_tx_city"]["economic"]
+    assert report["environmental_results"]["dallas_tx_city"]["mean_pressures"][
+        "economic"
+    ] == pytest.approx(dallas.mean())
     assert set(report["demographic_breakdowns"]) == {
         "age_bracket",
         "sex",
@@ -300,6 +319,29 @@ def test_messages_on_the_llm_backend_report_lifts_over_control(api, model_server
         )
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
     assert {g["category"] for g in messages["by_segment"]["sex"]} <= {"female", "male"}
+    fields = {entry["field"] for entry in report["not_available"]}
+    assert "environmental_insights.geographic_variation" in fields  # one area only
+    assert "geographic_variation" not in report["environmental_insights"]
     # The figures describe the control arm only.
     assert report["sample_size"] == sizes["control"]
     assert np.isclose(report["overall_support"], counts["control"] / sizes["control"])
+
+
+def test_the_run_page_shows_the_policy_headline(api, client, user, run_on_commit, cces_question):
+    body = EMPLOYER_POLICY | {"include_social_conformity": False}
+    started = run_on_commit(
+        api.post, "/api/v1/political/analyze-environmental", body, format="json"
+    )
+    assert started.status_code == 202, started.json()
+    run_id = started.json()["run_id"]
+    report = api.get(started.json()["analysis_url"]).json()
+    # Without social conformity, the conformity pressure is left out of the report.
+    assert "conformity" not in report["environmental_results"]["dallas_tx_city"]["mean_pressures"]
+    client.force_login(user)
+    page = client.get(f"/runs/{run_id}/").content.decode()
+    assert 'id="policy-headline"' in page
+    support = round(100 * report["overall_support"])
+    low, high = (round(100 * x) for x in report["confidence_interval"])
+    assert f"Support {support}%" in page
+    assert f"95% interval {low}–{high}%" in page
+    assert cces_question.text[:40] in page  # the proxy question is named

@@ -83,12 +83,13 @@ def _environment(policy: dict) -> tuple[dict, dict]:
         key=lambda a: -abs(a["r"]),
     )
     variation = environment["geographic_variation"]
-    insights = {
+    insights: dict = {
         "key_pressure_types": [a["pressure"] for a in key],
         "pressure_associations": associations,
-        "geographic_variation": variation["estimate"],
-        "geographic_variation_interval": [variation["ci_low"], variation["ci_high"]],
     }
+    if variation["estimate"] is not None:
+        insights["geographic_variation"] = variation["estimate"]
+        insights["geographic_variation_interval"] = [variation["ci_low"], variation["ci_high"]]
     return results, insights
 
 
@@ -121,6 +122,15 @@ def analysis_report(analysis: PolicyAnalysis) -> dict:
     if policy is None:
         return report
     overall = policy["overall"]
+    if not overall["n"]:
+        report["not_available"] = [
+            {
+                "field": "overall_support",
+                "reason": "No persona gave an answer with a stance (see the run's failed "
+                "personas): there is nothing to compute support from.",
+            }
+        ]
+        return report
     report |= {
         "sample_size": overall["n"],
         "describes": policy["describes"],
@@ -146,6 +156,13 @@ def analysis_report(analysis: PolicyAnalysis) -> dict:
     if analysis.environmental and include_environment:
         report["environmental_results"], report["environmental_insights"] = _environment(policy)
         not_available += [{"field": f, "reason": r} for f, r in NOT_AVAILABLE.items()]
+        if "geographic_variation" not in report["environmental_insights"]:
+            not_available.append(
+                {
+                    "field": "environmental_insights.geographic_variation",
+                    "reason": "Variation between areas needs personas in at least two areas.",
+                }
+            )
     if "messages" in policy:
         report["message_optimization"] = policy["messages"]
     report["not_available"] = not_available
