@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from studies.analyzers.base import Analyzer
 from studies.analyzers.policy import PolicySupportAnalyzer
+from studies.analyzers.pricing import PricingAnalyzer
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, SingleChoiceAnalyzer
 from studies.models import Study
 
@@ -15,3 +16,4 @@ ANALYZERS: dict[Study.Kind, type[Analyzer]] = {kind: QuestionnaireAnalyzer for k
 ANALYZERS |= {
     k: PolicySupportAnalyzer for k in (Study.Kind.POLICY_SUPPORT, Study.Kind.MESSAGE_TEST)
 }
+ANALYZERS[Study.Kind.PRODUCT_PRICING] = PricingAnalyzer
