@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from config.ownership import visible_to
-from studies.models import Item, ItemOption, Run, RunPersona, Study
+from studies.models import Item, ItemOption, PolicyAnalysis, Run, RunPersona, Study
 from studies.progress import ProgressMessage, run_message
 
 
@@ -36,6 +36,13 @@ def run_list(*, user) -> QuerySet[Run]:
     """The runs `user` may see (their own; staff all), newest first."""
     return visible_to(Run.objects.select_related("study", "population"), user).order_by(
         "-created_at"
+    )
+
+
+def policy_analysis_list(*, user) -> QuerySet[PolicyAnalysis]:
+    """The policy analyses `user` may see (their own; all for staff), with run and study."""
+    return visible_to(
+        PolicyAnalysis.objects.select_related("run", "study").order_by("-created_at"), user
     )
 
 

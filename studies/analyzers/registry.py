@@ -4,9 +4,16 @@ entries here. Every kind is a questionnaire whose items are analysed by their ty
 from __future__ import annotations
 
 from studies.analyzers.base import Analyzer
+from studies.analyzers.policy import PolicySupportAnalyzer
+from studies.analyzers.pricing import PricingAnalyzer
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, SingleChoiceAnalyzer
 from studies.models import Study
 
 __all__ = ["ANALYZERS", "QuestionnaireAnalyzer", "SingleChoiceAnalyzer"]
 
 ANALYZERS: dict[Study.Kind, type[Analyzer]] = {kind: QuestionnaireAnalyzer for kind in Study.Kind}
+# Policy figures are added only for studies made by the political endpoints (a PolicyAnalysis).
+ANALYZERS |= {
+    k: PolicySupportAnalyzer for k in (Study.Kind.POLICY_SUPPORT, Study.Kind.MESSAGE_TEST)
+}
+ANALYZERS[Study.Kind.PRODUCT_PRICING] = PricingAnalyzer

@@ -1,0 +1,69 @@
+"""The seed's response shape for a market analysis, read from its run's stored results."""
+
+from __future__ import annotations
+
+from django.utils.text import slugify
+
+from studies.models import MarketAnalysis
+
+NOT_AVAILABLE = {
+    "multi_agent_effects": "Personas answer alone in this analysis; group buying and peer "
+    "recommendation are not simulated, so no figure is given.",
+    "environmental_results.<area>.social_influence_factor": "Would be a causal effect of social "
+    "influence, which a simulation of each persona in its own area cannot measure.",
+    "environmental_insights": "Not computed for market analyses yet.",
+}
+
+
+def scenario_id(analysis: MarketAnalysis) -> str:
+    product = slugify(analysis.product_name).replace("-", "_")[:40] or "product"
+    return f"mkt_{product}_env_{analysis.created_at:%Y%m%d}_{analysis.pk}"
+
+
+def market_report(analysis: MarketAnalysis) -> dict:
+    """The analysis in the seed's shape (MarketAnalysisReportSerializer documents each field)."""
+    run = analysis.run
+    sizes = analysis.market_size
+    people = [s["people"] for s in sizes.values()]
+    report: dict = {
+        "analysis_id": analysis.pk,
+        "scenario_id": scenario_id(analysis),
+        "status": run.status,
+        "progress": {
+            "personas_done": run.personas_done,
+            "personas_total": run.personas_total,
+            "personas_failed": run.personas_failed,
+        },
+        "run_id": run.pk,
+        "run_page_url": f"/runs/{run.pk}/",
+        "websocket_url": f"/ws/runs/{run.pk}/",
+        "target_market_size": None if None in people else sum(people),
+        "target_market_by_area": sizes,
+    }
+    market = (run.results or {}).get("market")
+    if market is None:
+        return report
+    optimal = market["optimal_price"]
+    report |= {
+        "optimal_price": optimal["price"],
+        "optimal_price_interval": [optimal["ci_low"], optimal["ci_high"]],
+        "purchase_intent_by_price": market["intent_by_price"],
+        "revenue_projections": market["revenue"],
+        "environmental_results": {
+            row["area"]: {
+                "name": row["label"],
+                "purchase_intent": row["intent"],
+                "intent_by_price": row["intent_by_price"],
+                "optimal_price": row["optimal_price"]["price"],
+                "optimal_price_interval": [
+                    row["optimal_price"]["ci_low"],
+                    row["optimal_price"]["ci_high"],
+                ],
+                "target_market_size": row["target_market_size"],
+            }
+            for row in market["by_area"]
+        },
+        "method": market["method"],
+        "not_available": [{"field": f, "reason": r} for f, r in NOT_AVAILABLE.items()],
+    }
+    return report

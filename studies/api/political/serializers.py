@@ -1,0 +1,287 @@
+"""Request and response shapes of the political endpoints (the seed's "API Specifications")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from environment.categories import DIMENSIONS
+from personas.api.serializers import ConstraintsInputSerializer
+from studies.analyzers.policy import STANCES, THRESHOLD
+from studies.backends.registry import BACKENDS
+from studies.services.political import PROXY_MIN_SCORE, PROXY_MIN_TEXT_SIMILARITY
+
+
+class PolicyAnalysisRequestSerializer(serializers.Serializer):
+    policy_description = serializers.CharField(
+        max_length=2000,
+        help_text='The policy as personas read it, e.g. "Universal healthcare system"',
+    )
+    policy_topic = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text="A topic tag (e.g. healthcare, abortion); offline it steers the choice of the "
+        "poll question standing in for the policy",
+    )
+    target_areas = serializers.ListField(
+        child=serializers.SlugField(max_length=80),
+        required=False,
+        default=list,
+        help_text="Area ids (e.g. dallas_tx_city); personas are split by adult population. None: "
+        "the 50 states and DC (a national sample)",
+    )
+    population_size = serializers.IntegerField(
+        default=1000, min_value=1, help_text="Personas to generate (at most POPULATION_MAX_SIZE)"
+    )
+    demographic_constraints = ConstraintsInputSerializer(
+        required=False,
+        help_text='Who may be in the population, e.g. {"age_min": 18, "age_max": 65, "income": '
+        '["lt_25k"]}; census-proportional within them',
+    )
+    include_environmental_effects = serializers.BooleanField(
+        default=True,
+        help_text="analyze-environmental: report per-area results and social-pressure "
+        "associations (environmental_results, environmental_insights)",
+    )
+    include_social_conformity = serializers.BooleanField(
+        default=True, help_text="Include the conformity pressure among the pressures reported"
+    )
+    messages = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Messages to test (LLM backend): each becomes a condition shown before the "
+        "question, compared with a control condition without a message",
+    )
+    target_demographics = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        help_text="Dimensions the message lifts are broken down by (default: all of "
+        + ", ".join(DIMENSIONS)
+        + ")",
+    )
+    stances = serializers.DictField(
+        child=serializers.ChoiceField(choices=list(STANCES)),
+        required=False,
+        default=dict,
+        help_text="Offline: the poll question's option codes -> support | oppose | neutral, when "
+        "its option labels do not say (default: read from the labels by the documented rule)",
+    )
+    poll_question = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A poll question that asks this policy (skips the relevance proxy)",
+    )
+    backend = serializers.ChoiceField(
+        choices=[],
+        default="poll_model",
+        help_text="poll_model (offline, default), poll_cell (offline) or llm",
+    )
+    backend_config = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='For the LLM backend: {"llm": {"provider", "model", ...}, "engine": {...}}, as '
+        "for /api/v1/runs/. Keys come from the environment, never from here.",
+    )
+    budget = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+        allow_null=True,
+        help_text="Cost cap in the model's currency: refused above the estimate, stopped at it",
+    )
+    seed = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text="Same seed, same personas and answers",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["backend"].choices = sorted(BACKENDS)
+
+    def validate_target_demographics(self, value: list[str]) -> list[str]:
+        # A plain list of names, not a choice field: the dimension enum is named elsewhere in
+        # the schema already.
+        unknown = [v for v in value if v not in DIMENSIONS]
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown dimension(s) {', '.join(unknown)}; use {', '.join(DIMENSIONS)}"
+            )
+        return value
+
+    def to_internal_value(self, data):
+        # A misspelt option must not vanish silently.
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {k: [f"unknown field; use one of {', '.join(self.fields)}"] for k in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class PolicyAnalysisStartedSerializer(serializers.Serializer):
+    analysis_id = serializers.IntegerField(help_text="GET /api/v1/political/analyses/<id>/")
+    scenario_id = serializers.CharField(help_text="pol_<topic>[_env]_<yyyymmdd>_<analysis id>")
+    analysis_url = serializers.CharField()
+    run_id = serializers.IntegerField()
+    run_page_url = serializers.CharField(help_text="The run's live page in the browser")
+    websocket_url = serializers.CharField(help_text="The run's progress WebSocket path")
+    status = serializers.CharField()
+    proxy = serializers.JSONField(
+        allow_null=True, help_text="Offline: the poll question answering for the policy"
+    )
+
+
+class IntervalSerializer(serializers.Serializer):
+    estimate = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+
+
+class ProgressSerializer(serializers.Serializer):
+    personas_done = serializers.IntegerField()
+    personas_total = serializers.IntegerField()
+    personas_failed = serializers.IntegerField()
+    fraction = serializers.FloatField(allow_null=True)
+
+
+class GroupSupportSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    label = serializers.CharField()
+    n = serializers.IntegerField(help_text="Personas in the group")
+    support = serializers.FloatField(allow_null=True, help_text="Share choosing a support option")
+    support_interval = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="95% Wilson interval of support"
+    )
+    opposition = serializers.FloatField(allow_null=True)
+    opposition_interval = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    neutral = serializers.FloatField(allow_null=True)
+    two_way_support = serializers.FloatField(
+        allow_null=True, help_text="Support among the personas who took a side"
+    )
+    net_support = IntervalSerializer(
+        help_text="support − opposition, with a seeded 95% percentile bootstrap interval"
+    )
+
+
+class AreaResultSerializer(GroupSupportSerializer):
+    name = serializers.CharField()
+    mean_pressures = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Mean of each social pressure (0..1) over the area's personas",
+    )
+    social_pressure_effects = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="[{pressure, mean_pressure, personas}]: each pressure's mean in the area and the "
+        "personas it could be derived for",
+    )
+
+
+class PolicyAnalysisReportSerializer(serializers.Serializer):
+    """A policy analysis: its run's state and, once finished, the seed's figures."""
+
+    analysis_id = serializers.IntegerField()
+    scenario_id = serializers.CharField(help_text="pol_<topic>[_env]_<yyyymmdd>_<analysis id>")
+    status = serializers.CharField(help_text="The run's status: queued, running, completed, ...")
+    progress = ProgressSerializer(help_text="Personas answered so far")
+    run_id = serializers.IntegerField()
+    run_page_url = serializers.CharField()
+    websocket_url = serializers.CharField()
+    error_message = serializers.CharField(required=False, help_text="Why the run failed")
+    policy_description = serializers.CharField()
+    policy_topic = serializers.CharField()
+    backend = serializers.CharField()
+    proxy = serializers.JSONField(
+        allow_null=True,
+        help_text="Offline: the poll question personas answered in place of the policy (id, "
+        f"wording, poll, relevance score and its parts); chosen only when its score is at least "
+        f"{PROXY_MIN_SCORE} and its wording similarity at least {PROXY_MIN_TEXT_SIMILARITY}",
+    )
+    stances = serializers.DictField(
+        child=serializers.CharField(), help_text="Option code -> support | oppose | neutral"
+    )
+    stance_source = serializers.CharField(help_text="explicit, or inferred from option labels")
+    sample_size = serializers.IntegerField(
+        required=False,
+        help_text="Personas whose answer has a stance (the control arm with messages)",
+    )
+    describes = serializers.CharField(required=False, help_text="Whom the figures describe")
+    overall_support = serializers.FloatField(
+        required=False, allow_null=True, help_text="Share of personas choosing a support option"
+    )
+    overall_opposition = serializers.FloatField(
+        required=False, allow_null=True, help_text="Share of personas choosing an oppose option"
+    )
+    overall_neutral = serializers.FloatField(required=False, allow_null=True)
+    confidence_interval = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        required=False,
+        help_text="95% Wilson score interval of overall_support (statsmodels proportion_confint)",
+    )
+    opposition_confidence_interval = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), required=False
+    )
+    two_way_support = serializers.JSONField(
+        required=False, help_text="Support among personas who took a side, with Wilson interval"
+    )
+    net_support = IntervalSerializer(
+        required=False, help_text="support − opposition with a seeded bootstrap interval"
+    )
+    demographic_breakdowns = serializers.DictField(
+        child=GroupSupportSerializer(many=True),
+        required=False,
+        help_text="Per dimension (" + ", ".join(DIMENSIONS) + "): support in each category",
+    )
+    area_breakdown = GroupSupportSerializer(many=True, required=False)
+    statistical_significance = serializers.JSONField(
+        required=False,
+        help_text="Whether support differs between areas and between the categories of each "
+        "dimension: {correction: 'holm', tests: [{dimension, groups, test, statistic, df, p, "
+        "p_adjusted, significant}]}; the test is Pearson's chi-square of category × stance "
+        "(scipy chi2_contingency), Fisher's exact when an expected count is below 5. (The seed "
+        "shows one number; a test is only meaningful with its name and what it compares.)",
+    )
+    swing_demographics = serializers.JSONField(
+        required=False,
+        help_text=f"{{definition, near_threshold, movers_between_areas, "
+        f"movers_between_conditions}}: groups whose two-way support interval contains "
+        f"{THRESHOLD:.0%}, and groups whose support moves most between areas / conditions",
+    )
+    environmental_results = serializers.DictField(
+        child=AreaResultSerializer(),
+        required=False,
+        help_text="analyze-environmental: per area id, support with its interval and the area's "
+        "mean social pressures",
+    )
+    environmental_insights = serializers.JSONField(
+        required=False,
+        help_text="analyze-environmental: key_pressure_types (pressures significantly associated "
+        "with support, strongest first), pressure_associations (point-biserial r across personas "
+        "between supporting and each pressure, Holm-corrected; an association, not a causal "
+        "effect), geographic_variation (max − min of the areas' support shares) and its "
+        "bootstrap interval",
+    )
+    message_optimization = serializers.JSONField(
+        required=False,
+        help_text="With messages: each message's lift over control (support share difference, "
+        "Newcombe interval, two-proportion z-test, Holm-corrected), overall and per category of "
+        "the target demographics, the best message per segment and whether it is within noise",
+    )
+    method = serializers.CharField(required=False, help_text="Every statistic, named")
+    caveat = serializers.CharField(required=False)
+    not_available = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        required=False,
+        help_text="[{field, reason}]: fields of the seed's shape the platform cannot compute "
+        "honestly, left out rather than made up",
+    )

@@ -1,0 +1,102 @@
+"""The market endpoint end to end on the LLM backend (a local server speaking the OpenAI
+protocol): the seed's request, the report's figures against the stored answers, refusals and
+ownership."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from statsmodels.stats.proportion import proportion_confint
+
+from studies.analyzers.pricing import BUYING
+from studies.models import Answer, MarketAnalysis
+
+pytestmark = pytest.mark.django_db
+
+# The seed's request body, as written in its "API Specifications".
+SEED_MARKET = {
+    "product_name": "Smart Home Assistant",
+    "product_description": "AI-powered home automation device",
+    "price_points": [99.99, 149.99, 199.99],
+    "target_areas": ["dallas_tx_city", "phoenix_az_city", "minneapolis_mn_city"],
+    "population_size": 1000,
+    "include_social_conformity": True,
+    "target_market": {
+        "age_min": 25,
+        "age_max": 55,
+        "income": ["50k_75k", "75k_100k", "over_100k"],
+    },
+}
+
+
+def _llm(server) -> dict:
+    return {
+        "backend": "llm",
+        "backend_config": {
+            "llm": {"provider": "openai", "model": "gpt-test", "base_url": server.openai_base_url},
+            "engine": {"concurrency": 1},
+        },
+    }
+
+
+def test_the_seed_request_starts_on_the_llm_backend_and_sizes_the_market(api, model_server):
+    started = api.post("/api/v1/market/analyze-environmental", SEED_MARKET | _llm(model_server),
+                       format="json")  # fmt: skip
+    assert started.status_code == 202, started.json()
+    report = api.get(started.json()["analysis_url"]).json()
+    assert report["status"] == "queued"
+    assert report["progress"]["personas_total"] == 1000
+    sizes = report["target_market_by_area"]
+    assert set(sizes) == set(SEED_MARKET["target_areas"])
+    assert report["target_market_size"] == sum(s["people"] for s in sizes.values())
+    assert all(0 < s["share"] < 1 for s in sizes.values())
+    analysis = MarketAnalysis.objects.get(pk=report["analysis_id"])
+    assert analysis.target_market["income"] == ["50_75k", "75_100k", "100_150k", "150k_plus"]
+    assert sorted(analysis.prices.values()) == SEED_MARKET["price_points"]
+
+
+def test_the_seed_request_offline_is_refused_with_a_pointer_to_the_llm_backend(api):
+    response = api.post("/api/v1/market/analyze-environmental", SEED_MARKET | {"backend": "poll_model"},
+                        format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "market_needs_llm"
+    assert '"backend": "llm"' in response.json()["error"]["message"]
+
+
+def test_a_market_analysis_runs_end_to_end_and_reports_intent_per_price(
+    api, model_server, run_on_commit, django_user_model
+):
+    body = SEED_MARKET | _llm(model_server) | {
+        "target_areas": ["phoenix_az_city"], "population_size": 16, "seed": 2,
+        "price_points": [99.99, 149.99],
+    }  # fmt: skip
+    started = run_on_commit(api.post, "/api/v1/market/analyze-environmental", body, format="json")
+    assert started.status_code == 202, started.json()
+    report = api.get(started.json()["analysis_url"]).json()
+    assert report["status"] == "completed", report
+    answers = pd.DataFrame(
+        Answer.objects.filter(run_id=report["run_id"]).values_list("condition", "option__code"),
+        columns=["condition", "code"],
+    )
+    for row in report["purchase_intent_by_price"]:
+        arm = answers[answers["condition"] == row["condition"]]
+        buyers = int(arm["code"].isin(BUYING).sum())
+        assert row["n"] == len(arm) and row["buyers"] == buyers
+        low, high = proportion_confint(buyers, len(arm), alpha=0.05, method="wilson")
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    best = max(report["purchase_intent_by_price"], key=lambda r: r["price"] * r["intent"])
+    assert report["optimal_price"] == best["price"]
+    for projection, row in zip(
+        report["revenue_projections"], report["purchase_intent_by_price"], strict=True
+    ):
+        assert projection["projected_revenue"] == pytest.approx(
+            row["price"] * row["intent"] * report["target_market_size"]
+        )
+    assert "multi_agent_effects" in {e["field"] for e in report["not_available"]}
+
+    other = django_user_model.objects.create_user("rival", password="another-long-password")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    assert client.get(started.json()["analysis_url"]).status_code == 404
