@@ -41,6 +41,7 @@ api_v1 = [
     path("", include("polls.api.urls")),
     path("", include("personas.api.urls")),
     path("", include("studies.api.urls")),
+    path("", include("studies.influence.api.urls")),
     path("", include("validation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

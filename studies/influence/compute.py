@@ -1,0 +1,109 @@
+"""The influence step of a multi-agent run, called when its independent answers are all stored.
+
+x(0) is what the run's backend (the poll model) stored for each persona: its answer
+probabilities (`Answer.probabilities`), so peer influence off is exactly the independent run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from personas.awareness import PersonaView, conformity_tendency
+from personas.models import Persona
+from studies.influence.simulate import Group, InfluenceParams, Outcome, influence_simulate
+from studies.models import Answer, InfluenceSimulation, Item, Run
+
+# Demographics the shares are broken down by (besides area and party).
+BREAKDOWN_FIELDS = ("age_bracket", "sex", "race_ethnicity", "education", "income")
+PERSONA_COLUMNS = ("id", "index", "area_id", "age", *BREAKDOWN_FIELDS, "profile")
+# Each persona's answer after influence is drawn from its own stream of the run's seed.
+AFTER_STREAM = 0x1F1
+
+
+def influence_group(*, run: Run, item: Item) -> tuple[Group, list[dict[str, Any]]]:
+    """The run's answered personas, in population order, as arrays; and per persona its id,
+    position, area and the answer the independent run drew."""
+    options = [o.code for o in item.options.all()]
+    rows = list(
+        Answer.objects.filter(run_id=run.id, item_id=item.id)
+        .order_by("persona__index")
+        .values_list("probabilities", "option__code", *(f"persona__{c}" for c in PERSONA_COLUMNS))
+    )
+    initial = np.array([[r[0].get(code, 0.0) for code in options] for r in rows], dtype=float)
+    if initial.size:
+        initial /= initial.sum(axis=1, keepdims=True)
+    views = [
+        PersonaView.from_persona(Persona(**dict(zip(PERSONA_COLUMNS, r[2:], strict=True))))
+        for r in rows
+    ]
+    attributes: dict[str, list[str | None]] = {
+        "age_bracket": [v.age_bracket for v in views],
+        "race_ethnicity": [v.race_ethnicity for v in views],
+        "education": [v.education for v in views],
+        "party": [v.party_code for v in views],
+    }
+    categories = {
+        "area": np.asarray([v.area_id for v in views]),
+        **{f: np.asarray([getattr(v, f) for v in views]) for f in BREAKDOWN_FIELDS},
+        "party": np.asarray([v.party_code or "unknown" for v in views]),
+    }
+    group = Group(
+        attributes=attributes,
+        categories=categories,
+        conformity=np.asarray([conformity_tendency(v) for v in views], dtype=float),
+        initial=initial,
+        options=options,
+    )
+    people = [{"persona_id": r[2], "index": r[3], "area": r[4], "answer": r[1]} for r in rows]
+    return group, people
+
+
+def influence_simulation_compute(*, run: Run) -> InfluenceSimulation | None:
+    """Run the influence step of the run's simulation and store its results; None when the run
+    has no simulation (a multi-agent study run through the ordinary run API)."""
+    simulation = InfluenceSimulation.objects.filter(run_id=run.id).first()
+    if simulation is None:
+        return None
+    item = Item.objects.prefetch_related("options").get(study_id=run.study_id)
+    group, people = influence_group(run=run, item=item)
+    params = InfluenceParams.from_dict(simulation.parameters)
+    if group.size < 2:
+        raise ValueError(
+            f"only {group.size} persona(s) could be answered: peer influence needs two or more"
+        )
+    outcome = influence_simulate(group, params)
+    simulation.results = outcome.results
+    simulation.responses = _responses(outcome, group, people, seed=params.seed)
+    simulation.save(update_fields=["results", "responses"])
+    return simulation
+
+
+def _responses(
+    outcome: Outcome, group: Group, people: list[dict[str, Any]], *, seed: int
+) -> list[dict[str, Any]]:
+    options = group.options
+    influenced = outcome.final is not group.initial
+    after_answers: list[str | None] = [None] * group.size
+    if influenced:
+        draws = np.random.default_rng([seed, AFTER_STREAM]).random(group.size)
+        chosen = (outcome.final.cumsum(axis=1) < draws[:, None]).sum(axis=1)
+        after_answers = [options[min(int(c), len(options) - 1)] for c in chosen]
+    rows = []
+    for i, person in enumerate(people):
+        rows.append(
+            {
+                **person,
+                "probabilities_before": _rounded(options, group.initial[i]),
+                "probabilities_after": _rounded(options, outcome.final[i]) if influenced else None,
+                "answer_after": after_answers[i],
+                "susceptibility": round(float(outcome.susceptibility[i]), 4),
+                "ties": int(outcome.degrees[i]),
+            }
+        )
+    return rows
+
+
+def _rounded(options: list[str], values: np.ndarray) -> dict[str, float]:
+    return {o: round(float(v), 6) for o, v in zip(options, values, strict=True)}
