@@ -6,12 +6,12 @@ probabilities (`Answer.probabilities`), so peer influence off is exactly the ind
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from personas.awareness import PersonaView, conformity_tendency
-from personas.models import Persona
 from studies.influence.simulate import Group, InfluenceParams, Outcome, influence_simulate
 from studies.models import Answer, InfluenceSimulation, Item, Run
 
@@ -32,12 +32,23 @@ def influence_group(*, run: Run, item: Item) -> tuple[Group, list[dict[str, Any]
         .values_list("probabilities", "option__code", *(f"persona__{c}" for c in PERSONA_COLUMNS))
     )
     initial = np.array([[r[0].get(code, 0.0) for code in options] for r in rows], dtype=float)
-    if initial.size:
-        initial /= initial.sum(axis=1, keepdims=True)
-    views = [
-        PersonaView.from_persona(Persona(**dict(zip(PERSONA_COLUMNS, r[2:], strict=True))))
-        for r in rows
+    personas = [dict(zip(PERSONA_COLUMNS, r[2:], strict=True)) for r in rows]
+    people = [
+        {"persona_id": p["id"], "index": p["index"], "area": p["area_id"], "answer": r[1]}
+        for p, r in zip(personas, rows, strict=True)
     ]
+    return group_from_personas(personas, initial=initial, options=options), people
+
+
+def group_from_personas(
+    personas: list[dict[str, Any]], *, initial: np.ndarray, options: list[str]
+) -> Group:
+    """A Group of personas given as dicts of PERSONA_COLUMNS, with their answer probabilities
+    `initial` (n × K, in the order of `options`; rows are renormalised)."""
+    if initial.size:
+        initial = initial / initial.sum(axis=1, keepdims=True)
+    # PersonaView reads attributes; a namespace is a third of the cost of a model instance.
+    views = [PersonaView.from_persona(SimpleNamespace(pk=p["id"], **p)) for p in personas]
     attributes: dict[str, list[str | None]] = {
         "age_bracket": [v.age_bracket for v in views],
         "race_ethnicity": [v.race_ethnicity for v in views],
@@ -49,15 +60,13 @@ def influence_group(*, run: Run, item: Item) -> tuple[Group, list[dict[str, Any]
         **{f: np.asarray([getattr(v, f) for v in views]) for f in BREAKDOWN_FIELDS},
         "party": np.asarray([v.party_code or "unknown" for v in views]),
     }
-    group = Group(
+    return Group(
         attributes=attributes,
         categories=categories,
         conformity=np.asarray([conformity_tendency(v) for v in views], dtype=float),
         initial=initial,
         options=options,
     )
-    people = [{"persona_id": r[2], "index": r[3], "area": r[4], "answer": r[1]} for r in rows]
-    return group, people
 
 
 def influence_simulation_compute(*, run: Run) -> InfluenceSimulation | None:
