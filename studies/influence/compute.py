@@ -29,19 +29,27 @@ def influence_group(*, run: Run, item: Item) -> tuple[Group, list[dict[str, Any]
     rows = list(
         Answer.objects.filter(run_id=run.id, item_id=item.id)
         .order_by("persona__index")
-        .values_list("probabilities", "option__code", *(f"persona__{c}" for c in PERSONA_COLUMNS))
+        .values_list(
+            "probabilities", "option__code", "weight", *(f"persona__{c}" for c in PERSONA_COLUMNS)
+        )
     )
     initial = np.array([[r[0].get(code, 0.0) for code in options] for r in rows], dtype=float)
-    personas = [dict(zip(PERSONA_COLUMNS, r[2:], strict=True)) for r in rows]
+    personas = [dict(zip(PERSONA_COLUMNS, r[3:], strict=True)) for r in rows]
     people = [
         {"persona_id": p["id"], "index": p["index"], "area": p["area_id"], "answer": r[1]}
         for p, r in zip(personas, rows, strict=True)
     ]
-    return group_from_personas(personas, initial=initial, options=options), people
+    weights = np.array([r[2] for r in rows], dtype=float)
+    group = group_from_personas(personas, initial=initial, options=options, weights=weights)
+    return group, people
 
 
 def group_from_personas(
-    personas: list[dict[str, Any]], *, initial: np.ndarray, options: list[str]
+    personas: list[dict[str, Any]],
+    *,
+    initial: np.ndarray,
+    options: list[str],
+    weights: np.ndarray | None = None,
 ) -> Group:
     """A Group of personas given as dicts of PERSONA_COLUMNS, with their answer probabilities
     `initial` (n × K, in the order of `options`; rows are renormalised)."""
@@ -66,6 +74,7 @@ def group_from_personas(
         conformity=np.asarray([conformity_tendency(v) for v in views], dtype=float),
         initial=initial,
         options=options,
+        weights=weights,
     )
 
 

@@ -21,7 +21,9 @@ x(T) after the last round; A the 0/1 tie matrix, W its row-normalised form; λ t
   Physical Review E 67): 0 when ties ignore opinions, 1 when every tie joins people of the same
   answer. Given before and after influence.
 - **shares** — the expected share of each option, the mean of the personas' probabilities, with a
-  95 % Wilson interval at n personas. The interval carries only the sampling variability of
+  95 % Wilson interval at n personas; when the question was asked of part of the poll's sample,
+  each persona counts by its modelled chance of belonging to that universe (`Answer.weight`), the
+  interval then at Kish's effective n, as in the run's own results. The interval carries only the sampling variability of
   drawing n personas (each answering by its probabilities); it leaves out the poll model's own
   uncertainty and, after influence, the dependence influence creates between tied personas, so it
   is optimistic there.
@@ -35,7 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from studies.analyzers.stats import wilson
+from studies.analyzers.stats import kish_n_eff, wilson
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -108,13 +110,19 @@ def answer_assortativity(adjacency: sp.csr_matrix, opinions: np.ndarray) -> floa
     return float((np.trace(mixing) - expected) / (1.0 - expected))
 
 
-def shares(opinions: np.ndarray, codes: Sequence[str]) -> list[dict[str, Any]]:
-    """Each option's expected share with its 95 % Wilson interval at n personas."""
+def shares(
+    opinions: np.ndarray, codes: Sequence[str], weights: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """Each option's expected share with its 95 % Wilson interval at n personas (weighted: the
+    weighted mean, the interval at Kish's effective n, as the run's own results)."""
     n = opinions.shape[0]
-    means = opinions.mean(axis=0) if n else np.zeros(len(codes))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    total = float(w.sum())
+    means = (w @ opinions) / total if n and total > 0 else np.zeros(len(codes))
+    n_eff = kish_n_eff(w) if total > 0 else 0.0
     rows = []
     for code, share in zip(codes, means, strict=True):
-        low, high = wilson(float(share), n) if n else (None, None)
+        low, high = wilson(float(share), n_eff) if n_eff > 0 else (None, None)
         rows.append({"option": code, "share": float(share), "ci_low": low, "ci_high": high})
     return rows
 
@@ -124,19 +132,22 @@ def breakdowns(
     codes: Sequence[str],
     initial: np.ndarray,
     final: np.ndarray | None,
+    weights: np.ndarray | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Shares before (and after, when influence ran) for every category of each dimension."""
+    w = np.ones(initial.shape[0]) if weights is None else np.asarray(weights, dtype=float)
     out: dict[str, list[dict[str, Any]]] = {}
     for dimension, labels in categories.items():
         rows = []
-        for category in sorted({str(v) for v in labels}):
-            mask = labels.astype(str) == category
+        labels = labels.astype(str)
+        for category in np.unique(labels).tolist():
+            mask = labels == category
             rows.append(
                 {
                     "category": category,
                     "n": int(mask.sum()),
-                    "influence_off": shares(initial[mask], codes),
-                    "influence_on": None if final is None else shares(final[mask], codes),
+                    "influence_off": shares(initial[mask], codes, w[mask]),
+                    "influence_on": None if final is None else shares(final[mask], codes, w[mask]),
                 }
             )
         out[dimension] = rows

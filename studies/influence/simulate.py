@@ -74,6 +74,9 @@ class Group:
     conformity: np.ndarray
     initial: np.ndarray
     options: list[str]
+    #: Each persona's weight in the shares (its modelled chance of belonging to the question's
+    #: universe; None = all 1).
+    weights: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -119,7 +122,7 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
     if group.size < 2:
         raise ValueError("a peer-influence simulation needs at least two personas")
     initial = group.initial
-    before = measures.shares(initial, group.options)
+    before = measures.shares(initial, group.options, group.weights)
     results: dict[str, Any] = {
         "personas": group.size,
         "options": list(group.options),
@@ -132,7 +135,9 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
             network=None,
             dynamics=None,
             comparison={"influence_off": before, "influence_on": None},
-            breakdowns=measures.breakdowns(group.categories, group.options, initial, None),
+            breakdowns=measures.breakdowns(
+                group.categories, group.options, initial, None, group.weights
+            ),
         )
         zeros = np.zeros(group.size)
         return Outcome(results=results, final=initial, susceptibility=zeros, degrees=zeros)
@@ -181,8 +186,13 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
         },
         network=_network_summary(network, codes, params),
         dynamics=_dynamics_summary(dynamics, group.options),
-        comparison={"influence_off": before, "influence_on": measures.shares(final, group.options)},
-        breakdowns=measures.breakdowns(group.categories, group.options, initial, final),
+        comparison={
+            "influence_off": before,
+            "influence_on": measures.shares(final, group.options, group.weights),
+        },
+        breakdowns=measures.breakdowns(
+            group.categories, group.options, initial, final, group.weights
+        ),
     )
     return Outcome(results=results, final=final, susceptibility=susceptibility, degrees=degrees)
 

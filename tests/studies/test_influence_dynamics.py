@@ -115,3 +115,12 @@ def test_blau_index_and_assortativity_follow_their_definitions():
     assert measures.answer_assortativity(adjacency, opinions) == pytest.approx(1.0)
     crossed = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.1, 0.9]])
     assert measures.answer_assortativity(adjacency, crossed) == pytest.approx(-1.0)
+
+
+def test_weighted_shares_count_each_persona_by_its_universe_weight():
+    opinions = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    weighted = measures.shares(opinions, ["yes", "no"], np.array([2.0, 1.0, 1.0]))
+    assert weighted[0]["share"] == pytest.approx(0.5)
+    plain = measures.shares(opinions, ["yes", "no"])
+    assert plain[0]["share"] == pytest.approx(1 / 3)
+    assert plain[0]["ci_low"] < 1 / 3 < plain[0]["ci_high"]
