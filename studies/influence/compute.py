@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from personas.awareness import PersonaView, conformity_tendency
-from studies.influence.simulate import Group, InfluenceParams, Outcome, influence_simulate
+from studies.influence.simulate import Group, InfluenceParams, influence_simulate
 from studies.models import Answer, InfluenceSimulation, Item, Run
 
 # Demographics the shares are broken down by (besides area and party).
 BREAKDOWN_FIELDS = ("age_bracket", "sex", "race_ethnicity", "education", "income")
 PERSONA_COLUMNS = ("id", "index", "area_id", "age", *BREAKDOWN_FIELDS, "profile")
-# Each persona's answer after influence is drawn from its own stream of the run's seed.
+# Each persona's answer after influence is drawn from a stream of its own of the run's seed.
 AFTER_STREAM = 0x1F1
 
 
@@ -92,35 +92,49 @@ def influence_simulation_compute(*, run: Run) -> InfluenceSimulation | None:
             f"only {group.size} persona(s) could be answered: peer influence needs two or more"
         )
     outcome = influence_simulate(group, params)
-    simulation.results = outcome.results
-    simulation.responses = _responses(outcome, group, people, seed=params.seed)
+    results = outcome.results
+    after: list[str | None] = [None] * group.size
+    if params.enable_peer_influence:
+        before = np.array([group.options.index(p["answer"]) for p in people])
+        chosen = answers_after(before, group.initial, outcome.final, seed=params.seed)
+        after = [group.options[c] for c in chosen]
+        results["peer_influence_effects"]["answers_changed"] = float(np.mean(chosen != before))
+    simulation.results = results
+    simulation.responses = [
+        {
+            **person,
+            "probabilities_before": _rounded(group.options, group.initial[i]),
+            "probabilities_after": _rounded(group.options, outcome.final[i])
+            if params.enable_peer_influence
+            else None,
+            "answer_after": after[i],
+            "susceptibility": round(float(outcome.susceptibility[i]), 4),
+            "ties": int(outcome.degrees[i]),
+        }
+        for i, person in enumerate(people)
+    ]
     simulation.save(update_fields=["results", "responses"])
     return simulation
 
 
-def _responses(
-    outcome: Outcome, group: Group, people: list[dict[str, Any]], *, seed: int
-) -> list[dict[str, Any]]:
-    options = group.options
-    influenced = outcome.final is not group.initial
-    after_answers: list[str | None] = [None] * group.size
-    if influenced:
-        draws = np.random.default_rng([seed, AFTER_STREAM]).random(group.size)
-        chosen = (outcome.final.cumsum(axis=1) < draws[:, None]).sum(axis=1)
-        after_answers = [options[min(int(c), len(options) - 1)] for c in chosen]
-    rows = []
-    for i, person in enumerate(people):
-        rows.append(
-            {
-                **person,
-                "probabilities_before": _rounded(options, group.initial[i]),
-                "probabilities_after": _rounded(options, outcome.final[i]) if influenced else None,
-                "answer_after": after_answers[i],
-                "susceptibility": round(float(outcome.susceptibility[i]), 4),
-                "ties": int(outcome.degrees[i]),
-            }
-        )
-    return rows
+def answers_after(
+    before: np.ndarray, initial: np.ndarray, final: np.ndarray, *, seed: int
+) -> np.ndarray:
+    """Each persona's answer after influence, drawn from its final probabilities but coupled to
+    the answer it gave independently (a maximal coupling): it keeps that answer with probability
+    min(1, final/initial) of it, and otherwise moves to an option whose probability rose, in
+    proportion to the rise. So the answer is distributed as `final`, and a persona changes its
+    answer with probability TV(initial, final) — only as much as influence moved it."""
+    n = before.size
+    rng = np.random.default_rng([seed, AFTER_STREAM])
+    rows = np.arange(n)
+    was, now = initial[rows, before], final[rows, before]
+    keep = rng.random(n) * was < now  # u < now / was without dividing by a zero
+    rise = np.clip(final - initial, 0.0, None)
+    total = rise.sum(axis=1, keepdims=True)
+    cdf = np.divide(rise.cumsum(axis=1), total, out=np.ones_like(rise), where=total > 0)
+    moved = np.minimum((cdf < rng.random(n)[:, None]).sum(axis=1), initial.shape[1] - 1)
+    return np.where(keep | (total[:, 0] <= 0), before, moved)
 
 
 def _rounded(options: list[str], values: np.ndarray) -> dict[str, float]:

@@ -70,6 +70,7 @@ def test_a_simulation_is_accepted_then_reports_the_seed_shape_with_influence_off
     effects = result["peer_influence_effects"]
     assert effects["average_influence"] > 0
     assert "similarity_clustering" in effects
+    assert 0 <= effects["answers_changed"] < 1
     off, on = result["comparison"]["influence_off"], result["comparison"]["influence_on"]
     assert [r["option"] for r in off] == [r["option"] for r in on] == ["support", "oppose"]
     assert {g["category"] for g in result["breakdowns"]["area"]} == {"dallas_tx_city"}
@@ -79,6 +80,7 @@ def test_a_simulation_is_accepted_then_reports_the_seed_shape_with_influence_off
     assert responses["count"] == in_area
     first = responses["results"][0]
     assert set(first) >= {"persona_id", "probabilities_before", "probabilities_after", "answer"}
+    assert {r["answer_after"] for r in responses["results"]} <= {"support", "oppose"}
     # The run behind it is an ordinary run of a multi-agent study, with its page and results.
     run = Run.objects.get(id=body["run"])
     assert run.study.kind == Study.Kind.MULTI_AGENT

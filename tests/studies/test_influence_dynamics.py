@@ -124,3 +124,19 @@ def test_weighted_shares_count_each_persona_by_its_universe_weight():
     plain = measures.shares(opinions, ["yes", "no"])
     assert plain[0]["share"] == pytest.approx(1 / 3)
     assert plain[0]["ci_low"] < 1 / 3 < plain[0]["ci_high"]
+
+
+def test_answers_after_influence_follow_the_final_probabilities_and_change_only_as_much():
+    from studies.influence.compute import answers_after
+
+    n = 200_000
+    initial = np.tile([0.6, 0.3, 0.1], (n, 1))
+    final = np.tile([0.4, 0.35, 0.25], (n, 1))
+    before = np.random.default_rng(0).choice(3, size=n, p=initial[0])
+    after = answers_after(before, initial, final, seed=1)
+    assert np.bincount(after, minlength=3) / n == pytest.approx(final[0], abs=0.005)
+    # A persona changes with probability TV(initial, final) = 0.2, never to a falling option.
+    assert np.mean(after != before) == pytest.approx(0.2, abs=0.005)
+    assert not ((after == 0) & (before != 0)).any()
+    unchanged = answers_after(before, initial, initial, seed=1)
+    assert (unchanged == before).all()
