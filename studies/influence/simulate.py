@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
+import scipy.sparse as sp
 
 from studies.influence import measures
 from studies.influence.dynamics import (
@@ -116,32 +117,19 @@ def assumptions(params: InfluenceParams) -> dict[str, Any]:
     }
 
 
-def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
-    """Network, dynamics and measures for one group of personas; off only when
-    `params.enable_peer_influence` is False (then nothing moves and no network is drawn)."""
-    if group.size < 2:
-        raise ValueError("a peer-influence simulation needs at least two personas")
-    initial = group.initial
-    before = measures.shares(initial, group.options, group.weights)
-    results: dict[str, Any] = {
-        "personas": group.size,
-        "options": list(group.options),
-        "assumptions": assumptions(params),
-    }
-    if not params.enable_peer_influence:
-        results.update(
-            group_dynamics=None,
-            peer_influence_effects=None,
-            network=None,
-            dynamics=None,
-            comparison={"influence_off": before, "influence_on": None},
-            breakdowns=measures.breakdowns(
-                group.categories, group.options, initial, None, group.weights
-            ),
-        )
-        zeros = np.zeros(group.size)
-        return Outcome(results=results, final=initial, susceptibility=zeros, degrees=zeros)
+@dataclass(frozen=True)
+class Wiring:
+    """A group's network: its ties, their row-normalised weights, the attribute codes homophily
+    read, and each persona's susceptibility (0 without ties)."""
 
+    network: Network
+    codes: np.ndarray
+    weights: sp.csr_matrix
+    susceptibility: np.ndarray
+
+
+def group_wiring(group: Group, params: InfluenceParams) -> Wiring:
+    """The seeded homophily network of the group, with W and λ."""
     codes = attribute_codes(group.attributes, list(params.homophily))
     network = network_generate(
         codes,
@@ -152,15 +140,85 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
             seed=params.seed,
         ),
     )
-    weights = network.row_normalised()
-    degrees = network.degrees
     susceptibility = effective_susceptibility(
-        params.susceptibility_scale * group.conformity, degrees
+        params.susceptibility_scale * group.conformity, network.degrees
     )
+    return Wiring(
+        network=network,
+        codes=codes,
+        weights=network.row_normalised(),
+        susceptibility=susceptibility,
+    )
+
+
+def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
+    """Network, dynamics and measures for one group of personas; off only when
+    `params.enable_peer_influence` is False (then nothing moves and no network is drawn)."""
+    if group.size < 2:
+        raise ValueError("a peer-influence simulation needs at least two personas")
+    if not params.enable_peer_influence:
+        zeros = np.zeros(group.size)
+        return Outcome(
+            results=influence_results(group, params, wiring=None, final=None, dynamics=None),
+            final=group.initial,
+            susceptibility=zeros,
+            degrees=zeros,
+        )
+    wiring = group_wiring(group, params)
     dynamics = friedkin_johnsen(
-        weights, susceptibility, initial, max_rounds=params.max_rounds, tolerance=params.tolerance
+        wiring.weights,
+        wiring.susceptibility,
+        group.initial,
+        max_rounds=params.max_rounds,
+        tolerance=params.tolerance,
     )
-    final = dynamics.final
+    results = influence_results(
+        group,
+        params,
+        wiring=wiring,
+        final=dynamics.final,
+        dynamics=_dynamics_summary(dynamics, group.options),
+    )
+    return Outcome(
+        results=results,
+        final=dynamics.final,
+        susceptibility=wiring.susceptibility,
+        degrees=wiring.network.degrees,
+    )
+
+
+def influence_results(
+    group: Group,
+    params: InfluenceParams,
+    *,
+    wiring: Wiring | None,
+    final: np.ndarray | None,
+    dynamics: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The response's measures from the opinions before (`group.initial`) and after (`final`,
+    None with influence off) influence over `wiring`."""
+    initial = group.initial
+    results: dict[str, Any] = {
+        "personas": group.size,
+        "options": list(group.options),
+        "assumptions": assumptions(params),
+        "comparison": {
+            "influence_off": measures.shares(initial, group.options, group.weights),
+            "influence_on": None
+            if final is None
+            else measures.shares(final, group.options, group.weights),
+        },
+        "breakdowns": measures.breakdowns(
+            group.categories, group.options, initial, final, group.weights
+        ),
+        "group_dynamics": None,
+        "peer_influence_effects": None,
+        "network": None,
+        "dynamics": dynamics,
+    }
+    if wiring is None or final is None:
+        return results
+    network, weights, susceptibility = wiring.network, wiring.weights, wiring.susceptibility
     results.update(
         group_dynamics={
             "group_diversity": measures.group_diversity(
@@ -184,17 +242,9 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
                 )
             },
         },
-        network=_network_summary(network, codes, params),
-        dynamics=_dynamics_summary(dynamics, group.options),
-        comparison={
-            "influence_off": before,
-            "influence_on": measures.shares(final, group.options, group.weights),
-        },
-        breakdowns=measures.breakdowns(
-            group.categories, group.options, initial, final, group.weights
-        ),
+        network=_network_summary(network, wiring.codes, params),
     )
-    return Outcome(results=results, final=final, susceptibility=susceptibility, degrees=degrees)
+    return results
 
 
 def _network_summary(network: Network, codes: np.ndarray, params: InfluenceParams) -> dict:
