@@ -44,6 +44,7 @@ api_v1 = [
     path("", include("studies.api.urls")),
     path("", include("studies.api.political.urls")),
     path("", include("studies.api.market.urls")),
+    path("", include("studies.influence.api.urls")),
     path("", include("validation.api.urls")),
     path("", include("accounts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),

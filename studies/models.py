@@ -504,3 +504,34 @@ class MarketAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"Market analysis {self.pk}: {self.product_name}"
+
+
+class InfluenceSimulation(models.Model):
+    """A multi-agent run: the run answers every persona independently through the poll model
+    (influence off), then its personas are tied in a homophily network and their answer
+    probabilities updated by Friedkin–Johnsen rounds (influence on); `studies.influence`."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="influence")
+    scenario_description = models.TextField()
+    enable_peer_influence = models.BooleanField(default=True)
+    parameters = models.JSONField(
+        default=dict,
+        help_text="Network (group size, mean degree, homophily strengths, seed) and dynamics "
+        "(susceptibility scale, round limit, tolerance) settings",
+    )
+    results = models.JSONField(
+        null=True, blank=True, help_text="Group dynamics, influence effects, shares off and on"
+    )
+    responses = models.JSONField(
+        null=True, blank=True, help_text="Each persona's answer before and after influence"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Influence simulation {self.pk} (run {self.run_id})"

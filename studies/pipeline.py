@@ -24,6 +24,7 @@ from config.bulk import bulk_insert
 from personas.models import Persona
 from studies.backends.base import PersonaResult, RespondentBackend
 from studies.backends.registry import BACKENDS
+from studies.influence.compute import influence_simulation_compute
 from studies.models import Answer, Condition, Item, Run, RunParticipant, RunPersona
 from studies.progress import Reporter
 from studies.results import run_results_compute
@@ -369,6 +370,9 @@ def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
     if run.status in (Run.Status.FAILED, Run.Status.CANCELLED):
         return run
     results = run_results_compute(run=run)
+    # A multi-agent run's influence step: before "completed", so its results are there when the
+    # run says it is done, and a failure fails the run (run_complete stores it).
+    influence_simulation_compute(run=run)
     # Processed personas: those answered and those the backend recorded as failed.
     done = results["personas_answered"] + run.personas_failed
     updated = Run.objects.filter(

@@ -33,6 +33,7 @@ from personas.profile.tech import PROFICIENCY_ALIASES
 # Persona columns a rule or quota may name, with their kind.
 PERSONA_FIELDS: dict[str, str] = {
     "age": "number",
+    "index": "number",  # position in the population (a multi-agent run's named personas)
     "area": "text",
     "state": "text",
     **{d: "text" for d in DIMENSIONS},

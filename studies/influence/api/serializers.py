@@ -1,0 +1,123 @@
+"""Request and response shapes of /api/v1/multi-agent/ (the seed's request and response shape,
+with the simulation's settings and its extra measures beside it)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from studies.influence.dynamics import DEFAULT_MAX_ROUNDS, DEFAULT_TOLERANCE
+from studies.influence.network import DEFAULT_HOMOPHILY, DEFAULT_MEAN_DEGREE
+from studies.influence.simulate import DEFAULT_SUSCEPTIBILITY_SCALE
+
+MAX_NAMED_PERSONAS = 10_000
+
+
+class SimulateSerializer(serializers.Serializer):
+    scenario_description = serializers.CharField(max_length=5000)
+    poll_question = serializers.IntegerField(
+        help_text="The poll question every persona answers (its options are the answers); see "
+        "/api/v1/polls/"
+    )
+    personas = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        min_length=1,
+        max_length=MAX_NAMED_PERSONAS,
+        help_text="Persona ids of one population: the group. Without it, `population`",
+    )
+    population = serializers.IntegerField(
+        required=False,
+        help_text="Population id: its personas (in the area, if given) are the group",
+    )
+    environment_area_id = serializers.CharField(
+        required=False, allow_blank=True, help_text="Area id (e.g. dallas_tx_city) of the group"
+    )
+    enable_peer_influence = serializers.BooleanField(default=True)
+    group_size = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=2,
+        help_text="Split the personas at random into groups of this size (a council of 12, a "
+        "neighbourhood of 500); ties only within a group. Default: one group",
+    )
+    mean_degree = serializers.FloatField(
+        default=DEFAULT_MEAN_DEGREE, min_value=0.1, max_value=1000, help_text="Mean ties a persona"
+    )
+    homophily = serializers.DictField(
+        child=serializers.FloatField(min_value=-5, max_value=10),
+        required=False,
+        help_text="Homophily strength per attribute (log odds ratio of a tie between personas "
+        f"who share it); attributes: {', '.join(DEFAULT_HOMOPHILY)}; defaults "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_HOMOPHILY.items()),
+    )
+    susceptibility_scale = serializers.FloatField(
+        default=DEFAULT_SUSCEPTIBILITY_SCALE,
+        min_value=0.0,
+        max_value=0.99,
+        help_text="λ = scale × conformity tendency",
+    )
+    max_rounds = serializers.IntegerField(default=DEFAULT_MAX_ROUNDS, min_value=1, max_value=1000)
+    tolerance = serializers.FloatField(default=DEFAULT_TOLERANCE, min_value=0.0, max_value=1.0)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+    def validate_homophily(self, value: dict) -> dict:
+        unknown = sorted(set(value) - set(DEFAULT_HOMOPHILY))
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown attribute(s) {', '.join(unknown)}; use {', '.join(DEFAULT_HOMOPHILY)}"
+            )
+        return {**DEFAULT_HOMOPHILY, **value}
+
+    def validate(self, attrs: dict) -> dict:
+        if "personas" not in attrs and "population" not in attrs:
+            raise serializers.ValidationError(
+                {"personas": ["name the group: `personas` (persona ids) or a `population` id"]}
+            )
+        return attrs
+
+
+class SimulationStartedSerializer(serializers.Serializer):
+    simulation_id = serializers.IntegerField()
+    status = serializers.CharField()
+    run = serializers.IntegerField(help_text="The run answering the personas: /api/v1/runs/{id}/")
+    url = serializers.CharField(help_text="Where the result will be")
+
+
+class IndividualResponsesSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    results = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="persona_id, index, area, answer (the independent draw), probabilities_before, "
+        "probabilities_after, answer_after, susceptibility, ties",
+    )
+
+
+class SimulationSerializer(serializers.Serializer):
+    simulation_id = serializers.IntegerField()
+    status = serializers.CharField(help_text="The run's: queued, running, completed, failed, ...")
+    run = serializers.IntegerField()
+    scenario_description = serializers.CharField()
+    enable_peer_influence = serializers.BooleanField()
+    personas_total = serializers.IntegerField()
+    personas_done = serializers.IntegerField()
+    error_message = serializers.CharField()
+    parameters = serializers.DictField()
+    group_dynamics = serializers.DictField(
+        allow_null=True,
+        help_text="group_diversity (Blau), conformity_pressure, social_influence_strength, "
+        "mean_susceptibility; null with peer influence off or before completion",
+    )
+    peer_influence_effects = serializers.DictField(
+        allow_null=True,
+        help_text="average_influence, similarity_clustering (after and before), share_change",
+    )
+    comparison = serializers.DictField(
+        allow_null=True, help_text="Option shares with intervals, influence_off and influence_on"
+    )
+    breakdowns = serializers.DictField(allow_null=True, help_text="The same by group and area")
+    network = serializers.DictField(allow_null=True)
+    dynamics = serializers.DictField(allow_null=True, help_text="Rounds and share trajectory")
+    assumptions = serializers.DictField(allow_null=True)
+    individual_responses = IndividualResponsesSerializer(allow_null=True)

@@ -1,0 +1,363 @@
+"""Deliberation by language model (issue #15), NOT YET WIRED: no endpoint or run step calls
+`deliberate` yet, and only the prompt and the neighbour order are tested. What remains: the
+request's backend/backend_config/budget/rounds fields, the estimate added to the run's before it
+starts, the call from `compute` for runs on the LLM backend, tests against the local model server
+and the 100-persona benchmark.
+
+Rounds in which each persona reads what its ties answered and
+why, and answers again with its reasons.
+
+The multi-agent run on the LLM backend has taken every persona through the persona engine
+(analyze → context → experience → participation): that is round 0, each persona answering alone.
+Then, for each round, every persona with ties is shown its own context (the engine's), its own
+previous answer and reasoning, and those of up to `neighbours_shown` of its ties, most influential
+first, and asked again through the gateway (structured output, the response cache, the shared rate
+limits, the call log). All personas of a round read the previous round's answers, so the order in
+which they are asked does not matter. A persona whose call fails keeps its previous answer (the
+failure is counted).
+
+Most influential first: the ties who share the most of the homophily attributes with the persona
+(the tie's affinity), then the best-connected (degree), then position — the same order for the
+same network.
+
+Costs are added to the run as they are made; the run's budget stops the deliberation between
+rounds, its estimate includes the rounds (`deliberation_estimate`), and progress is reported after
+every round over the run's WebSocket.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.template import Context, Engine
+from pydantic import BaseModel, Field, create_model
+
+from llm.errors import ProviderError, StructuredOutputError
+from llm.gateway import CallBuffer, PriceBook, complete_structured
+from llm.types import Message
+from personas.engine.estimate import CHARS_PER_TOKEN, run_cost
+from personas.engine.prompts import context_as_text
+from personas.engine.results import PersonaResult
+from studies.backends.llm import parse_config
+from studies.influence.simulate import Wiring
+from studies.models import Answer, Run, RunPersona
+from studies.progress import Reporter
+
+TEMPLATE_DIR = settings.BASE_DIR / "templates" / "influence"
+SYSTEM = (
+    "You are taking part in a social simulation as the person described. Stay in character: "
+    "answer as this person would, after hearing the people they talk to. People may keep their "
+    "view or change it; say honestly which and why."
+)
+# A typical reply (answer, a few sentences of reasoning) and a neighbour's reasoning, in tokens.
+REPLY_TOKENS = 160
+MAX_TOKENS = 400
+
+
+@dataclass
+class Statement:
+    answer: str
+    reasoning: str
+
+
+@dataclass
+class Deliberation:
+    """Each persona's answer after every round (round 0 = the engine's), the rounds run, usage."""
+
+    answers: list[list[str]]  # rounds + 1 lists of option codes, in persona order
+    reasonings: list[str]  # each persona's last reasoning
+    rounds: int
+    stopped: str  # "" or why the rounds stopped early
+    failures: int
+    usage: PersonaResult
+
+
+def neighbour_order(wiring: Wiring) -> list[np.ndarray]:
+    """Each persona's ties, most influential first (shared attributes, degree, position)."""
+    adjacency = wiring.network.adjacency.tocsr()
+    degrees = wiring.network.degrees
+    codes = wiring.codes
+    ordered = []
+    for i in range(adjacency.shape[0]):
+        ties = adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]]
+        shared = ((codes[ties] == codes[i]) & (codes[ties] >= 0)).sum(axis=1)
+        ordered.append(ties[np.lexsort((ties, -degrees[ties], -shared))])
+    return ordered
+
+
+def _schema(options: list[str]) -> type[BaseModel]:
+    answer: Any = Literal[tuple(options)]  # the options are known only at run time
+    return create_model(
+        "Deliberation",
+        answer=(answer, Field(description="your answer: one option code")),
+        reasoning=(str, Field(min_length=1, description="why, in your own words, 1-4 sentences")),
+        changed_mind=(bool, Field(description="true if your answer differs from before")),
+    )
+
+
+def _template(engine: Engine | None = None):
+    return (engine or Engine(dirs=[str(TEMPLATE_DIR)], autoescape=False)).get_template(
+        "deliberation.md"
+    )
+
+
+def deliberation_prompt(
+    *,
+    scenario: str,
+    question: str,
+    options: list[tuple[str, str]],
+    context: str,
+    own: Statement,
+    heard: list[Statement],
+    round_number: int,
+    template=None,
+) -> list[Message]:
+    """The messages of one persona's call in one round."""
+    labels = dict(options)
+    text = (template or _template()).render(
+        Context(
+            {
+                "scenario": scenario,
+                "question": question,
+                "options": options,
+                "context": context,
+                "own_answer": labels.get(own.answer, own.answer),
+                "own_code": own.answer,
+                "own_reasoning": own.reasoning,
+                "heard": [
+                    {"answer": labels.get(s.answer, s.answer), "reasoning": s.reasoning}
+                    for s in heard
+                ],
+                "round": round_number,
+            }
+        )
+    )
+    return [
+        Message(role="system", content=SYSTEM),
+        Message(role="user", content=text.strip()),
+    ]
+
+
+def deliberation_estimate(
+    *, config: dict, personas: int, rounds: int, neighbours: int, question: str, options: list
+) -> dict:
+    """What the rounds would cost: a prompt of the template with a typical context and
+    `neighbours` typical statements, a typical reply, once per persona and round."""
+    parsed = parse_config(config)
+    filler = "x" * REPLY_TOKENS * CHARS_PER_TOKEN
+    messages = deliberation_prompt(
+        scenario=question,
+        question=question,
+        options=options,
+        context="x" * 400 * CHARS_PER_TOKEN,
+        own=Statement(options[0][0], filler),
+        heard=[Statement(options[0][0], filler)] * neighbours,
+        round_number=1,
+    )
+    tokens = sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+    return run_cost(
+        config=parsed.llm,
+        steps=["deliberation"],
+        prompt_tokens={"deliberation": [tokens]},
+        output_tokens={"deliberation": [REPLY_TOKENS]},
+        max_tokens={"deliberation": MAX_TOKENS},
+        total=personas * rounds,
+        sampled=1,
+    )
+
+
+def deliberate(
+    *,
+    run: Run,
+    item_text: str,
+    options: list[tuple[str, str]],
+    persona_ids: list[int],
+    wiring: Wiring,
+    rounds: int,
+    neighbours_shown: int,
+    reporter: Reporter,
+) -> Deliberation:
+    """Run the rounds for the run's personas (in `persona_ids` order) over `wiring`."""
+    parsed = parse_config(run.backend_config)
+    config = parsed.llm
+    if config.max_tokens < MAX_TOKENS:
+        config = config.model_copy(update={"max_tokens": MAX_TOKENS})
+    codes = [code for code, _ in options]
+    schema = _schema(codes)
+    prices = PriceBook(config)
+    template = _template()
+    stated = dict(
+        Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids).values_list(
+            "persona_id", "reasoning"
+        )
+    )
+    chosen = dict(
+        Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids).values_list(
+            "persona_id", "option__code"
+        )
+    )
+    contexts = {
+        pid: context_as_text(ctx) if ctx else ""
+        for pid, ctx in RunPersona.objects.filter(run_id=run.id).values_list(
+            "persona_id", "context"
+        )
+    }
+    current = [Statement(chosen[pid], stated[pid]) for pid in persona_ids]
+    history = [[s.answer for s in current]]
+    order = neighbour_order(wiring)
+    scenario = (run.study.description or run.study.title).strip()
+    usage = PersonaResult(narrative_source="llm")
+    failures, stopped, done_rounds = 0, "", 0
+    for round_number in range(1, rounds + 1):
+        state = Run.objects.values("status", "cost_spent", "budget").get(id=run.id)
+        if state["status"] in Run.FINISHED:
+            stopped = f"the run was {state['status']} before round {round_number}"
+            break
+        if state["budget"] is not None and state["cost_spent"] >= state["budget"]:
+            stopped = f"the budget was reached before round {round_number}"
+            break
+        previous = list(current)
+
+        def ask(i: int, previous=previous, round_number=round_number) -> tuple[int, Any, Any]:
+            pid = persona_ids[i]
+            heard = [previous[j] for j in order[i][:neighbours_shown]]
+            messages = deliberation_prompt(
+                scenario=scenario,
+                question=item_text,
+                options=options,
+                context=contexts.get(pid, ""),
+                own=previous[i],
+                heard=heard,
+                round_number=round_number,
+                template=template,
+            )
+            calls = CallBuffer()
+            result = PersonaResult(narrative_source="llm")
+            try:
+                structured = complete_structured(
+                    config=config,
+                    messages=messages,
+                    schema=schema,
+                    max_attempts=parsed.engine.max_attempts,
+                    label=f"deliberation_round_{round_number}",
+                    run_id=run.id,
+                    persona_id=pid,
+                    prices=prices,
+                    buffer=calls,
+                )
+            except StructuredOutputError as exc:
+                result.add_usage(exc.attempts)
+                return i, None, (result, calls)
+            except ProviderError as exc:
+                if exc.http_status in (400, 401, 403, 404):
+                    calls.flush()
+                    raise  # wrong for every persona: the run fails with it
+                return i, None, (result, calls)
+            result.add_usage(structured.attempts)
+            return i, structured.value, (result, calls)
+
+        asked = [i for i in range(len(persona_ids)) if len(order[i])]
+        answered = _each(ask, asked, parsed.engine.concurrency)
+        round_usage = PersonaResult(narrative_source="llm")
+        buffer = CallBuffer()
+        for i, value, (result, calls) in answered:
+            buffer.extend(calls)
+            _add(round_usage, result)
+            if value is None:
+                failures += 1
+            else:
+                current[i] = Statement(value.answer, value.reasoning)
+        _store_usage(run.id, round_usage, buffer)
+        _add(usage, round_usage)
+        history.append([s.answer for s in current])
+        done_rounds = round_number
+        spent = Run.objects.values_list("cost_spent", flat=True).get(id=run.id)
+        reporter.progress(
+            status=Run.Status.RUNNING,
+            done=round_number,
+            total=rounds,
+            cost=None if run.cost_estimate is None else format(spent, "f"),
+        )
+        if history[-1] == history[-2]:
+            break  # nobody changed: further rounds would read the same answers
+    return Deliberation(
+        answers=history,
+        reasonings=[s.reasoning for s in current],
+        rounds=done_rounds,
+        stopped=stopped,
+        failures=failures,
+        usage=usage,
+    )
+
+
+def _each(
+    ask: Callable[[int], tuple[int, Any, Any]], todo: list[int], concurrency: int
+) -> list[tuple[int, Any, Any]]:
+    """`ask` for every persona of `todo`, up to `concurrency` at once on threads of their own
+    (each closing its database connection); in this thread when 1 or inside a transaction."""
+    if concurrency <= 1 or connection.in_atomic_block:
+        return [ask(i) for i in todo]
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in todo:
+        pending.put(i)
+    results: list[tuple[int, Any, Any]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            while not errors:
+                try:
+                    i = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome = ask(i)
+                except BaseException as exc:  # re-raised in the calling thread
+                    with lock:
+                        errors.append(exc)
+                    return
+                with lock:
+                    results.append(outcome)
+        finally:
+            connection.close()
+
+    workers = [
+        threading.Thread(target=work, name=f"deliberation-{n}", daemon=True)
+        for n in range(min(concurrency, len(todo)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return sorted(results, key=lambda r: r[0])
+
+
+def _add(total: PersonaResult, part: PersonaResult) -> None:
+    total.llm_calls += part.llm_calls
+    total.cached_calls += part.cached_calls
+    total.input_tokens += part.input_tokens
+    total.output_tokens += part.output_tokens
+    total.cost = None if total.cost is None or part.cost is None else total.cost + part.cost
+
+
+def _store_usage(run_id: int, usage: PersonaResult, calls: CallBuffer) -> None:
+    """The round's calls logged and its usage added to the run, in one transaction."""
+    with transaction.atomic():
+        calls.flush()
+        updates: dict[str, Any] = {key: F(key) + value for key, value in usage.usage_counts.items()}
+        updates["cost_spent"] = F("cost_spent") + (usage.cost or Decimal("0"))
+        if usage.cost is None:
+            updates["cost_complete"] = False
+        Run.objects.filter(id=run_id).update(**updates)

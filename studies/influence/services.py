@@ -1,0 +1,102 @@
+"""Starting a multi-agent simulation: a study of kind multi-agent with one poll-grounded item, a run
+of it on the poll model over the group's personas, and the simulation's settings beside the run.
+
+The run machinery does the rest (chunks, progress, the run page, exports); its finishing step
+(`studies.pipeline.run_finalize`) calls `studies.influence.compute` once every persona has its
+independent answer.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from config.errors import DomainError
+from environment.models import Area
+from personas.models import Persona, Population
+from polls.models import Question
+from studies.influence.simulate import InfluenceParams
+from studies.models import InfluenceSimulation, Study
+from studies.services import ItemSpec, run_start, study_create
+
+
+def influence_simulation_start(
+    *,
+    scenario_description: str,
+    question: Question,
+    population: Population,
+    area: Area | None = None,
+    persona_ids: list[int] | None = None,
+    params: InfluenceParams,
+    created_by=None,
+    executor: str | None = None,
+) -> InfluenceSimulation:
+    """Create the study, run and simulation; the run is dispatched once the transaction commits.
+
+    The group is `persona_ids` (of `population`) when given, else the population's personas in
+    `area`, else the whole population. A group of fewer than two personas is refused."""
+    rules: list[dict] = []
+    if area is not None:
+        if not population.areas.filter(area_id=area.id).exists():
+            raise DomainError(
+                f"Population {population.id} has no personas in area '{area.id}': choose one of "
+                f"its areas ({', '.join(population.areas.values_list('area_id', flat=True))}) "
+                "or leave environment_area_id out.",
+                code="area_not_in_population",
+                fields={"environment_area_id": ["not an area of the population"]},
+            )
+        rules.append({"field": "area", "op": "eq", "value": area.id})
+    members = Persona.objects.filter(population_id=population.id)
+    if area is not None:
+        members = members.filter(area_id=area.id)
+    if persona_ids is not None:
+        found = dict(members.filter(id__in=persona_ids).values_list("id", "index"))
+        unknown = sorted(set(persona_ids) - set(found))
+        if unknown:
+            raise DomainError(
+                f"Persona(s) {', '.join(map(str, unknown[:10]))} are not in population "
+                f"{population.id}" + (f" in area '{area.id}'" if area else "") + ".",
+                code="unknown_personas",
+                fields={"personas": ["not in the population" + (" and area" if area else "")]},
+            )
+        rules.append({"field": "index", "op": "in", "value": sorted(found.values())})
+        size = len(found)
+    else:
+        size = members.count()
+    if size < 2:
+        raise DomainError(
+            f"The group has {size} persona{'s' if size != 1 else ''}: peer influence needs at "
+            "least two people who can influence each other. Name two or more personas, or a "
+            "population or area with more of them.",
+            code="group_too_small",
+            fields={"personas": ["at least two personas are needed"]},
+        )
+    if params.group_size is not None and params.group_size < 2:
+        raise DomainError(
+            "group_size must be at least 2: in a group of one nobody can influence anybody.",
+            code="group_too_small",
+            fields={"group_size": ["must be >= 2"]},
+        )
+    with transaction.atomic():
+        study = study_create(
+            title=f"Multi-agent: {scenario_description}"[:200],
+            description=scenario_description,
+            kind=Study.Kind.MULTI_AGENT,
+            items=[ItemSpec(code="answer", text=question.text, poll_question_id=question.id)],
+            inclusion=rules,
+            created_by=created_by,
+        )
+        run = run_start(
+            study=study,
+            population=population,
+            backend="poll_model",
+            seed=params.seed,
+            created_by=created_by,
+            executor=executor,
+        )
+        return InfluenceSimulation.objects.create(
+            run=run,
+            scenario_description=scenario_description,
+            enable_peer_influence=params.enable_peer_influence,
+            parameters=params.as_dict(),
+            created_by=created_by,
+        )
