@@ -185,6 +185,10 @@ CODE_VERSION = env("CODE_VERSION", default="")
 # --- domain limits ----------------------------------------------------------------------------
 POPULATION_MAX_SIZE = env.int("POPULATION_MAX_SIZE", default=100_000)
 RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
+# A run queues at most this many chunk tasks, whatever chunk_size a client asks for.
+RUN_MAX_CHUNKS = env.int("RUN_MAX_CHUNKS", default=200)
+# Items a study may hold (each is asked of every persona).
+STUDY_MAX_ITEMS = env.int("STUDY_MAX_ITEMS", default=200)
 # Offline backend: widen the demographic cell until at least this many respondents remain.
 POLL_CELL_MIN_RESPONDENTS = env.int("POLL_CELL_MIN_RESPONDENTS", default=30)
 SHARED_DATA_DIR = Path(env("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))

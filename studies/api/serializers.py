@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from rest_framework import serializers
 
 from studies.backends.registry import BACKENDS
@@ -31,7 +32,7 @@ class OptionInputSerializer(serializers.Serializer):
 class ItemInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=80)
     type = serializers.ChoiceField(choices=Item.Type.choices, default=Item.Type.SINGLE_CHOICE)
-    text = serializers.CharField()
+    text = serializers.CharField(max_length=4000)
     variants = serializers.DictField(
         child=serializers.CharField(),
         required=False,
@@ -67,7 +68,11 @@ class StudyCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=Study.Kind.choices, default=Study.Kind.POLICY_SUPPORT)
-    items = ItemInputSerializer(many=True)
+    items = ItemInputSerializer(
+        many=True,
+        max_length=settings.STUDY_MAX_ITEMS,
+        help_text="At most STUDY_MAX_ITEMS (200 by default) items",
+    )
     think_aloud = serializers.BooleanField(
         default=False, help_text="Personas write what goes through their head for each item"
     )

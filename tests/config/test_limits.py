@@ -127,3 +127,37 @@ def test_a_successful_sign_in_resets_the_count(settings, django_user_model):
     assert client.post("/accounts/login/", right).status_code == 302
     client.post("/accounts/login/", {"username": "analyst", "password": "nope"})
     assert client.post("/accounts/login/", right).status_code == 302
+
+
+def test_a_study_with_too_many_items_is_refused(api):
+    from studies.api.serializers import StudyCreateSerializer
+
+    # STUDY_MAX_ITEMS is read when the serializer class is built: use the bound the API has.
+    items = StudyCreateSerializer().fields["items"]
+    assert items.max_length is not None
+    body = {
+        "title": "Long",
+        "items": [
+            {"code": f"q{i}", "text": "Q?", "options": [{"code": "a", "label": "A"}]}
+            for i in range(items.max_length + 1)
+        ],
+    }
+    response = api.post("/api/v1/studies/", body, format="json")
+    assert response.status_code == 400
+    assert "items" in response.json()["error"]["fields"]
+
+
+def test_the_server_bounds_the_chunks_a_run_queues(user, cces_question, settings):
+    from studies.services import ItemSpec, run_start, study_create
+
+    settings.RUN_MAX_CHUNKS = 4
+    population = population_create(
+        size=40, areas=[AreaWeight("phoenix_az_city")], seed=1, created_by=user
+    )
+    study = study_create(
+        title="Chunks",
+        items=[ItemSpec(code="q", text=cces_question.text, poll_question_id=cces_question.id)],
+        created_by=user,
+    )
+    run = run_start(study=study, population=population, backend="poll_cell", chunk_size=1)
+    assert run.chunk_size == 10  # 40 personas in at most 4 chunks, not 40 chunks of 1

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.ownership import visible_to
+from config.throttles import daily_quota_check
 from studies.api.market.report import market_report, scenario_id
 from studies.api.market.serializers import (
     MarketAnalysisReportSerializer,
@@ -20,6 +21,8 @@ from studies.services.market import MarketRequest, market_analysis_start
 
 
 class MarketAnalyzeEnvironmentalView(APIView):
+    starts_work = True
+
     @extend_schema(
         request=MarketAnalysisRequestSerializer, responses={202: MarketAnalysisStartedSerializer}
     )
@@ -30,6 +33,7 @@ class MarketAnalyzeEnvironmentalView(APIView):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         v["target_market"] = dict(v.get("target_market") or {})
+        daily_quota_check(user=request.user, personas=v.get("population_size") or 0, runs=1)
         analysis = market_analysis_start(
             request=MarketRequest(**v),
             raw=request.data if isinstance(request.data, dict) else {},

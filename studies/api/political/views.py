@@ -9,6 +9,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttles import daily_quota_check
 from studies.api.political.report import analysis_report, scenario_id
 from studies.api.political.serializers import (
     PolicyAnalysisReportSerializer,
@@ -21,12 +22,14 @@ from studies.services.political import PolicyRequest, policy_analysis_start
 
 class _PolicyAnalyzeView(APIView):
     environmental = False
+    starts_work = True
 
     def post(self, request):
         data = PolicyAnalysisRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         v["demographic_constraints"] = dict(v.get("demographic_constraints") or {})
+        daily_quota_check(user=request.user, personas=v.get("population_size") or 0, runs=1)
         analysis = policy_analysis_start(
             request=PolicyRequest(**v),
             raw=request.data if isinstance(request.data, dict) else {},

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api import Pagination
 from config.errors import DomainError
+from config.throttles import daily_quota_check
 from environment.models import Area
 from polls.models import Question
 from studies.influence.api.serializers import (
@@ -35,6 +36,7 @@ def _url(simulation_id: int) -> str:
 
 
 class SimulateView(APIView):
+    starts_work = True
     """Start a multi-agent simulation: every persona of the group answers the poll question on
     the poll model (influence off), then ties in a seeded homophily network and Friedkin–Johnsen
     rounds of peer influence move its answer probabilities (influence on). Returns 202 at once;
@@ -45,6 +47,7 @@ class SimulateView(APIView):
         data = SimulateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        daily_quota_check(user=request.user, runs=1)
         question = Question.objects.filter(pk=v["poll_question"]).first()
         if question is None:
             raise DomainError(
