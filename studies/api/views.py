@@ -234,6 +234,12 @@ class RunPersonaDetailView(generics.RetrieveAPIView):
         )
 
 
+def _audit_export(request, run, **detail) -> None:
+    audit_record(
+        actor=request.user, action=AuditEvent.Action.EXPORT, obj=run, request=request, detail=detail
+    )
+
+
 def _zip_response(content: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -246,13 +252,7 @@ class RunPersonaExportView(APIView):
         """profile.json, context.md, experience.md and response.json of one persona, zipped."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
         record = get_object_or_404(run_persona_list(run_id=run.id), persona_id=persona_id)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.EXPORT,
-            obj=run,
-            request=request,
-            detail={"file": "persona zip", "persona": persona_id},
-        )
+        _audit_export(request, run, file="persona zip", persona=persona_id)
         folder = f"run_{pk}"
         return _zip_response(
             run_export_zip([record], folder=folder), f"run_{pk}_persona_{persona_id}.zip"
@@ -264,13 +264,7 @@ class RunExportView(APIView):
     def get(self, request, pk: int):
         """Every persona's four files, one folder per persona, zipped."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.EXPORT,
-            obj=run,
-            request=request,
-            detail={"file": "zip"},
-        )
+        _audit_export(request, run, file="zip")
         records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
         return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")
 
@@ -286,13 +280,7 @@ class RunAnswersCsvView(APIView):
         """Every answer of the run as a CSV row (simulated personas): persona, area,
         demographics, condition, item, answer, number, weight and reasoning."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.EXPORT,
-            obj=run,
-            request=request,
-            detail={"file": "answers.csv"},
-        )
+        _audit_export(request, run, file="answers.csv")
         response = StreamingHttpResponse(answers_csv_lines(run), content_type="text/csv")
         response["Content-Disposition"] = (
             f'attachment; filename="run_{run.id}_answers_simulated.csv"'
