@@ -5,7 +5,6 @@ import uuid
 from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -25,9 +24,10 @@ from polls.models import (
 )
 from polls.selectors import poll_data_problems
 from polls.services import polls_import
+from polls.uploads import poll_uploads_expire, upload_dir
 
 PREVIEW_ROWS = 10
-UPLOAD_DIR = Path(settings.VAR_DIR) / "poll_uploads"
+UPLOAD_DIR = upload_dir()
 
 
 class QuestionInline(admin.TabularInline):
@@ -103,6 +103,7 @@ class PollAdmin(admin.ModelAdmin):
             return self._upload_confirm(request, request.POST["token"], context)
         form = PollUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            poll_uploads_expire()
             token = uuid.uuid4().hex
             folder = UPLOAD_DIR / token
             folder.mkdir(parents=True)

@@ -170,11 +170,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "studies.tasks.runs_watchdog_task",
         "schedule": env.float("RUN_WATCHDOG_SECONDS", default=20),
     },
+    "poll-uploads-expire": {
+        "task": "polls.tasks.poll_uploads_expire_task",
+        "schedule": 60 * 60,
+    },
     "retention-apply": {
         "task": "accounts.tasks.retention_apply_task",
         "schedule": 24 * 60 * 60,
     },
 }
+# An uploaded poll file not confirmed within this time is removed (polls.uploads).
+POLL_UPLOAD_TTL_SECONDS = env.int("POLL_UPLOAD_TTL_SECONDS", default=24 * 60 * 60)
 # Runs finished more than RETENTION_DAYS ago are anonymised or deleted (accounts.data_rights);
 # unset (the default) keeps everything.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=0) or None
