@@ -124,7 +124,8 @@ def user_data_delete(
         )
         report.api_keys = ApiKey.objects.filter(user=user).delete()[1].get("accounts.ApiKey", 0)
         audit_record(
-            actor=None if (actor is None or actor == user) and delete_account else (actor or user),
+            # The actor's name is kept as text; the link goes when the account does.
+            actor=actor or user,
             action=AuditEvent.Action.DATA_DELETE,
             owner=None if delete_account else user,
             via=via,

@@ -104,8 +104,9 @@ def test_deleting_the_account_keeps_the_audit_trail(user, cces_question, django_
     assert not django_user_model.objects.filter(username=user.username).exists()
     entry = AuditEvent.objects.get(action="data_delete")
     assert entry.detail["user"] == user.username and entry.detail["account_deleted"] is True
-    # The entry outlives the account it records.
+    # The entry outlives the account it records, naming it as text.
     assert entry.actor is None and entry.owner is None
+    assert entry.actor_name == user.username
 
 
 def test_the_command_refuses_without_yes_and_names_unknown_users(user):
