@@ -6,7 +6,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config import telemetry
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+telemetry.configure()  # before Django builds its middleware chain; off unless OTLP is configured
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.api import error_body
 from config.health import healthz
 from config.login import AdminThrottledLoginView, ThrottledLoginView
+from config.metrics import MetricsView
 from validation import views as validation_views
 
 
@@ -56,6 +57,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

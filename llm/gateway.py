@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import connection
 from pydantic import BaseModel, ValidationError
 
+from config import telemetry
 from llm import selectors, services
 from llm.costs import cost_of
 from llm.errors import (
@@ -236,32 +237,34 @@ def complete_structured(
             key = cache_key(
                 config=config, messages=convo, sample_index=sample_index, parameters=parameters
             )
-            exchange = _exchange(
-                config=config,
-                messages=convo,
-                spec=spec,
-                key=key,
-                ctx=ctx,
-                attempt=attempt,
-                parameters=parameters,
-                use_cache=use_cache,
-                replay_only=replay_only,
-                retry=retry,
-                calls=calls,
-            )
-            value, error = _parse(exchange.reply.text, schema)
-            usage = _record_reply(
-                config=config,
-                messages=convo,
-                exchange=exchange,
-                key=key,
-                ctx=ctx,
-                attempt=attempt,
-                parameters=parameters,
-                prices=prices,
-                error=error,
-                calls=calls,
-            )
+            with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
+                exchange = _exchange(
+                    config=config,
+                    messages=convo,
+                    spec=spec,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    parameters=parameters,
+                    use_cache=use_cache,
+                    replay_only=replay_only,
+                    retry=retry,
+                    calls=calls,
+                )
+                value, error = _parse(exchange.reply.text, schema)
+                usage = _record_reply(
+                    config=config,
+                    messages=convo,
+                    exchange=exchange,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    parameters=parameters,
+                    prices=prices,
+                    error=error,
+                    calls=calls,
+                )
+                _span_usage(span, usage, exchange)
             attempts.append(usage)
             if value is not None:
                 price = prices.get()
@@ -307,7 +310,7 @@ def complete_text(
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = PriceBook(config)
     key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
-    with _buffered(buffer) as calls:
+    with _buffered(buffer) as calls, _call_span(config=config, ctx=ctx, attempt=1) as span:
         exchange = _exchange(
             config=config,
             messages=convo,
@@ -333,6 +336,7 @@ def complete_text(
             error=None,
             calls=calls,
         )
+        _span_usage(span, usage, exchange)
     price = prices.get()
     return TextResult(
         text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
@@ -547,6 +551,36 @@ def _exchange(
             )
         return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):
+    """The trace span of one model call (cache look-up, provider tries, parsing); OpenTelemetry's
+    `gen_ai.*` names where they exist. Never carries the prompt or the reply."""
+    return telemetry.span(
+        "llm.call",
+        {
+            "gen_ai.system": config.provider,
+            "gen_ai.request.model": config.model,
+            "personalab.llm.label": ctx.label or None,
+            "personalab.llm.attempt": attempt,
+            "personalab.run.id": ctx.run_id,
+            "personalab.persona.id": ctx.persona_id,
+        },
+    )
+
+
+def _span_usage(span, usage: AttemptUsage, exchange: _Exchange) -> None:
+    telemetry.set_attributes(
+        span,
+        {
+            "gen_ai.usage.input_tokens": usage.input_tokens,
+            "gen_ai.usage.output_tokens": usage.output_tokens,
+            "personalab.llm.cached": usage.cached,
+            "personalab.llm.valid": usage.ok,
+            "personalab.llm.transport_tries": exchange.transport_try,
+            "personalab.llm.cost": float(usage.cost) if usage.cost is not None else None,
+        },
+    )
 
 
 def _retry_delay(

@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import telemetry
 from studies.models import Run
 from studies.pipeline import run_fail, run_finalize, run_process_chunk
 from studies.progress import ChannelsProgressReporter
@@ -66,8 +67,22 @@ def run_chunk(self, run_id: int, start: int, end: int) -> int:
     # would only contend for SQLite's lock.
     alive = nullcontext() if self.request.is_eager else _heartbeat(run_id)
     try:
-        with alive:
-            return run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
+        with (
+            alive,
+            telemetry.span(
+                "run.chunk",
+                {
+                    "personalab.run.id": run_id,
+                    "personalab.chunk.start": start,
+                    "personalab.chunk.end": end,
+                    "personalab.chunk.personas": end - start,
+                    "personalab.chunk.try": self.request.retries + 1,
+                },
+            ) as span,
+        ):
+            written = run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
+            span.set_attribute("personalab.chunk.personas_processed", written)
+            return written
     except TRANSIENT as exc:
         if _last_try(self):
             logger.error("Run %s: database unavailable, retries spent: %s", run_id, exc)
@@ -95,7 +110,10 @@ def run_complete(self, _chunk_results: list | None, run_id: int) -> str:
     """Chord callback: aggregate the answers once every chunk has finished."""
     reporter = ChannelsProgressReporter(run_id)
     try:
-        return run_finalize(run_id=run_id, reporter=reporter).status
+        with telemetry.span("run.finalize", {"personalab.run.id": run_id}) as span:
+            status = run_finalize(run_id=run_id, reporter=reporter).status
+            span.set_attribute("personalab.run.status", status)
+            return status
     except TRANSIENT as exc:
         # The last retry gives up: record why, or the run would show "running" for ever.
         if _last_try(self):
