@@ -2,10 +2,15 @@
 one address (or four times that from one address, whatever the username: password spraying), the
 form is refused with 429 for ``LOGIN_LOCKOUT_SECONDS``. Counters live in the Django cache (Redis in
 production, shared by every web process); a successful sign-in clears the username's counter.
+While the cache is unreachable, sign-in is refused with 503 and a message to try again shortly:
+without the counters there would be no lockout, and guessing would be unlimited.
 """
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -14,6 +19,8 @@ from django.core.cache import cache
 from django.http import HttpResponse
 
 SPRAY_FACTOR = 4
+CACHE_DOWN = (redis.RedisError, OSError)
+logger = logging.getLogger(__name__)
 
 
 def _address(request) -> str:
@@ -33,16 +40,28 @@ class ThrottledLoginView(LoginView):
             cache.get(address_key, 0) >= limit * SPRAY_FACTOR
         )
 
+    def _refuse(self, message: str, status: int) -> HttpResponse:
+        form = self.get_form()
+        form.add_error(None, message)
+        return self.render_to_response(self.get_context_data(form=form), status=status)
+
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        if self._locked():
-            form = self.get_form()
+        try:
+            locked = self._locked()
+        except CACHE_DOWN as exc:
+            logger.error("Sign-in refused: the lockout counters are unreachable: %s", exc)
+            return self._refuse(
+                "Sign-in is unavailable for a moment (the server cannot check failed attempts). "
+                "Try again in a minute.",
+                status=503,
+            )
+        if locked:
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-            form.add_error(
-                None,
+            return self._refuse(
                 f"Too many failed sign-ins. Try again in {minutes} minutes, or ask an "
                 "administrator to reset your password.",
+                status=429,
             )
-            return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form) -> HttpResponse:

@@ -7,22 +7,42 @@
   (``QUOTA_PERSONAS_PER_DAY``, ``QUOTA_RUNS_PER_DAY``); staff are exempt.
 
 Rates live in the Django cache: Redis in production, so every web process counts together. All
-refusals are 429 in the API's JSON error shape with a message saying when to try again.
+refusals are 429 in the API's JSON error shape with a message saying when to try again. While the
+cache is unreachable (Redis restarting or down) the rate throttles let requests through and log a
+warning: the API keeps serving what needs only the database (the daily quotas still hold, they
+count rows), rather than answering 500 to everyone.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from http import HTTPStatus
+
+import redis
 
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
-from rest_framework.throttling import UserRateThrottle
+from rest_framework import throttling
 
 from config.errors import DomainError
 from config.ownership import sees_everything
+
+
+logger = logging.getLogger(__name__)
+
+
+class UserRateThrottle(throttling.UserRateThrottle):
+    """DRF's per-user rate, open while the cache is unreachable."""
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Rate %r not checked, the cache is unreachable: %s", self.scope, exc)
+            return True
 
 
 class WorkRateThrottle(UserRateThrottle):

@@ -17,6 +17,7 @@ from celery import chord, group
 from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from studies.models import Run
 from studies.pipeline import run_chunks
@@ -24,6 +25,15 @@ from studies.tasks import run_chunk, run_complete
 
 logger = logging.getLogger(__name__)
 BROKER_DOWN = (KombuOperationalError, ConnectionError, OSError)
+
+
+def _broker_down(exc: BaseException) -> bool:
+    """The broker or the result store is unreachable: a connection error, or Celery's Redis
+    result backend giving up its reconnection ("Retry limit exceeded", a RuntimeError whose cause
+    is the connection error)."""
+    return isinstance(exc, BROKER_DOWN) or (
+        isinstance(exc, RuntimeError) and isinstance(exc.__cause__, (*BROKER_DOWN, RedisError))
+    )
 
 
 def run_canvas(run: Run):
@@ -53,7 +63,9 @@ def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
     if executor == "celery":
         try:
             run_canvas(Run.objects.get(id=run_id)).apply_async()
-        except BROKER_DOWN as exc:
+        except Exception as exc:
+            if not _broker_down(exc):
+                raise
             # The run is committed and stays queued; the watchdog dispatches it when the broker
             # is back. The client got its run id and sees the status.
             logger.error("Run %s could not be queued (broker unavailable): %s", run_id, exc)

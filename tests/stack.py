@@ -12,12 +12,15 @@ talks to them only over HTTP and WebSockets, as clients do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -103,6 +106,10 @@ class Stack:
     token: str = ""
     username: str = "it-admin"
     password: str = "it-password-12345"
+    # The servers it uses: the machine's by default, or ones a fault test owns (OwnPostgres...).
+    pg_admin_url: str = PG_ADMIN_URL
+    redis_url: str = REDIS_BASE_URL
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -137,14 +144,15 @@ class Stack:
             # A test key for the local model server the LLM runs talk to; no real provider is called.
             OPENAI_API_KEY="sk-integration-" + uuid.uuid4().hex[:12],
         )
+        env.update(self.extra_env)
         if self.mode == "services":
             self.database = f"personalab_it_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
-            base = PG_ADMIN_URL.rsplit("/", 1)[0]
+            base = self.pg_admin_url.rsplit("/", 1)[0]
             env["DATABASE_URL"] = f"{base}/{self.database}"
-            env["REDIS_URL"] = REDIS_BASE_URL
-            redis.Redis.from_url(REDIS_BASE_URL).flushdb()
+            env["REDIS_URL"] = self.redis_url
+            redis.Redis.from_url(self.redis_url).flushdb()
         self.env = env
         self._load_data()
         if self.mode == "services":
@@ -162,7 +170,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         if self.database:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # --- steps -------------------------------------------------------------------------------
@@ -358,3 +366,110 @@ class Stack:
     def sql(self, query: str, *params) -> list[tuple]:
         with psycopg.connect(self.env["DATABASE_URL"]) as conn:
             return conn.execute(query, params).fetchall()
+
+
+# --- servers a fault test owns, to stop and restart without touching the machine's ---------------
+
+
+class OwnRedis:
+    """A `redis-server` on a free port that keeps nothing on disk, as the machine's: a restart
+    loses every queued message, every chord counter and every channel-layer group."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> OwnRedis:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=(self.workdir / "redis.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
+                    return self
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()  # no SHUTDOWN SAVE: what was in memory is gone
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/bin"))
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of its own (initdb in a temporary folder, trust auth, a free port),
+    run as the `postgres` system user when the tests run as root (PostgreSQL refuses root)."""
+
+    def __init__(self) -> None:
+        # Its own folder straight under the temporary directory: pytest's are private to root,
+        # and the server's user must reach its data directory.
+        self.workdir = Path(tempfile.mkdtemp(prefix="personalab-pg-"))
+        self.data = self.workdir / "pgdata"
+        self.port = free_port()
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, timeout: float = 120) -> None:
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(args[:1])} failed: {done.stdout}{done.stderr}")
+
+    def init(self) -> OwnPostgres:
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        return self.start()
+
+    def start(self) -> OwnPostgres:
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.workdir / "pg.log"),
+            "-w",
+            "start",
+        )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already stopped
+            self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)

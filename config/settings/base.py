@@ -156,6 +156,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1,
 }
+# The same for the result store (Redis), which a chord touches when it is sent and when each chunk
+# ends: a few quick retries (about 3.5 s) ride out a Redis restart; past them a request answers at
+# once and a worker's chord is left to the watchdog (Celery's default waits 20 s per operation).
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {
+        "max_retries": env.int("CELERY_RESULT_RETRIES", default=5),
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    }
+}
 # The run watchdog (studies.tasks.runs_resume_stale): a worker beats every RUN_HEARTBEAT_SECONDS
 # while it holds a chunk; a run silent for RUN_STALE_SECONDS is handed to the workers again.
 RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10)
@@ -316,7 +327,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttles.UserRateThrottle",
         "config.throttles.WorkRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {

@@ -161,3 +161,35 @@ def test_the_server_bounds_the_chunks_a_run_queues(user, cces_question, settings
     )
     run = run_start(study=study, population=population, backend="poll_cell", chunk_size=1)
     assert run.chunk_size == 10  # 40 personas in at most 4 chunks, not 40 chunks of 1
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The shared cache is a Redis that does not answer (a port nothing listens on); Django
+    rebuilds its cache handlers when the setting changes."""
+    from tests.stack import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+
+
+def test_with_the_cache_down_the_api_still_answers_and_says_so_in_the_log(
+    api, cache_down, caplog
+):
+    response = api.get("/api/v1/areas/", {"limit": 1})
+    assert response.status_code == 200
+    assert "not checked, the cache is unreachable" in caplog.text
+
+
+def test_with_the_cache_down_sign_in_is_refused_with_503_not_left_unlimited(
+    cache_down, django_user_model
+):
+    django_user_model.objects.create_user("analyst", password="correct horse battery staple")
+    right = {"username": "analyst", "password": "correct horse battery staple"}
+    response = Client().post("/accounts/login/", right)
+    assert response.status_code == 503
+    assert "Sign-in is unavailable for a moment" in response.content.decode()

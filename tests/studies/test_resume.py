@@ -117,8 +117,22 @@ def test_each_resume_doubles_the_wait_before_the_next(study, population, setting
     assert Run.objects.get(id=run.id).resume_count == 2
 
 
+def _result_store_gave_up() -> RuntimeError:
+    """What Celery's Redis result backend raises once its reconnection retries are spent."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        try:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        except RedisConnectionError as cause:
+            raise RuntimeError("Retry limit exceeded while trying to reconnect") from cause
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("down", ["broker", "result store"])
 def test_a_run_started_while_the_broker_is_down_stays_queued_for_the_watchdog(
-    api, study, population, run_on_commit, monkeypatch, settings
+    down, api, study, population, run_on_commit, monkeypatch, settings
 ):
     from kombu.exceptions import OperationalError as BrokerError
 
@@ -126,7 +140,9 @@ def test_a_run_started_while_the_broker_is_down_stays_queued_for_the_watchdog(
 
     class _Unreachable:
         def apply_async(self):
-            raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            if down == "broker":
+                raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            raise _result_store_gave_up()
 
     monkeypatch.setattr(dispatch, "run_canvas", lambda run: _Unreachable())
     settings.RUN_EXECUTOR = "celery"
@@ -139,3 +155,19 @@ def test_a_run_started_while_the_broker_is_down_stays_queued_for_the_watchdog(
     assert response.status_code == 201 and response.json()["status"] == "queued"
     run = Run.objects.get(id=response.json()["id"])
     assert run.status == Run.Status.QUEUED and run.answers.count() == 0
+
+
+def test_a_dispatch_error_that_is_not_an_outage_is_not_swallowed(
+    study, population, monkeypatch, settings
+):
+    import studies.dispatch as dispatch
+    from studies.services import run_start
+
+    class _Broken:
+        def apply_async(self):
+            raise RuntimeError("a bug, not an outage")
+
+    monkeypatch.setattr(dispatch, "run_canvas", lambda run: _Broken())
+    run = run_start(study=study, population=population, seed=1, backend="poll_cell")
+    with pytest.raises(RuntimeError, match="a bug"):
+        dispatch.run_dispatch(run_id=run.id, executor="celery")
