@@ -20,16 +20,14 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import redis
-
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework import throttling
+from rest_framework.permissions import SAFE_METHODS
 
 from config.errors import DomainError
 from config.ownership import sees_everything
-
 
 logger = logging.getLogger(__name__)
 

@@ -177,9 +177,7 @@ def cache_down(settings):
     }
 
 
-def test_with_the_cache_down_the_api_still_answers_and_says_so_in_the_log(
-    api, cache_down, caplog
-):
+def test_with_the_cache_down_the_api_still_answers_and_says_so_in_the_log(api, cache_down, caplog):
     response = api.get("/api/v1/areas/", {"limit": 1})
     assert response.status_code == 200
     assert "not checked, the cache is unreachable" in caplog.text
