@@ -16,6 +16,8 @@ from studies.influence.simulate import (
 )
 
 MAX_NAMED_PERSONAS = 10_000
+# The backends a simulation runs on (named in the schema as SimulationBackendEnum).
+SIMULATION_BACKENDS = ("poll_model", "llm")
 MAX_DELIBERATION_ROUNDS = 10
 MAX_NEIGHBOURS_SHOWN = 20
 # Only these make sense for a simulation on the language-model backend.
@@ -70,7 +72,7 @@ class SimulateSerializer(serializers.Serializer):
     tolerance = serializers.FloatField(default=DEFAULT_TOLERANCE, min_value=0.0, max_value=1.0)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     backend = serializers.ChoiceField(
-        choices=["poll_model", "llm"],
+        choices=SIMULATION_BACKENDS,
         default="poll_model",
         help_text="poll_model: answers from the poll model, influence by Friedkin–Johnsen "
         "rounds (offline, free). llm: every persona through the persona engine, then "
