@@ -24,6 +24,10 @@ from studies.influence.simulate import InfluenceParams
 from studies.models import InfluenceSimulation, Study
 from studies.services import ItemSpec, run_start, study_create
 
+# The rounds run in the run's finishing task, within its soft time limit (15 min by default): at a
+# few seconds a call and the engine's default 8 in flight, about 5,000 calls fit with a margin.
+DELIBERATION_MAX_CALLS = 5_000
+
 
 def influence_simulation_start(
     *,
@@ -89,6 +93,17 @@ def influence_simulation_start(
         )
     extra = None
     if backend == "llm" and params.enable_peer_influence and params.deliberation_rounds:
+        if size * params.deliberation_rounds > DELIBERATION_MAX_CALLS:
+            raise DomainError(
+                f"{size} personas × {params.deliberation_rounds} rounds is "
+                f"{size * params.deliberation_rounds:,} deliberation calls, more than the "
+                f"{DELIBERATION_MAX_CALLS:,} one simulation may make (the rounds run in the run's "
+                "finishing task): use fewer rounds, a smaller group or an area of the population.",
+                code="deliberation_too_large",
+                fields={
+                    "deliberation_rounds": [f"personas × rounds must be ≤ {DELIBERATION_MAX_CALLS}"]
+                },
+            )
         extra = _deliberation_estimate(
             backend_config=backend_config or {},
             question=question,

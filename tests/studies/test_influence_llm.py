@@ -307,6 +307,24 @@ def test_a_bad_deliberation_request_is_refused_with_the_field(
     assert not Run.objects.exists()
 
 
+def test_a_deliberation_too_large_for_one_task_is_refused(
+    api, cces_question, group, model_server, monkeypatch
+):
+    monkeypatch.setattr("studies.influence.services.DELIBERATION_MAX_CALLS", PERSONAS * 3 - 1)
+    response = api.post(SIMULATE, _payload(cces_question, group, model_server), format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "deliberation_too_large"
+    assert (
+        f"{PERSONAS} personas × 3 rounds is {PERSONAS * 3} deliberation calls" in error["message"]
+    )
+    # One round fewer fits.
+    fits = api.post(
+        SIMULATE, _payload(cces_question, group, model_server, deliberation_rounds=2), format="json"
+    )
+    assert fits.status_code == 202, fits.json()
+
+
 @pytest.mark.parametrize(
     ("change", "field", "says"),
     [
