@@ -208,7 +208,7 @@ def _deliberation_compute(
         params,
         wiring=wiring,
         final=after,
-        dynamics=_deliberation_summary(deliberation, chosen, options, params, wiring),
+        dynamics=_deliberation_summary(deliberation, chosen, group, params, wiring),
     )
     results["assumptions"] = deliberation_assumptions(params, deliberation=deliberation)
     results["peer_influence_effects"]["answers_changed"] = float(np.mean(chosen[-1] != chosen[0]))
@@ -235,13 +235,14 @@ def _indicators(chosen: np.ndarray, options: int) -> np.ndarray:
 def _deliberation_summary(
     deliberation: Deliberation,
     chosen: np.ndarray,
-    options: list[str],
+    group: Group,
     params: InfluenceParams,
     wiring: Wiring,
 ) -> dict[str, Any]:
-    """The rounds as the response's `dynamics`: the shares of answers after each round, who
-    changed, what failed, what it cost, and why it stopped."""
+    """The rounds as the response's `dynamics`: the shares of answers after each round (weighted
+    as the comparison's), who changed, what failed, what it cost, and why it stopped."""
     usage = deliberation.usage
+    weights = group.weights if group.weights is not None else np.ones(chosen.shape[1])
     changed = [int((chosen[t] != chosen[t - 1]).sum()) for t in range(1, chosen.shape[0])]
     return {
         "model": "llm_deliberation",
@@ -264,7 +265,10 @@ def _deliberation_summary(
         "trajectory": [
             {
                 "round": t,
-                "shares": {o: float(np.mean(chosen[t] == k)) for k, o in enumerate(options)},
+                "shares": {
+                    o: float(np.average(chosen[t] == k, weights=weights))
+                    for k, o in enumerate(group.options)
+                },
             }
             for t in range(chosen.shape[0])
         ],

@@ -28,6 +28,7 @@ answer and has no failure (the next would read the same answers).
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -42,9 +43,9 @@ from django.db.models import F
 from django.template import Context, Engine
 from pydantic import BaseModel, Field, create_model
 
-from llm.errors import ProviderError, StructuredOutputError
+from llm.errors import LLMError, ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, complete_structured
-from llm.types import Message
+from llm.types import LLMConfig, Message
 from personas.engine.estimate import CHARS_PER_TOKEN, run_cost
 from personas.engine.prompts import context_as_text
 from personas.engine.results import PersonaResult
@@ -194,10 +195,6 @@ def deliberate(
     config = parsed.llm
     if config.max_tokens < MAX_TOKENS:
         config = config.model_copy(update={"max_tokens": MAX_TOKENS})
-    codes = [code for code, _ in options]
-    schema = _schema(codes)
-    prices = PriceBook(config)
-    template = _template()
     answered = Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids)
     stated = dict(answered.values_list("persona_id", "reasoning"))
     chosen = dict(answered.values_list("persona_id", "option__code"))
@@ -211,7 +208,21 @@ def deliberate(
     history = [[s.answer for s in current]]
     order = neighbour_order(wiring)
     asked = [i for i in range(len(persona_ids)) if len(order[i])]
-    scenario = (run.study.description or run.study.title).strip()
+    asking = _Asking(
+        run_id=run.id,
+        persona_ids=persona_ids,
+        order=order,
+        neighbours_shown=neighbours_shown,
+        scenario=(run.study.description or run.study.title).strip(),
+        question=item_text,
+        options=options,
+        contexts=contexts,
+        template=_template(),
+        config=config,
+        schema=_schema([code for code, _ in options]),
+        max_attempts=parsed.engine.max_attempts,
+        prices=PriceBook(config),
+    )
     usage = PersonaResult(narrative_source="llm")
     failures_by_round: list[int] = []
     stopped, done_rounds = "", 0
@@ -220,47 +231,11 @@ def deliberate(
         stopped = _why_not_start(run.id, round_number, next_cost)
         if stopped:
             break
-        previous = list(current)
-
-        def ask(i: int, previous=previous, round_number=round_number) -> tuple[int, Any, Any]:
-            pid = persona_ids[i]
-            heard = [previous[j] for j in order[i][:neighbours_shown]]
-            messages = deliberation_prompt(
-                scenario=scenario,
-                question=item_text,
-                options=options,
-                context=contexts.get(pid, ""),
-                own=previous[i],
-                heard=heard,
-                round_number=round_number,
-                template=template,
-            )
-            calls = CallBuffer()
-            result = PersonaResult(narrative_source="llm")
-            try:
-                structured = complete_structured(
-                    config=config,
-                    messages=messages,
-                    schema=schema,
-                    max_attempts=parsed.engine.max_attempts,
-                    label=f"deliberation_round_{round_number}",
-                    run_id=run.id,
-                    persona_id=pid,
-                    prices=prices,
-                    buffer=calls,
-                )
-            except StructuredOutputError as exc:
-                result.add_usage(exc.attempts)
-                return i, None, (result, calls)
-            except ProviderError as exc:
-                if exc.http_status in (400, 401, 403, 404):
-                    calls.flush()
-                    raise  # wrong for every persona: the run fails with it
-                return i, None, (result, calls)
-            result.add_usage(structured.attempts)
-            return i, structured.value, (result, calls)
-
-        replies = _each(ask, asked, parsed.engine.concurrency)
+        ask = functools.partial(asking.ask, previous=list(current), round_number=round_number)
+        try:
+            replies = _each(ask, asked, parsed.engine.concurrency)
+        except ProviderError as exc:
+            raise LLMError(f"deliberation round {round_number}: {exc}") from exc
         round_usage = PersonaResult(narrative_source="llm")
         buffer = CallBuffer()
         failed = 0
@@ -301,6 +276,65 @@ def deliberate(
         asked=len(asked),
         failures_by_round=failures_by_round,
     )
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """What every call of the rounds shares: who is asked, what they hear, and how."""
+
+    run_id: int
+    persona_ids: list[int]
+    order: list[np.ndarray]
+    neighbours_shown: int
+    scenario: str
+    question: str
+    options: list[tuple[str, str]]
+    contexts: dict[int, str]
+    template: Any
+    config: LLMConfig
+    schema: type[BaseModel]
+    max_attempts: int
+    prices: PriceBook
+
+    def ask(
+        self, i: int, *, previous: list[Statement], round_number: int
+    ) -> tuple[int, Any, tuple[PersonaResult, CallBuffer]]:
+        """Persona i's answer in the round (None when its call failed), its usage and calls."""
+        pid = self.persona_ids[i]
+        messages = deliberation_prompt(
+            scenario=self.scenario,
+            question=self.question,
+            options=self.options,
+            context=self.contexts.get(pid, ""),
+            own=previous[i],
+            heard=[previous[j] for j in self.order[i][: self.neighbours_shown]],
+            round_number=round_number,
+            template=self.template,
+        )
+        calls = CallBuffer()
+        result = PersonaResult(narrative_source="llm")
+        try:
+            structured = complete_structured(
+                config=self.config,
+                messages=messages,
+                schema=self.schema,
+                max_attempts=self.max_attempts,
+                label=f"deliberation_round_{round_number}",
+                run_id=self.run_id,
+                persona_id=pid,
+                prices=self.prices,
+                buffer=calls,
+            )
+        except StructuredOutputError as exc:
+            result.add_usage(exc.attempts)
+            return i, None, (result, calls)
+        except ProviderError as exc:
+            if exc.http_status in (400, 401, 403, 404):
+                calls.flush()
+                raise  # wrong for every persona: the run fails with it
+            return i, None, (result, calls)
+        result.add_usage(structured.attempts)
+        return i, structured.value, (result, calls)
 
 
 def _why_not_start(run_id: int, round_number: int, cost: Decimal) -> str:

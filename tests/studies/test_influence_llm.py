@@ -258,6 +258,26 @@ def test_a_persona_whose_call_fails_keeps_its_previous_answer(
     assert row["answers_by_round"][1] == row["answers_by_round"][0]
 
 
+def test_a_refusal_that_would_fail_every_persona_fails_the_run_with_its_message(
+    api, cces_question, group, price, llm_env, run_on_commit
+):
+    def respond(body: dict):
+        answer = persona_responder(body)
+        if "Before this conversation" in str(body["messages"]):
+            return error(403, message="this model is not enabled for your organisation")
+        return answer
+
+    with FakeLLMServer(responder=respond) as server:
+        result = _simulate(api, run_on_commit, _payload(cces_question, group, server))
+
+    assert result["status"] == "failed"
+    assert "deliberation round 1: " in result["error_message"]
+    assert "not enabled for your organisation" in result["error_message"]
+    # The engine's answers are kept; the refused calls are logged.
+    assert Answer.objects.filter(run_id=result["run"]).count() == PERSONAS
+    assert LLMCall.objects.filter(run_id=result["run"], label="deliberation_round_1").exists()
+
+
 def test_the_same_seed_gives_the_same_network_and_the_same_prompts(
     api, cces_question, group, model_server, price, run_on_commit
 ):
