@@ -130,19 +130,54 @@ def test_a_simulation_on_the_llm_backend_deliberates_and_reports_answers_before_
     )
 
 
+def test_with_peer_influence_off_the_llm_simulation_is_the_engines_answers_alone(
+    api, cces_question, group, model_server, price, run_on_commit
+):
+    payload = _payload(cces_question, group, model_server, enable_peer_influence=False)
+    del payload["deliberation_rounds"], payload["neighbours_shown"]
+    result = _simulate(api, run_on_commit, payload)
+
+    assert result["status"] == "completed", result["error_message"]
+    assert result["comparison"]["influence_on"] is None and result["group_dynamics"] is None
+    assert "steps" in result["cost_estimate"]
+    assert "deliberation" not in result["cost_estimate"]["steps"]
+    assert not LLMCall.objects.filter(run_id=result["run"], label__startswith="delib").exists()
+    stored = dict(
+        Answer.objects.filter(run_id=result["run"]).values_list("persona_id", "option__code")
+    )
+    rows = result["individual_responses"]["results"]
+    assert {r["persona_id"]: r["answers_by_round"] for r in rows} == {
+        pid: [code] for pid, code in stored.items()
+    }
+
+
 def test_the_estimate_includes_the_rounds_and_a_budget_below_it_is_refused(
     api, cces_question, group, model_server, price
 ):
+    # Started (not dispatched: the request's transaction never commits in a test) to read the
+    # estimate it was given.
+    started = api.post(
+        SIMULATE, _payload(cces_question, group, model_server, budget="100"), format="json"
+    )
+    assert started.status_code == 202, started.json()
+    estimate = Run.objects.get(id=started.json()["run"]).cost_estimate
+    steps = estimate["steps"]
+    assert steps["deliberation"]["calls"] == PERSONAS * 3
+    assert estimate["calls"] == sum(s["calls"] for s in steps.values())
+    rounds = Decimal(steps["deliberation"]["amount"])
+    engine = sum(Decimal(s["amount"]) for name, s in steps.items() if name != "deliberation")
+    assert Decimal(estimate["amount"]) == engine + rounds and rounds > 0
+
+    # Enough for the engine, not for the rounds too.
+    budget = (engine + rounds / 2).quantize(Decimal("0.0001"))
     response = api.post(
-        SIMULATE,
-        _payload(cces_question, group, model_server, budget="0.0001"),
-        format="json",
+        SIMULATE, _payload(cces_question, group, model_server, budget=str(budget)), format="json"
     )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "over_budget"
-    assert "above the budget of 0.0001" in error["message"]
-    assert not InfluenceSimulation.objects.exists() and not Run.objects.exists()
+    assert f"above the budget of {budget}" in error["message"]
+    assert InfluenceSimulation.objects.count() == Run.objects.count() == 1
     assert model_server.requests == []
 
 
