@@ -1,4 +1,5 @@
-"""Run every benchmark module in bench/ (each in its own process, each with a fresh database)."""
+"""Run every benchmark module in bench/ (each in its own process, each with a fresh database), or
+only those named: `python -m bench.run influence_llm`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ BENCH_DIR = Path(__file__).resolve().parent
 SKIP = {"run"}
 
 
-def main() -> int:
+def main(names: list[str] | None = None) -> int:
     failed = []
     modules = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name not in SKIP)
+    unknown = sorted(set(names or []) - set(modules))
+    if unknown:
+        print(
+            f"no benchmark {', '.join(unknown)}; there are: {', '.join(modules)}", file=sys.stderr
+        )
+        return 2
+    if names:
+        modules = [m for m in modules if m in names]
     for name in modules:
         print(f"== bench.{name}", flush=True)
         code = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=BENCH_DIR.parent)
@@ -25,4 +34,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -507,9 +507,10 @@ class MarketAnalysis(models.Model):
 
 
 class InfluenceSimulation(models.Model):
-    """A multi-agent run: the run answers every persona independently through the poll model
-    (influence off), then its personas are tied in a homophily network and their answer
-    probabilities updated by Friedkin–Johnsen rounds (influence on); `studies.influence`."""
+    """A multi-agent run: the run answers every persona independently (influence off), then its
+    personas are tied in a homophily network (influence on): on the poll model their answer
+    probabilities are updated by Friedkin–Johnsen rounds; on the LLM backend they deliberate,
+    each reading its ties' answers and answering again; `studies.influence`."""
 
     run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="influence")
     scenario_description = models.TextField()

@@ -372,7 +372,7 @@ def run_finalize(*, run_id: int, reporter: Reporter) -> Run:
     results = run_results_compute(run=run)
     # A multi-agent run's influence step: before "completed", so its results are there when the
     # run says it is done, and a failure fails the run (run_complete stores it).
-    influence_simulation_compute(run=run)
+    influence_simulation_compute(run=run, reporter=reporter)
     # Processed personas: those answered and those the backend recorded as failed.
     done = results["personas_answered"] + run.personas_failed
     updated = Run.objects.filter(

@@ -17,6 +17,15 @@ from studies.models import Run
 logger = logging.getLogger(__name__)
 
 
+class Stage(TypedDict):
+    """A step of a run after its personas are answered (a multi-agent run's deliberation
+    rounds): the progress bar stays at the personas, the stage says which round is done."""
+
+    name: Literal["deliberation"]
+    round: int
+    rounds: int
+
+
 class ProgressMessage(TypedDict):
     type: Literal["progress", "completion", "error"]
     run_id: int
@@ -27,10 +36,19 @@ class ProgressMessage(TypedDict):
     message: NotRequired[str]
     cost_spent: NotRequired[str]  # decimal string, for runs that spend money
     results_url: NotRequired[str]
+    stage: NotRequired[Stage]
 
 
 class Reporter(Protocol):
-    def progress(self, *, status: str, done: int, total: int, cost: str | None = None) -> None: ...
+    def progress(
+        self,
+        *,
+        status: str,
+        done: int,
+        total: int,
+        cost: str | None = None,
+        stage: Stage | None = None,
+    ) -> None: ...
     def completion(self, *, status: str, done: int, total: int) -> None: ...
     def error(self, *, message: str, done: int, total: int) -> None: ...
 
@@ -48,6 +66,7 @@ def run_message(
     total: int,
     message: str = "",
     cost: str | None = None,
+    stage: Stage | None = None,
 ) -> ProgressMessage:
     payload: ProgressMessage = {
         "type": kind,
@@ -61,6 +80,8 @@ def run_message(
         payload["message"] = message
     if cost is not None:
         payload["cost_spent"] = cost
+    if stage is not None:
+        payload["stage"] = stage
     if kind == "completion":
         payload["results_url"] = f"/api/v1/runs/{run_id}/results/"
     return payload
@@ -83,7 +104,15 @@ class ChannelsProgressReporter:
         except Exception:  # the row is the truth; a lost live message must not fail the run
             logger.warning("Could not publish progress for run %s", self.run_id, exc_info=True)
 
-    def progress(self, *, status: str, done: int, total: int, cost: str | None = None) -> None:
+    def progress(
+        self,
+        *,
+        status: str,
+        done: int,
+        total: int,
+        cost: str | None = None,
+        stage: Stage | None = None,
+    ) -> None:
         self._publish(
             run_message(
                 kind="progress",
@@ -92,6 +121,10 @@ class ChannelsProgressReporter:
                 done=done,
                 total=total,
                 cost=cost,
+                stage=stage,
+                message=""
+                if stage is None
+                else f"Deliberation round {stage['round']} of {stage['rounds']} done",
             )
         )
 

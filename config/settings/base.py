@@ -354,6 +354,9 @@ SPECTACULAR_SETTINGS = {
         "ItemTypeEnum": "studies.models.Item.Type",
         "StudyAssignmentEnum": "studies.models.Study.Assignment",
         "StudyDepthEnum": "studies.models.Study.Depth",
+        # Two sets of backends share the field name: runs take every backend, simulations two.
+        "BackendEnum": "studies.backends.registry.BACKENDS",
+        "SimulationBackendEnum": "studies.influence.api.serializers.SIMULATION_BACKENDS",
     },
 }
 

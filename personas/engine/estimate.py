@@ -141,3 +141,20 @@ def run_cost(
             "nothing, and answers retried for invalid output cost more."
         ),
     }
+
+
+def estimates_add(base: dict, extra: dict) -> dict:
+    """One estimate of two `run_cost` estimates of the same model (a run's persona steps and a
+    later step of the same run, e.g. a multi-agent run's deliberation rounds)."""
+    amounts = (base["amount"], extra["amount"])
+    amount = None if None in amounts else str(sum(Decimal(a) for a in amounts))
+    return {
+        **base,
+        "amount": amount,
+        "price_known": amount is not None,
+        "calls": base["calls"] + extra["calls"],
+        "input_tokens": base["input_tokens"] + extra["input_tokens"],
+        "output_tokens": base["output_tokens"] + extra["output_tokens"],
+        "steps": {**base["steps"], **extra["steps"]},
+        "method": base["method"] + " " + extra["method"],
+    }

@@ -1,36 +1,38 @@
-"""Deliberation by language model (issue #15), NOT YET WIRED: no endpoint or run step calls
-`deliberate` yet, and only the prompt and the neighbour order are tested. What remains: the
-request's backend/backend_config/budget/rounds fields, the estimate added to the run's before it
-starts, the call from `compute` for runs on the LLM backend, tests against the local model server
-and the 100-persona benchmark.
+"""Deliberation by language model (issue #15): rounds in which each persona reads what its ties
+answered and why, and answers again with its reasons.
 
-Rounds in which each persona reads what its ties answered and
-why, and answers again with its reasons.
-
-The multi-agent run on the LLM backend has taken every persona through the persona engine
-(analyze → context → experience → participation): that is round 0, each persona answering alone.
-Then, for each round, every persona with ties is shown its own context (the engine's), its own
-previous answer and reasoning, and those of up to `neighbours_shown` of its ties, most influential
-first, and asked again through the gateway (structured output, the response cache, the shared rate
-limits, the call log). All personas of a round read the previous round's answers, so the order in
-which they are asked does not matter. A persona whose call fails keeps its previous answer (the
-failure is counted).
+A multi-agent simulation on the LLM backend (`backend="llm"` on `/api/v1/multi-agent/simulate`)
+first takes every persona through the persona engine (analyze → context → experience →
+participation) as an ordinary run: that is round 0, each persona answering alone (influence off).
+The run's finishing step (`studies.influence.compute`) then calls `deliberate`: for each round,
+every persona with ties is shown its own context (the engine's), its own previous answer and
+reasoning, and those of up to `neighbours_shown` of its ties, most influential first, and asked
+again through the gateway (structured output, the response cache, the shared rate limits, the call
+log). All personas of a round read the previous round's answers, so the order in which they are
+asked does not matter. A persona whose call fails (the provider's error after its retries, or a
+reply that stays invalid) keeps its previous answer; the failure is counted. A persona without ties
+hears nobody and is not asked: it keeps its answer.
 
 Most influential first: the ties who share the most of the homophily attributes with the persona
 (the tie's affinity), then the best-connected (degree), then position — the same order for the
-same network.
+same network, so the same seed gives the same prompts.
 
-Costs are added to the run as they are made; the run's budget stops the deliberation between
-rounds, its estimate includes the rounds (`deliberation_estimate`), and progress is reported after
-every round over the run's WebSocket.
+Costs are added to the run after every round, with the round's calls logged in the same
+transaction. The run's estimate includes the rounds (`deliberation_estimate`, added by
+`studies.services.run_start` before the budget is checked). Between rounds, a round starts only
+when the budget left covers it at the cost of the round before (the estimate's per round for the
+first), and not when the run was cancelled; progress is reported after every round over the run's
+WebSocket (a `stage` of the progress message). The rounds stop early once a round changes nobody's
+answer and has no failure (the next would read the same answers).
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -41,9 +43,9 @@ from django.db.models import F
 from django.template import Context, Engine
 from pydantic import BaseModel, Field, create_model
 
-from llm.errors import ProviderError, StructuredOutputError
+from llm.errors import LLMError, ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, complete_structured
-from llm.types import Message
+from llm.types import LLMConfig, Message
 from personas.engine.estimate import CHARS_PER_TOKEN, run_cost
 from personas.engine.prompts import context_as_text
 from personas.engine.results import PersonaResult
@@ -76,9 +78,11 @@ class Deliberation:
     answers: list[list[str]]  # rounds + 1 lists of option codes, in persona order
     reasonings: list[str]  # each persona's last reasoning
     rounds: int
-    stopped: str  # "" or why the rounds stopped early
+    stopped: str  # "" or why the rounds stopped before the rounds asked for
     failures: int
     usage: PersonaResult
+    asked: int = 0  # personas asked each round: those with ties
+    failures_by_round: list[int] = field(default_factory=list)
 
 
 def neighbour_order(wiring: Wiring) -> list[np.ndarray]:
@@ -191,112 +195,168 @@ def deliberate(
     config = parsed.llm
     if config.max_tokens < MAX_TOKENS:
         config = config.model_copy(update={"max_tokens": MAX_TOKENS})
-    codes = [code for code, _ in options]
-    schema = _schema(codes)
-    prices = PriceBook(config)
-    template = _template()
-    stated = dict(
-        Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids).values_list(
-            "persona_id", "reasoning"
-        )
-    )
-    chosen = dict(
-        Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids).values_list(
-            "persona_id", "option__code"
-        )
-    )
+    answered = Answer.objects.filter(run_id=run.id, persona_id__in=persona_ids)
+    stated = dict(answered.values_list("persona_id", "reasoning"))
+    chosen = dict(answered.values_list("persona_id", "option__code"))
     contexts = {
         pid: context_as_text(ctx) if ctx else ""
-        for pid, ctx in RunPersona.objects.filter(run_id=run.id).values_list(
-            "persona_id", "context"
-        )
+        for pid, ctx in RunPersona.objects.filter(
+            run_id=run.id, persona_id__in=persona_ids
+        ).values_list("persona_id", "context")
     }
     current = [Statement(chosen[pid], stated[pid]) for pid in persona_ids]
     history = [[s.answer for s in current]]
     order = neighbour_order(wiring)
-    scenario = (run.study.description or run.study.title).strip()
+    asked = [i for i in range(len(persona_ids)) if len(order[i])]
+    asking = _Asking(
+        run_id=run.id,
+        persona_ids=persona_ids,
+        order=order,
+        neighbours_shown=neighbours_shown,
+        scenario=(run.study.description or run.study.title).strip(),
+        question=item_text,
+        options=options,
+        contexts=contexts,
+        template=_template(),
+        config=config,
+        schema=_schema([code for code, _ in options]),
+        max_attempts=parsed.engine.max_attempts,
+        prices=PriceBook(config),
+    )
     usage = PersonaResult(narrative_source="llm")
-    failures, stopped, done_rounds = 0, "", 0
+    failures_by_round: list[int] = []
+    stopped, done_rounds = "", 0
+    next_cost = _estimated_round_cost(run, rounds)
     for round_number in range(1, rounds + 1):
-        state = Run.objects.values("status", "cost_spent", "budget").get(id=run.id)
-        if state["status"] in Run.FINISHED:
-            stopped = f"the run was {state['status']} before round {round_number}"
+        stopped = _why_not_start(run.id, round_number, next_cost)
+        if stopped:
             break
-        if state["budget"] is not None and state["cost_spent"] >= state["budget"]:
-            stopped = f"the budget was reached before round {round_number}"
-            break
-        previous = list(current)
-
-        def ask(i: int, previous=previous, round_number=round_number) -> tuple[int, Any, Any]:
-            pid = persona_ids[i]
-            heard = [previous[j] for j in order[i][:neighbours_shown]]
-            messages = deliberation_prompt(
-                scenario=scenario,
-                question=item_text,
-                options=options,
-                context=contexts.get(pid, ""),
-                own=previous[i],
-                heard=heard,
-                round_number=round_number,
-                template=template,
-            )
-            calls = CallBuffer()
-            result = PersonaResult(narrative_source="llm")
-            try:
-                structured = complete_structured(
-                    config=config,
-                    messages=messages,
-                    schema=schema,
-                    max_attempts=parsed.engine.max_attempts,
-                    label=f"deliberation_round_{round_number}",
-                    run_id=run.id,
-                    persona_id=pid,
-                    prices=prices,
-                    buffer=calls,
-                )
-            except StructuredOutputError as exc:
-                result.add_usage(exc.attempts)
-                return i, None, (result, calls)
-            except ProviderError as exc:
-                if exc.http_status in (400, 401, 403, 404):
-                    calls.flush()
-                    raise  # wrong for every persona: the run fails with it
-                return i, None, (result, calls)
-            result.add_usage(structured.attempts)
-            return i, structured.value, (result, calls)
-
-        asked = [i for i in range(len(persona_ids)) if len(order[i])]
-        answered = _each(ask, asked, parsed.engine.concurrency)
+        ask = functools.partial(asking.ask, previous=list(current), round_number=round_number)
+        try:
+            replies = _each(ask, asked, parsed.engine.concurrency)
+        except ProviderError as exc:
+            raise LLMError(f"deliberation round {round_number}: {exc}") from exc
         round_usage = PersonaResult(narrative_source="llm")
         buffer = CallBuffer()
-        for i, value, (result, calls) in answered:
+        failed = 0
+        for i, value, (result, calls) in replies:
             buffer.extend(calls)
             _add(round_usage, result)
             if value is None:
-                failures += 1
+                failed += 1
             else:
                 current[i] = Statement(value.answer, value.reasoning)
         _store_usage(run.id, round_usage, buffer)
         _add(usage, round_usage)
+        failures_by_round.append(failed)
         history.append([s.answer for s in current])
         done_rounds = round_number
-        spent = Run.objects.values_list("cost_spent", flat=True).get(id=run.id)
+        if round_usage.cost is not None:
+            next_cost = round_usage.cost
+        progress = Run.objects.values("cost_spent", "personas_done", "personas_total").get(
+            id=run.id
+        )
         reporter.progress(
             status=Run.Status.RUNNING,
-            done=round_number,
-            total=rounds,
-            cost=None if run.cost_estimate is None else format(spent, "f"),
+            done=progress["personas_done"],
+            total=progress["personas_total"],
+            cost=None if run.cost_estimate is None else format(progress["cost_spent"], "f"),
+            stage={"name": "deliberation", "round": round_number, "rounds": rounds},
         )
-        if history[-1] == history[-2]:
-            break  # nobody changed: further rounds would read the same answers
+        if history[-1] == history[-2] and not failed and round_number < rounds:
+            stopped = f"nobody changed their answer in round {round_number}"
+            break  # the next round would read the same answers
     return Deliberation(
         answers=history,
         reasonings=[s.reasoning for s in current],
         rounds=done_rounds,
         stopped=stopped,
-        failures=failures,
+        failures=sum(failures_by_round),
         usage=usage,
+        asked=len(asked),
+        failures_by_round=failures_by_round,
     )
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """What every call of the rounds shares: who is asked, what they hear, and how."""
+
+    run_id: int
+    persona_ids: list[int]
+    order: list[np.ndarray]
+    neighbours_shown: int
+    scenario: str
+    question: str
+    options: list[tuple[str, str]]
+    contexts: dict[int, str]
+    template: Any
+    config: LLMConfig
+    schema: type[BaseModel]
+    max_attempts: int
+    prices: PriceBook
+
+    def ask(
+        self, i: int, *, previous: list[Statement], round_number: int
+    ) -> tuple[int, Any, tuple[PersonaResult, CallBuffer]]:
+        """Persona i's answer in the round (None when its call failed), its usage and calls."""
+        pid = self.persona_ids[i]
+        messages = deliberation_prompt(
+            scenario=self.scenario,
+            question=self.question,
+            options=self.options,
+            context=self.contexts.get(pid, ""),
+            own=previous[i],
+            heard=[previous[j] for j in self.order[i][: self.neighbours_shown]],
+            round_number=round_number,
+            template=self.template,
+        )
+        calls = CallBuffer()
+        result = PersonaResult(narrative_source="llm")
+        try:
+            structured = complete_structured(
+                config=self.config,
+                messages=messages,
+                schema=self.schema,
+                max_attempts=self.max_attempts,
+                label=f"deliberation_round_{round_number}",
+                run_id=self.run_id,
+                persona_id=pid,
+                prices=self.prices,
+                buffer=calls,
+            )
+        except StructuredOutputError as exc:
+            result.add_usage(exc.attempts)
+            return i, None, (result, calls)
+        except ProviderError as exc:
+            if exc.http_status in (400, 401, 403, 404):
+                calls.flush()
+                raise  # wrong for every persona: the run fails with it
+            return i, None, (result, calls)
+        result.add_usage(structured.attempts)
+        return i, structured.value, (result, calls)
+
+
+def _why_not_start(run_id: int, round_number: int, cost: Decimal) -> str:
+    """Why round `round_number`, expected to cost `cost`, may not start ("" when it may)."""
+    state = Run.objects.values("status", "cost_spent", "budget").get(id=run_id)
+    if state["status"] in Run.FINISHED:
+        return f"the run was {state['status']} before round {round_number}"
+    budget, spent = state["budget"], state["cost_spent"]
+    if budget is not None and spent + cost > budget:
+        return (
+            f"the budget was reached before round {round_number}: {spent} of {budget} spent, "
+            f"and a round costs about {cost.quantize(Decimal('0.000001'))}"
+        )
+    return ""
+
+
+def _estimated_round_cost(run: Run, rounds: int) -> Decimal:
+    """One round's share of the deliberation in the run's estimate (0 when it has no price)."""
+    step = ((run.cost_estimate or {}).get("steps") or {}).get("deliberation") or {}
+    if step.get("amount") is None or rounds < 1:
+        return Decimal("0")
+    return Decimal(step["amount"]) / rounds
 
 
 def _each(

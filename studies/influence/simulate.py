@@ -32,6 +32,10 @@ from studies.influence.network import (
 #: λ = scale × conformity tendency: an assumption (no bundled data measures susceptibility). Kept
 #: below 1 so every persona stays anchored to its own view and the rounds converge.
 DEFAULT_SUSCEPTIBILITY_SCALE: Final = 0.8
+#: LLM deliberation (`studies.influence.deliberation`): rounds after the independent answers, and
+#: how many of a persona's ties it hears each round (most influential first).
+DEFAULT_DELIBERATION_ROUNDS: Final = 3
+DEFAULT_NEIGHBOURS_SHOWN: Final = 5
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class InfluenceParams:
     max_rounds: int = DEFAULT_MAX_ROUNDS
     tolerance: float = DEFAULT_TOLERANCE
     seed: int = 0
+    #: LLM backend only (None on the poll model, whose influence is Friedkin–Johnsen's).
+    deliberation_rounds: int | None = None
+    neighbours_shown: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +62,8 @@ class InfluenceParams:
             "max_rounds": self.max_rounds,
             "tolerance": self.tolerance,
             "seed": self.seed,
+            "deliberation_rounds": self.deliberation_rounds,
+            "neighbours_shown": self.neighbours_shown,
         }
 
     @classmethod

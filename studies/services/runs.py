@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ConflictError, DomainError
+from personas.engine.estimate import estimates_add
 from personas.models import Population
 from studies.backends.base import RespondentBackend
 from studies.backends.registry import BACKENDS
@@ -36,11 +37,14 @@ def run_start(
     chunk_size: int | None = None,
     created_by=None,
     executor: str | None = None,
+    estimate_extra: dict | None = None,
 ) -> Run:
     """Create a queued run and, once committed, hand its chunks to the executor.
 
     A backend that costs money estimates the run first; with a `budget`, a run whose estimate
-    exceeds it (or cannot be priced) is refused. `executor` overrides settings.RUN_EXECUTOR.
+    exceeds it (or cannot be priced) is refused. `estimate_extra` is what the run will spend after
+    its personas are answered (a multi-agent run's deliberation rounds, in the same `run_cost`
+    shape), added before the budget is checked. `executor` overrides settings.RUN_EXECUTOR.
     """
     backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
@@ -79,6 +83,8 @@ def run_start(
         backend_config=backend_config,
         participants=[p for p, _ in selection.participants] if selection else None,
     )
+    if estimate is not None and estimate_extra is not None:
+        estimate = estimates_add(estimate, estimate_extra)
     if budget is not None and estimate is not None:
         if estimate["amount"] is None:
             raise DomainError(

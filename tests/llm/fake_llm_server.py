@@ -64,11 +64,12 @@ class FakeLLMServer:
         *,
         latency_s: float = 0.0,
         default_content: str | dict = '{"ok": true}',
-        responder: Callable[[dict], str | dict] | None = None,
+        responder: Callable[[dict], str | dict | Behaviour] | None = None,
         responder_tokens: tuple[int, int] = (11, 7),
     ):
         self.latency_s = latency_s
-        # Computes the answer from the request body when nothing is scripted (e.g. a persona).
+        # Computes the answer from the request body when nothing is scripted (e.g. a persona);
+        # it may return a Behaviour (an error for this one request).
         self.responder = responder
         # The usage the server reports for a computed answer: (input tokens, output tokens).
         self.responder_tokens = responder_tokens
@@ -126,7 +127,10 @@ class FakeLLMServer:
                 return self._queue.popleft()
         if self.responder is not None and body is not None:
             tokens_in, tokens_out = self.responder_tokens
-            return reply(self.responder(body), input_tokens=tokens_in, output_tokens=tokens_out)
+            answer = self.responder(body)
+            if isinstance(answer, Behaviour):
+                return answer
+            return reply(answer, input_tokens=tokens_in, output_tokens=tokens_out)
         return reply(self.default_content)
 
     def record(self, request: RecordedRequest) -> None:

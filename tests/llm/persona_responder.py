@@ -6,7 +6,9 @@ writes an answer that fits the step: study-relevant attributes, a life context t
 profile's facts, numbered episodes that refer back with the valence mix the prompt asks of the
 persona's level and one strong opinion, and participation answers derived from the schema itself
 (each item's answer an option code of its enum, distinct codes within the array bounds, a
-permutation, a number within its bounds, or text; every required field filled). Choices are
+permutation, a number within its bounds, or text; every required field filled), and deliberation
+answers (a persona moves to the majority of the ties it heard when more than half of them disagree
+with it, unless stubborn). Choices are
 deterministic in the prompt text, so the same persona gets the same answer and different personas
 spread over the options. It never looks at anything but the request.
 """
@@ -21,6 +23,11 @@ from typing import Any
 EPISODES = re.compile(r"Write (?P<lo>\d+) to (?P<hi>\d+) episodes")
 LEVEL = re.compile(r"This is an? (?P<level>\w+) technology user")
 ITEM_CODE = re.compile(r"^- \[(?P<code>[^\]]+)\]", re.MULTILINE)
+# The deliberation prompt (templates/influence/deliberation.md): the options, the persona's own
+# previous answer, and what each tie it heard answered.
+OPTION_LINE = re.compile(r"^- (?P<code>\S+): (?P<label>.+)$", re.MULTILINE)
+OWN_ANSWER = re.compile(r'you answered "[^"]*" \((?P<code>[^)]+)\)')
+HEARD_ANSWER = re.compile(r'^\d+\. They answer "(?P<label>[^"]*)":', re.MULTILINE)
 
 # Episode valences that fit each level's mix as the experience prompt states it (seed 004 §6.4):
 # a function of the episode count.
@@ -223,6 +230,29 @@ def _participation(prompt: str, schema: dict) -> dict:
     }
 
 
+def _deliberation(prompt: str) -> dict:
+    """A persona that follows the majority of what it heard when more than half of it disagrees
+    with its own answer, unless it is stubborn (one persona and round in three, by the prompt)."""
+    listed = prompt.split("Options (answer with the code):", 1)[-1].split("\n\n", 1)[0]
+    codes = {label.strip(): code for code, label in OPTION_LINE.findall(listed)}
+    own = OWN_ANSWER.search(prompt)
+    answer = own.group("code") if own else next(iter(codes.values()), "")
+    heard = [codes.get(label, label) for label in HEARD_ANSWER.findall(prompt)]
+    others = [code for code in heard if code != answer]
+    if len(others) * 2 > len(heard) and _digest(prompt) % 3:
+        majority = max(sorted(set(others)), key=others.count)
+        return {
+            "answer": majority,
+            "reasoning": f"Most of the people I talked to said {majority}, and they convinced me.",
+            "changed_mind": True,
+        }
+    return {
+        "answer": answer,
+        "reasoning": f"I heard the others out, but I still think {answer} is right for me.",
+        "changed_mind": False,
+    }
+
+
 def persona_responder(body: dict) -> dict:
     """The answer for one engine request (the step is read off the schema's title)."""
     schema = _schema(body)
@@ -238,6 +268,8 @@ def persona_responder(body: dict) -> dict:
         return _experience(prompt)
     if title == "Participation":
         return _participation(prompt, schema)
+    if title == "Deliberation":
+        return _deliberation(prompt)
     return {"error": f"the stand-in model does not know the schema {title!r}"}
 
 

@@ -3,13 +3,25 @@ with the simulation's settings and its extra measures beside it)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from studies.influence.dynamics import DEFAULT_MAX_ROUNDS, DEFAULT_TOLERANCE
 from studies.influence.network import DEFAULT_HOMOPHILY, DEFAULT_MEAN_DEGREE
-from studies.influence.simulate import DEFAULT_SUSCEPTIBILITY_SCALE
+from studies.influence.simulate import (
+    DEFAULT_DELIBERATION_ROUNDS,
+    DEFAULT_NEIGHBOURS_SHOWN,
+    DEFAULT_SUSCEPTIBILITY_SCALE,
+)
 
 MAX_NAMED_PERSONAS = 10_000
+# The backends a simulation runs on (named in the schema as SimulationBackendEnum).
+SIMULATION_BACKENDS = ("poll_model", "llm")
+MAX_DELIBERATION_ROUNDS = 10
+MAX_NEIGHBOURS_SHOWN = 20
+# Only these make sense for a simulation on the language-model backend.
+LLM_ONLY = ("backend_config", "budget", "deliberation_rounds", "neighbours_shown")
 
 
 class SimulateSerializer(serializers.Serializer):
@@ -59,6 +71,45 @@ class SimulateSerializer(serializers.Serializer):
     max_rounds = serializers.IntegerField(default=DEFAULT_MAX_ROUNDS, min_value=1, max_value=1000)
     tolerance = serializers.FloatField(default=DEFAULT_TOLERANCE, min_value=0.0, max_value=1.0)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    backend = serializers.ChoiceField(
+        choices=SIMULATION_BACKENDS,
+        default="poll_model",
+        help_text="poll_model: answers from the poll model, influence by Friedkin–Johnsen "
+        "rounds (offline, free). llm: every persona through the persona engine, then "
+        "deliberation rounds in which each reads its ties' answers and reasoning and answers "
+        "again (costs money)",
+    )
+    backend_config = serializers.DictField(
+        required=False,
+        help_text='backend llm: as for runs, {"llm": {"provider", "model", "temperature", '
+        '"max_tokens", "seed", "base_url", "key"}, "engine": {"concurrency", "max_attempts", '
+        '...}}. base_url must be on the server\'s allow-list; "key" names a key alias the '
+        "operator declared, never a key: keys come from the server's environment",
+    )
+    budget = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+        allow_null=True,
+        help_text="backend llm: cost cap for the whole simulation (persona engine and "
+        "deliberation) in the model's currency; refused above the estimate, and no round "
+        "starts that the budget left would not cover",
+    )
+    deliberation_rounds = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DELIBERATION_ROUNDS,
+        help_text=f"backend llm: deliberation rounds after the independent answers (default "
+        f"{DEFAULT_DELIBERATION_ROUNDS}); they stop early when a round changes no answer",
+    )
+    neighbours_shown = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_NEIGHBOURS_SHOWN,
+        help_text=f"backend llm: how many of its ties a persona hears each round, most similar "
+        f"then best-connected first (default {DEFAULT_NEIGHBOURS_SHOWN})",
+    )
 
     def validate_homophily(self, value: dict) -> dict:
         unknown = sorted(set(value) - set(DEFAULT_HOMOPHILY))
@@ -73,6 +124,35 @@ class SimulateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"personas": ["name the group: `personas` (persona ids) or a `population` id"]}
             )
+        if attrs["backend"] == "llm":
+            if not attrs.get("backend_config"):
+                raise serializers.ValidationError(
+                    {
+                        "backend_config": [
+                            "backend llm needs backend_config.llm with provider and model, e.g. "
+                            '{"llm": {"provider": "openai", "model": "gpt-4o-mini"}}'
+                        ]
+                    }
+                )
+            if not attrs["enable_peer_influence"] and "deliberation_rounds" in attrs:
+                raise serializers.ValidationError(
+                    {
+                        "deliberation_rounds": [
+                            "deliberation is peer influence: leave it out with "
+                            "enable_peer_influence false"
+                        ]
+                    }
+                )
+        else:
+            given = [name for name in LLM_ONLY if attrs.get(name) is not None]
+            if given:
+                raise serializers.ValidationError(
+                    {
+                        name: [f"{name} applies to backend llm only; this request's backend "
+                        f"is {attrs['backend']}"]
+                        for name in given
+                    }
+                )  # fmt: skip
         return attrs
 
 
@@ -89,8 +169,9 @@ class IndividualResponsesSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
     results = serializers.ListField(
         child=serializers.DictField(),
-        help_text="persona_id, index, area, answer (the independent draw), probabilities_before, "
-        "probabilities_after, answer_after, susceptibility, ties",
+        help_text="persona_id, index, area, answer (the independent answer), answer_after, "
+        "susceptibility, ties; poll_model: probabilities_before, probabilities_after; llm: "
+        "answers_by_round (round 0 first) and reasoning_after",
     )
 
 
@@ -98,6 +179,13 @@ class SimulationSerializer(serializers.Serializer):
     simulation_id = serializers.IntegerField()
     status = serializers.CharField(help_text="The run's: queued, running, completed, failed, ...")
     run = serializers.IntegerField()
+    backend = serializers.CharField(help_text="poll_model or llm")
+    cost_estimate = serializers.DictField(
+        allow_null=True,
+        help_text="backend llm: the run's estimate, the deliberation rounds included "
+        "(steps.deliberation); null on the poll model",
+    )
+    cost_spent = serializers.CharField(help_text="Decimal string; 0 on the poll model")
     scenario_description = serializers.CharField()
     enable_peer_influence = serializers.BooleanField()
     personas_total = serializers.IntegerField()
@@ -118,6 +206,11 @@ class SimulationSerializer(serializers.Serializer):
     )
     breakdowns = serializers.DictField(allow_null=True, help_text="The same by group and area")
     network = serializers.DictField(allow_null=True)
-    dynamics = serializers.DictField(allow_null=True, help_text="Rounds and share trajectory")
+    dynamics = serializers.DictField(
+        allow_null=True,
+        help_text="Rounds and the share trajectory per round; backend llm also: rounds_requested, "
+        "stopped (why the rounds ended early: budget, cancellation, no change), failures (by "
+        "round), answers_changed_by_round, the deliberation's calls, tokens and cost",
+    )
     assumptions = serializers.DictField(allow_null=True)
     individual_responses = IndividualResponsesSerializer(allow_null=True)

@@ -27,7 +27,11 @@ from studies.influence.selectors import (
     influence_simulation_list,
 )
 from studies.influence.services import influence_simulation_start
-from studies.influence.simulate import InfluenceParams
+from studies.influence.simulate import (
+    DEFAULT_DELIBERATION_ROUNDS,
+    DEFAULT_NEIGHBOURS_SHOWN,
+    InfluenceParams,
+)
 from studies.models import InfluenceSimulation
 
 
@@ -36,11 +40,14 @@ def _url(simulation_id: int) -> str:
 
 
 class SimulateView(APIView):
+    """Start a multi-agent simulation: every persona of the group answers the poll question
+    alone (influence off), then ties in a seeded homophily network move it (influence on): on
+    the poll model, Friedkin–Johnsen rounds over its answer probabilities; on the LLM backend,
+    deliberation rounds in which each persona reads its ties' answers and reasoning and answers
+    again. Returns 202 at once; the result is at the returned url when the run completes, and
+    the run's WebSocket reports each round."""
+
     starts_work = True
-    """Start a multi-agent simulation: every persona of the group answers the poll question on
-    the poll model (influence off), then ties in a seeded homophily network and Friedkin–Johnsen
-    rounds of peer influence move its answer probabilities (influence on). Returns 202 at once;
-    the result is at the returned url when the run completes."""
 
     @extend_schema(request=SimulateSerializer, responses={202: SimulationStartedSerializer})
     def post(self, request):
@@ -98,6 +105,7 @@ class SimulateView(APIView):
             max_rounds=v["max_rounds"],
             tolerance=v["tolerance"],
             seed=v["seed"] if "seed" in v else secrets.randbits(63),
+            **_deliberation_params(v),
         )
         simulation = influence_simulation_start(
             scenario_description=v["scenario_description"],
@@ -106,6 +114,9 @@ class SimulateView(APIView):
             area=area,
             persona_ids=v.get("personas"),
             params=params,
+            backend=v["backend"],
+            backend_config=v.get("backend_config"),
+            budget=v.get("budget"),
             created_by=request.user,
         )
         return Response(
@@ -117,6 +128,15 @@ class SimulateView(APIView):
             },
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+def _deliberation_params(v: dict) -> dict:
+    if v["backend"] != "llm" or not v["enable_peer_influence"]:
+        return {}
+    return {
+        "deliberation_rounds": v.get("deliberation_rounds", DEFAULT_DELIBERATION_ROUNDS),
+        "neighbours_shown": v.get("neighbours_shown", DEFAULT_NEIGHBOURS_SHOWN),
+    }
 
 
 class SimulationDetailView(APIView):
@@ -150,6 +170,9 @@ def _detail(simulation: InfluenceSimulation, request) -> dict:
         "simulation_id": simulation.id,
         "status": run.status,
         "run": run.id,
+        "backend": run.backend,
+        "cost_estimate": run.cost_estimate,
+        "cost_spent": format(run.cost_spent, "f"),
         "scenario_description": simulation.scenario_description,
         "enable_peer_influence": simulation.enable_peer_influence,
         "personas_total": run.personas_total,
