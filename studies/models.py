@@ -492,6 +492,22 @@ class MarketAnalysis(models.Model):
         default=dict,
         help_text="Per area: adults, the share meeting the target and the people it makes",
     )
+    features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{code, label}]: the product features whose importance the study asks",
+    )
+    feature_format = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("ranking", "One ranking item"), ("rating", "One importance rating per feature")],
+        help_text="How the features are asked (blank: no features)",
+    )
+    segment_count = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Market segments fixed by the request (blank: chosen by the silhouette)",
+    )
     request = models.JSONField(default=dict, help_text="The request body as received")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -501,6 +517,17 @@ class MarketAnalysis(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "market analyses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(segment_count__isnull=True)
+                | Q(segment_count__gte=2, segment_count__lte=6),
+                name="market_segment_count_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(feature_format__in=["", "ranking", "rating"]),
+                name="market_feature_format_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Market analysis {self.pk}: {self.product_name}"

@@ -100,3 +100,56 @@ def test_a_market_analysis_runs_end_to_end_and_reports_intent_per_price(
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
     assert client.get(started.json()["analysis_url"]).status_code == 404
+
+
+FEATURES = ["Voice control", "Privacy mode", "Energy reports"]
+
+
+def _finished(api, run_on_commit, body) -> dict:
+    started = run_on_commit(api.post, "/api/v1/market/analyze-environmental", body, format="json")
+    assert started.status_code == 202, started.json()
+    report = api.get(started.json()["analysis_url"]).json()
+    assert report["status"] == "completed", report
+    return report
+
+
+def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
+    api, model_server, run_on_commit
+):
+    body = SEED_MARKET | _llm(model_server) | {
+        "target_areas": ["phoenix_az_city", "dallas_tx_city"], "population_size": 24, "seed": 3,
+        "price_points": [99.99, 149.99], "features": FEATURES,
+    }  # fmt: skip
+    report = _finished(api, run_on_commit, body)
+    preferences = report["feature_preferences"]
+    rankings = [
+        choices
+        for choices in Answer.objects.filter(
+            run_id=report["run_id"], item__code="feature_ranking"
+        ).values_list("choices", flat=True)
+    ]
+    codes = [f["code"] for f in preferences["features"]]
+    assert [f["label"] for f in preferences["features"]] == FEATURES
+    # Independently: Borda points k − rank over their sum k(k − 1)/2 = 3, averaged over personas.
+    expected = {c: sum(2 - r.index(c) for r in rankings) / 3 / len(rankings) for c in codes}
+    assert preferences["n"] == len(rankings) == 24
+    shares = {row["code"]: row["share"] for row in preferences["ranking"]}
+    assert shares == pytest.approx(expected)
+    assert [row["code"] for row in preferences["ranking"]] == sorted(
+        codes, key=lambda c: (-expected[c], codes.index(c))
+    )
+    assert all(r["ci_low"] <= r["share"] <= r["ci_high"] for r in preferences["ranking"])
+    groups = preferences["by_segment"]["area"]["groups"]
+    assert {g["category"] for g in groups} == {"phoenix_az_city", "dallas_tx_city"}
+    assert sum(g["n"] for g in groups) == 24
+    assert "segment" in preferences["by_segment"]
+    segmentation = report["market_segmentation"]
+    assert segmentation["criterion"] == "highest mean silhouette"
+    assert segmentation["k"] == max(segmentation["fit"], key=lambda r: r["silhouette"])["k"]
+    assert sum(s["size"] for s in segmentation["segments"]) == 24
+    insights = report["environmental_insights"]
+    assert set(insights["optimal_launch_markets"]) == {"phoenix_az_city", "dallas_tx_city"}
+    intents = [report["environmental_results"][a]["purchase_intent"] for a in body["target_areas"]]
+    assert insights["geographic_variation"] == pytest.approx(max(intents) - min(intents))
+    for area in body["target_areas"]:
+        assert set(report["environmental_results"][area]["social_pressures"]) >= {"economic"}

@@ -6,7 +6,12 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from studies.analyzers.features import FORMATS, RANKING
+from studies.analyzers.segments import K_MAX, K_MIN
 from studies.backends.registry import BACKENDS
+
+#: Features one analysis may compare (a ranking of more is hard to answer faithfully).
+MAX_FEATURES = 10
 
 
 class TargetMarketSerializer(serializers.Serializer):
@@ -44,6 +49,31 @@ class MarketAnalysisRequestSerializer(serializers.Serializer):
         allow_null=True,
     )  # fmt: skip
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    features = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        default=list,
+        min_length=2,
+        max_length=MAX_FEATURES,
+        help_text="The product's features to compare (the seed's analyze_feature_preferences "
+        '`features: List[str]`), e.g. ["Voice control", "Privacy mode"]: each persona ranks them '
+        "or rates each one's importance (feature_format)",
+    )
+    feature_format = serializers.ChoiceField(
+        choices=list(FORMATS),
+        default=RANKING,
+        help_text="ranking: one item putting every feature in order; rating: one 1–5 importance "
+        "rating per feature",
+    )
+    segment_count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=K_MIN,
+        max_value=K_MAX,
+        help_text=f"Market segments to find ({K_MIN}–{K_MAX}); omit to choose k by the highest "
+        "mean silhouette",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
