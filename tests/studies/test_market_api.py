@@ -153,3 +153,61 @@ def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
     assert insights["geographic_variation"] == pytest.approx(max(intents) - min(intents))
     for area in body["target_areas"]:
         assert set(report["environmental_results"][area]["social_pressures"]) >= {"economic"}
+
+
+def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(
+    api, model_server, run_on_commit
+):
+    body = SEED_MARKET | _llm(model_server) | {
+        "target_areas": ["phoenix_az_city"], "population_size": 20, "seed": 4,
+        "price_points": [99.99, 149.99], "features": FEATURES[:2], "feature_format": "rating",
+        "segment_count": 2,
+    }  # fmt: skip
+    report = _finished(api, run_on_commit, body)
+    preferences = report["feature_preferences"]
+    assert preferences["format"] == "rating"
+    codes = [f["code"] for f in preferences["features"]]
+    ratings = pd.DataFrame(
+        Answer.objects.filter(
+            run_id=report["run_id"], item__code__startswith="importance_"
+        ).values_list("persona_id", "item__code", "option__value"),
+        columns=["persona", "item", "value"],
+    ).pivot(index="persona", columns="item", values="value")[[f"importance_{c}" for c in codes]]
+    # Independently: each persona's rating over the sum of its two ratings, averaged.
+    expected = (ratings.to_numpy() / ratings.to_numpy().sum(axis=1, keepdims=True)).mean(axis=0)
+    shares = {row["code"]: row["share"] for row in preferences["ranking"]}
+    assert [shares[c] for c in codes] == pytest.approx(expected)
+    assert preferences["difference_test"]["test"].startswith("Wilcoxon")
+    segmentation = report["market_segmentation"]
+    assert (segmentation["k"], segmentation["k_fixed"]) == (2, True)
+    assert [r["k"] for r in segmentation["fit"]] == [2]
+    sizes = [s["size"] for s in segmentation["segments"]]
+    assert sum(sizes) == 20 and sizes == sorted(sizes, reverse=True)
+    assert all(set(s["feature_importance"]) == set(codes) for s in segmentation["segments"])
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "fragment"),
+    [
+        ({"features": ["Voice control"]}, "invalid", "features"),
+        ({"features": ["Voice control", "Voice control"]}, "duplicate_feature", "listed twice"),
+        ({"features": ["A", "B"], "feature_format": "maxdiff"}, "invalid", "feature_format"),
+        ({"segment_count": 1}, "invalid", "segment_count"),
+        ({"segment_count": 7}, "invalid", "segment_count"),
+        (
+            {"segment_count": 6, "population_size": 20},
+            "too_few_personas_for_segments",
+            "6 segments need at least 30 personas",
+        ),
+    ],
+)
+def test_bad_feature_or_segment_input_is_refused_with_what_to_fix(
+    api, model_server, change, code, fragment
+):
+    body = SEED_MARKET | _llm(model_server) | {"population_size": 40} | change
+    response = api.post("/api/v1/market/analyze-environmental", body, format="json")
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    assert fragment in str(error), error
+    assert not MarketAnalysis.objects.exists()
