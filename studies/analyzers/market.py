@@ -232,7 +232,7 @@ def market_results(
     segment_labels = segments.pop("labels", None)
     result["segmentation"] = segments
     if points is not None:
-        by = {"area": dict(area_labels), **DIMENSIONS}
+        by: dict[str, Mapping] = {"area": dict(area_labels), **DIMENSIONS}
         if segment_labels is not None:
             frame = frame.merge(
                 pd.DataFrame({"persona_id": segmentable["persona_id"], "segment": segment_labels}),

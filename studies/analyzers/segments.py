@@ -126,7 +126,8 @@ def fit(x: np.ndarray, *, seed: int, k: int | None = None) -> dict:
     chosen k and its labels, renumbered so segment 1 is the largest."""
     rng = np.random.default_rng(seed)
     tried = [k] if k is not None else k_range(len(x))
-    rows, partitions = [], {}
+    rows: list[dict] = []
+    partitions: dict[int, np.ndarray] = {}
     for candidate in tried:
         labels, inertia = kmeans(x, candidate, rng=rng)
         partitions[candidate] = labels
@@ -137,7 +138,7 @@ def fit(x: np.ndarray, *, seed: int, k: int | None = None) -> dict:
                 "within_sum_of_squares": inertia,
             }
         )
-    chosen = max(rows, key=lambda r: (r["silhouette"], -r["k"]))["k"]
+    chosen = int(max(rows, key=lambda r: (r["silhouette"], -r["k"]))["k"])
     labels = partitions[chosen]
     sizes = np.bincount(labels, minlength=chosen)
     # Largest first, ties by first appearance, so the numbering does not depend on kmeans2's.
@@ -157,7 +158,8 @@ def _intent(frame: pd.DataFrame) -> dict:
 def profile(segment: pd.DataFrame, everyone: pd.DataFrame) -> dict:
     """Mean age, each dimension's most common category (share here and overall) and the
     categories most over-represented in the segment."""
-    dimensions, traits = {}, []
+    dimensions: dict[str, dict] = {}
+    traits: list[dict] = []
     for dimension, labels in DIMENSIONS.items():
         here = segment[dimension].value_counts(normalize=True)
         overall = everyone[dimension].value_counts(normalize=True)

@@ -114,7 +114,7 @@ def _finished(api, run_on_commit, body) -> dict:
 
 
 def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
-    api, model_server, run_on_commit
+    api, client, user, model_server, run_on_commit
 ):
     body = SEED_MARKET | _llm(model_server) | {
         "target_areas": ["phoenix_az_city", "dallas_tx_city"], "population_size": 24, "seed": 3,
@@ -153,6 +153,16 @@ def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
     assert insights["geographic_variation"] == pytest.approx(max(intents) - min(intents))
     for area in body["target_areas"]:
         assert set(report["environmental_results"][area]["social_pressures"]) >= {"economic"}
+
+    # The run page leads with the market headline.
+    client.force_login(user)
+    page = client.get(report["run_page_url"]).content.decode()
+    assert 'id="market-headline"' in page
+    assert f"Optimal price ${report['optimal_price']:.2f}" in page
+    top = preferences["ranking"][0]
+    assert f"<td>{top['label']}</td>" in page
+    assert f"{round(100 * top['ci_low'])}–{round(100 * top['ci_high'])}%" in page
+    assert f"{segmentation['k']} segments (highest mean silhouette" in page
 
 
 def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(
