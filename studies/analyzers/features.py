@@ -164,7 +164,7 @@ def adjacent_tests(shares: np.ndarray, rows: list[dict], codes: Sequence[str]) -
     tests = []
     for above, below in itertools.pairwise(rows):
         a, b = shares[:, index[above["code"]]], shares[:, index[below["code"]]]
-        row: dict = {"feature": above["code"], "next": below["code"], "test": WILCOXON}
+        row: dict = {"feature": above["code"], "next": below["code"], "test": WILCOXON, "df": None}
         row["difference"] = float(np.mean(a - b)) if len(a) else None
         if len(a) < 2 or np.all(a == b):
             row |= {"statistic": None, "p": None, "note": "no persona ranks them differently"}

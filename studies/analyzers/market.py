@@ -235,11 +235,16 @@ def market_results(
         by: dict[str, Mapping] = {"area": dict(area_labels), **DIMENSIONS}
         if segment_labels is not None:
             frame = frame.merge(
-                pd.DataFrame({"persona_id": segmentable["persona_id"], "segment": segment_labels}),
+                pd.DataFrame(
+                    {
+                        "persona_id": segmentable["persona_id"],
+                        "segment": [str(s) for s in segment_labels],
+                    }
+                ),
                 on="persona_id",
                 how="left",
             )
-            by["segment"] = {s: f"Segment {s}" for s in range(1, segments["k"] + 1)}
+            by["segment"] = {str(s): f"Segment {s}" for s in range(1, segments["k"] + 1)}
         result["feature_preferences"] = feature_analysis.feature_results(
             frame,
             points,

@@ -12,6 +12,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from studies.analyzers.pricing import BUYING
 from studies.models import Answer, MarketAnalysis
+from tests.studies.schema_check import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,7 @@ def test_the_seed_request_starts_on_the_llm_backend_and_sizes_the_market(api, mo
                        format="json")  # fmt: skip
     assert started.status_code == 202, started.json()
     report = api.get(started.json()["analysis_url"]).json()
+    assert_matches_schema(report, "MarketAnalysisReport")
     assert report["status"] == "queued"
     assert report["progress"]["personas_total"] == 1000
     sizes = report["target_market_by_area"]
@@ -121,6 +123,7 @@ def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
         "price_points": [99.99, 149.99], "features": FEATURES,
     }  # fmt: skip
     report = _finished(api, run_on_commit, body)
+    assert_matches_schema(report, "MarketAnalysisReport")
     preferences = report["feature_preferences"]
     rankings = [
         choices
@@ -174,6 +177,7 @@ def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(
         "segment_count": 2,
     }  # fmt: skip
     report = _finished(api, run_on_commit, body)
+    assert_matches_schema(report, "MarketAnalysisReport")
     preferences = report["feature_preferences"]
     assert preferences["format"] == "rating"
     codes = [f["code"] for f in preferences["features"]]

@@ -38,6 +38,7 @@ def market_report(analysis: MarketAnalysis) -> dict:
             "personas_done": run.personas_done,
             "personas_total": run.personas_total,
             "personas_failed": run.personas_failed,
+            "fraction": run.personas_done / run.personas_total if run.personas_total else None,
         },
         "run_id": run.pk,
         "run_page_url": f"/runs/{run.pk}/",
