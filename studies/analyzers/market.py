@@ -214,18 +214,19 @@ def market_results(
     )
     answer_columns = ["intent_centred"]
     labels = {f["code"]: f["label"] for f in spec.features}
+    # Prefixed, so a feature named like a frame column ("Age", "Income") cannot shadow it.
+    share_columns = {f"importance_share:{code}": code for code in labels}
     if points is not None:
         shares, kept = feature_analysis.importance_shares(points)
-        # Each persona's shares, as segmentation columns (NaN-free rows only).
-        share_columns = pd.DataFrame(np.nan, index=frame.index, columns=list(labels))
-        share_columns.loc[kept] = shares
-        frame = pd.concat([frame, share_columns], axis=1)
-        answer_columns += list(labels)
+        columns = pd.DataFrame(np.nan, index=frame.index, columns=list(share_columns))
+        columns.loc[kept] = shares
+        frame = pd.concat([frame, columns], axis=1)
+        answer_columns += list(share_columns)
     segmentable = frame.dropna(subset=answer_columns).reset_index(drop=True)
     segments = segmentation(
         segmentable,
         answer_columns=answer_columns,
-        feature_labels=labels if points is not None else None,
+        feature_columns=share_columns if points is not None else None,
         seed=seed,
         k=spec.segment_count,
     )

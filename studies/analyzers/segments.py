@@ -193,12 +193,13 @@ def segmentation(
     frame: pd.DataFrame,
     *,
     answer_columns: Sequence[str],
-    feature_labels: Mapping[str, str] | None = None,
+    feature_columns: Mapping[str, str] | None = None,
     seed: int,
     k: int | None = None,
 ) -> dict:
     """Segments of the personas in `frame` (columns: age, the demographic dimensions, intent 0/1,
-    the answer columns; `feature_labels` names the answer columns that are feature shares) with
+    the answer columns; `feature_columns` maps the answer columns that are feature importance
+    shares to their feature's code) with
     their fit, size, profile and purchase intent. Not computed (with the reason) when there are
     too few personas for the k asked or for k = 2."""
     n = len(frame)
@@ -216,7 +217,7 @@ def segmentation(
     result = fit(x, seed=seed, k=k)
     labels = result.pop("labels")
     chosen = frame.assign(segment=labels)
-    features = dict(feature_labels or {})
+    features = dict(feature_columns or {})
     segments = []
     for number in range(1, result["k"] + 1):
         members = chosen[chosen["segment"] == number]
@@ -228,9 +229,9 @@ def segmentation(
             "purchase_intent": _intent(members),
         }
         if features:
-            means = members[list(features)].mean()
-            row["feature_importance"] = {code: float(means[code]) for code in features}
-            row["top_feature"] = str(means.idxmax())
+            means = {code: float(members[column].mean()) for column, code in features.items()}
+            row["feature_importance"] = means
+            row["top_feature"] = max(means, key=lambda code: means[code])
         segments.append(row)
     table = pd.crosstab(chosen["segment"], chosen["intent"]).to_numpy()
     silhouette_of_k = {r["k"]: r["silhouette"] for r in result["fit"]}[result["k"]]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,55 @@ def test_launch_markets_are_ordered_by_projected_revenue_at_each_areas_optimal_p
         [area("phoenix", 149.99, 60.0, None), area("dallas", 99.99, 40.0, 5000)]
     )
     assert [r["area"] for r in rows] == ["phoenix", "dallas"]
+
+
+# --- the assembled market figures ---------------------------------------------------------------
+
+
+def test_market_results_assemble_features_segments_and_environment_from_one_frame():
+    """Features named like frame columns ("Age", "Income") stay features; every block is there
+    and agrees with the frame."""
+    people = _people(10, 10)
+    frame = people.assign(
+        condition=["price_1", "price_2"] * 10,
+        conformity=np.linspace(0.1, 0.9, 20),
+        economic=0.5,
+    )
+    spec = SimpleNamespace(
+        item_code="purchase_intent",
+        prices={"price_1": 10.0, "price_2": 20.0},
+        market_size={"x": {"people": 1000}, "y": {"people": 3000}},
+        features=[{"code": "age", "label": "Age"}, {"code": "income", "label": "Income"}],
+        feature_format="rating",
+        segment_count=None,
+    )
+    # The young rate "age" 5 and "income" 1; the old the reverse.
+    points = np.array([[5.0, 1.0]] * 10 + [[1.0, 5.0]] * 10)
+    result = market.market_results(
+        frame, spec=spec, points=points, area_labels={"x": "Xville", "y": "Yton"},
+        pressures=("conformity", "economic"), seed=4,
+    )  # fmt: skip
+    preferences = result["feature_preferences"]
+    assert {r["code"]: r["share"] for r in preferences["ranking"]} == pytest.approx(
+        {"age": 0.5, "income": 0.5}
+    )
+    x_group = next(g for g in preferences["by_segment"]["area"]["groups"] if g["category"] == "x")
+    assert x_group["top"] == "age" and x_group["ranking"][0]["share"] == pytest.approx(5 / 6)
+    segmentation = result["segmentation"]
+    assert segmentation["k"] == 2
+    assert "importance_share:age" in segmentation["columns"] and "age" in segmentation["columns"]
+    assert {s["top_feature"] for s in segmentation["segments"]} == {"age", "income"}
+    assert {g["category"] for g in preferences["by_segment"]["segment"]["groups"]} == {"1", "2"}
+    environment = result["environment"]
+    # Intent: area x 10/10, area y 3/10.
+    assert environment["geographic_variation"]["estimate"] == pytest.approx(0.7)
+    assert [r["pressure"] for r in environment["associations"]] == ["conformity", "economic"]
+    direct = sps.pointbiserialr(frame["intent"], frame["conformity"])
+    assert environment["associations"][0]["r"] == pytest.approx(direct.statistic)
+    # Launch order by projected revenue at each area's optimum. x: everyone buys, so $20 × 1.0 ×
+    # 1,000 = 20,000. y (rows alternate $10, $20; its three buyers are rows 10, 11, 12): 2/5 at
+    # $10 and 1/5 at $20 are both $4 per person, the tie goes to the lower price, × 3,000 = 12,000.
+    ranking = environment["launch_market_ranking"]
+    assert [(r["area"], r["optimal_price"]) for r in ranking] == [("x", 20.0), ("y", 10.0)]
+    assert [r["projected_revenue"] for r in ranking] == pytest.approx([20_000, 12_000])
+    assert environment["optimal_launch_markets"] == ["x", "y"]
