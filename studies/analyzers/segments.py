@@ -50,9 +50,22 @@ METHOD: Final = (
     "Purchase intent per segment is the top-two-box share with a 95% Wilson interval; whether it "
     "differs between segments is tested on the segment × intent table (Pearson chi-square, Fisher "
     "exact below an expected count of 5). Segments describe simulated personas, and k-means finds "
-    "groups even where the data has none: read the silhouette (above 0.5 clear structure, 0.25–0.5 "
-    "weak, below 0.25 none substantial, Kaufman and Rousseeuw's reading)."
+    "groups even where the data has none: `structure` reads the silhouette as Kaufman and "
+    "Rousseeuw do (above 0.7 strong, 0.5–0.7 reasonable, 0.25–0.5 weak, below 0.25 no "
+    "substantial structure)."
 )
+#: Kaufman & Rousseeuw's reading of a mean silhouette (Finding Groups in Data, 1990).
+STRUCTURE: Final = (
+    (0.25, "no substantial structure"),
+    (0.5, "weak"),
+    (0.7, "reasonable"),
+    (1.01, "strong"),
+)
+
+
+def structure(silhouette: float) -> str:
+    """How clear the segments are, by the mean silhouette (STRUCTURE)."""
+    return next(label for bound, label in STRUCTURE if silhouette <= bound)
 
 
 def design_matrix(frame: pd.DataFrame, answer_columns: Sequence[str]) -> tuple[np.ndarray, list]:
@@ -240,6 +253,7 @@ def segmentation(
         "k_fixed": result["fixed"],
         "criterion": "highest mean silhouette" if not result["fixed"] else "fixed by the request",
         "silhouette": silhouette_of_k,
+        "structure": structure(silhouette_of_k),
         "fit": result["fit"],
         "columns": columns,
         "segments": segments,

@@ -166,6 +166,7 @@ def test_feature_ranking_gives_importance_shares_from_the_personas_rankings(
     assert f"<td>{top['label']}</td>" in page
     assert f"{round(100 * top['ci_low'])}–{round(100 * top['ci_high'])}%" in page
     assert f"{segmentation['k']} segments (highest mean silhouette" in page
+    assert f"{segmentation['silhouette']:.2f}: {segmentation['structure']})" in page
 
 
 def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(

@@ -53,6 +53,7 @@ def test_two_clear_groups_are_found_with_k_chosen_by_silhouette():
     assert [r["k"] for r in result["fit"]] == [2, 3, 4]  # 24 personas: at most 24 / 5 segments
     assert result["k"] == 2 == max(result["fit"], key=lambda r: r["silhouette"])["k"]
     assert result["criterion"] == "highest mean silhouette"
+    assert result["structure"] in ("reasonable", "strong")  # two groups far apart
     first, second = result["segments"]
     assert (first["size"], second["size"]) == (12, 12)
     young = next(
@@ -201,3 +202,11 @@ def test_market_results_assemble_features_segments_and_environment_from_one_fram
     assert [(r["area"], r["optimal_price"]) for r in ranking] == [("x", 20.0), ("y", 10.0)]
     assert [r["projected_revenue"] for r in ranking] == pytest.approx([20_000, 12_000])
     assert environment["optimal_launch_markets"] == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("silhouette", "reading"),
+    [(0.19, "no substantial structure"), (0.3, "weak"), (0.6, "reasonable"), (0.8, "strong")],
+)
+def test_structure_reads_the_silhouette_as_kaufman_and_rousseeuw(silhouette, reading):
+    assert segments.structure(silhouette) == reading

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from studies.analyzers.features import FORMATS, RANKING
 from studies.analyzers.market import STRENGTH
-from studies.analyzers.segments import K_MAX, K_MIN
+from studies.analyzers.segments import K_MAX, K_MIN, STRUCTURE
 from studies.api.shapes import (
     AdjustedTestResultSerializer,
     FieldNotAvailableSerializer,
@@ -290,6 +290,11 @@ class MarketSegmentationSerializer(serializers.Serializer):
     k_fixed = serializers.BooleanField(required=False)
     criterion = serializers.CharField(required=False, help_text="How k was chosen")
     silhouette = serializers.FloatField(required=False, help_text="The chosen k's")
+    structure = serializers.ChoiceField(
+        choices=[label for _, label in STRUCTURE],
+        required=False,
+        help_text="The silhouette read as Kaufman and Rousseeuw do: how clear the segments are",
+    )
     fit = SegmentFitSerializer(many=True, required=False, help_text="Every k tried")
     columns = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="What k-means clustered on"
