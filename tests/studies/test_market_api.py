@@ -10,8 +10,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from statsmodels.stats.proportion import proportion_confint
 
+from studies.analyzers.market import MarketAnalyzer
 from studies.analyzers.pricing import BUYING
-from studies.models import Answer, MarketAnalysis
+from studies.models import Answer, MarketAnalysis, Run
 from tests.studies.schema_check import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
@@ -199,6 +200,10 @@ def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(
     sizes = [s["size"] for s in segmentation["segments"]]
     assert sum(sizes) == 20 and sizes == sorted(sizes, reverse=True)
     assert all(set(s["feature_importance"]) == set(codes) for s in segmentation["segments"])
+    # Recomputed from the stored answers with the run's seed, the segments are the same.
+    again = MarketAnalyzer().results(run=Run.objects.get(pk=report["run_id"]))["market"]
+    assert again["segmentation"] == segmentation
+    assert again["feature_preferences"] == preferences
 
 
 @pytest.mark.parametrize(
