@@ -477,7 +477,8 @@ class MarketAnalysis(models.Model):
     each condition shows, the target market and its size in people, and the run answering it.
 
     Each price is a condition of the study (a monadic, between-personas design): a persona sees
-    one price only. The run's results carry the pricing figures (`studies.analyzers.pricing`)."""
+    one price only; features, when given, are one ranking item or one importance rating each. The
+    run's results carry the market figures (`studies.analyzers.market`)."""
 
     study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="market")
     run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="market_analysis")
