@@ -73,7 +73,8 @@ class MarketRequest:
 def feature_codes(features: list[str]) -> list[dict]:
     """Each feature with a code made from its words (unique within the product)."""
     cleaned = [f.strip() for f in features]
-    repeated = sorted({f for f in cleaned if cleaned.count(f) > 1})
+    folded = [f.casefold() for f in cleaned]
+    repeated = sorted({f for f in cleaned if folded.count(f.casefold()) > 1})
     if repeated:
         raise DomainError(
             f"Feature(s) listed twice: {'; '.join(repeated)}. List each feature once.",
@@ -120,16 +121,13 @@ def _segment_problems(request: MarketRequest) -> None:
     if k is None:
         return
     needed = segment_analysis.MIN_PER_SEGMENT * k
+    most = request.population_size // segment_analysis.MIN_PER_SEGMENT
     if request.population_size < needed:
         raise DomainError(
             f"{k} segments need at least {needed} personas ({segment_analysis.MIN_PER_SEGMENT} "
             f"per segment on average); raise population_size or ask for fewer segments.",
             code="too_few_personas_for_segments",
-            fields={
-                "segment_count": [
-                    f"at most {request.population_size // segment_analysis.MIN_PER_SEGMENT} for {request.population_size} personas"
-                ]
-            },
+            fields={"segment_count": [f"at most {most} for {request.population_size} personas"]},
         )
 
 
@@ -235,6 +233,12 @@ def market_analysis_start(*, request: MarketRequest, raw: dict, created_by=None)
         raise DomainError(
             'Give at least two features to compare, e.g. ["Voice control", "Privacy mode"].',
             fields={"features": ["at least two features"]},
+        )
+    if features and request.feature_format not in feature_analysis.FORMATS:
+        raise DomainError(
+            f"Unknown feature_format '{request.feature_format}'; use "
+            f"{' or '.join(feature_analysis.FORMATS)}.",
+            fields={"feature_format": ["unknown format"]},
         )
     _segment_problems(request)
     population = population_create(

@@ -210,7 +210,7 @@ def test_feature_ratings_and_a_fixed_segment_count_on_the_llm_backend(
     ("change", "code", "fragment"),
     [
         ({"features": ["Voice control"]}, "invalid", "features"),
-        ({"features": ["Voice control", "Voice control"]}, "duplicate_feature", "listed twice"),
+        ({"features": ["Voice control", "voice Control "]}, "duplicate_feature", "listed twice"),
         ({"features": ["A", "B"], "feature_format": "maxdiff"}, "invalid", "feature_format"),
         ({"segment_count": 1}, "invalid", "segment_count"),
         ({"segment_count": 7}, "invalid", "segment_count"),
