@@ -142,7 +142,10 @@ def fit(x: np.ndarray, *, seed: int, k: int | None = None) -> dict:
     rows: list[dict] = []
     partitions: dict[int, np.ndarray] = {}
     for candidate in tried:
-        labels, inertia = kmeans(x, candidate, rng=rng)
+        try:
+            labels, inertia = kmeans(x, candidate, rng=rng)
+        except ValueError:  # many identical personas: no k non-empty segments; try the next k
+            continue
         partitions[candidate] = labels
         rows.append(
             {
@@ -151,6 +154,8 @@ def fit(x: np.ndarray, *, seed: int, k: int | None = None) -> dict:
                 "within_sum_of_squares": inertia,
             }
         )
+    if not rows:
+        raise ValueError("k-means found no partition into non-empty segments for any k tried")
     chosen = int(max(rows, key=lambda r: (r["silhouette"], -r["k"]))["k"])
     labels = partitions[chosen]
     sizes = np.bincount(labels, minlength=chosen)
@@ -227,7 +232,10 @@ def segmentation(
     x, columns = design_matrix(frame, answer_columns)
     if x.shape[1] == 0 or len(np.unique(x, axis=0)) < (k or K_MIN):
         return base | {"k": None, "not_computed": "the personas do not differ enough to segment"}
-    result = fit(x, seed=seed, k=k)
+    try:
+        result = fit(x, seed=seed, k=k)
+    except ValueError as exc:
+        return base | {"k": None, "not_computed": str(exc)}
     labels = result.pop("labels")
     chosen = frame.assign(segment=labels)
     features = dict(feature_columns or {})

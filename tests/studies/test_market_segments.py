@@ -210,3 +210,9 @@ def test_market_results_assemble_features_segments_and_environment_from_one_fram
 )
 def test_structure_reads_the_silhouette_as_kaufman_and_rousseeuw(silhouette, reading):
     assert segments.structure(silhouette) == reading
+
+
+def test_personas_too_alike_to_segment_are_reported_not_segmented():
+    same = _people(10, 0).assign(intent_centred=0.0, age=30)
+    result = segments.segmentation(same, answer_columns=["intent_centred"], seed=1)
+    assert result["k"] is None and "do not differ enough" in result["not_computed"]
