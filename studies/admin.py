@@ -1,7 +1,20 @@
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from studies.models import Answer, Condition, Item, ItemOption, Run, RunPersona, Study
+from studies.models import (
+    Answer,
+    Condition,
+    Item,
+    ItemOption,
+    MarketAnalysis,
+    PolicyAnalysis,
+    Run,
+    RunPersona,
+    Study,
+)
 from studies.selection import balance_problems, quota_problems, rule_problems
 
 
@@ -162,3 +175,63 @@ class AnswerAdmin(admin.ModelAdmin):
     search_fields = ["reasoning", "item__code"]
     list_select_related = ["run", "persona", "item", "option"]
     raw_id_fields = ["run", "persona", "item", "option"]
+
+
+class _AnalysisAdmin(admin.ModelAdmin):
+    """An analysis is written by its endpoint with its study and run; the admin reads it and
+    leads to the run, whose results hold the figures."""
+
+    list_select_related = ["run", "study", "created_by"]
+    list_filter = ["created_at", "run__status", "run__backend"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="run", ordering="run_id")
+    def run_link(self, obj) -> str:
+        return format_html(
+            '<a href="{}">Run #{}</a> ({}) · <a href="/runs/{}/">run page</a>',
+            reverse("admin:studies_run_change", args=[obj.run_id]),
+            obj.run_id,
+            obj.run.status,
+            obj.run_id,
+        )
+
+    @admin.display(description="status", ordering="run__status")
+    def run_status(self, obj) -> str:
+        return obj.run.status
+
+
+@admin.register(PolicyAnalysis)
+class PolicyAnalysisAdmin(_AnalysisAdmin):
+    list_display = [
+        "id", "policy_topic", "policy_description", "environmental", "run_link", "run_status",
+        "created_by", "created_at",
+    ]  # fmt: skip
+    list_filter = ["environmental", *_AnalysisAdmin.list_filter]
+    search_fields = ["policy_description", "policy_topic"]
+    fields = [
+        "run_link", "study", "environmental", "policy_description", "policy_topic", "item_code",
+        "stances", "stance_source", "proxy", "target_demographics", "request", "created_by",
+        "created_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+
+@admin.register(MarketAnalysis)
+class MarketAnalysisAdmin(_AnalysisAdmin):
+    list_display = [
+        "id", "product_name", "feature_format", "segment_count", "run_link", "run_status",
+        "created_by", "created_at",
+    ]  # fmt: skip
+    list_filter = ["feature_format", *_AnalysisAdmin.list_filter]
+    search_fields = ["product_name", "product_description"]
+    fields = [
+        "run_link", "study", "product_name", "product_description", "item_code", "prices",
+        "target_market", "market_size", "features", "feature_format", "segment_count", "request",
+        "created_by", "created_at",
+    ]  # fmt: skip
+    readonly_fields = fields

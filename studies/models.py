@@ -477,7 +477,8 @@ class MarketAnalysis(models.Model):
     each condition shows, the target market and its size in people, and the run answering it.
 
     Each price is a condition of the study (a monadic, between-personas design): a persona sees
-    one price only. The run's results carry the pricing figures (`studies.analyzers.pricing`)."""
+    one price only; features, when given, are one ranking item or one importance rating each. The
+    run's results carry the market figures (`studies.analyzers.market`)."""
 
     study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="market")
     run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="market_analysis")
@@ -492,6 +493,22 @@ class MarketAnalysis(models.Model):
         default=dict,
         help_text="Per area: adults, the share meeting the target and the people it makes",
     )
+    features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{code, label}]: the product features whose importance the study asks",
+    )
+    feature_format = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("ranking", "One ranking item"), ("rating", "One importance rating per feature")],
+        help_text="How the features are asked (blank: no features)",
+    )
+    segment_count = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Market segments fixed by the request (blank: chosen by the silhouette)",
+    )
     request = models.JSONField(default=dict, help_text="The request body as received")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -501,6 +518,17 @@ class MarketAnalysis(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "market analyses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(segment_count__isnull=True)
+                | Q(segment_count__gte=2, segment_count__lte=6),
+                name="market_segment_count_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(feature_format__in=["", "ranking", "rating"]),
+                name="market_feature_format_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Market analysis {self.pk}: {self.product_name}"

@@ -4,8 +4,9 @@ demand curve, revenue per price and the revenue-maximising price with a bootstra
 overall and per area.
 
 Pure functions of a per-persona frame (columns `condition`, `intent` 0/1, `area`), so a test can
-recompute each figure with scipy / statsmodels; `PricingAnalyzer` adds them (`market`) to the
-questionnaire results of a study made by the market endpoint (`studies.models.MarketAnalysis`).
+recompute each figure with scipy / statsmodels; `studies.analyzers.market.MarketAnalyzer` adds
+them (`market`) to the questionnaire results of a study made by the market endpoint
+(`studies.models.MarketAnalysis`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from environment.models import Area
 from studies.analyzers import stats
-from studies.analyzers.questionnaire import QuestionnaireAnalyzer, answers_frame
-from studies.models import Item, MarketAnalysis, Run
 
 #: The purchase-intent scale the item asks; the top two boxes count as intending to buy.
 INTENT_OPTIONS: Final = (
@@ -158,30 +156,3 @@ def pricing_results(
         "target_market_size": total_people,
         "by_area": by_area,
     }
-
-
-class PricingAnalyzer(QuestionnaireAnalyzer):
-    """The questionnaire's results plus the pricing figures (`market`) when the study was made by
-    the market endpoint (a MarketAnalysis says which item asks intent and what each price is)."""
-
-    def results(self, *, run: Run) -> dict:
-        results = super().results(run=run)
-        spec = MarketAnalysis.objects.filter(study_id=run.study_id).first()
-        if spec is None:
-            return results
-        answers = answers_frame(run)
-        item = Item.objects.get(study_id=run.study_id, code=spec.item_code)
-        codes = dict(item.options.values_list("id", "code"))
-        answers = answers[answers["item_id"] == item.id]
-        answers = answers.assign(intent=answers["option_id"].map(codes).isin(BUYING).astype(int))
-        area_labels = dict(
-            Area.objects.filter(id__in=answers["area"].unique().tolist()).values_list("id", "name")
-        )
-        results["market"] = {"method": METHOD, "item_code": spec.item_code} | pricing_results(
-            answers,
-            prices=spec.prices,
-            market_size=spec.market_size,
-            area_labels=area_labels,
-            seed=int(run.seed) % (2**32),
-        )
-        return results

@@ -4,8 +4,8 @@ entries here. Every kind is a questionnaire whose items are analysed by their ty
 from __future__ import annotations
 
 from studies.analyzers.base import Analyzer
+from studies.analyzers.market import MarketAnalyzer
 from studies.analyzers.policy import PolicySupportAnalyzer
-from studies.analyzers.pricing import PricingAnalyzer
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, SingleChoiceAnalyzer
 from studies.models import Study
 
@@ -16,4 +16,4 @@ ANALYZERS: dict[Study.Kind, type[Analyzer]] = {kind: QuestionnaireAnalyzer for k
 ANALYZERS |= {
     k: PolicySupportAnalyzer for k in (Study.Kind.POLICY_SUPPORT, Study.Kind.MESSAGE_TEST)
 }
-ANALYZERS[Study.Kind.PRODUCT_PRICING] = PricingAnalyzer
+ANALYZERS[Study.Kind.PRODUCT_PRICING] = MarketAnalyzer

@@ -1,6 +1,7 @@
 """Writes for market analyses (`/api/v1/market/…`): the target market's size from census tables,
-the population drawn within it, the study asking purchase intent with one condition per price,
-and its run, created together.
+the population drawn within it, the study asking purchase intent with one condition per price
+(and, with features, their ranking or one importance rating each), and its run, created
+together.
 
 No poll measures purchase intent for a new product, so the analysis needs the LLM backend; the
 offline backends are refused with a message saying so.
@@ -14,6 +15,7 @@ from typing import Final
 
 import numpy as np
 from django.db import transaction
+from django.utils.text import slugify
 
 from config.errors import DomainError
 from environment.categories import AGE_BRACKETS, DIMENSIONS
@@ -21,10 +23,12 @@ from environment.models import Area
 from environment.selectors import area_marginals
 from personas.joint import Constraints, area_joint
 from personas.services import AreaWeight, population_create
+from studies.analyzers import features as feature_analysis
+from studies.analyzers import segments as segment_analysis
 from studies.analyzers.pricing import INTENT_OPTIONS
 from studies.backends.offline import OfflineBackend
 from studies.backends.registry import BACKENDS
-from studies.models import MarketAnalysis, Study
+from studies.models import Item, MarketAnalysis, Study
 from studies.services.runs import run_start
 from studies.services.studies import ConditionSpec, ItemSpec, OptionSpec, study_create
 
@@ -61,6 +65,70 @@ class MarketRequest:
     backend_config: dict = field(default_factory=dict)
     budget: Decimal | None = None
     seed: int | None = None
+    features: list[str] = field(default_factory=list)
+    feature_format: str = feature_analysis.RANKING
+    segment_count: int | None = None
+
+
+def feature_codes(features: list[str]) -> list[dict]:
+    """Each feature with a code made from its words (unique within the product)."""
+    cleaned = [f.strip() for f in features]
+    folded = [f.casefold() for f in cleaned]
+    repeated = sorted({f for f in cleaned if folded.count(f.casefold()) > 1})
+    if repeated:
+        raise DomainError(
+            f"Feature(s) listed twice: {'; '.join(repeated)}. List each feature once.",
+            code="duplicate_feature",
+            fields={"features": [f"'{f}' listed twice" for f in repeated]},
+        )
+    codes: list[dict] = []
+    for i, label in enumerate(cleaned, start=1):
+        base = slugify(label).replace("-", "_")[:50] or f"feature_{i}"
+        code, n = base, 2
+        while code in {c["code"] for c in codes}:
+            code, n = f"{base}_{n}", n + 1
+        codes.append({"code": code, "label": label})
+    return codes
+
+
+def feature_items(*, product: str, features: list[dict], format: str) -> list[ItemSpec]:
+    """The ranking item, or one importance-rating item per feature."""
+    if format == feature_analysis.RANKING:
+        return [
+            ItemSpec(
+                code=feature_analysis.RANKING_ITEM,
+                type=Item.Type.RANKING,
+                text=f"Rank these features of the {product} by how much each matters to you "
+                "when deciding whether to buy it, the most important first.",
+                options=[OptionSpec(f["code"], f["label"]) for f in features],
+            )
+        ]
+    return [
+        ItemSpec(
+            code=feature_analysis.RATING_ITEM_PREFIX + f["code"],
+            type=Item.Type.LIKERT,
+            text=f"How important is this feature of the {product} to you: {f['label']}?",
+            options=[
+                OptionSpec(c, label, value=v) for c, label, v in feature_analysis.RATING_OPTIONS
+            ],
+        )
+        for f in features
+    ]
+
+
+def _segment_problems(request: MarketRequest) -> None:
+    k = request.segment_count
+    if k is None:
+        return
+    needed = segment_analysis.MIN_PER_SEGMENT * k
+    most = request.population_size // segment_analysis.MIN_PER_SEGMENT
+    if request.population_size < needed:
+        raise DomainError(
+            f"{k} segments need at least {needed} personas ({segment_analysis.MIN_PER_SEGMENT} "
+            f"per segment on average); raise population_size or ask for fewer segments.",
+            code="too_few_personas_for_segments",
+            fields={"segment_count": [f"at most {most} for {request.population_size} personas"]},
+        )
 
 
 def target_constraints(target: dict) -> dict:
@@ -160,6 +228,19 @@ def market_analysis_start(*, request: MarketRequest, raw: dict, created_by=None)
             fields={"target_areas": ["empty"]},
         )
     target = target_constraints(request.target_market)
+    features = feature_codes(request.features) if request.features else []
+    if request.features and len(features) < 2:
+        raise DomainError(
+            'Give at least two features to compare, e.g. ["Voice control", "Privacy mode"].',
+            fields={"features": ["at least two features"]},
+        )
+    if features and request.feature_format not in feature_analysis.FORMATS:
+        raise DomainError(
+            f"Unknown feature_format '{request.feature_format}'; use "
+            f"{' or '.join(feature_analysis.FORMATS)}.",
+            fields={"feature_format": ["unknown format"]},
+        )
+    _segment_problems(request)
     population = population_create(
         size=request.population_size,
         areas=[AreaWeight(a) for a in request.target_areas],
@@ -192,7 +273,14 @@ def market_analysis_start(*, request: MarketRequest, raw: dict, created_by=None)
                     f"{c.label}?"
                     for c in conditions
                 },
-            )
+            ),
+            *(
+                feature_items(
+                    product=request.product_name, features=features, format=request.feature_format
+                )
+                if features
+                else []
+            ),
         ],
         conditions=conditions,
         universe=Study.Universe.ALL_ADULTS,
@@ -216,6 +304,9 @@ def market_analysis_start(*, request: MarketRequest, raw: dict, created_by=None)
         prices={c.code: p for c, p in zip(conditions, prices, strict=True)},
         target_market=target,
         market_size=sizes,
+        features=features,
+        feature_format=request.feature_format if features else "",
+        segment_count=request.segment_count,
         request=raw,
         created_by=created_by,
     )

@@ -17,6 +17,7 @@ from personas.models import Persona, Population
 from studies.api.political.serializers import PolicyAnalysisRequestSerializer
 from studies.models import Answer, PolicyAnalysis, Study
 from tests.conftest import DEMO_AREAS
+from tests.studies.schema_check import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,7 @@ def test_the_seed_requests_start_on_the_llm_backend_and_report_progress_until_do
     assert analysis.study.items.get().options.count() == 3
     # The run was not executed (its dispatch waits for a commit the test never makes).
     report = api.get(out["analysis_url"]).json()
+    assert_matches_schema(report, "PolicyAnalysisReport")
     assert report["status"] == "queued"
     assert report["progress"] == {
         "personas_done": 0,
@@ -141,6 +143,7 @@ def test_an_offline_environmental_analysis_runs_end_to_end_through_its_proxy(
     assert proxy["score"] >= proxy["thresholds"]["score"]
 
     report = api.get(out["analysis_url"]).json()
+    assert_matches_schema(report, "PolicyAnalysisReport")
     assert report["status"] == "completed", report
     assert report["stances"] == {"support": "support", "oppose": "oppose"}
     assert report["stance_source"] == "inferred"
@@ -229,6 +232,7 @@ def test_the_traditional_endpoint_reports_no_environment_and_covers_the_nation(a
     started = run_on_commit(api.post, "/api/v1/political/analyze", body, format="json")
     assert started.status_code == 202, started.json()
     report = api.get(started.json()["analysis_url"]).json()
+    assert_matches_schema(report, "PolicyAnalysisReport")
     assert report["status"] == "completed"
     assert "environmental_results" not in report and report["not_available"] == []
     analysis = PolicyAnalysis.objects.get(pk=report["analysis_id"])
@@ -291,6 +295,7 @@ def test_messages_on_the_llm_backend_report_lifts_over_control(api, model_server
     )
     assert started.status_code == 202, started.json()
     report = api.get(started.json()["analysis_url"]).json()
+    assert_matches_schema(report, "PolicyAnalysisReport")
     assert report["status"] == "completed", report
     analysis = PolicyAnalysis.objects.get(pk=report["analysis_id"])
     assert analysis.study.kind == Study.Kind.MESSAGE_TEST
@@ -335,6 +340,7 @@ def test_the_run_page_shows_the_policy_headline(api, client, user, run_on_commit
     assert started.status_code == 202, started.json()
     run_id = started.json()["run_id"]
     report = api.get(started.json()["analysis_url"]).json()
+    assert_matches_schema(report, "PolicyAnalysisReport")
     # Without social conformity, the conformity pressure is left out of the report.
     assert "conformity" not in report["environmental_results"]["dallas_tx_city"]["mean_pressures"]
     client.force_login(user)

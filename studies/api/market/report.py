@@ -11,7 +11,12 @@ NOT_AVAILABLE = {
     "recommendation are not simulated, so no figure is given.",
     "environmental_results.<area>.social_influence_factor": "Would be a causal effect of social "
     "influence, which a simulation of each persona in its own area cannot measure.",
-    "environmental_insights": "Not computed for market analyses yet.",
+    "environmental_results.<area>.reference_group_effect": "Would rate how much reference "
+    "groups move purchases; personas answer alone, so only the association of intent with each "
+    "social pressure is measured (environmental_insights.pressure_associations).",
+    "environmental_insights.conformity_effect_strength": "An effect of conformity on adoption "
+    "needs the same persona under other pressures, which is not simulated; "
+    "conformity_association_strength labels the measured association instead.",
 }
 
 
@@ -33,6 +38,7 @@ def market_report(analysis: MarketAnalysis) -> dict:
             "personas_done": run.personas_done,
             "personas_total": run.personas_total,
             "personas_failed": run.personas_failed,
+            "fraction": run.personas_done / run.personas_total if run.personas_total else None,
         },
         "run_id": run.pk,
         "run_page_url": f"/runs/{run.pk}/",
@@ -66,4 +72,26 @@ def market_report(analysis: MarketAnalysis) -> dict:
         "method": market["method"],
         "not_available": [{"field": f, "reason": r} for f, r in NOT_AVAILABLE.items()],
     }
+    environment = market.get("environment")
+    if environment is not None:
+        pressures = {row["area"]: row["pressures"] for row in environment["by_area"]}
+        for area, result in report["environmental_results"].items():
+            result["social_pressures"] = {
+                name: value["mean"] for name, value in pressures.get(area, {}).items()
+            }
+        variation = environment["geographic_variation"]
+        report["environmental_insights"] = {
+            "geographic_variation": variation["estimate"],
+            "geographic_variation_interval": [variation["ci_low"], variation["ci_high"]],
+            "conformity_association_strength": environment["conformity_association_strength"],
+            "key_pressure_types": environment["key_pressure_types"],
+            "pressure_associations": environment["associations"],
+            "optimal_launch_markets": environment["optimal_launch_markets"],
+            "launch_market_ranking": environment["launch_market_ranking"],
+            "method": environment["method"],
+        }
+    if "feature_preferences" in market:
+        report["feature_preferences"] = market["feature_preferences"]
+    if "segmentation" in market:
+        report["market_segmentation"] = market["segmentation"]
     return report

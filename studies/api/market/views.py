@@ -28,7 +28,8 @@ class MarketAnalyzeEnvironmentalView(APIView):
     )
     def post(self, request):
         """Start a product-reception analysis: purchase intent at each price, revenue, the
-        optimal price and the target market's size, per area (LLM backend)."""
+        optimal price and the target market's size, per area; with `features`, their importance;
+        market segments and each area's social pressures (LLM backend)."""
         data = MarketAnalysisRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)

@@ -9,6 +9,14 @@ from rest_framework import serializers
 from environment.categories import DIMENSIONS
 from personas.api.serializers import ConstraintsInputSerializer
 from studies.analyzers.policy import STANCES, THRESHOLD
+from studies.api.shapes import (
+    AdjustedTestResultSerializer,
+    FieldNotAvailableSerializer,
+    IntervalSerializer,
+    PressureAssociationSerializer,
+    ProgressSerializer,
+    ShareSerializer,
+)
 from studies.backends.registry import BACKENDS
 from studies.services.political import PROXY_MIN_SCORE, PROXY_MIN_TEXT_SIMILARITY
 
@@ -129,6 +137,29 @@ class PolicyAnalysisRequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class ProxyThresholdsSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="Least relevance score a proxy needs")
+    text_similarity = serializers.FloatField(help_text="Least wording similarity a proxy needs")
+
+
+class ProxySerializer(serializers.Serializer):
+    """The poll question answering for the policy offline, and why it was chosen."""
+
+    question_id = serializers.IntegerField()
+    question_code = serializers.CharField()
+    wording = serializers.CharField(help_text="The question personas answered")
+    poll = serializers.CharField(help_text="The poll's slug")
+    poll_title = serializers.CharField()
+    poll_year = serializers.IntegerField(allow_null=True)
+    score = serializers.FloatField(help_text="Relevance score of the poll selector")
+    score_parts = serializers.DictField(
+        child=serializers.FloatField(), help_text="The parts the score is made of"
+    )
+    matched_topics = serializers.ListField(child=serializers.CharField())
+    thresholds = ProxyThresholdsSerializer()
+    note = serializers.CharField()
+
+
 class PolicyAnalysisStartedSerializer(serializers.Serializer):
     analysis_id = serializers.IntegerField(help_text="GET /api/v1/political/analyses/<id>/")
     scenario_id = serializers.CharField(help_text="pol_<topic>[_env]_<yyyymmdd>_<analysis id>")
@@ -137,22 +168,123 @@ class PolicyAnalysisStartedSerializer(serializers.Serializer):
     run_page_url = serializers.CharField(help_text="The run's live page in the browser")
     websocket_url = serializers.CharField(help_text="The run's progress WebSocket path")
     status = serializers.CharField()
-    proxy = serializers.JSONField(
+    proxy = ProxySerializer(
         allow_null=True, help_text="Offline: the poll question answering for the policy"
     )
 
 
-class IntervalSerializer(serializers.Serializer):
-    estimate = serializers.FloatField(allow_null=True)
+class SignificanceTestSerializer(AdjustedTestResultSerializer):
+    dimension = serializers.CharField(help_text="area or a demographic dimension")
+    groups = serializers.IntegerField(help_text="Categories with personas")
+
+
+class StatisticalSignificanceSerializer(serializers.Serializer):
+    correction = serializers.CharField(help_text="holm: across the dimensions")
+    tests = SignificanceTestSerializer(many=True)
+
+
+class SwingNearThresholdSerializer(serializers.Serializer):
+    dimension = serializers.CharField()
+    category = serializers.CharField()
+    label = serializers.CharField()
+    n = serializers.IntegerField()
+    two_way_support = ShareSerializer(help_text="Support among personas who took a side")
+
+
+class SwingMoverSerializer(AdjustedTestResultSerializer):
+    dimension = serializers.CharField()
+    category = serializers.CharField()
+    label = serializers.CharField()
+    across = serializers.CharField(help_text="area or condition")
+    range = serializers.FloatField(help_text="max − min of the group's support share across cells")
+    support_by = serializers.DictField(
+        child=serializers.FloatField(), help_text="Support share per area / condition"
+    )
+    n = serializers.IntegerField(help_text="Personas in the cells compared")
+
+
+class SwingSerializer(serializers.Serializer):
+    definition = serializers.CharField()
+    near_threshold = SwingNearThresholdSerializer(many=True)
+    movers_between_areas = SwingMoverSerializer(many=True)
+    movers_between_conditions = SwingMoverSerializer(many=True)
+
+
+class PressureEffectSerializer(serializers.Serializer):
+    pressure = serializers.CharField()
+    mean_pressure = serializers.FloatField(allow_null=True, help_text="Mean over the area (0..1)")
+    personas = serializers.IntegerField(help_text="Personas it could be derived for")
+
+
+class PolicyEnvironmentalInsightsSerializer(serializers.Serializer):
+    key_pressure_types = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Pressures significantly associated with support, strongest first",
+    )
+    pressure_associations = PressureAssociationSerializer(many=True)
+    geographic_variation = serializers.FloatField(
+        required=False, help_text="max − min of the areas' support shares (two areas or more)"
+    )
+    geographic_variation_interval = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        required=False,
+        help_text="Seeded percentile bootstrap interval, resampling personas within each area",
+    )
+
+
+class RunnerUpSerializer(serializers.Serializer):
+    condition = serializers.CharField()
+    difference = serializers.FloatField(
+        allow_null=True, help_text="Best message's support − the runner-up's"
+    )
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
+    p = serializers.FloatField(allow_null=True, help_text="Two-proportion z-test")
 
 
-class ProgressSerializer(serializers.Serializer):
-    personas_done = serializers.IntegerField()
-    personas_total = serializers.IntegerField()
-    personas_failed = serializers.IntegerField()
-    fraction = serializers.FloatField(allow_null=True)
+class BestMessageSerializer(serializers.Serializer):
+    condition = serializers.CharField()
+    lift = serializers.FloatField()
+    within_noise = serializers.BooleanField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    runner_up = RunnerUpSerializer(allow_null=True)
+
+
+class MessageLiftSerializer(serializers.Serializer):
+    condition = serializers.CharField(help_text="The message's condition code")
+    n = serializers.IntegerField()
+    control_n = serializers.IntegerField()
+    support = serializers.FloatField(allow_null=True)
+    control_support = serializers.FloatField(allow_null=True)
+    lift = serializers.FloatField(allow_null=True, help_text="support − control_support")
+    ci_low = serializers.FloatField(allow_null=True, help_text="Newcombe 95% interval")
+    ci_high = serializers.FloatField(allow_null=True)
+    interval = serializers.CharField(required=False)
+    test = serializers.CharField(required=False)
+    z = serializers.FloatField(allow_null=True)
+    p = serializers.FloatField(allow_null=True)
+    p_adjusted = serializers.FloatField(allow_null=True, help_text="Holm across the messages")
+    significant = serializers.BooleanField()
+
+
+class MessageSegmentSerializer(serializers.Serializer):
+    lifts = MessageLiftSerializer(many=True)
+    best = BestMessageSerializer(allow_null=True)
+
+
+class MessageSegmentGroupSerializer(MessageSegmentSerializer):
+    category = serializers.CharField()
+    label = serializers.CharField()
+
+
+class MessageOptimizationSerializer(serializers.Serializer):
+    control = serializers.CharField(help_text="The control condition's code")
+    correction = serializers.CharField()
+    overall = MessageSegmentSerializer()
+    by_segment = serializers.DictField(
+        child=MessageSegmentGroupSerializer(many=True),
+        help_text="Per target dimension: the lifts within each category",
+    )
 
 
 class GroupSupportSerializer(serializers.Serializer):
@@ -180,10 +312,9 @@ class AreaResultSerializer(GroupSupportSerializer):
         child=serializers.FloatField(allow_null=True),
         help_text="Mean of each social pressure (0..1) over the area's personas",
     )
-    social_pressure_effects = serializers.ListField(
-        child=serializers.DictField(),
-        help_text="[{pressure, mean_pressure, personas}]: each pressure's mean in the area and the "
-        "personas it could be derived for",
+    social_pressure_effects = PressureEffectSerializer(
+        many=True,
+        help_text="Each pressure's mean in the area and the personas it could be derived for",
     )
 
 
@@ -201,7 +332,7 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
     policy_description = serializers.CharField()
     policy_topic = serializers.CharField()
     backend = serializers.CharField()
-    proxy = serializers.JSONField(
+    proxy = ProxySerializer(
         allow_null=True,
         help_text="Offline: the poll question personas answered in place of the policy (id, "
         f"wording, poll, relevance score and its parts); chosen only when its score is at least "
@@ -231,7 +362,7 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
     opposition_confidence_interval = serializers.ListField(
         child=serializers.FloatField(allow_null=True), required=False
     )
-    two_way_support = serializers.JSONField(
+    two_way_support = ShareSerializer(
         required=False, help_text="Support among personas who took a side, with Wilson interval"
     )
     net_support = IntervalSerializer(
@@ -243,15 +374,14 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
         help_text="Per dimension (" + ", ".join(DIMENSIONS) + "): support in each category",
     )
     area_breakdown = GroupSupportSerializer(many=True, required=False)
-    statistical_significance = serializers.JSONField(
+    statistical_significance = StatisticalSignificanceSerializer(
         required=False,
         help_text="Whether support differs between areas and between the categories of each "
-        "dimension: {correction: 'holm', tests: [{dimension, groups, test, statistic, df, p, "
-        "p_adjusted, significant}]}; the test is Pearson's chi-square of category × stance "
+        "dimension, Holm-corrected across the dimensions; the test is Pearson's chi-square of category × stance "
         "(scipy chi2_contingency), Fisher's exact when an expected count is below 5. (The seed "
         "shows one number; a test is only meaningful with its name and what it compares.)",
     )
-    swing_demographics = serializers.JSONField(
+    swing_demographics = SwingSerializer(
         required=False,
         help_text=f"{{definition, near_threshold, movers_between_areas, "
         f"movers_between_conditions}}: groups whose two-way support interval contains "
@@ -263,7 +393,7 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
         help_text="analyze-environmental: per area id, support with its interval and the area's "
         "mean social pressures",
     )
-    environmental_insights = serializers.JSONField(
+    environmental_insights = PolicyEnvironmentalInsightsSerializer(
         required=False,
         help_text="analyze-environmental: key_pressure_types (pressures significantly associated "
         "with support, strongest first), pressure_associations (point-biserial r across personas "
@@ -271,7 +401,7 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
         "effect), geographic_variation (max − min of the areas' support shares) and its "
         "bootstrap interval",
     )
-    message_optimization = serializers.JSONField(
+    message_optimization = MessageOptimizationSerializer(
         required=False,
         help_text="With messages: each message's lift over control (support share difference, "
         "Newcombe interval, two-proportion z-test, Holm-corrected), overall and per category of "
@@ -279,9 +409,9 @@ class PolicyAnalysisReportSerializer(serializers.Serializer):
     )
     method = serializers.CharField(required=False, help_text="Every statistic, named")
     caveat = serializers.CharField(required=False)
-    not_available = serializers.ListField(
-        child=serializers.DictField(child=serializers.CharField()),
+    not_available = FieldNotAvailableSerializer(
+        many=True,
         required=False,
-        help_text="[{field, reason}]: fields of the seed's shape the platform cannot compute "
+        help_text="Fields of the seed's shape the platform cannot compute "
         "honestly, left out rather than made up",
     )
