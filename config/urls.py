@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import error_body
 from config.health import healthz
+from config.index import ApiIndexView, favicon
 from config.login import AdminThrottledLoginView, ThrottledLoginView
 from validation import views as validation_views
 
@@ -38,6 +39,7 @@ handler404 = api_not_found
 handler500 = api_server_error
 
 api_v1 = [
+    path("", ApiIndexView.as_view(), name="api-index"),
     path("", include("environment.api.urls")),
     path("", include("polls.api.urls")),
     path("", include("personas.api.urls")),
@@ -56,6 +58,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
