@@ -39,17 +39,19 @@ def every_dataset_present():
 
 
 def test_a_second_demo_imports_nothing_and_reuses_its_study_and_population(
-    every_dataset_present, settings, tmp_path, django_capture_on_commit_callbacks
+    every_dataset_present, settings, tmp_path
 ):
     settings.VAR_DIR = tmp_path
     polls = Poll.objects.count()
     first, second = io.StringIO(), io.StringIO()
+    progress = io.StringIO()
     for out in (first, second):
-        # The run is handed to its executor on commit, as at the command line.
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("run_demo", size=40, seed=7, stdout=out)
+        call_command("run_demo", size=40, seed=7, stdout=out, stderr=progress)
     assert Poll.objects.count() == polls
     assert "dataset" not in second.getvalue()  # load_polls' table header: nothing imported
+    assert "Generating 40 personas" in progress.getvalue()  # the first demo only
+    assert progress.getvalue().count("Generating") == 2  # its start and end lines
+    assert progress.getvalue().count(": 40/40 (100%)") == 2  # each run's bar reached the end
     assert Study.objects.filter(title="Employers declining abortion coverage").count() == 1
     assert Population.objects.filter(name__startswith="Demo:").count() == 1
     runs = list(Run.objects.order_by("id"))

@@ -8,9 +8,10 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
+from config.cli import ExitCode, StepTimer, fail
 from environment.categories import DIMENSIONS
 from environment.models import ElectionResult
 from personas.models import Population
@@ -18,6 +19,7 @@ from personas.services import AreaWeight, population_create
 from polls.bundled import BUNDLED_DATASETS
 from polls.models import Question
 from polls.selectors import bundled_datasets_missing
+from studies.management.commands.start_run import run_in_foreground
 from studies.models import Run, Study
 from studies.services import ItemSpec, run_start, study_create
 
@@ -53,10 +55,13 @@ class Command(BaseCommand):
         )
         study = self._study(question)
         population = self._population(size=size, seed=seed)
-        run = run_start(study=study, population=population, seed=seed, executor="inline")
-        run.refresh_from_db()
+        # Worked through here ("caller"), so the progress bar follows it on stderr.
+        run = run_start(study=study, population=population, seed=seed, executor="caller")
+        run = run_in_foreground(run, stream=self.stderr)
         if run.status != Run.Status.COMPLETED:
-            raise CommandError(f"Run {run.id} ended {run.status}: {run.error_message}")
+            raise fail(
+                f"Run {run.id} ended {run.status}: {run.error_message}", ExitCode.RUN_NOT_COMPLETED
+            )
         self._print_results(run)
         self._print_access(run)
 
@@ -88,12 +93,13 @@ class Command(BaseCommand):
         ).first()
         if existing is not None:
             return existing
-        return population_create(
-            size=size,
-            areas=[AreaWeight(a) for a in DEMO_AREAS],
-            seed=seed,
-            name=DEMO_POPULATION_NAME,
-        )
+        with StepTimer(f"Generating {size:,} personas", stream=self.stderr):
+            return population_create(
+                size=size,
+                areas=[AreaWeight(a) for a in DEMO_AREAS],
+                seed=seed,
+                name=DEMO_POPULATION_NAME,
+            )
 
     def _print_results(self, run: Run) -> None:
         out = self.stdout.write
