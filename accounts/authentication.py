@@ -42,6 +42,16 @@ class BearerTokenAuthentication(authentication.TokenAuthentication):
 
     keyword = "Bearer"
 
+    def authenticate_credentials(self, key):
+        try:
+            return super().authenticate_credentials(key)
+        except exceptions.AuthenticationFailed:
+            raise exceptions.AuthenticationFailed(
+                "This token is unknown, revoked or expired: send a DRF token (manage.py "
+                "drf_create_token <user>) or an API key (pl_…, from /api/v1/keys/) as "
+                "'Authorization: Bearer <token>'."
+            ) from None
+
 
 class ApiKeyScope(permissions.BasePermission):
     """What a key's scope allows: ``read`` only safe methods; ``run`` everything except views
