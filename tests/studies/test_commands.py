@@ -182,3 +182,9 @@ def test_exporting_results_of_an_unfinished_run_exits_not_ready(made):
 def test_another_users_run_is_not_found_for_them(finished_run, django_user_model):
     django_user_model.objects.create_user("other", password="a-long-test-password")
     assert _exit_code("export_run", str(finished_run.id), "--user", "other") == ExitCode.NOT_FOUND
+
+
+def test_load_polls_shows_its_progress_on_stderr():
+    out, err = _call("load_polls", "--only", "anes-1996")
+    assert "anes-1996" in out
+    assert "Importing polls: 1/1 (100%)" in err and "Importing polls: done in" in err
