@@ -141,6 +141,7 @@ ANSWER_COLUMNS: list[tuple[str, ColumnType]] = [
     ("answer", "str"), ("probability", "float"), ("number", "float"), ("weight", "float"),
     ("reasoning", "str"),
 ]  # fmt: skip
+ANSWER_NAMES = [name for name, _ in ANSWER_COLUMNS]
 ANSWER_FIELDS = (
     "persona_id", "persona__index", "persona__area_id", "persona__area__name",
     "persona__area__state", "persona__age", *(f"persona__{d}" for d in DIMENSIONS),
@@ -207,7 +208,24 @@ def _anonymized_answer_rows(run: Run, salt: str, batch: int = 500) -> Iterator[l
             by_persona[row[0]].append(_answer_row(row))
         for pk in ids:
             for values in by_persona[pk]:
-                yield anonymized_values(ANSWER_COLUMNS, values, pseudonym_=names[pk])
+                yield anonymized_values(
+                    ANSWER_COLUMNS, _without_names(values, names[pk]), pseudonym_=names[pk]
+                )
+
+
+_NAME_COLUMNS = [ANSWER_NAMES.index(n) for n in ("name", "first_name", "last_name")]
+_REASONING = ANSWER_NAMES.index("reasoning")
+
+
+def _without_names(values: list, pseudonym: str) -> list:
+    """The row with the persona's name, first name and last name replaced by its pseudonym in
+    the reasoning (a language model's answer may say "As Maria Garcia, I …")."""
+    reasoning = values[_REASONING] or ""
+    for position in _NAME_COLUMNS:
+        name = values[position]
+        if name:
+            reasoning = reasoning.replace(name, pseudonym)
+    return [*values[:_REASONING], reasoning, *values[_REASONING + 1 :]]
 
 
 def answer_rows(run: Run) -> Iterator[Sequence[Any]]:

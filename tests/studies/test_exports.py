@@ -166,3 +166,16 @@ def test_each_export_records_its_format_in_the_audit_log(api, finished):
     ]
     assert {"file": "answers.parquet", "format": "parquet", "anonymized": True} in details
     assert {"file": "results.csv", "format": "csv"} in details
+
+
+def test_an_anonymized_table_takes_the_personas_name_out_of_its_reasoning(api, finished):
+    answer = Answer.objects.filter(run=finished).select_related("persona").first()
+    full, first = answer.persona.profile["name"], answer.persona.profile["first_name"]
+    Answer.objects.filter(pk=answer.pk).update(
+        reasoning=f"As {full} I oppose it; {first} has seen costs rise."
+    )
+    rows = _csv(api.get(f"/api/v1/runs/{finished.id}/answers/", {"anonymized": "true"}))
+    text = "".join(r["reasoning"] for r in rows)
+    assert full not in text and first not in text
+    said = next(r for r in rows if "I oppose it" in r["reasoning"])
+    assert said["reasoning"].startswith(f"As {said['persona']} I oppose it; {said['persona']} has")

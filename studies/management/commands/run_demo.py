@@ -44,7 +44,8 @@ class Command(BaseCommand):
     def handle(self, *args, size: int, seed: int, reload: bool, **options):
         # Load what is missing; --reload loads everything again (both loads are idempotent).
         if reload or not ElectionResult.objects.filter(area_id__in=DEMO_AREAS).exists():
-            call_command("load_areas", stdout=self.stdout)
+            with StepTimer("Loading areas, census marginals and elections", stream=self.stderr):
+                call_command("load_areas", stdout=self.stdout)
         # Only the datasets not loaded yet (a dataset's polls are found by its mapping's slug,
         # which for the 2016 toplines is not its name).
         missing = list(BUNDLED_DATASETS) if reload else bundled_datasets_missing(BUNDLED_DATASETS)
