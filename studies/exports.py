@@ -314,3 +314,28 @@ def result_rows(results: dict) -> Iterator[list]:
 
 def result_table(run: Run) -> Table:
     return Table(RESULT_COLUMNS, result_rows(run.results or {}))
+
+
+COMPARISON_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("item", "str"), ("item_type", "str"), ("comparison", "str"), ("condition", "str"),
+    ("control", "str"), ("dimension", "str"), ("groups", "int"), ("measure", "str"),
+    ("option", "str"), ("estimate", "float"), ("control_estimate", "float"),
+    ("difference", "float"), ("ci_low", "float"), ("ci_high", "float"), ("interval", "str"),
+    ("test", "str"), ("statistic", "float"), ("df", "float"), ("p", "float"),
+    ("p_adjusted", "float"), ("significant", "bool"), ("note", "str"),
+]  # fmt: skip
+
+
+def comparison_rows(results: dict) -> Iterator[list]:
+    """Every test of a run's results as a row: each condition against the control on each
+    measure, and each dimension's test across its groups, with Holm-adjusted p-values."""
+    names = [name for name, _ in COMPARISON_COLUMNS[3:]]
+    for item in results.get("items", []):
+        comparisons = item.get("comparisons") or {}
+        for kind in ("conditions", "groups"):
+            for test in (comparisons.get(kind) or {}).get("tests", []):
+                yield [item["code"], item["type"], kind, *(test.get(n) for n in names)]
+
+
+def comparison_table(run: Run) -> Table:
+    return Table(COMPARISON_COLUMNS, comparison_rows(run.results or {}))

@@ -31,7 +31,7 @@ from studies.api.serializers import (
     StudyCreateSerializer,
     StudySerializer,
 )
-from studies.exports import answer_table, result_table, run_export_zip
+from studies.exports import answer_table, comparison_table, result_table, run_export_zip
 from studies.models import RunPersona
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
@@ -182,13 +182,21 @@ class RunResultsView(FileNegotiationMixin, APIView):
                 str,
                 enum=["json", "csv"],
                 description="json (default), or csv: the result tables as one long table",
-            )
+            ),
+            OpenApiParameter(
+                "table",
+                str,
+                enum=["summaries", "comparisons"],
+                description="With format=csv: the summaries (default) or the tests between "
+                "conditions and across groups",
+            ),
         ],
         responses={200: RunResultsSerializer, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request, pk: int):
         """The run's results; as CSV (`?format=csv` or Accept: text/csv), one row per item ×
-        group × option × statistic (value and interval)."""
+        group × option × statistic (value and interval), or with `table=comparisons` one row per
+        test (condition against control, or across a dimension's groups)."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
         file_format = requested_format(
             request.query_params,
@@ -204,8 +212,16 @@ class RunResultsView(FileNegotiationMixin, APIView):
             )
         if file_format == "json":
             return Response(run.results)
-        _audit_export(request, run, file="results.csv", format="csv")
-        return table_response(result_table(run), "csv", filename=f"run_{run.id}_results")
+        which = request.query_params.get("table", "summaries")
+        tables = {"summaries": result_table, "comparisons": comparison_table}
+        if which not in tables:
+            raise DomainError(
+                f"table must be one of {', '.join(tables)}; got '{which}'.",
+                code="unknown_table",
+                fields={"table": ["summaries or comparisons"]},
+            )
+        _audit_export(request, run, file=f"results_{which}.csv", format="csv")
+        return table_response(tables[which](run), "csv", filename=f"run_{run.id}_{which}")
 
 
 class RunEstimateView(APIView):

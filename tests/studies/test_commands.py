@@ -188,3 +188,10 @@ def test_load_polls_shows_its_progress_on_stderr():
     out, err = _call("load_polls", "--only", "anes-1996")
     assert "anes-1996" in out
     assert "Importing polls: 1/1 (100%)" in err and "Importing polls: done in" in err
+
+
+def test_export_run_writes_the_comparisons_table(finished_run):
+    out, _ = _call("export_run", str(finished_run.id), "--table", "comparisons")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    tests = finished_run.results["items"][0]["comparisons"]["groups"]["tests"]
+    assert [r["dimension"] for r in rows] == [t["dimension"] for t in tests]

@@ -165,7 +165,7 @@ def test_each_export_records_its_format_in_the_audit_log(api, finished):
         e.detail for e in AuditEvent.objects.filter(action="export", object_id=str(finished.id))
     ]
     assert {"file": "answers.parquet", "format": "parquet", "anonymized": True} in details
-    assert {"file": "results.csv", "format": "csv"} in details
+    assert {"file": "results_summaries.csv", "format": "csv"} in details
 
 
 def test_an_anonymized_table_takes_the_personas_name_out_of_its_reasoning(api, finished):
@@ -179,3 +179,22 @@ def test_an_anonymized_table_takes_the_personas_name_out_of_its_reasoning(api, f
     assert full not in text and first not in text
     said = next(r for r in rows if "I oppose it" in r["reasoning"])
     assert said["reasoning"].startswith(f"As {said['persona']} I oppose it; {said['persona']} has")
+
+
+def test_the_comparisons_table_has_each_groups_test_with_its_adjusted_p(api, finished):
+    response = api.get(
+        f"/api/v1/runs/{finished.id}/results/", {"format": "csv", "table": "comparisons"}
+    )
+    rows = _csv(response)
+    tests = finished.results["items"][0]["comparisons"]["groups"]["tests"]
+    assert len(rows) == len(tests) and {r["comparison"] for r in rows} == {"groups"}
+    by_dimension = {r["dimension"]: r for r in rows}
+    for test in tests:
+        row = by_dimension[test["dimension"]]
+        assert float(row["p_adjusted"]) == pytest.approx(test["p_adjusted"])
+        assert row["significant"] == str(test["significant"])
+    refused = api.get(f"/api/v1/runs/{finished.id}/results/", {"format": "csv", "table": "x"})
+    assert (
+        refused.status_code == 400
+        and "summaries, comparisons" in refused.json()["error"]["message"]
+    )

@@ -14,10 +14,10 @@ from config.cli import ExitCode, ProgressBar, command_user, fail, lookup, scoped
 from config.tabular import Table, table_chunks
 from personas.exports import population_table
 from personas.models import Population
-from studies.exports import answer_table, result_table
+from studies.exports import answer_table, comparison_table, result_table
 from studies.models import Answer, Run
 
-TABLES = ("answers", "results", "population")
+TABLES = ("answers", "results", "comparisons", "population")
 
 
 def _counted(table: Table, bar: ProgressBar) -> tuple[Table, list[int]]:
@@ -35,7 +35,8 @@ def _counted(table: Table, bar: ProgressBar) -> tuple[Table, list[int]]:
 
 class Command(BaseCommand):
     help = (
-        "Export a run's answer table (one row per persona × item) or result tables, or with "
+        "Export a run's answer table (one row per persona × item), result tables (summaries or "
+        "comparisons), or with "
         "--table population the population of a run (or, with --population, any population), "
         "as CSV or Parquet. Writes to --output, or CSV to stdout."
     )
@@ -73,13 +74,14 @@ class Command(BaseCommand):
             if table == "answers":
                 data = answer_table(run_obj, anonymized=anonymized, salt=salt)
                 total = Answer.objects.filter(run=run_obj).count()
-            elif table == "results":
+            elif table in ("results", "comparisons"):
                 if run_obj.results is None:
                     raise fail(
                         f"Run {run_obj.id} is {run_obj.status} and has no results yet.",
                         ExitCode.NOT_READY,
                     )
-                data, total = result_table(run_obj), 0
+                make = result_table if table == "results" else comparison_table
+                data, total = make(run_obj), 0
             else:
                 data = population_table(run_obj.population, anonymized=anonymized, salt=salt)
                 total = run_obj.population.size
