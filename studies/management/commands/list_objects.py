@@ -75,11 +75,13 @@ class Command(BaseCommand):
             self.stdout.write(f"No {what}.")
             return
         columns = [c for c in rows[0] if c != "created_at"]
-        self.stdout.write("  ".join(f"{c:>14}" if c != columns[1] else f"{c:<40}" for c in columns))
+        widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+        self.stdout.write("  ".join(_cell(c, c, widths[c]) for c in columns))
         for row in rows:
-            self.stdout.write(
-                "  ".join(
-                    f"{str(row[c])[:14]:>14}" if c != columns[1] else f"{str(row[c])[:40]:<40}"
-                    for c in columns
-                )
-            )
+            self.stdout.write("  ".join(_cell(c, row[c], widths[c]) for c in columns))
+
+
+def _cell(column: str, value, width: int) -> str:
+    # Names and titles read left-aligned; ids, counts and codes right-aligned.
+    text = str(value)
+    return f"{text:<{width}}" if column in ("name", "title") else f"{text:>{width}}"
