@@ -1,11 +1,12 @@
-"""``Authorization: Bearer pl_…`` for the API, and each key's scope as a permission."""
+"""``Authorization: Bearer pl_…`` for the API, ``Bearer <token>`` beside ``Token <token>`` for DRF
+tokens, and each key's scope as a permission."""
 
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiKey
-from accounts.services import api_key_authenticate
+from accounts.services import KEY_PREFIX, api_key_authenticate
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -16,6 +17,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if not parts or parts[0] != self.keyword:
             return None
+        if len(parts) == 2 and not parts[1].startswith(KEY_PREFIX):
+            return None  # a DRF token sent as Bearer: BearerTokenAuthentication reads it
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
                 "Send the key as 'Authorization: Bearer pl_<prefix>_<secret>' (one space, no "
@@ -31,6 +34,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class BearerTokenAuthentication(authentication.TokenAuthentication):
+    """A DRF token sent as ``Authorization: Bearer <token>``, the form most HTTP clients use;
+    ``Token <token>`` is still read by DRF's own TokenAuthentication."""
+
+    keyword = "Bearer"
+
+    def authenticate_credentials(self, key):
+        try:
+            return super().authenticate_credentials(key)
+        except exceptions.AuthenticationFailed:
+            raise exceptions.AuthenticationFailed(
+                "This token is unknown, revoked or expired: send a DRF token (manage.py "
+                "drf_create_token <user>) or an API key (pl_…, from /api/v1/keys/) as "
+                "'Authorization: Bearer <token>'."
+            ) from None
 
 
 class ApiKeyScope(permissions.BasePermission):

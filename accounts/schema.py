@@ -17,3 +17,16 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "description": "An API key from /api/v1/keys/ or the admin; its scope (read, run, "
             "admin) limits what it may do.",
         }
+
+
+class BearerTokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A DRF token (the one `Authorization: Token <key>` takes) sent as "
+            "`Authorization: Bearer <key>`.",
+        }

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -84,3 +84,22 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         response.data = error_body(str(code), str(exc.detail))
     return response
+
+
+class ChoiceField(serializers.ChoiceField):
+    """DRF's ChoiceField whose refusal lists the valid choices, so a client can correct the
+    value without reading the schema."""
+
+    default_error_messages = {
+        "invalid_choice": '"{input}" is not a valid choice; choose one of: {choices}.'
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "" and self.allow_blank:
+            return ""
+        try:
+            return self.choice_strings_to_values[str(data)]
+        except KeyError:
+            self.fail(
+                "invalid_choice", input=data, choices=", ".join(self.choice_strings_to_values)
+            )

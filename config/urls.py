@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import error_body
 from config.health import healthz
+from config.index import ApiIndexView, favicon
 from config.login import AdminThrottledLoginView, ThrottledLoginView
 from config.metrics import MetricsView
 from validation import views as validation_views
@@ -39,6 +40,7 @@ handler404 = api_not_found
 handler500 = api_server_error
 
 api_v1 = [
+    path("", ApiIndexView.as_view(), name="api-index"),
     path("", include("environment.api.urls")),
     path("", include("polls.api.urls")),
     path("", include("personas.api.urls")),
@@ -58,6 +60,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
     path("metrics", MetricsView.as_view(), name="metrics"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import yaml
 
 from polls.importers import read_csv_source, read_rdataset, read_statsmodels_dataset
 
@@ -33,6 +34,15 @@ class BundledDataset:
     @property
     def mapping_path(self) -> Path:
         return MAPPINGS_DIR / self.mapping
+
+    @property
+    def slug_prefix(self) -> str:
+        """What the slugs of this dataset's polls start with, from its mapping: the slug itself,
+        or the fixed part of a template such as ``fte-2016-pres-{question_id}`` (one poll per
+        row), which the dataset's name need not share."""
+        with self.mapping_path.open(encoding="utf-8") as handle:
+            slug = str(yaml.safe_load(handle)["poll"]["slug"])
+        return slug.split("{", 1)[0]
 
     def read(self) -> pd.DataFrame:
         if self.source_kind == "csv":

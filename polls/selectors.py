@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from polls.bundled import BundledDataset
 from polls.models import Crosstab, MajorEvent, Option, Poll, Question
 
 SHARE_SUM_TOLERANCE = 0.01
@@ -51,7 +53,16 @@ def poll_list(
         polls = polls.filter(
             Exists(Crosstab.objects.filter(question__poll=OuterRef("pk"), dimension=group))
         )
-    return polls.order_by("slug")
+    # The question ids come with the list (one more query per page), so a client needs no second
+    # call per poll to find them.
+    questions = Prefetch("questions", queryset=Question.objects.only("id", "poll_id"))
+    return polls.prefetch_related(questions).order_by("slug")
+
+
+def bundled_datasets_missing(datasets: Iterable[BundledDataset]) -> list[BundledDataset]:
+    """The bundled datasets none of whose polls is in the database (a dataset is loaded when a
+    poll with its mapping's slug, or slug prefix, exists)."""
+    return [d for d in datasets if not Poll.objects.filter(slug__startswith=d.slug_prefix).exists()]
 
 
 def poll_with_questions() -> QuerySet[Poll]:

@@ -5,7 +5,9 @@ RUN_EXECUTOR chooses where the chord runs:
 - ``thread`` (embedded default, no Redis): Celery runs the same canvas eagerly on a background
   thread of this process, so a run started from the browser does not block the request; its
   progress reaches this process's WebSockets through the in-memory channel layer.
-- ``inline``: eagerly, in the calling thread (tests and the demo command).
+- ``inline``: eagerly, in the calling thread (tests).
+- ``caller``: nothing is dispatched; the code that started the run works through it itself with
+  `studies.pipeline.run_execute` and a reporter of its own (the command line's progress bar).
 """
 
 from __future__ import annotations
@@ -75,5 +77,7 @@ def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
         ).start()
     elif executor == "inline":
         _run_eagerly(run_id)
+    elif executor == "caller":
+        pass
     else:
-        raise ValueError(f"RUN_EXECUTOR must be celery, thread or inline, not {executor!r}")
+        raise ValueError(f"RUN_EXECUTOR must be celery, thread, inline or caller, not {executor!r}")

@@ -8,6 +8,7 @@ aggregates the answers when every chunk is done; a failure is stored on the run 
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -28,6 +29,8 @@ from studies.influence.compute import influence_simulation_compute
 from studies.models import Answer, Condition, Item, Run, RunParticipant, RunPersona
 from studies.progress import Reporter
 from studies.results import run_results_compute
+
+logger = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -357,6 +360,27 @@ def run_stop_at_budget(*, run_id: int, reporter: Reporter) -> None:
         run = Run.objects.get(id=run_id)
         Run.objects.filter(id=run_id).update(results=run_results_compute(run=run))
         reporter.completion(status=run.status, done=run.personas_done, total=run.personas_total)
+
+
+def run_execute(*, run_id: int, reporter: Reporter) -> Run:
+    """Work through a run's chunks in the calling thread, then aggregate, telling `reporter` as
+    each batch is stored (a run started with the ``caller`` executor: the command line). A chunk
+    that raises fails the run, as a chunk task does."""
+    run = Run.objects.get(id=run_id)
+    for start, end in run_chunks(run=run):
+        try:
+            run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)
+        except Exception as exc:
+            logger.exception("Run %s chunk %s-%s failed", run_id, start, end)
+            run_fail(
+                run_id=run_id,
+                message=f"Personas {start}–{end - 1} could not be answered: {exc}",
+                reporter=reporter,
+            )
+            return Run.objects.get(id=run_id)
+        if Run.objects.filter(id=run_id, status__in=Run.FINISHED).exists():
+            return Run.objects.get(id=run_id)  # cancelled or stopped at the budget meanwhile
+    return run_finalize(run_id=run_id, reporter=reporter)
 
 
 def run_finalize(*, run_id: int, reporter: Reporter) -> Run:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditEvent
+from config.api import ChoiceField
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -26,7 +27,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.RUN)
+    scope = ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.RUN)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
@@ -56,7 +57,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditFilterSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=AuditEvent.Action.choices, required=False)
+    action = ChoiceField(choices=AuditEvent.Action.choices, required=False)
     object_type = serializers.CharField(required=False, max_length=60)
     object_id = serializers.CharField(required=False, max_length=64)
     since = serializers.DateTimeField(required=False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import ChoiceField
 from environment.models import Area, DemographicMarginal
 
 
@@ -15,6 +16,26 @@ class AreaListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Area
         fields = ["id", "name", "kind", "state", "state_name", "population", "adult_population"]
+
+
+class AreaFilterSerializer(serializers.Serializer):
+    """The area list's filters: a value that matches no area is refused (400) rather than
+    answered with an empty page."""
+
+    search = serializers.CharField(required=False, allow_blank=True, help_text="Part of the name")
+    state = serializers.CharField(
+        required=False, allow_blank=True, help_text="USPS state code, e.g. TX"
+    )
+    kind = ChoiceField(choices=Area.Kind.choices, required=False, allow_blank=True)
+
+    def validate_state(self, value: str) -> str:
+        value = value.strip().upper()
+        if value and not Area.objects.filter(state=value).exists():
+            states = Area.objects.order_by("state").values_list("state", flat=True).distinct()
+            raise serializers.ValidationError(
+                f"No area has state '{value}'; use a USPS code: {', '.join(states)}."
+            )
+        return value
 
 
 class AreaDetailSerializer(serializers.ModelSerializer):
@@ -81,17 +102,13 @@ class MarginChangeSerializer(serializers.Serializer):
 
 
 class PoliticalTrendSerializer(MarginChangeSerializer):
-    direction = serializers.ChoiceField(
-        choices=["toward democratic", "toward republican", "unchanged"]
-    )
+    direction = ChoiceField(choices=["toward democratic", "toward republican", "unchanged"])
     by_period = MarginChangeSerializer(many=True)
     method = serializers.CharField()
 
 
 class PoliticalContextSerializer(serializers.Serializer):
-    political_lean = serializers.ChoiceField(
-        choices=["democratic", "republican", "even"], allow_null=True
-    )
+    political_lean = ChoiceField(choices=["democratic", "republican", "even"], allow_null=True)
     political_strength = serializers.FloatField(
         allow_null=True, help_text="Absolute margin of the latest election, in points"
     )
@@ -168,7 +185,7 @@ class NotAvailableSerializer(serializers.Serializer):
 class EnvironmentalContextSerializer(serializers.Serializer):
     area_id = serializers.CharField()
     location_name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Area.Kind.choices)
+    kind = ChoiceField(choices=Area.Kind.choices)
     state = serializers.CharField(help_text="USPS state code")
     state_name = serializers.CharField()
     demographic_composition = DemographicCompositionSerializer()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from environment.api.serializers import (
     AreaDetailSerializer,
+    AreaFilterSerializer,
     AreaListSerializer,
     EnvironmentalContextSerializer,
 )
@@ -16,18 +17,14 @@ from environment.models import Area
 from environment.selectors import area_list, area_with_marginals, environmental_context
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("search", str, description="Part of the area's name"),
-        OpenApiParameter("state", str, description="USPS state code, e.g. TX"),
-        OpenApiParameter("kind", str, enum=[k.value for k in Area.Kind]),
-    ]
-)
+@extend_schema(parameters=[AreaFilterSerializer])
 class AreaListView(generics.ListAPIView):
     serializer_class = AreaListSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        filters = AreaFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
         return area_list(
             search=params.get("search", ""),
             state=params.get("state", ""),

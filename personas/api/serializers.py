@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import ChoiceField
 from environment.categories import choices
 from personas.joint import MAX_AGE, MIN_AGE
 from personas.models import Persona, Population, PopulationArea
@@ -20,7 +21,7 @@ class AreaWeightInputSerializer(serializers.Serializer):
 
 def _allowed_field(dimension: str) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=choices(dimension)),
+        child=ChoiceField(choices=choices(dimension)),
         required=False,
         allow_empty=False,
         help_text=f"Allowed {dimension} categories; others get no personas",
@@ -126,11 +127,11 @@ class PersonaSerializer(serializers.ModelSerializer):
 
 class PersonaFilterSerializer(serializers.Serializer):
     area = serializers.CharField(required=False)
-    sex = serializers.ChoiceField(choices=choices("sex"), required=False)
-    age_bracket = serializers.ChoiceField(choices=choices("age_bracket"), required=False)
-    race_ethnicity = serializers.ChoiceField(choices=choices("race_ethnicity"), required=False)
-    education = serializers.ChoiceField(choices=choices("education"), required=False)
-    income = serializers.ChoiceField(choices=choices("income"), required=False)
+    sex = ChoiceField(choices=choices("sex"), required=False)
+    age_bracket = ChoiceField(choices=choices("age_bracket"), required=False)
+    race_ethnicity = ChoiceField(choices=choices("race_ethnicity"), required=False)
+    education = ChoiceField(choices=choices("education"), required=False)
+    income = ChoiceField(choices=choices("income"), required=False)
     age_min = serializers.IntegerField(required=False, min_value=18, max_value=120)
     age_max = serializers.IntegerField(required=False, min_value=18, max_value=120)
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-import pandas as pd
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +14,12 @@ from rest_framework.views import APIView
 
 from accounts.models import AuditEvent
 from accounts.services import audit_record
-from config.errors import DomainError
+from config.tabular import (
+    FileNegotiationMixin,
+    requested_format,
+    table_response,
+    wants_anonymized,
+)
 from config.throttles import daily_quota_check
 from environment.selectors import environmental_context
 from personas.api.serializers import (
@@ -33,6 +37,7 @@ from personas.awareness import (
     reference_groups,
     social_pressures,
 )
+from personas.exports import population_table
 from personas.profile.export import anonymize, pool_to_json
 from personas.selectors import (
     persona_list,
@@ -135,52 +140,54 @@ class PersonaDetailView(APIView):
         return Response(PersonaAwarenessSerializer(persona, context={"awareness": awareness}).data)
 
 
-class PopulationExportView(APIView):
+class PopulationExportView(FileNegotiationMixin, APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["json", "csv"], description="personas.json or CSV"
+                "format",
+                str,
+                enum=["json", "csv", "parquet"],
+                description="personas.json (default), CSV or Parquet; or Accept "
+                "(`file_format` is the older name of this parameter)",
             ),
             OpenApiParameter("anonymized", bool, description="5-year age buckets, pseudonyms"),
         ],
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
         },
     )
     def get(self, request, pk: int):
-        """Every persona of a population as personas.json or CSV, optionally anonymized."""
+        """Every persona of a population as personas.json, or as a table (CSV or Parquet,
+        streamed: one row per persona with its area, demographics and every profile field),
+        optionally anonymized."""
         population = get_object_or_404(population_list(user=request.user), pk=pk)
-        kind = request.query_params.get("file_format", "json")
-        if kind not in ("json", "csv"):
-            raise DomainError(
-                f"file_format must be json or csv, not {kind!r}.",
-                fields={"file_format": ["json or csv"]},
-            )
-        anonymized = request.query_params.get("anonymized", "").lower() in ("1", "true", "yes")
+        query = request.query_params
+        file_format = requested_format(
+            query,
+            request.headers.get("Accept", ""),
+            allowed=("json", "csv", "parquet"),
+            default="json",
+            param="format" if "format" in query or "file_format" not in query else "file_format",
+        )
+        anonymized = wants_anonymized(query)
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.EXPORT,
             obj=population,
             request=request,
-            detail={"format": kind, "anonymized": anonymized},
+            detail={"format": file_format, "anonymized": anonymized},
         )
+        filename = f"population-{population.pk}"
+        if file_format != "json":
+            table = population_table(population, anonymized=anonymized, salt=settings.SECRET_KEY)
+            return table_response(table, file_format, filename=filename)
         rows = persona_rows(persona_list(population=population, filters={}))
         if anonymized:
             rows = anonymize(rows, salt=settings.SECRET_KEY)
-        filename = f"population-{population.pk}"
-        if kind == "json":
-            response = HttpResponse(pool_to_json(rows), content_type="application/json")
-            response["Content-Disposition"] = f'attachment; filename="{filename}-personas.json"'
-            return response
-        frame = pd.DataFrame.from_records(rows)
-        for column in frame.columns:  # list-valued fields (devices, apps) as "a;b"
-            if frame[column].map(lambda v: isinstance(v, list)).any():
-                frame[column] = frame[column].map(
-                    lambda v: ";".join(v) if isinstance(v, list) else v
-                )
-        response = HttpResponse(frame.to_csv(index=False), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        response = HttpResponse(pool_to_json(rows), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{filename}-personas.json"'
         return response
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import ChoiceField
 from polls.models import Crosstab, MajorEvent, Option, Poll, Question
 
 GROUP_CHOICES = [d for d in Crosstab.Dimension.values if d != Crosstab.Dimension.ALL]
@@ -27,13 +28,16 @@ COUNTRY_FIELD = {"help_text": "Where the poll was fielded: ISO 3166-1 alpha-2 co
 
 class PollListSerializer(serializers.ModelSerializer):
     question_count = serializers.IntegerField(read_only=True)
+    question_ids = serializers.PrimaryKeyRelatedField(
+        source="questions", many=True, read_only=True, help_text="The poll's questions, in order"
+    )
     country = serializers.CharField(read_only=True, **COUNTRY_FIELD)
 
     class Meta:
         model = Poll
         fields = [
             "id", "slug", "title", "pollster", "country", "year", "field_start", "field_end",
-            "population", "sample_size", "topic_tags", "question_count",
+            "population", "sample_size", "topic_tags", "question_count", "question_ids",
         ]  # fmt: skip
 
 
@@ -53,7 +57,7 @@ class PollFilterSerializer(serializers.Serializer):
     topic = serializers.CharField(required=False, max_length=100)
     date_from = serializers.DateField(required=False, help_text="YYYY-MM-DD")
     date_to = serializers.DateField(required=False, help_text="YYYY-MM-DD")
-    group = serializers.ChoiceField(choices=GROUP_CHOICES, required=False)
+    group = ChoiceField(choices=GROUP_CHOICES, required=False)
 
     def validate(self, attrs):
         if (
@@ -75,7 +79,7 @@ class CrosstabSerializer(serializers.ModelSerializer):
 
 
 class CrosstabFilterSerializer(serializers.Serializer):
-    dimension = serializers.ChoiceField(choices=Crosstab.Dimension.values, required=False)
+    dimension = ChoiceField(choices=Crosstab.Dimension.values, required=False)
 
 
 class EventFilterSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from rest_framework import serializers
 
+from config.api import ChoiceField
 from studies.backends.registry import BACKENDS
 from studies.models import Condition, Item, ItemOption, Run, RunPersona, Study
 from studies.services.studies import BEHAVIORAL_MEASURES
@@ -31,7 +32,7 @@ class OptionInputSerializer(serializers.Serializer):
 
 class ItemInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=80)
-    type = serializers.ChoiceField(choices=Item.Type.choices, default=Item.Type.SINGLE_CHOICE)
+    type = ChoiceField(choices=Item.Type.choices, default=Item.Type.SINGLE_CHOICE)
     text = serializers.CharField(max_length=4000)
     variants = serializers.DictField(
         child=serializers.CharField(),
@@ -67,7 +68,7 @@ class ConditionInputSerializer(serializers.Serializer):
 class StudyCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    kind = serializers.ChoiceField(choices=Study.Kind.choices, default=Study.Kind.POLICY_SUPPORT)
+    kind = ChoiceField(choices=Study.Kind.choices, default=Study.Kind.POLICY_SUPPORT)
     items = ItemInputSerializer(
         many=True,
         max_length=settings.STUDY_MAX_ITEMS,
@@ -79,7 +80,7 @@ class StudyCreateSerializer(serializers.Serializer):
     time_on_task = serializers.BooleanField(
         default=False, help_text="Personas give a simulated time on task for each item"
     )
-    universe = serializers.ChoiceField(
+    universe = ChoiceField(
         choices=Study.Universe.choices,
         default=Study.Universe.QUESTION,
         help_text="Whom results describe when a poll question was asked of part of its sample "
@@ -105,9 +106,7 @@ class StudyCreateSerializer(serializers.Serializer):
         help_text="Experimental arms (two or more; the first is the control the others are "
         "compared with)",
     )
-    assignment = serializers.ChoiceField(
-        choices=Study.Assignment.choices, default=Study.Assignment.RANDOM
-    )
+    assignment = ChoiceField(choices=Study.Assignment.choices, default=Study.Assignment.RANDOM)
     balance_on = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -135,9 +134,9 @@ class StudyCreateSerializer(serializers.Serializer):
         help_text='Participants per value of a categorical field: {"sex": {"female": 15, '
         '"male": 15}}; every field\'s counts add up to the same total',
     )
-    depth = serializers.ChoiceField(choices=Study.Depth.choices, default=Study.Depth.STANDARD)
+    depth = ChoiceField(choices=Study.Depth.choices, default=Study.Depth.STANDARD)
     behavioral_measures = serializers.ListField(
-        child=serializers.ChoiceField(choices=BEHAVIORAL_MEASURES),
+        child=ChoiceField(choices=BEHAVIORAL_MEASURES),
         required=False,
         default=list,
         help_text="Behavioural data the LLM personas report per item besides time on task",
@@ -184,7 +183,7 @@ class StudySerializer(serializers.ModelSerializer):
 class RunCreateSerializer(serializers.Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
-    backend = serializers.ChoiceField(choices=[], default="poll_model")
+    backend = ChoiceField(choices=[], default="poll_model")
     backend_config = serializers.DictField(
         required=False,
         default=dict,
@@ -212,7 +211,7 @@ class RunCreateSerializer(serializers.Serializer):
 class RunEstimateInputSerializer(serializers.Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
-    backend = serializers.ChoiceField(choices=[], default="poll_model")
+    backend = ChoiceField(choices=[], default="poll_model")
     backend_config = serializers.DictField(required=False, default=dict)
 
     def __init__(self, *args, **kwargs):
@@ -292,7 +291,7 @@ class ItemResultSerializer(serializers.Serializer):
     item_id = serializers.IntegerField()
     code = serializers.CharField()
     text = serializers.CharField()
-    type = serializers.ChoiceField(choices=Item.Type.choices)
+    type = ChoiceField(choices=Item.Type.choices)
     n = serializers.IntegerField()
     options = OptionResultSerializer(many=True)
     summary = serializers.DictField(

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from studies.api.views import (
-    RunAnswersCsvView,
+    RunAnswersExportView,
     RunCancelView,
     RunDetailView,
     RunEstimateView,
@@ -33,7 +33,9 @@ urlpatterns = [
         name="run-persona-export",
     ),
     path("runs/<int:pk>/export/", RunExportView.as_view(), name="run-export"),
-    path("runs/<int:pk>/answers.csv", RunAnswersCsvView.as_view(), name="run-answers-csv"),
+    path("runs/<int:pk>/answers/", RunAnswersExportView.as_view(), name="run-answers"),
+    # The first URL of the answer table, kept for the clients and pages that link to it.
+    path("runs/<int:pk>/answers.csv", RunAnswersExportView.as_view(), name="run-answers-csv"),
     path("runs/<int:pk>/cancel/", RunCancelView.as_view(), name="run-cancel"),
     path("runs/<int:pk>/results/", RunResultsView.as_view(), name="run-results"),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -11,6 +12,12 @@ from rest_framework.views import APIView
 from accounts.models import AuditEvent
 from accounts.services import audit_record
 from config.errors import ConflictError, DomainError
+from config.tabular import (
+    FileNegotiationMixin,
+    requested_format,
+    table_response,
+    wants_anonymized,
+)
 from config.throttles import daily_quota_check
 from personas.selectors import population_list
 from studies.api.serializers import (
@@ -24,7 +31,7 @@ from studies.api.serializers import (
     StudyCreateSerializer,
     StudySerializer,
 )
-from studies.exports import answers_csv_lines, run_export_zip
+from studies.exports import answer_table, comparison_table, result_table, run_export_zip
 from studies.models import RunPersona
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
@@ -167,17 +174,54 @@ class RunCancelView(APIView):
         return Response(RunSerializer(run).data)
 
 
-class RunResultsView(APIView):
-    @extend_schema(responses={200: RunResultsSerializer})
+class RunResultsView(FileNegotiationMixin, APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="json (default), or csv: the result tables as one long table",
+            ),
+            OpenApiParameter(
+                "table",
+                str,
+                enum=["summaries", "comparisons"],
+                description="With format=csv: the summaries (default) or the tests between "
+                "conditions and across groups",
+            ),
+        ],
+        responses={200: RunResultsSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request, pk: int):
+        """The run's results; as CSV (`?format=csv` or Accept: text/csv), one row per item ×
+        group × option × statistic (value and interval), or with `table=comparisons` one row per
+        test (condition against control, or across a dimension's groups)."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
+        file_format = requested_format(
+            request.query_params,
+            request.headers.get("Accept", ""),
+            allowed=("json", "csv"),
+            default="json",
+        )
         if run.results is None:
             raise ConflictError(
                 f"Run {run.id} is {run.status} and has no results yet; poll /api/v1/runs/{run.id}/ "
                 "or watch its WebSocket until it completes.",
                 code="results_not_ready",
             )
-        return Response(run.results)
+        if file_format == "json":
+            return Response(run.results)
+        which = request.query_params.get("table", "summaries")
+        tables = {"summaries": result_table, "comparisons": comparison_table}
+        if which not in tables:
+            raise DomainError(
+                f"table must be one of {', '.join(tables)}; got '{which}'.",
+                code="unknown_table",
+                fields={"table": ["summaries or comparisons"]},
+            )
+        _audit_export(request, run, file=f"results_{which}.csv", format="csv")
+        return table_response(tables[which](run), "csv", filename=f"run_{run.id}_{which}")
 
 
 class RunEstimateView(APIView):
@@ -269,20 +313,36 @@ class RunExportView(APIView):
         return _zip_response(run_export_zip(records, folder=f"run_{run.id}"), f"run_{run.id}.zip")
 
 
-class RunAnswersCsvView(APIView):
-    def perform_content_negotiation(self, request, force=False):
-        # The CSV is not rendered by DRF: a client asking for text/csv gets it, not a 406; errors
-        # are still JSON.
-        return super().perform_content_negotiation(request, force=True)
+EXPORT_PARAMETERS = [
+    OpenApiParameter(
+        "format", str, enum=["csv", "parquet"], description="csv (default) or parquet; or Accept"
+    ),
+    OpenApiParameter(
+        "anonymized", bool, description="Pseudonyms, 5-year age buckets, no names or record ids"
+    ),
+]
+TABLE_RESPONSES = {
+    (200, "text/csv"): OpenApiTypes.STR,
+    (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+}
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+
+class RunAnswersExportView(FileNegotiationMixin, APIView):
+    @extend_schema(parameters=EXPORT_PARAMETERS, responses=TABLE_RESPONSES)
     def get(self, request, pk: int):
-        """Every answer of the run as a CSV row (simulated personas): persona, area,
-        demographics, condition, item, answer, number, weight and reasoning."""
+        """The run's answer table, one row per persona × item (simulated personas): persona,
+        area, demographics and profile, condition, item, answer, the answer's probability,
+        number, weight and reasoning; as CSV or Parquet (`?format=` or Accept), streamed."""
         run = get_object_or_404(run_list(user=request.user), pk=pk)
-        _audit_export(request, run, file="answers.csv")
-        response = StreamingHttpResponse(answers_csv_lines(run), content_type="text/csv")
-        response["Content-Disposition"] = (
-            f'attachment; filename="run_{run.id}_answers_simulated.csv"'
+        file_format = requested_format(
+            request.query_params,
+            request.headers.get("Accept", ""),
+            allowed=("csv", "parquet"),
+            default="csv",
         )
-        return response
+        anonymized = wants_anonymized(request.query_params)
+        _audit_export(
+            request, run, file=f"answers.{file_format}", format=file_format, anonymized=anonymized
+        )
+        table = answer_table(run, anonymized=anonymized, salt=settings.SECRET_KEY)
+        return table_response(table, file_format, filename=f"run_{run.id}_answers_simulated")

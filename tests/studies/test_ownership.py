@@ -60,6 +60,9 @@ def _reads(o: dict) -> list[str]:
         f"/api/v1/runs/{run}/personas/{persona}/export/",
         f"/api/v1/runs/{run}/export/",
         f"/api/v1/runs/{run}/answers.csv",
+        f"/api/v1/runs/{run}/answers/?format=parquet",
+        f"/api/v1/runs/{run}/results/?format=csv",
+        f"/api/v1/populations/{population}/export/?format=parquet",
         f"/api/v1/validation/runs/{o['validation']}/",
         f"/runs/{run}/",
     ]

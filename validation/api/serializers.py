@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import ChoiceField
 from validation.models import ValidationRun
 
 
@@ -26,7 +27,7 @@ class ValidationRunCreateSerializer(serializers.Serializer):
 
 class ValidationDesignCreateSerializer(serializers.Serializer):
     question = serializers.IntegerField(help_text="Poll question id")
-    design = serializers.ChoiceField(
+    design = ChoiceField(
         choices=[
             (d.value, d.label) for d in ValidationRun.Design if d != ValidationRun.Design.HOLDOUT
         ]

@@ -4,6 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from config.cli import ProgressBar
 from polls.bundled import BUNDLED_DATASETS
 from polls.importers import PollImportError, load_mapping, plans_for
 from polls.services import polls_import
@@ -31,7 +32,8 @@ class Command(BaseCommand):
             f"{'dataset':40} {'polls':>6} {'respondents':>12} {'responses':>10} {'crosstabs':>10}"
         )
         self.stdout.write(header)
-        for dataset in datasets:
+        bar = ProgressBar("Importing polls", len(datasets), stream=self.stderr)
+        for done, dataset in enumerate(datasets, start=1):
             started = time.perf_counter()
             try:
                 plans = plans_for(dataset.read(), load_mapping(dataset.mapping_path))
@@ -52,3 +54,5 @@ class Command(BaseCommand):
             for plan in plans:
                 if plan.dropped:
                     self.stdout.write(f"  Left out as the mapping says: {plan.dropped_summary}.")
+            bar.update(done)
+        bar.finish(f"{len(datasets)} datasets")

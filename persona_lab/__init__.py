@@ -1,0 +1,1 @@
+"""Persona Lab from Python: `persona_lab.client.Client` wraps the HTTP API."""

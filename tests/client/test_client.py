@@ -1,0 +1,67 @@
+"""The Python client end to end against a real test server (pytest-django's live_server) on the
+offline backend: population, study, run followed to the end, answers and results in pandas."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from environment.models import Area
+from persona_lab.client import ApiError, Client
+from polls.models import Poll
+from studies.models import Answer
+from tests.conftest import load_reference_data
+
+# live_server needs a database whose writes other threads see (transactional); such a test
+# empties the database after it, so the reference data is loaded again when missing.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def lab(live_server, django_user_model, settings):
+    if not (
+        Area.objects.filter(id="phoenix_az_city").exists()
+        and Poll.objects.filter(slug="cces-2018-abortion").exists()
+    ):
+        load_reference_data()
+    # The run goes on in the background, as on a server, so the client has progress to follow.
+    settings.RUN_EXECUTOR = "thread"
+    user = django_user_model.objects.create_user("scripter", password="a-long-test-password")
+    return Client(live_server.url, token=Token.objects.create(user=user).key)
+
+
+def test_a_run_from_python_ends_in_a_dataframe_matching_the_database(lab):
+    population = lab.create_population(["phoenix_az_city"], size=60, seed=3, profile=True)
+    question = lab.question("cces-2018-abortion", "employers-decline-abortion-coverage")
+    study = lab.create_study("Coverage from Python", questions=[question])
+    progress = io.StringIO()
+    run = lab.start_run(study, population, backend="poll_cell", seed=9, chunk_size=10)
+    run.wait(stream=progress, interval=0.05, timeout=120)
+    assert run.status == "completed"
+    assert "60/60 100%" in progress.getvalue() and progress.getvalue().endswith("completed\n")
+
+    frame = run.to_pandas()
+    stored = dict(Answer.objects.filter(run_id=run.id).values_list("persona_id", "option__code"))
+    assert (
+        len(frame) == 60 and dict(zip(frame["persona_id"], frame["answer"], strict=True)) == stored
+    )
+    assert frame["age"].dtype.kind == "i" and frame["probability"].between(0, 1).all()
+
+    results = run.results_frame()
+    shares = results[(results["group_by"] == "all") & (results["statistic"] == "share")]
+    expected = {o["code"]: o["share"] for o in run.results()["items"][0]["options"]}
+    assert dict(zip(shares["option"], shares["value"], strict=True)) == pytest.approx(expected)
+
+    personas = population.to_pandas()
+    assert len(personas) == 60 and set(frame["persona_id"]) == set(personas["id"])
+
+
+def test_a_refusal_arrives_as_an_api_error_with_the_message(lab):
+    with pytest.raises(ApiError) as refused:
+        lab.create_population(["atlantis_xx_city"], size=10)
+    assert refused.value.status == 400 and "atlantis_xx_city" in refused.value.message
+    with pytest.raises(ApiError) as missing:
+        lab.run(999999)
+    assert missing.value.status == 404
