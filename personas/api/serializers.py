@@ -149,3 +149,11 @@ class PersonaAwarenessSerializer(PersonaSerializer):
 class PoolImportSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     pool = serializers.JSONField(help_text="A personas.json document (format persona-lab/personas)")
+
+    def validate_pool(self, value):
+        if not isinstance(value, dict) or not isinstance(value.get("personas"), list):
+            raise serializers.ValidationError(
+                "Expected a personas.json object with 'format', 'version' and a 'personas' list "
+                "(what GET /api/v1/populations/{id}/export/ returns)."
+            )
+        return value

@@ -199,7 +199,7 @@ class PoolImportView(APIView):
         """Create a population from a personas.json pool (rows need an area and an exact age)."""
         data = PoolImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        daily_quota_check(user=request.user, personas=len(data.validated_data["pool"]))
+        daily_quota_check(user=request.user, personas=len(data.validated_data["pool"]["personas"]))
         population = population_import_pool(
             text=json.dumps(data.validated_data["pool"]),
             name=data.validated_data["name"],

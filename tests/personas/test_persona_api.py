@@ -206,3 +206,27 @@ def test_a_pool_with_values_of_the_wrong_type_is_a_400_naming_each_field(
     assert fragment in error["message"], error["message"]
     assert any(fragment in problem for problem in error["fields"][field]), error["fields"]
     assert (Population.objects.count(), Persona.objects.count()) == (populations, personas)
+
+
+@pytest.mark.parametrize("pool", [None, [], "text", {"format": "persona-lab/personas"}])
+def test_a_pool_that_is_not_a_personas_document_is_a_400_not_a_500(api, pool):
+    response = api.post("/api/v1/populations/import/", {"pool": pool}, format="json")
+    assert response.status_code == 400, response.content
+    assert "pool" in response.json()["error"]["message"]
+
+
+def test_a_null_pool_sent_as_a_form_field_is_a_400(api):
+    """Found by the schema fuzzer: multipart `pool=null` parsed to None and crashed."""
+    response = api.post("/api/v1/populations/import/", {"pool": "null"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "pool" in response.json()["error"]["message"]
+
+
+def test_the_daily_quota_counts_the_pools_personas(api, settings):
+    population = _population(api, profile=False, size=10)
+    pool = json.loads(api.get(f"/api/v1/populations/{population['id']}/export/").content)
+    used = Population.objects.get(id=population["id"]).size
+    settings.QUOTA_PERSONAS_PER_DAY = used + 9  # room for 9 more, the pool holds 10
+    response = api.post("/api/v1/populations/import/", {"pool": pool}, format="json")
+    assert response.status_code == 429
+    assert "10 personas" in response.json()["error"]["message"]

@@ -1,0 +1,71 @@
+"""The whole API schema, fuzzed (schemathesis, bounded examples per operation): no request, however
+malformed, gets a server error. Requests go in process to the WSGI application, as a signed-in
+client with an API key, against the test database with the real areas and polls loaded.
+
+Bounded for the suite's time: `FUZZ_EXAMPLES` examples per operation (default 8), populations of
+at most 30 personas (POPULATION_MAX_SIZE; larger sizes are refused with a 400, which is checked
+too), rates high enough that the throttles do not hide the endpoints behind 429s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+
+
+def _schema() -> schemathesis.BaseSchema:
+    document = SchemaGenerator(api_version="v1").get_schema(request=None, public=True)
+    raw = json.loads(OpenApiJsonRenderer().render(document, renderer_context={}))
+    schema = schemathesis.openapi.from_dict(raw)
+    schema.app = get_wsgi_application()
+    return schema
+
+
+schema = _schema()
+
+
+@pytest.fixture
+def fuzz_env(user, settings, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from accounts.services import api_key_create
+
+    settings.POPULATION_MAX_SIZE = 30
+    settings.RUN_EXECUTOR = "inline"
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "user": "100000/min", "work": "100000/min"},
+    )
+    _, secret = api_key_create(user=user, name="fuzz", scope="admin")
+    # As Django's test client does: a request must not close the test's database connection.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield {"Authorization": f"Bearer {secret}"}
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_request_gets_a_server_error(case, fuzz_env):
+    response = case.call(headers=fuzz_env)
+    case.validate_response(response, checks=[not_a_server_error])
