@@ -14,12 +14,11 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from studies.analyzers import features as feature_analysis
-from studies.analyzers import stats
+from studies.analyzers import policy
 from studies.analyzers.policy import POINT_BISERIAL, PRESSURES, area_pressures, persona_pressures
 from studies.analyzers.pricing import BUYING, INTENT_OPTIONS, METHOD, pricing_results
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, answers_frame
@@ -54,53 +53,14 @@ def strength(r: float) -> str:
 
 def intent_associations(frame: pd.DataFrame, pressures: tuple[str, ...]) -> list[dict]:
     """Across personas: the point-biserial correlation of intending to buy (1/0) with each
-    pressure, Holm-corrected across the pressures."""
-    rows = []
-    for name in pressures:
-        known = frame[frame[name].notna()]
-        intent = known["intent"].to_numpy(dtype=float)
-        values = known[name].to_numpy(dtype=float)
-        row: dict = {"pressure": name, "n": len(known), "measure": POINT_BISERIAL}
-        if len(known) < 3 or np.ptp(values) == 0 or np.ptp(intent) == 0:
-            row |= {"r": None, "p": None, "note": "no variation in the pressure or in intent"}
-        else:
-            result = sps.pointbiserialr(intent, values)
-            row |= {"r": float(result.statistic), "p": float(result.pvalue), "note": ""}
-        row["interpretation"] = "association across personas, not a causal effect"
-        rows.append(row)
-    return stats.holm(rows)
-
-
-def _intent_range(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
-    means = np.stack([np.mean(s, axis=axis) for s in samples])
-    return means.max(axis=0) - means.min(axis=0)
+    pressure, Holm-corrected across the pressures (the political analysis' measure)."""
+    return policy.pressure_associations(frame, pressures, outcome="intent", what="intent")
 
 
 def geographic_variation(frame: pd.DataFrame, *, seed: int) -> dict:
     """The range of the areas' intent shares with a seeded percentile bootstrap interval that
-    resamples personas within each area."""
-    samples = [g["intent"].to_numpy(dtype=float) for _, g in frame.groupby("area") if len(g)]
-    if len(samples) < 2:
-        return {"estimate": None, "ci_low": None, "ci_high": None, "areas": len(samples)}
-    estimate = float(_intent_range(*samples))
-    if any(s.size < 2 for s in samples) or all(np.ptp(s) == 0 for s in samples):
-        return {"estimate": estimate, "ci_low": None, "ci_high": None, "areas": len(samples)}
-    result = sps.bootstrap(
-        tuple(samples),
-        _intent_range,
-        n_resamples=stats.N_RESAMPLES,
-        vectorized=True,
-        paired=False,
-        confidence_level=stats.CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return {
-        "estimate": estimate,
-        "ci_low": float(result.confidence_interval.low),
-        "ci_high": float(result.confidence_interval.high),
-        "areas": len(samples),
-    }
+    resamples personas within each area (the political analysis' measure)."""
+    return policy.geographic_variation(frame, seed=seed, outcome="intent")
 
 
 def launch_markets(by_area: list[dict]) -> list[dict]:

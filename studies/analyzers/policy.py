@@ -271,46 +271,57 @@ def area_pressures(frame: pd.DataFrame, pressures: tuple[str, ...] = PRESSURES) 
     return rows
 
 
+def _outcome(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """The 1/0 outcome per persona: supporting (stance == SUPPORT), or a 1/0 `column`."""
+    if column is None:
+        return (frame["stance"] == SUPPORT).to_numpy(dtype=float)
+    return frame[column].to_numpy(dtype=float)
+
+
 def pressure_associations(
-    frame: pd.DataFrame, pressures: tuple[str, ...] = PRESSURES
+    frame: pd.DataFrame,
+    pressures: tuple[str, ...] = PRESSURES,
+    *,
+    outcome: str | None = None,
+    what: str = "support",
 ) -> list[dict]:
-    """Across personas: the point-biserial correlation of supporting (1/0) with each pressure,
-    Holm-corrected across the pressures. An association, not a causal effect."""
+    """Across personas: the point-biserial correlation of the 1/0 outcome (supporting, or the
+    `outcome` column, e.g. the market's intent to buy) with each pressure, Holm-corrected across
+    the pressures. An association, not a causal effect."""
     rows = []
     for name in pressures:
         known = frame[frame[name].notna()]
-        supports = (known["stance"] == SUPPORT).to_numpy(dtype=float)
+        hits = _outcome(known, outcome)
         values = known[name].to_numpy(dtype=float)
         row: dict = {"pressure": name, "n": len(known), "measure": POINT_BISERIAL}
-        if len(known) < 3 or np.ptp(values) == 0 or np.ptp(supports) == 0:
-            row |= {"r": None, "p": None, "note": "no variation in the pressure or in support"}
+        if len(known) < 3 or np.ptp(values) == 0 or np.ptp(hits) == 0:
+            row |= {"r": None, "p": None, "note": f"no variation in the pressure or in {what}"}
         else:
-            result = sps.pointbiserialr(supports, values)
+            result = sps.pointbiserialr(hits, values)
             row |= {"r": float(result.statistic), "p": float(result.pvalue), "note": ""}
         row["interpretation"] = "association across personas, not a causal effect"
         rows.append(row)
     return stats.holm(rows)
 
 
-def _support_range(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+def _share_range(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
     means = np.stack([np.mean(s, axis=axis) for s in samples])
     return means.max(axis=0) - means.min(axis=0)
 
 
-def geographic_variation(frame: pd.DataFrame, *, seed: int) -> dict:
-    """The range of the areas' support shares, with a seeded percentile bootstrap interval that
-    resamples personas within each area (scipy.stats.bootstrap over the areas' samples)."""
-    samples = [
-        (g["stance"] == SUPPORT).to_numpy(dtype=float) for _, g in frame.groupby("area") if len(g)
-    ]
+def geographic_variation(frame: pd.DataFrame, *, seed: int, outcome: str | None = None) -> dict:
+    """The range of the areas' shares of the 1/0 outcome (support, or the `outcome` column), with
+    a seeded percentile bootstrap interval that resamples personas within each area
+    (scipy.stats.bootstrap over the areas' samples); no interval without variation to resample."""
+    samples = [_outcome(g, outcome) for _, g in frame.groupby("area") if len(g)]
     if len(samples) < 2:
         return {"estimate": None, "ci_low": None, "ci_high": None, "areas": len(samples)}
-    estimate = float(_support_range(*samples))
-    if any(s.size < 2 for s in samples):
+    estimate = float(_share_range(*samples))
+    if any(s.size < 2 for s in samples) or all(np.ptp(s) == 0 for s in samples):
         return {"estimate": estimate, "ci_low": None, "ci_high": None, "areas": len(samples)}
     result = sps.bootstrap(
         tuple(samples),
-        _support_range,
+        _share_range,
         n_resamples=stats.N_RESAMPLES,
         vectorized=True,
         paired=False,
