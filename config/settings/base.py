@@ -133,6 +133,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "studies.layers.ThreadSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     RUN_EXECUTOR = env("RUN_EXECUTOR", default="thread")
+# "caller" (studies.dispatch) is for code that works through its own run (the command line); as a
+# server's setting it would leave every run started over the API waiting.
+if RUN_EXECUTOR not in ("celery", "thread", "inline"):
+    raise ImproperlyConfigured(
+        f"RUN_EXECUTOR={RUN_EXECUTOR!r} is not an executor for the server: use celery, thread or "
+        "inline."
+    )
 
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

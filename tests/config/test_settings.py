@@ -61,6 +61,15 @@ def test_a_malformed_llm_setting_stops_the_start(tmp_path: Path, name: str, valu
     assert f"{name}={value!r}" in result.stderr
 
 
+def test_an_executor_the_server_cannot_use_stops_the_start(tmp_path: Path) -> None:
+    result = run_python(
+        _PRINT_LLM, child_env(tmp_path, "config.settings.local", RUN_EXECUTOR="caller")
+    )
+
+    assert result.returncode != 0
+    assert "RUN_EXECUTOR='caller' is not an executor for the server" in result.stderr
+
+
 _SETUP = """
 import json, sys
 from pathlib import Path
