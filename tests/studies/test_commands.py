@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,7 +16,7 @@ from django.core.management.base import CommandError
 from config.cli import ExitCode
 from personas.models import Population
 from studies.models import Answer, Run, Study
-from studies.services import run_start
+from studies.services import run_estimate, run_start
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +196,72 @@ def test_export_run_writes_the_comparisons_table(finished_run):
     rows = list(csv.DictReader(io.StringIO(out)))
     tests = finished_run.results["items"][0]["comparisons"]["groups"]["tests"]
     assert [r["dimension"] for r in rows] == [t["dimension"] for t in tests]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--backend-config", "{not json"), "--backend-config is not valid JSON"),
+        (("--backend-config", "[1, 2]"), "--backend-config must be a JSON object"),
+        (("--budget", "lots"), "--budget must be a number"),
+        (("--budget", "-1"), "--budget must be a positive amount"),
+    ],
+)
+def test_a_bad_backend_config_or_budget_exits_invalid_saying_why(made, extra, message):
+    population, study = made
+    args = ("start_run", "--study", str(study["id"]), "--population", str(population["id"]))
+    with pytest.raises(CommandError) as failed:
+        _call(*args, *extra)
+    assert failed.value.returncode == ExitCode.INVALID
+    assert message in str(failed.value)
+    assert not Run.objects.exists()
+
+
+def test_a_backend_config_file_that_is_missing_exits_not_found(made, tmp_path):
+    population, study = made
+    missing = tmp_path / "absent.json"
+    code = _exit_code(
+        "start_run",
+        "--study",
+        str(study["id"]),
+        "--population",
+        str(population["id"]),
+        "--backend-config",
+        f"@{missing}",
+    )
+    assert code == ExitCode.NOT_FOUND
+
+
+def test_an_llm_run_stopped_at_its_budget_exits_5_with_the_reason(
+    made, model_server, price, tmp_path
+):
+    """The LLM backend from the shell, configured from a file, against the local provider server:
+    the model is far wordier than estimated, the run stops at its budget and the command says so."""
+    population, study = made
+    config = {
+        "llm": {
+            "provider": "openai",
+            "model": "gpt-test",
+            "seed": 3,
+            "base_url": model_server.openai_base_url,
+        },
+        "engine": {"concurrency": 1},
+    }
+    path = tmp_path / "llm.json"
+    path.write_text(json.dumps(config))
+    estimate = run_estimate(
+        study=Study.objects.get(pk=study["id"]),
+        population=Population.objects.get(pk=population["id"]),
+        backend="llm",
+        backend_config=config,
+    )
+    budget = Decimal(estimate["amount"]) * Decimal("1.1")
+    model_server.responder_tokens = (20_000, 500)
+    args = ("start_run", "--study", str(study["id"]), "--population", str(population["id"]))
+    with pytest.raises(CommandError) as failed:
+        _call(*args, "--backend", "llm", "--backend-config", f"@{path}", "--budget", str(budget))
+    assert failed.value.returncode == ExitCode.RUN_NOT_COMPLETED
+    run = Run.objects.get()
+    assert run.status == Run.Status.STOPPED
+    assert run.backend_config["llm"]["model"] == "gpt-test"
+    assert f"Run {run.id} ended stopped" in str(failed.value) and "budget" in str(failed.value)

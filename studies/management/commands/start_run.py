@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json as jsonlib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 
 from config.cli import (
@@ -52,6 +56,44 @@ def run_summary(run: Run) -> dict:
     }
 
 
+def parse_backend_config(text: str | None) -> dict:
+    """`--backend-config`: JSON text, or @FILE holding it; an object, else exit 4 saying why."""
+    if not text:
+        return {}
+    source = "--backend-config"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise fail(f"Cannot read {path}: {exc.strerror}.", ExitCode.NOT_FOUND) from exc
+        source = str(path)
+    try:
+        config = jsonlib.loads(text)
+    except ValueError as exc:
+        raise fail(f"{source} is not valid JSON: {exc}.", ExitCode.INVALID) from exc
+    if not isinstance(config, dict):
+        raise fail(
+            f'{source} must be a JSON object, like \'{{"llm": {{"model": ...}}}}\'.',
+            ExitCode.INVALID,
+        )
+    return config
+
+
+def parse_budget(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        budget = Decimal(text)
+    except InvalidOperation as exc:
+        raise fail(
+            f"--budget must be a number, like 2.50; got {text!r}.", ExitCode.INVALID
+        ) from exc
+    if not budget.is_finite() or budget <= 0:
+        raise fail(f"--budget must be a positive amount; got {text!r}.", ExitCode.INVALID)
+    return budget
+
+
 def run_in_foreground(run: Run, *, stream) -> Run:
     """Work through a run started with the ``caller`` executor, drawing its progress."""
     bar = ProgressBar(f"Run {run.id}", run.personas_total, stream=stream)
@@ -73,11 +115,34 @@ class Command(BaseCommand):
         parser.add_argument("--backend", default="poll_model", choices=sorted(BACKENDS))
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--chunk-size", type=int, default=None)
+        parser.add_argument(
+            "--backend-config",
+            help="the backend's configuration as JSON, or @FILE to read it from a file "
+            '(the API\'s backend_config, e.g. \'{"llm": {"provider": "openai", "model": "gpt-4o-mini"}}\')',
+        )
+        parser.add_argument(
+            "--budget", help="the most the run may spend, in the model price's currency (LLM runs)"
+        )
         parser.add_argument("--user", help="act as this user (their objects only)")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, study, population, backend, seed, chunk_size, user, json, **options):
+    def handle(
+        self,
+        *args,
+        study,
+        population,
+        backend,
+        seed,
+        chunk_size,
+        backend_config,
+        budget,
+        user,
+        json,
+        **options,
+    ):
         owner = command_user(user)
+        config = parse_backend_config(backend_config)
+        limit = parse_budget(budget)
         study_obj = lookup(scoped(Study.objects.all(), owner), study, "study")
         population_obj = lookup(scoped(Population.objects.all(), owner), population, "population")
         try:
@@ -87,6 +152,8 @@ class Command(BaseCommand):
                 backend=backend,
                 seed=seed,
                 chunk_size=chunk_size,
+                backend_config=config,
+                budget=limit,
                 created_by=owner,
                 executor="caller",
             )
