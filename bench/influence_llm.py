@@ -71,6 +71,32 @@ def _phase(calls, latency_s: float, concurrency: int) -> dict:
     }
 
 
+def _time_the_finishing_step() -> dict[str, float]:
+    """Record (time.time()) when the run's finishing step starts and ends its aggregation of the
+    independent answers (studies.results.run_results_compute) and when it starts the influence
+    step, by wrapping the two names studies.pipeline calls. The gap between the engine's last
+    reply and the first round's first call is then split into its parts."""
+    import studies.pipeline as pipeline
+
+    marks: dict[str, float] = {}
+    aggregate, influence = pipeline.run_results_compute, pipeline.influence_simulation_compute
+
+    def timed_aggregate(**kwargs):
+        marks.setdefault("aggregation_started", time.time())
+        try:
+            return aggregate(**kwargs)
+        finally:
+            marks.setdefault("aggregation_finished", time.time())
+
+    def timed_influence(**kwargs):
+        marks["influence_started"] = time.time()
+        return influence(**kwargs)
+
+    pipeline.run_results_compute = timed_aggregate  # type: ignore[assignment]
+    pipeline.influence_simulation_compute = timed_influence  # type: ignore[assignment]
+    return marks
+
+
 def _worker() -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-influence-llm-"))
     bench_environment(workdir)
@@ -104,6 +130,7 @@ def _worker() -> dict:
         name="bench influence llm",
         include_behavioral_characteristics=True,
     )
+    marks = _time_the_finishing_step()
     server, url = start_fake_server(LATENCY_S)
     try:
         config = {
@@ -171,6 +198,11 @@ def _worker() -> dict:
         "chunk_started": since(run.started_at),
         "engine_first_sent_last_reply": engine_span,
         "deliberation_first_sent_last_reply": deliberation_span,
+        "aggregation_started_finished": [
+            round(marks.get("aggregation_started", started_at) - started_at, 2),
+            round(marks.get("aggregation_finished", started_at) - started_at, 2),
+        ],
+        "influence_step_started": round(marks.get("influence_started", started_at) - started_at, 2),
         "run_finished": since(run.finished_at),
         "between_engine_and_rounds_seconds": gap,
         "returned": round(wall, 2),
