@@ -1,7 +1,9 @@
 """The market analysis of a study made by the market endpoint: pricing (`pricing`), feature
 preferences (`features`), market segments (`segments`) and the environment of each area — the
 mean social pressures of its personas and how purchase intent goes with them — assembled from the
-run's answers by `MarketAnalyzer`.
+run's answers by `MarketAnalyzer`; with `include_social_conformity` (the default) also
+`multi_agent_effects`, peer influence over the intent answers within each price
+(`studies.influence.market`).
 
 The environment figures are pure functions of a per-persona frame (columns `intent` 0/1, `area`,
 one per social pressure) so a test can recompute them with scipy on the same numbers.
