@@ -9,8 +9,10 @@ SQLite file, no Redis, the inline executor, so the whole run — the persona eng
 `tests/llm/persona_responder.py`'s stand-in personas.
 
 The ideal is the server's latency alone: calls sent × 0.2 s ÷ 25. It is given for the whole run and
-for each phase (the engine; the rounds, each a barrier: every persona of a round reads the round
-before). The target (issue #15) is a wall time within 1.3× of the ideal; the seed's claim is under
+for each phase (the engine; the rounds, which overlap: a persona's call of a round goes once it and
+the ties it hears have answered the round before, `studies/influence/deliberation.py`), with the
+gap between the engine's last reply and the first round's first call (the run's aggregation of the
+independent answers and the rounds' set-up). The target (issue #15) is a wall time within 1.3× of the ideal; the seed's claim is under
 5 minutes. The machine is shared, so its load average and busy CPU time are recorded beside the
 times. Results go to ``bench/results/influence_llm.json``; the exit status is non-zero when the run
 did not complete with every persona answered (the timing target is recorded, not enforced).
@@ -23,14 +25,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.common import bench_environment, busy_cpu_seconds, start_fake_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "influence_llm.json"
@@ -43,48 +47,11 @@ CONCURRENCY = 25
 TARGET_RATIO = 1.3
 SEED_CLAIM_SECONDS = 300
 AREA = "dallas_tx_city"
-SERVER_MAIN = "from tests.llm.fake_llm_server import main; main()"
-
-
-def _busy_cpu_seconds() -> float:
-    """Seconds the machine's CPUs have spent busy since boot (all cores, from /proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _start_server() -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_MAIN, "--latency", str(LATENCY_S), "--persona"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    url = server.stdout.readline().strip()
-    if not url.startswith("http://"):
-        server.terminate()
-        raise RuntimeError(f"the fake LLM server did not start (printed {url!r})")
-    return server, url
 
 
 def _server_stats(url: str) -> dict:
     with urllib.request.urlopen(f"{url}/_stats") as resp:
         return json.loads(resp.read())
-
-
-def _environment(workdir: Path) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["PERSONALAB_VAR_DIR"] = str(workdir)
-    os.environ["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
-    os.environ["DEBUG"] = "False"  # DEBUG keeps every query in memory
-    os.environ["SECRET_KEY"] = "bench-only-" + uuid.uuid4().hex
-    for name in ("DATABASE_URL", "REDIS_URL", "LLM_REPLAY_ONLY", "RUN_EXECUTOR"):
-        os.environ.pop(name, None)
-    for provider in ("OPENAI", "ANTHROPIC", "COMPATIBLE"):
-        for suffix in ("CONCURRENCY", "RPM", "TPM"):
-            os.environ.pop(f"LLM_{provider}_{suffix}", None)
-    os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
 
 
 def _phase(calls, latency_s: float, concurrency: int) -> dict:
@@ -104,10 +71,36 @@ def _phase(calls, latency_s: float, concurrency: int) -> dict:
     }
 
 
+def _time_the_finishing_step() -> dict[str, float]:
+    """Record (time.time()) when the run's finishing step starts and ends its aggregation of the
+    independent answers (studies.results.run_results_compute) and when it starts the influence
+    step, by wrapping the two names studies.pipeline calls. The gap between the engine's last
+    reply and the first round's first call is then split into its parts."""
+    import studies.pipeline as pipeline
+
+    marks: dict[str, float] = {}
+    aggregate, influence = pipeline.run_results_compute, pipeline.influence_simulation_compute
+
+    def timed_aggregate(**kwargs):
+        marks.setdefault("aggregation_started", time.time())
+        try:
+            return aggregate(**kwargs)
+        finally:
+            marks.setdefault("aggregation_finished", time.time())
+
+    def timed_influence(**kwargs):
+        marks["influence_started"] = time.time()
+        return influence(**kwargs)
+
+    pipeline.run_results_compute = timed_aggregate  # type: ignore[assignment]
+    pipeline.influence_simulation_compute = timed_influence  # type: ignore[assignment]
+    return marks
+
+
 def _worker() -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-influence-llm-"))
-    _environment(workdir)
-    sys.path.insert(0, str(ROOT))
+    bench_environment(workdir)
+    os.environ["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
     import django
 
     django.setup()
@@ -137,7 +130,8 @@ def _worker() -> dict:
         name="bench influence llm",
         include_behavioral_characteristics=True,
     )
-    server, url = _start_server()
+    marks = _time_the_finishing_step()
+    server, url = start_fake_server(LATENCY_S)
     try:
         config = {
             "llm": {"provider": "openai", "model": "gpt-bench", "seed": 3, "base_url": f"{url}/v1"},
@@ -150,7 +144,8 @@ def _worker() -> dict:
             neighbours_shown=NEIGHBOURS_SHOWN,
         )
         load_before = os.getloadavg()
-        busy_before = _busy_cpu_seconds()
+        busy_before = busy_cpu_seconds()
+        own_before = resource.getrusage(resource.RUSAGE_SELF)
         started, started_at = time.perf_counter(), time.time()
         # The inline executor runs the whole run when the service's transaction commits.
         simulation = influence_simulation_start(
@@ -163,7 +158,8 @@ def _worker() -> dict:
             executor="inline",
         )
         wall = time.perf_counter() - started
-        busy = _busy_cpu_seconds() - busy_before
+        busy = busy_cpu_seconds() - busy_before
+        own_after = resource.getrusage(resource.RUSAGE_SELF)
         load_after = os.getloadavg()
         stats = _server_stats(url)
     finally:
@@ -193,12 +189,22 @@ def _worker() -> dict:
             max(c.created_at.timestamp() for c in of) - started_at, 2
         )
 
+    engine_span, deliberation_span = span(engine), span(deliberation)
+    gap = None
+    if engine_span[1] is not None and deliberation_span[0] is not None:
+        gap = round(deliberation_span[0] - engine_span[1], 2)
     timeline = {
         "run_created": since(run.created_at),
         "chunk_started": since(run.started_at),
-        "engine_first_sent_last_reply": span(engine),
-        "deliberation_first_sent_last_reply": span(deliberation),
+        "engine_first_sent_last_reply": engine_span,
+        "deliberation_first_sent_last_reply": deliberation_span,
+        "aggregation_started_finished": [
+            round(marks.get("aggregation_started", started_at) - started_at, 2),
+            round(marks.get("aggregation_finished", started_at) - started_at, 2),
+        ],
+        "influence_step_started": round(marks.get("influence_started", started_at) - started_at, 2),
         "run_finished": since(run.finished_at),
+        "between_engine_and_rounds_seconds": gap,
         "returned": round(wall, 2),
     }
     ideal = sent * LATENCY_S / CONCURRENCY
@@ -259,9 +265,16 @@ def _worker() -> dict:
             "load_average_before": [round(v, 2) for v in load_before],
             "load_average_after": [round(v, 2) for v in load_after],
             "busy_cpu_seconds": round(busy, 2),
+            "bench_process_cpu_seconds": round(
+                own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime,
+                2,
+            ),
             "capacity_cpu_seconds": round(wall * (os.cpu_count() or 1), 2),
-            "note": "busy is every process on the machine (this one, the server, the other "
-            "users'), all cores, from /proc/stat; capacity is wall x cores",
+            "note": "the machine's 2 cores are shared with the other engineers' tests and "
+            "benchmarks, so these figures move with their load: busy is every process on the "
+            "machine (this one, the server, the other users'), all cores, from /proc/stat; "
+            "capacity is wall x cores; bench_process_cpu_seconds is this process alone (the "
+            "engine's and the rounds' threads, the aggregation), from getrusage",
         },
         "database": "SQLite (fresh file), inline executor",
         "problems": problems,

@@ -39,10 +39,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.common import bench_environment
 from tests.stack import start_celery_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,16 +158,7 @@ def _server_round_trip(url: str, tries: int = 20) -> float:
 
 
 def _setup_environment(mode: str, workdir: Path) -> None:
-    os.environ["PERSONALAB_VAR_DIR"] = str(workdir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["DEBUG"] = "False"  # DEBUG keeps every query in memory, which would skew the peak
-    os.environ["SECRET_KEY"] = "bench-only-" + uuid.uuid4().hex
-    for name in ("DATABASE_URL", "REDIS_URL", "LLM_REPLAY_ONLY", "RUN_EXECUTOR"):
-        os.environ.pop(name, None)
-    for provider in ("OPENAI", "ANTHROPIC", "COMPATIBLE"):
-        for suffix in ("CONCURRENCY", "RPM", "TPM"):
-            os.environ.pop(f"LLM_{provider}_{suffix}", None)
-    os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
+    bench_environment(workdir)  # DEBUG off: it keeps every query in memory, skewing the peak
     if mode == "workers":
         import psycopg
         import redis

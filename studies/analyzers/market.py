@@ -1,7 +1,9 @@
 """The market analysis of a study made by the market endpoint: pricing (`pricing`), feature
 preferences (`features`), market segments (`segments`) and the environment of each area — the
 mean social pressures of its personas and how purchase intent goes with them — assembled from the
-run's answers by `MarketAnalyzer`.
+run's answers by `MarketAnalyzer`; with `include_social_conformity` (the default) also
+`multi_agent_effects`, peer influence over the intent answers within each price
+(`studies.influence.market`).
 
 The environment figures are pure functions of a per-persona frame (columns `intent` 0/1, `area`,
 one per social pressure) so a test can recompute them with scipy on the same numbers.
@@ -17,12 +19,15 @@ import pandas as pd
 
 from environment.categories import DIMENSIONS
 from environment.models import Area
+from personas.models import Persona
 from studies.analyzers import features as feature_analysis
 from studies.analyzers import policy
 from studies.analyzers.policy import POINT_BISERIAL, PRESSURES, area_pressures, persona_pressures
 from studies.analyzers.pricing import BUYING, INTENT_OPTIONS, METHOD, pricing_results
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, answers_frame
 from studies.analyzers.segments import segmentation
+from studies.influence.compute import PERSONA_COLUMNS
+from studies.influence.market import market_influence
 from studies.models import Item, MarketAnalysis, Run
 
 #: Intent on the five-point scale, 5 = definitely would buy.
@@ -243,7 +248,7 @@ class MarketAnalyzer(QuestionnaireAnalyzer):
             feature_points(answers, spec, frame["persona_id"].tolist()) if spec.features else None
         )
         include_conformity = spec.request.get("include_social_conformity", True) is not False
-        results["market"] = market_results(
+        market = market_results(
             frame,
             spec=spec,
             points=points,
@@ -251,4 +256,18 @@ class MarketAnalyzer(QuestionnaireAnalyzer):
             pressures=tuple(p for p in PRESSURES if include_conformity or p != "conformity"),
             seed=int(run.seed) % (2**32),
         )
+        if include_conformity:
+            market["multi_agent_effects"] = multi_agent_effects(frame, spec=spec, seed=run.seed)
+        results["market"] = market
         return results
+
+
+def multi_agent_effects(frame: pd.DataFrame, *, spec: MarketAnalysis, seed: int) -> dict:
+    """Peer influence over the purchase-intent answers, per price (studies.influence.market)."""
+    personas = {
+        p["id"]: p
+        for p in Persona.objects.filter(id__in=frame["persona_id"].tolist()).values(
+            *PERSONA_COLUMNS
+        )
+    }
+    return market_influence(frame, personas, prices=spec.prices, seed=int(seed) % (2**32))

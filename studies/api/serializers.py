@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
@@ -180,26 +181,41 @@ class StudySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RunCreateSerializer(serializers.Serializer):
-    study = serializers.IntegerField()
-    population = serializers.IntegerField()
-    backend = ChoiceField(choices=[], default="poll_model")
-    backend_config = serializers.DictField(
-        required=False,
-        default=dict,
-        help_text='For the LLM backend: {"llm": {"provider": "openai"|"anthropic"|"compatible", '
-        '"model": ..., "temperature", "max_tokens", "seed", "base_url"}, "engine": {"depth": '
-        '"shallow"|"standard"|"deep", "consistency_check", "concurrency", "max_attempts", '
-        '"grounding_questions"}}. Keys come from the environment, never from here.',
-    )
-    budget = serializers.DecimalField(
+BACKEND_CONFIG_HELP = (
+    'For the LLM backend: {"llm": {"provider": "openai"|"anthropic"|"compatible", "model": ..., '
+    '"temperature", "max_tokens", "seed", "base_url"}, "engine": {"depth": '
+    '"shallow"|"standard"|"deep", "consistency_check", "concurrency", "max_attempts", '
+    '"grounding_questions"}}. Keys come from the environment, never from here.'
+)
+BUDGET_HELP = "Cost cap in the model's currency: refused above the estimate, stopped at it"
+
+
+def backend_config_field(
+    *, help_text: str = BACKEND_CONFIG_HELP, default: Any = dict
+) -> serializers.DictField:
+    """The `backend_config` of a request that starts a run, for every endpoint that takes one
+    (`default=serializers.empty` when the endpoint must see whether it was given)."""
+    return serializers.DictField(required=False, default=default, help_text=help_text)
+
+
+def budget_field(*, help_text: str = BUDGET_HELP) -> serializers.DecimalField:
+    """The `budget` of a request that starts a run: a cost cap, at least 0.0001, or null."""
+    return serializers.DecimalField(
         max_digits=12,
         decimal_places=4,
         min_value=Decimal("0.0001"),
         required=False,
         allow_null=True,
-        help_text="Cost cap in the model's currency: refused above the estimate, stopped at it",
+        help_text=help_text,
     )
+
+
+class RunCreateSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    population = serializers.IntegerField()
+    backend = ChoiceField(choices=[], default="poll_model")
+    backend_config = backend_config_field()
+    budget = budget_field()
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     chunk_size = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
 

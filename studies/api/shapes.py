@@ -20,6 +20,12 @@ class ShareSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
 
 
+class ShareIntervalSerializer(serializers.Serializer):
+    share = serializers.FloatField(allow_null=True, help_text="null when no persona counts")
+    ci_low = serializers.FloatField(allow_null=True, help_text="95% Wilson score interval")
+    ci_high = serializers.FloatField(allow_null=True)
+
+
 class ProgressSerializer(serializers.Serializer):
     personas_done = serializers.IntegerField()
     personas_total = serializers.IntegerField()

@@ -9,7 +9,12 @@ every persona with ties is shown its own context (the engine's), its own previou
 reasoning, and those of up to `neighbours_shown` of its ties, most influential first, and asked
 again through the gateway (structured output, the response cache, the shared rate limits, the call
 log). All personas of a round read the previous round's answers, so the order in which they are
-asked does not matter. A persona whose call fails (the provider's error after its retries, or a
+asked does not matter, and there is no barrier between rounds: a persona's call of round r goes as
+soon as it and the ties it hears have answered round r − 1 (`_Schedule`), while others still answer
+round r − 1. That only happens when round r is sure to run: in a run without a budget, once a reply
+of round r − 1 changed an answer (so the rounds cannot stop for lack of change) and the run is not
+cancelled. With a budget, round r starts when round r − 1 is complete and its cost is known, as
+below. A persona whose call fails (the provider's error after its retries, or a
 reply that stays invalid) keeps its previous answer; the failure is counted. A persona without ties
 hears nobody and is not asked: it keeps its answer.
 
@@ -18,7 +23,8 @@ Most influential first: the ties who share the most of the homophily attributes 
 same network, so the same seed gives the same prompts.
 
 Costs are added to the run after every round, with the round's calls logged in the same
-transaction. The run's estimate includes the rounds (`deliberation_estimate`, added by
+transaction, on a writer thread of its own so the next round's calls do not wait for the write
+(the budget check of a round waits for it). The run's estimate includes the rounds (`deliberation_estimate`, added by
 `studies.services.run_start` before the budget is checked). Between rounds, a round starts only
 when the budget left covers it at the cost of the round before (the estimate's per round for the
 first), and not when the run was cancelled; progress is reported after every round over the run's
@@ -205,7 +211,6 @@ def deliberate(
         ).values_list("persona_id", "context")
     }
     current = [Statement(chosen[pid], stated[pid]) for pid in persona_ids]
-    history = [[s.answer for s in current]]
     order = neighbour_order(wiring)
     asked = [i for i in range(len(persona_ids)) if len(order[i])]
     asking = _Asking(
@@ -223,36 +228,21 @@ def deliberate(
         max_attempts=parsed.engine.max_attempts,
         prices=PriceBook(config),
     )
-    usage = PersonaResult(narrative_source="llm")
-    failures_by_round: list[int] = []
-    stopped, done_rounds = "", 0
-    next_cost = _estimated_round_cost(run, rounds)
-    for round_number in range(1, rounds + 1):
-        stopped = _why_not_start(run.id, round_number, next_cost)
-        if stopped:
-            break
-        ask = functools.partial(asking.ask, previous=list(current), round_number=round_number)
-        try:
-            replies = _each(ask, asked, parsed.engine.concurrency)
-        except ProviderError as exc:
-            raise LLMError(f"deliberation round {round_number}: {exc}") from exc
-        round_usage = PersonaResult(narrative_source="llm")
-        buffer = CallBuffer()
-        failed = 0
-        for i, value, (result, calls) in replies:
-            buffer.extend(calls)
-            _add(round_usage, result)
-            if value is None:
-                failed += 1
-            else:
-                current[i] = Statement(value.answer, value.reasoning)
-        _store_usage(run.id, round_usage, buffer)
-        _add(usage, round_usage)
-        failures_by_round.append(failed)
-        history.append([s.answer for s in current])
-        done_rounds = round_number
-        if round_usage.cost is not None:
-            next_cost = round_usage.cost
+    budget = Run.objects.values_list("budget", flat=True).get(id=run.id)
+    schedule = _Schedule(
+        first=current,
+        asked=asked,
+        hears=[order[i][:neighbours_shown] for i in range(len(persona_ids))],
+        rounds=rounds,
+    )
+    threaded = parsed.engine.concurrency > 1 and not connection.in_atomic_block
+    writer = _Writer(threaded=threaded)
+    estimated = _estimated_round_cost(run, rounds)
+
+    def store(round_number: int, tally: _Tally) -> None:
+        """The round's calls logged and its cost added, then its progress message (on the
+        writer's thread, while the next round's calls go on)."""
+        _store_usage(run.id, tally.usage, tally.calls)
         progress = Run.objects.values("cost_spent", "personas_done", "personas_total").get(
             id=run.id
         )
@@ -263,9 +253,40 @@ def deliberate(
             cost=None if run.cost_estimate is None else format(progress["cost_spent"], "f"),
             stage={"name": "deliberation", "round": round_number, "rounds": rounds},
         )
-        if history[-1] == history[-2] and not failed and round_number < rounds:
-            stopped = f"nobody changed their answer in round {round_number}"
-            break  # the next round would read the same answers
+
+    def may_open(round_number: int, *, early: bool) -> str:
+        """Why round `round_number` may not start ("" when it may). At the barrier, after the
+        round before is stored, the documented check (cancelled; the budget left against the
+        round before's cost); early (no budget), whether the run was cancelled."""
+        if early:
+            return _why_not_start(run.id, round_number, Decimal("0"))
+        writer.drain()  # the round before's cost is in the run before the budget is read
+        cost = schedule.tallies[round_number - 1].usage.cost if round_number > 1 else None
+        return _why_not_start(run.id, round_number, estimated if cost is None else cost)
+
+    def ask(i: int, round_number: int):
+        return asking.ask(
+            i, previous=schedule.statements[round_number - 1], round_number=round_number
+        )
+
+    try:
+        stopped = _Rounds(
+            schedule=schedule,
+            ask=ask,
+            concurrency=parsed.engine.concurrency if threaded else 1,
+            may_open=may_open,
+            round_done=lambda r: writer.submit(functools.partial(store, r, schedule.tallies[r])),
+            early=budget is None,
+        ).run()
+    finally:
+        writer.close()
+    done_rounds = schedule.complete
+    history = [[s.answer for s in schedule.statements[r]] for r in range(done_rounds + 1)]
+    usage = PersonaResult(narrative_source="llm")
+    for r in range(1, done_rounds + 1):
+        _add(usage, schedule.tallies[r].usage)
+    failures_by_round = [schedule.tallies[r].failed for r in range(1, done_rounds + 1)]
+    current = schedule.statements[done_rounds]
     return Deliberation(
         answers=history,
         reasonings=[s.reasoning for s in current],
@@ -359,49 +380,244 @@ def _estimated_round_cost(run: Run, rounds: int) -> Decimal:
     return Decimal(step["amount"]) / rounds
 
 
-def _each(
-    ask: Callable[[int], tuple[int, Any, Any]], todo: list[int], concurrency: int
-) -> list[tuple[int, Any, Any]]:
-    """`ask` for every persona of `todo`, up to `concurrency` at once on threads of their own
-    (each closing its database connection); in this thread when 1 or inside a transaction."""
-    if concurrency <= 1 or connection.in_atomic_block:
-        return [ask(i) for i in todo]
-    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in todo:
-        pending.put(i)
-    results: list[tuple[int, Any, Any]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
+@dataclass
+class _Tally:
+    """One round's replies so far: how many, changed and failed answers, usage and calls."""
 
-    def work() -> None:
+    replies: int = 0
+    changed: int = 0
+    failed: int = 0
+    usage: PersonaResult = field(default_factory=lambda: PersonaResult(narrative_source="llm"))
+    calls: CallBuffer = field(default_factory=CallBuffer)
+
+
+class _Schedule:
+    """Which calls may go (bookkeeping only, no I/O). Persona i's call of round r reads round
+    r − 1's statements of i and of the ties it hears, so it may go once round r is open and
+    those have answered round r − 1: no barrier waits for personas i does not hear. Every call
+    still reads exactly the round before, as with a barrier between rounds."""
+
+    def __init__(
+        self, *, first: list[Statement], asked: list[int], hears: list[np.ndarray], rounds: int
+    ):
+        self.rounds = rounds
+        self.asked = asked
+        self.first = first
+        self.unasked = set(range(len(first))) - set(asked)
+        # Round r's statement of each persona (None until answered); the unasked keep theirs.
+        self.statements: list[list[Any]] = [list(first)]
+        self.tallies: list[_Tally] = [_Tally()]
+        self.needs = {i: sorted({i, *(int(j) for j in hears[i])}) for i in asked}
+        self.dependents: dict[int, list[int]] = {}
+        for i, needed in self.needs.items():
+            for j in needed:
+                self.dependents.setdefault(j, []).append(i)
+        self.waiting: list[dict[int, int]] = [{}]
+        self.opened = 0  # the last round opened
+        self.complete = 0  # the last round every asked persona has answered
+
+    def open(self, round_number: int) -> list[int]:
+        """Open the next round; the personas whose call of it may go now."""
+        assert round_number == self.opened + 1 <= self.rounds
+        self.opened = round_number
+        before = self.statements[round_number - 1]
+        self.statements.append(
+            [self.first[i] if i in self.unasked else None for i in range(len(before))]
+        )
+        self.tallies.append(_Tally())
+        waiting = {i: sum(before[j] is None for j in self.needs[i]) for i in self.asked}
+        self.waiting.append(waiting)
+        return [i for i in self.asked if waiting[i] == 0]
+
+    def answered(
+        self, i: int, round_number: int, value: Any, result: PersonaResult, calls: CallBuffer
+    ) -> list[int]:
+        """Record persona i's reply in the round (None when its call failed: it keeps its
+        answer); the calls of the next round that may go now."""
+        before = self.statements[round_number - 1][i]
+        statement = before if value is None else Statement(value.answer, value.reasoning)
+        self.statements[round_number][i] = statement
+        tally = self.tallies[round_number]
+        tally.replies += 1
+        tally.failed += value is None
+        tally.changed += statement.answer != before.answer
+        tally.calls.extend(calls)
+        _add(tally.usage, result)
+        if tally.replies == len(self.asked):
+            self.complete = round_number
+        if self.opened <= round_number:
+            return []
+        waiting, ready = self.waiting[round_number + 1], []
+        for d in self.dependents.get(i, ()):
+            waiting[d] -= 1
+            if not waiting[d]:
+                ready.append(d)
+        return ready
+
+
+class _Writer:
+    """Runs the rounds' writes in order on a thread of its own (closing its database
+    connection), so the next round's calls need not wait for them; in the caller's thread when
+    not threaded. Its first error is raised by `drain` or `close`."""
+
+    def __init__(self, *, threaded: bool):
+        self.jobs: queue.Queue[Callable[[], None] | None] | None = None
+        self.errors: list[BaseException] = []
+        if threaded:
+            self.jobs = queue.Queue()
+            self.thread = threading.Thread(target=self._work, name="deliberation-writes")
+            self.thread.start()
+
+    def _work(self) -> None:
+        assert self.jobs is not None
         try:
-            while not errors:
+            while (job := self.jobs.get()) is not None:
                 try:
-                    i = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    outcome = ask(i)
-                except BaseException as exc:  # re-raised in the calling thread
-                    with lock:
-                        errors.append(exc)
-                    return
-                with lock:
-                    results.append(outcome)
+                    if not self.errors:
+                        job()
+                except BaseException as exc:  # raised in the calling thread
+                    self.errors.append(exc)
+                finally:
+                    self.jobs.task_done()
         finally:
             connection.close()
 
-    workers = [
-        threading.Thread(target=work, name=f"deliberation-{n}", daemon=True)
-        for n in range(min(concurrency, len(todo)))
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
-    return sorted(results, key=lambda r: r[0])
+    def submit(self, job: Callable[[], None]) -> None:
+        if self.jobs is None:
+            job()
+        else:
+            self.jobs.put(job)
+
+    def drain(self) -> None:
+        if self.jobs is not None:
+            self.jobs.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.put(None)
+            self.thread.join()
+            self.jobs = None
+        if self.errors:
+            raise self.errors[0]
+
+
+class _Rounds:
+    """Every call of the rounds, up to `concurrency` in flight on threads of their own (each
+    closing its database connection), or one by one in this thread when 1, in round order.
+
+    A round opens when the one before is complete (`may_open(r, early=False)`: cancelled,
+    budget) and it changed an answer or had a failure; with `early` (a run without a budget)
+    as soon as a reply of the round before changed an answer (`may_open(r, early=True)`:
+    cancelled), since the rounds can then no longer stop for lack of change. `round_done(r)`
+    is called once round r is complete. `run` returns why the rounds stopped early ("" if not)
+    and raises a provider's refusal as an LLMError naming the round."""
+
+    def __init__(
+        self,
+        *,
+        schedule: _Schedule,
+        ask: Callable[[int, int], tuple[int, Any, tuple[PersonaResult, CallBuffer]]],
+        concurrency: int,
+        may_open: Callable[..., str],
+        round_done: Callable[[int], None],
+        early: bool,
+    ):
+        self.schedule, self.ask, self.may_open, self.round_done = (
+            schedule, ask, may_open, round_done,
+        )  # fmt: skip
+        self.threads = [
+            threading.Thread(target=self._work, name=f"deliberation-{n}", daemon=True)
+            for n in range(concurrency if concurrency > 1 else 0)
+        ]
+        self.early = early and bool(self.threads)
+        self.todo: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        self.replies: queue.SimpleQueue[tuple[int, int, Any, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        self.in_flight = 0
+        self.stopped = ""
+        self.failure: tuple[int, BaseException] | None = None
+
+    def run(self) -> str:
+        for thread in self.threads:
+            thread.start()
+        try:
+            self._open(1, early=False)
+            while self.in_flight:
+                if self.threads:
+                    i, r, outcome, error = self.replies.get()
+                else:
+                    task = self.todo.get()  # FIFO: round by round
+                    assert task is not None
+                    i, r, outcome, error = self._call(*task)
+                self.in_flight -= 1
+                if self.failure is None and error is not None:
+                    self.failure = (r, error)
+                if self.failure is None:
+                    self._reply(i, r, outcome)
+                # after a failure: let the calls in flight finish, start no more
+        finally:
+            for _ in self.threads:
+                self.todo.put(None)
+            for thread in self.threads:
+                thread.join()
+        if self.failure is not None:
+            r, error = self.failure
+            if isinstance(error, ProviderError):
+                raise LLMError(f"deliberation round {r}: {error}") from error
+            raise error
+        return self.stopped
+
+    def _call(self, i: int, r: int) -> tuple[int, int, Any, BaseException | None]:
+        try:
+            return i, r, self.ask(i, r), None
+        except BaseException as exc:  # re-raised in the calling thread
+            return i, r, None, exc
+
+    def _work(self) -> None:
+        try:
+            while (task := self.todo.get()) is not None:
+                self.replies.put(self._call(*task))
+        finally:
+            connection.close()
+
+    def _submit(self, personas: list[int], r: int) -> None:
+        for i in personas:
+            self.todo.put((i, r))
+            self.in_flight += 1
+
+    def _more(self, r: int) -> bool:
+        """Whether round r + 1 is still to be decided on."""
+        return r < self.schedule.rounds and self.schedule.opened == r and not self.stopped
+
+    def _open(self, r: int, *, early: bool) -> None:
+        self.stopped = self.may_open(r, early=early)
+        if self.stopped:
+            return
+        self._submit(self.schedule.open(r), r)
+        if not self.schedule.asked:  # nobody has ties: the round asks nobody
+            self.schedule.complete = r
+            self._complete(r)
+
+    def _reply(self, i: int, r: int, outcome: Any) -> None:
+        _, value, (result, calls) = outcome
+        self._submit(self.schedule.answered(i, r, value, result, calls), r + 1)
+        if self.early and self._more(r) and self.schedule.tallies[r].changed:
+            self._open(r + 1, early=True)
+        if self.schedule.complete == r:
+            self._complete(r)
+
+    def _complete(self, r: int) -> None:
+        self.round_done(r)
+        if not self._more(r):
+            return
+        tally = self.schedule.tallies[r]
+        if tally.changed or tally.failed:
+            self._open(r + 1, early=False)
+        else:  # the next round would read the same answers
+            self.stopped = f"nobody changed their answer in round {r}"
 
 
 def _add(total: PersonaResult, part: PersonaResult) -> None:

@@ -99,6 +99,7 @@ class Outcome:
     final: np.ndarray  # each persona's probabilities after influence (= initial when off)
     susceptibility: np.ndarray
     degrees: np.ndarray
+    wiring: Wiring | None = None  # the network drawn (None with influence off)
 
 
 def assumptions(params: InfluenceParams) -> dict[str, Any]:
@@ -193,6 +194,7 @@ def influence_simulate(group: Group, params: InfluenceParams) -> Outcome:
         final=dynamics.final,
         susceptibility=wiring.susceptibility,
         degrees=wiring.network.degrees,
+        wiring=wiring,
     )
 
 

@@ -97,12 +97,38 @@ def test_a_market_analysis_runs_end_to_end_and_reports_intent_per_price(
         assert projection["projected_revenue"] == pytest.approx(
             row["price"] * row["intent"] * report["target_market_size"]
         )
-    assert "multi_agent_effects" in {e["field"] for e in report["not_available"]}
+    # Peer influence within each price (include_social_conformity, the seed's default): it
+    # starts from the same answers as the demand curve; tests/studies/test_market_influence.py
+    # recomputes its figures.
+    assert_matches_schema(report, "MarketAnalysisReport")
+    effects = report["multi_agent_effects"]
+    assert "multi_agent_effects" not in {e["field"] for e in report["not_available"]}
+    for row, intent in zip(effects["by_price"], report["purchase_intent_by_price"], strict=True):
+        assert (row["price"], row["n"]) == (intent["price"], intent["n"])
+        assert row["intent_before"]["share"] == pytest.approx(intent["intent"])
+        change = row["intent_after"]["share"] - row["intent_before"]["share"]
+        assert row["group_buying_influence"]["estimate"] == pytest.approx(change)
+    assert effects["overall"]["n"] == sum(r["n"] for r in report["purchase_intent_by_price"])
 
     other = django_user_model.objects.create_user("rival", password="another-long-password")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
     assert client.get(started.json()["analysis_url"]).status_code == 404
+
+
+def test_without_social_conformity_the_peer_effects_are_listed_as_not_requested(
+    api, model_server, run_on_commit
+):
+    body = SEED_MARKET | _llm(model_server) | {
+        "target_areas": ["phoenix_az_city"], "population_size": 4, "seed": 2,
+        "include_social_conformity": False,
+    }  # fmt: skip
+    report = _finished(api, run_on_commit, body)
+    assert "multi_agent_effects" not in report
+    reason = next(
+        e["reason"] for e in report["not_available"] if e["field"] == "multi_agent_effects"
+    )
+    assert reason.startswith("Not requested: include_social_conformity is false")
 
 
 FEATURES = ["Voice control", "Privacy mode", "Energy reports"]

@@ -6,9 +6,16 @@ from django.utils.text import slugify
 
 from studies.models import MarketAnalysis
 
+#: Why `multi_agent_effects` is absent: not asked for, or a run finished before it was computed.
+MULTI_AGENT_NOT_REQUESTED = (
+    "Not requested: include_social_conformity is false, so the purchase-intent answers were "
+    "not put through peer influence. Send include_social_conformity: true (the default)."
+)
+MULTI_AGENT_NOT_COMPUTED = (
+    "Not computed for this run: its results were stored without peer influence (a run finished "
+    "before the market analysis simulated it)."
+)
 NOT_AVAILABLE = {
-    "multi_agent_effects": "Personas answer alone in this analysis; group buying and peer "
-    "recommendation are not simulated, so no figure is given.",
     "environmental_results.<area>.social_influence_factor": "Would be a causal effect of social "
     "influence, which a simulation of each persona in its own area cannot measure.",
     "environmental_results.<area>.reference_group_effect": "Would rate how much reference "
@@ -72,6 +79,17 @@ def market_report(analysis: MarketAnalysis) -> dict:
         "method": market["method"],
         "not_available": [{"field": f, "reason": r} for f, r in NOT_AVAILABLE.items()],
     }
+    if "multi_agent_effects" in market:
+        report["multi_agent_effects"] = market["multi_agent_effects"]
+    else:
+        requested = analysis.request.get("include_social_conformity", True) is not False
+        report["not_available"].insert(
+            0,
+            {
+                "field": "multi_agent_effects",
+                "reason": MULTI_AGENT_NOT_COMPUTED if requested else MULTI_AGENT_NOT_REQUESTED,
+            },
+        )
     environment = market.get("environment")
     if environment is not None:
         pressures = {row["area"]: row["pressures"] for row in environment["by_area"]}

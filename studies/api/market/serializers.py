@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
 from studies.analyzers.features import FORMATS, RANKING
 from studies.analyzers.market import STRENGTH
 from studies.analyzers.segments import K_MAX, K_MIN, STRUCTURE
+from studies.api.serializers import backend_config_field, budget_field
 from studies.api.shapes import (
     AdjustedTestResultSerializer,
     FieldNotAvailableSerializer,
+    IntervalSerializer,
     PressureAssociationSerializer,
     ProgressSerializer,
+    ShareIntervalSerializer,
     TestResultSerializer,
 )
 from studies.backends.registry import BACKENDS
@@ -51,11 +52,8 @@ class MarketAnalysisRequestSerializer(serializers.Serializer):
         required=False, help_text="Who the product is for; personas are drawn within it"
     )
     backend = serializers.ChoiceField(choices=[], default="llm")
-    backend_config = serializers.DictField(required=False, default=dict)
-    budget = serializers.DecimalField(
-        max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), required=False,
-        allow_null=True,
-    )  # fmt: skip
+    backend_config = backend_config_field()
+    budget = budget_field()
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     features = serializers.ListField(
         child=serializers.CharField(max_length=200),
@@ -305,6 +303,79 @@ class MarketSegmentationSerializer(serializers.Serializer):
     )
 
 
+class RecommendationImpactSerializer(ShareIntervalSerializer):
+    n = serializers.IntegerField(
+        help_text="Personas who did not intend to buy and have a tie who did"
+    )
+
+
+class InfluenceEffectsSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Personas")
+    intent_before = ShareIntervalSerializer(
+        help_text="Top-two-box share of the personas' own answers (influence off)"
+    )
+    intent_after = ShareIntervalSerializer(
+        help_text="Mean probability of the top two boxes after Friedkin–Johnsen rounds"
+    )
+    group_buying_influence = IntervalSerializer(
+        help_text="intent_after − intent_before, with a 95% t interval of the mean paired change"
+    )
+    peer_recommendation_impact = RecommendationImpactSerializer(
+        help_text="Among non-buyers with a buying tie: their mean probability of buying after "
+        "influence (0 before)"
+    )
+    average_influence = serializers.FloatField(
+        help_text="Mean total-variation distance a persona's intent distribution moved"
+    )
+    conformity_pressure = serializers.FloatField(
+        help_text="Mean susceptibility × mean disagreement with one's ties before influence"
+    )
+
+
+class PriceInfluenceSerializer(InfluenceEffectsSerializer):
+    condition = serializers.CharField()
+    price = serializers.FloatField()
+    n = serializers.IntegerField(help_text="Personas who saw this price")
+    intent_before = ShareIntervalSerializer(required=False)
+    intent_after = ShareIntervalSerializer(required=False)
+    group_buying_influence = IntervalSerializer(required=False)
+    peer_recommendation_impact = RecommendationImpactSerializer(required=False)
+    average_influence = serializers.FloatField(required=False)
+    conformity_pressure = serializers.FloatField(required=False)
+    social_influence_strength = serializers.FloatField(
+        required=False, help_text="Share of the spread of intent across personas removed"
+    )
+    similarity_clustering = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Newman's assortativity of the most likely answers over the ties, after",
+    )
+    mean_susceptibility = serializers.FloatField(required=False)
+    ties = serializers.IntegerField(required=False)
+    isolated_personas = serializers.IntegerField(required=False)
+    rounds = serializers.IntegerField(required=False, help_text="Friedkin–Johnsen rounds run")
+    converged = serializers.BooleanField(required=False)
+    not_computed = serializers.CharField(
+        required=False, help_text="Why this price has no figures (fewer than two personas)"
+    )
+
+
+class OverallInfluenceSerializer(InfluenceEffectsSerializer):
+    optimal_price_before = serializers.FloatField(help_text="argmax price × intent_before")
+    optimal_price_after = serializers.FloatField(help_text="argmax price × intent_after")
+
+
+class MultiAgentEffectsSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="How every figure is computed")
+    by_price = PriceInfluenceSerializer(many=True, help_text="In price order")
+    overall = OverallInfluenceSerializer(
+        allow_null=True, help_text="Every persona pooled; null when no price had two personas"
+    )
+    assumptions = serializers.DictField(
+        help_text="The model's parameters that are assumptions, not estimates"
+    )
+
+
 class MarketAnalysisReportSerializer(serializers.Serializer):
     analysis_id = serializers.IntegerField()
     scenario_id = serializers.CharField(help_text="mkt_<product>_env_<yyyymmdd>_<analysis id>")
@@ -342,5 +413,12 @@ class MarketAnalysisReportSerializer(serializers.Serializer):
         required=False, help_text="With features: importance shares, ranking and segments"
     )
     market_segmentation = MarketSegmentationSerializer(required=False)
+    multi_agent_effects = MultiAgentEffectsSerializer(
+        required=False,
+        help_text="With include_social_conformity (the default): peer influence over the "
+        "purchase-intent answers within each price — group buying influence, peer "
+        "recommendation impact, average influence and conformity pressure; else listed in "
+        "not_available",
+    )
     method = serializers.CharField(required=False)
     not_available = FieldNotAvailableSerializer(many=True, required=False)

@@ -3,10 +3,9 @@ with the simulation's settings and its extra measures beside it)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
+from studies.api.serializers import backend_config_field, budget_field
 from studies.influence.dynamics import DEFAULT_MAX_ROUNDS, DEFAULT_TOLERANCE
 from studies.influence.network import DEFAULT_HOMOPHILY, DEFAULT_MEAN_DEGREE
 from studies.influence.simulate import (
@@ -79,19 +78,14 @@ class SimulateSerializer(serializers.Serializer):
         "deliberation rounds in which each reads its ties' answers and reasoning and answers "
         "again (costs money)",
     )
-    backend_config = serializers.DictField(
-        required=False,
+    backend_config = backend_config_field(
+        default=serializers.empty,  # given or not: refused with the poll model
         help_text='backend llm: as for runs, {"llm": {"provider", "model", "temperature", '
         '"max_tokens", "seed", "base_url", "key"}, "engine": {"concurrency", "max_attempts", '
         '...}}. base_url must be on the server\'s allow-list; "key" names a key alias the '
         "operator declared, never a key: keys come from the server's environment",
     )
-    budget = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=4,
-        min_value=Decimal("0.0001"),
-        required=False,
-        allow_null=True,
+    budget = budget_field(
         help_text="backend llm: cost cap for the whole simulation (persona engine and "
         "deliberation) in the model's currency; refused above the estimate, and no round "
         "starts that the budget left would not cover",

@@ -1,0 +1,56 @@
+"""What the benchmarks that run the platform in a process of their own share: the environment of
+a throwaway deployment, the machine's busy CPU time, and the local fake LLM server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_SERVER_MAIN = "from tests.llm.fake_llm_server import main; main()"
+
+
+def bench_environment(workdir: Path) -> None:
+    """Settings for a throwaway deployment writing under `workdir`: the local settings without
+    DEBUG (it keeps every query in memory), a fresh secret key, none of the caller's database,
+    Redis, replay, executor or provider rate-limit settings, and a placeholder OpenAI key (the
+    fake server takes any). The caller chooses the database: SQLITE_PATH or DATABASE_URL."""
+    os.environ["PERSONALAB_VAR_DIR"] = str(workdir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["DEBUG"] = "False"
+    os.environ["SECRET_KEY"] = "bench-only-" + uuid.uuid4().hex
+    for name in ("DATABASE_URL", "REDIS_URL", "LLM_REPLAY_ONLY", "RUN_EXECUTOR"):
+        os.environ.pop(name, None)
+    for provider in ("OPENAI", "ANTHROPIC", "COMPATIBLE"):
+        for suffix in ("CONCURRENCY", "RPM", "TPM"):
+            os.environ.pop(f"LLM_{provider}_{suffix}", None)
+    os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def busy_cpu_seconds() -> float:
+    """Seconds the machine's CPUs have spent busy since boot (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def start_fake_server(latency_s: float) -> tuple[subprocess.Popen, str]:
+    """tests/llm/fake_llm_server.py in a process of its own, answering as the stand-in personas
+    after `latency_s`; returns the process and its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", FAKE_SERVER_MAIN, "--latency", str(latency_s), "--persona"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    if not url.startswith("http://"):
+        server.terminate()
+        raise RuntimeError(f"the fake LLM server did not start (printed {url!r})")
+    return server, url
