@@ -17,7 +17,7 @@ from studies.analyzers.numeric import Numeric
 from studies.charts.labels import dimension_label
 from studies.charts.pages import item_charts, market_charts, most_chosen
 from studies.charts.svg import MAP_CLASSES, nice_ticks, state_shapes
-from studies.models import Item
+from studies.models import Item, Run
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import ItemSpec, run_start, study_create
 
@@ -331,3 +331,102 @@ def test_a_comparison_without_two_run_ids_says_how_to_ask(browser):
     response = browser.get("/runs/compare/?a=1")
     assert response.status_code == 400
     assert "/runs/compare/?a=&lt;run id&gt;&amp;b=&lt;run id&gt;" in response.content.decode()
+
+
+def _llm(server) -> dict:
+    return {
+        "backend": "llm",
+        "backend_config": {
+            "llm": {"provider": "openai", "model": "gpt-test", "base_url": server.openai_base_url},
+            "engine": {"concurrency": 1},
+        },
+    }
+
+
+def _page_of(api, browser, run_on_commit, url: str, body: dict) -> tuple[dict, str]:
+    started = run_on_commit(api.post, url, body, format="json")
+    assert started.status_code == 202, started.json()
+    run = Run.objects.get(id=started.json()["run_id"])
+    assert run.status == "completed", run.error_message
+    return run.results, browser.get(f"/runs/{run.id}/").content.decode()
+
+
+def test_policy_support_by_state_is_mapped_and_message_lifts_charted(
+    api, browser, model_server, run_on_commit
+):
+    states = dict(
+        Area.objects.filter(kind="state", state__in=("AZ", "MI")).values_list("id", "fips")
+    )
+    body = {
+        "policy_description": "A half-cent sales tax for more buses",
+        "policy_topic": "transit",
+        "target_areas": sorted(states),
+        "population_size": 24,
+        "seed": 5,
+        "messages": ["Buses cut traffic for everyone.", "The tax costs a family $40 a year."],
+    } | _llm(model_server)
+    results, page = _page_of(
+        api, browser, run_on_commit, "/api/v1/political/analyze-environmental", body
+    )
+    policy = results["policy"]
+    areas = bars(chart(page, **{"data-chart": "bars", "data-dimension": "area", "data-item": ""}))
+    assert [b["group"] for b in areas] == [r["label"] for r in policy["by_area"]]
+    assert [float(b["value"]) for b in areas] == pytest.approx(
+        [r["support"]["share"] for r in policy["by_area"]]
+    )
+    assert [float(b["low"]) for b in areas] == pytest.approx(
+        [r["support"]["ci_low"] for r in policy["by_area"]]
+    )
+    shaded = {
+        p.get("data-fips"): float(p.get("data-value"))
+        for p in chart(page, **{"data-chart": "map", "data-measure": "Support"}).iter(
+            "{http://www.w3.org/2000/svg}path"
+        )
+        if p.get("data-value")
+    }
+    assert shaded == pytest.approx(
+        {states[r["category"]][:2]: r["support"]["share"] for r in policy["by_area"]}
+    )
+    lifts = policy["messages"]["overall"]["lifts"]
+    drawn = bars(chart(page, **{"data-format": "points"}))
+    assert [b["group"] for b in drawn] == [r["condition"] for r in lifts]
+    assert [float(b["value"]) for b in drawn] == pytest.approx([r["lift"] for r in lifts])
+    assert [float(b["high"]) for b in drawn] == pytest.approx([r["ci_high"] for r in lifts])
+
+
+def test_the_market_page_draws_the_demand_and_revenue_curves(
+    api, browser, model_server, run_on_commit
+):
+    body = {
+        "product_name": "Smart Home Assistant",
+        "product_description": "AI-powered home automation device",
+        "price_points": [99.99, 149.99],
+        "target_areas": ["phoenix_az_city"],
+        "population_size": 16,
+        "seed": 2,
+    } | _llm(model_server)
+    results, page = _page_of(
+        api, browser, run_on_commit, "/api/v1/market/analyze-environmental", body
+    )
+    market = results["market"]
+    demand = chart(page, **{"data-chart": "demand"})
+    points = [
+        g for g in demand.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "chart-point"
+    ]
+    assert [float(p.get("data-x")) for p in points] == [
+        r["price"] for r in market["intent_by_price"]
+    ]
+    assert [float(p.get("data-y")) for p in points] == pytest.approx(
+        [r["intent"] for r in market["intent_by_price"]]
+    )
+    assert [float(p.get("data-high")) for p in points] == pytest.approx(
+        [r["ci_high"] for r in market["intent_by_price"]]
+    )
+    revenue = chart(page, **{"data-chart": "revenue"})
+    assert float(revenue.get("data-marked")) == market["optimal_price"]["price"]
+    ys = [
+        float(g.get("data-y"))
+        for g in revenue.iter("{http://www.w3.org/2000/svg}g")
+        if g.get("class") == "chart-point"
+    ]
+    assert ys == pytest.approx([r["revenue_per_person"] for r in market["revenue"]])
