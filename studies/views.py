@@ -106,7 +106,7 @@ def _result_charts(results: dict | None) -> dict:
     return {
         "by_item": item_charts(results, geography),
         "policy": policy_charts(results["policy"], geography) if results.get("policy") else {},
-        "market": market_charts(results["market"]) if results.get("market") else {},
+        "market": market_charts(results["market"], geography) if results.get("market") else {},
     }
 
 

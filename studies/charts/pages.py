@@ -297,15 +297,28 @@ def policy_charts(policy: Mapping, geography: Mapping[str, AreaGeography]) -> di
     return charts
 
 
-def market_charts(market: Mapping) -> dict[str, SafeString]:
-    """The demand curve (intent by price, with intervals) and the revenue curve with the optimal
-    price marked."""
+def market_charts(
+    market: Mapping, geography: Mapping[str, AreaGeography] | None = None
+) -> dict[str, SafeString]:
+    """The demand curve (intent by price, with intervals), the revenue curve with the optimal
+    price marked, and on state-level runs a map of purchase intent by state."""
     rows = market.get("intent_by_price") or []
     if not rows:
         return {}
     best = (market.get("optimal_price") or {}).get("price")
     marked = f"Optimal price ${best:,.2f}" if best is not None else ""
-    return {
+    areas = market.get("by_area") or []
+    extra = {}
+    if geography and all_states([str(r["area"]) for r in areas], geography):
+        extra["map"] = us_state_map(
+            title="Purchase intent by state (all prices)",
+            areas=[
+                MapArea(geography[str(r["area"])].state_fips, r["label"], r["intent"], r["n"])
+                for r in areas
+            ],
+            measure="Purchase intent",
+        )
+    return extra | {
         "demand": curve_chart(
             title="Demand curve: purchase intent (top two boxes) by price, 95% intervals",
             points=[

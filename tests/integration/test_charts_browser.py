@@ -91,7 +91,8 @@ def test_a_state_runs_charts_map_downloads_and_phone_width(browser, embedded_sta
     phone.goto(f"{stack.base_url}/runs/{run['id']}/")
     expect(phone.locator("#results-overall svg")).to_be_visible()
     _no_sideways_scroll(phone)
-    assert phone.locator("#results-overall svg").bounding_box()["width"] <= 390
+    assert phone.locator("#results-overall figure").bounding_box()["width"] <= 390
+    assert phone.locator("#results svg[data-chart=map]").bounding_box()["width"] <= 390
     phone.goto(f"{stack.base_url}{population_url}")
     expect(phone.locator("#population-composition svg").first).to_be_visible()
     _no_sideways_scroll(phone)

@@ -394,14 +394,17 @@ def test_policy_support_by_state_is_mapped_and_message_lifts_charted(
     assert [float(b["high"]) for b in drawn] == pytest.approx([r["ci_high"] for r in lifts])
 
 
-def test_the_market_page_draws_the_demand_and_revenue_curves(
+def test_the_market_page_draws_the_demand_and_revenue_curves_and_maps_intent(
     api, browser, model_server, run_on_commit
 ):
+    states = dict(
+        Area.objects.filter(kind="state", state__in=("AZ", "TX")).values_list("id", "fips")
+    )
     body = {
         "product_name": "Smart Home Assistant",
         "product_description": "AI-powered home automation device",
         "price_points": [99.99, 149.99],
-        "target_areas": ["phoenix_az_city"],
+        "target_areas": sorted(states),
         "population_size": 16,
         "seed": 2,
     } | _llm(model_server)
@@ -430,3 +433,11 @@ def test_the_market_page_draws_the_demand_and_revenue_curves(
         if g.get("class") == "chart-point"
     ]
     assert ys == pytest.approx([r["revenue_per_person"] for r in market["revenue"]])
+    shaded = {
+        p.get("data-fips"): float(p.get("data-value"))
+        for p in chart(page, **{"data-measure": "Purchase intent"}).iter(
+            "{http://www.w3.org/2000/svg}path"
+        )
+        if p.get("data-value")
+    }
+    assert shaded == pytest.approx({states[r["area"]][:2]: r["intent"] for r in market["by_area"]})
