@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from environment.categories import DIMENSIONS
 from environment.models import Area
+from studies.analyzers import stats
 from studies.charts.labels import dimension_label
 from studies.charts.svg import (
     Bar,
@@ -379,9 +380,16 @@ def composition_charts(report: Mapping) -> list[dict]:
     return sections
 
 
+def _effective_n(item: Mapping) -> float:
+    """The sample size the item's share intervals are on: Kish's effective n for weighted
+    answers (as the analyzers use), else the count of answers."""
+    return float((item.get("summary") or {}).get("n_effective") or item.get("n") or 0)
+
+
 def run_comparison(a: Mapping | None, b: Mapping | None) -> dict:
     """Two runs' items side by side: matched by item code (and type), each option's overall share
-    in both with intervals as paired bars, and the difference (b − a). Items only one run has, or
+    in both with intervals as paired bars, and the difference (b − a) with its Newcombe interval
+    (the runs as independent samples, on each item's effective n). Items only one run has, or
     whose options differ, are listed so the page can say so."""
     items_a = {i["code"]: i for i in (a or {}).get("items", [])}
     items_b = {i["code"]: i for i in (b or {}).get("items", [])}
@@ -409,16 +417,24 @@ def run_comparison(a: Mapping | None, b: Mapping | None) -> dict:
                 {"code": code, "reason": "the item's options differ between the runs"}
             )
             continue
+        n_a, n_b = _effective_n(ia), _effective_n(ib)
         rows = []
         for oa in ia["options"]:
             ob = options_b[oa["code"]]
+            difference = (
+                stats.share_difference(ob["share"] * n_b, n_b, oa["share"] * n_a, n_a)
+                if n_a and n_b
+                else {"estimate": None, "ci_low": None, "ci_high": None}
+            )
             rows.append(
                 {
                     "code": oa["code"],
                     "label": oa["label"],
                     "a": oa,
                     "b": ob,
-                    "difference": ob["share"] - oa["share"],
+                    "difference": difference["estimate"],
+                    "difference_ci_low": difference["ci_low"],
+                    "difference_ci_high": difference["ci_high"],
                 }
             )
         paired.append(

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from environment.models import Area
 from personas.services import AreaWeight, population_create
@@ -299,7 +300,12 @@ def test_two_runs_compared_side_by_side_with_the_difference(browser, city_run, s
         [o["share"] for o in b["options"]]
     )
     for oa, ob in zip(a["options"], b["options"], strict=True):
-        assert f"{100 * (ob['share'] - oa['share']):+.1f}" in html
+        # Independently: statsmodels' Newcombe interval on the two runs' counts (unweighted).
+        low, high = confint_proportions_2indep(
+            ob["count"], b["n"], oa["count"], a["n"], method="newcomb", compare="diff"
+        )
+        difference = ob["count"] / b["n"] - oa["count"] / a["n"]
+        assert f"{100 * difference:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})" in html
     assert 'id="compare-mismatch"' not in html
 
 
