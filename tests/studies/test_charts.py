@@ -21,6 +21,8 @@ from studies.charts.svg import MAP_CLASSES, nice_ticks, state_shapes
 from studies.models import Item, Run
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import ItemSpec, run_start, study_create
+from tests.studies.test_llm_item_types import config as llm_config
+from tests.studies.test_llm_item_types import typed_study  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -447,3 +449,61 @@ def test_the_market_page_draws_the_demand_and_revenue_curves_and_maps_intent(
         if p.get("data-value")
     }
     assert shaded == pytest.approx({states[r["area"]][:2]: r["intent"] for r in market["by_area"]})
+
+
+def test_every_item_type_has_its_charts_with_the_analyzers_figures(
+    browser,
+    user,
+    model_server,
+    typed_study,  # noqa: F811 (the fixture imported above)
+    django_capture_on_commit_callbacks,
+):
+    population = population_create(
+        size=8, areas=[AreaWeight("dallas_tx_city")], seed=13, created_by=user
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_start(
+            study=typed_study,
+            population=population,
+            backend="llm",
+            backend_config=llm_config(model_server),
+            seed=1,
+            executor="inline",
+            created_by=user,
+        )
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED, run.error_message
+    response = browser.get(f"/runs/{run.id}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    items = {i["code"]: i for i in run.results["items"]}
+    for code in ("levy", "modes", "trust"):  # shares: overall and by condition
+        overall = bars(chart(page, **{"data-item": code, "data-dimension": "overall"}))
+        assert [float(b["value"]) for b in overall] == pytest.approx(
+            [o["share"] for o in items[code]["options"]]
+        )
+        by_condition = bars(chart(page, **{"data-item": code, "data-dimension": "condition"}))
+        assert [float(b["value"]) for b in by_condition] == pytest.approx(
+            [o["share"] for c in items[code]["conditions"] for o in c["options"]]
+        )
+    ranks = bars(chart(page, **{"data-item": "priorities", "data-dimension": "overall"}))
+    assert [float(b["value"]) for b in ranks] == pytest.approx(
+        [o["mean_rank"] for o in items["priorities"]["options"]]
+    )
+    numeric = [
+        s for s in svgs(page) if s.get("data-chart") == "box" and s.get("data-unit") == "USD"
+    ]
+    summary = items["wtp"]["summary"]
+    medians = [
+        float(g.get("data-median"))
+        for s in numeric
+        if s.get("data-dimension") == "overall"
+        for g in s.iter("{http://www.w3.org/2000/svg}g")
+        if g.get("class") == "chart-box"
+    ]
+    assert medians == pytest.approx([summary["median"]])
+    assert {s.get("data-dimension") for s in numeric} >= {"overall", "condition", "sex"}
+    terms = bars(chart(page, **{"data-item": "why", "data-dimension": "terms"}))
+    assert [float(b["value"]) for b in terms] == pytest.approx(
+        [t["share"] for t in items["why"]["summary"]["terms"]]
+    )
