@@ -369,7 +369,7 @@ def test_policy_support_by_state_is_mapped_and_message_lifts_charted(
         "policy_description": "A half-cent sales tax for more buses",
         "policy_topic": "transit",
         "target_areas": sorted(states),
-        "population_size": 24,
+        "population_size": 12,
         "seed": 5,
         "messages": ["Buses cut traffic for everyone.", "The tax costs a family $40 a year."],
     } | _llm(model_server)
