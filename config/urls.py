@@ -64,5 +64,6 @@ urlpatterns = [
     path("accuracy/", validation_views.accuracy_page, name="accuracy-page"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("personas.urls")),
     path("", include("studies.urls")),
 ]
