@@ -38,20 +38,28 @@ DIMENSION_NAMES = {
 }
 
 
+_EVERY_DIMENSION = Q(**{f"has_{d}": True for d in DIMENSIONS})
+
+
 def area_usability(queryset: QuerySet[Area] | None = None) -> QuerySet[Area]:
     """Areas annotated with `has_<dimension>` for each of the five census dimensions and `usable`
     (all five present): personas are raked to every dimension's marginals, so an area lacking
     one cannot hold a population. The one rule the study form, the area API and
-    `population_create` apply; one correlated EXISTS per dimension, no per-area queries."""
+    `population_create` apply; one correlated EXISTS per dimension, no per-area queries.
+    Narrow it with `area_usable(True/False)`."""
     queryset = Area.objects.all() if queryset is None else queryset
     present = {
         f"has_{d}": Exists(DemographicMarginal.objects.filter(area=OuterRef("pk"), dimension=d))
         for d in DIMENSIONS
     }
-    every = Q(**{name: True for name in present})
     return queryset.annotate(**present).annotate(
-        usable=ExpressionWrapper(every, output_field=BooleanField())
+        usable=ExpressionWrapper(_EVERY_DIMENSION, output_field=BooleanField())
     )
+
+
+def area_usable(usable: bool = True) -> Q:
+    """The filter for `area_usability()`'s areas that can (or cannot) hold a population."""
+    return _EVERY_DIMENSION if usable else ~_EVERY_DIMENSION
 
 
 def area_missing_dimensions(area: Area) -> list[str]:
@@ -76,7 +84,7 @@ def area_list(
 ) -> QuerySet[Area]:
     qs = area_usability()
     if usable is not None:
-        qs = qs.filter(usable=usable)
+        qs = qs.filter(area_usable(usable))
     if search:
         qs = qs.filter(name__icontains=search)
     if state:

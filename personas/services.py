@@ -18,6 +18,7 @@ from environment.selectors import (
     area_missing_dimensions,
     area_unusable_reason,
     area_usability,
+    area_usable,
 )
 from personas.generation import (
     METHOD,
@@ -126,7 +127,7 @@ def population_create(
             fields={"areas": [f"unknown area {u}" for u in unknown]},
         )
     # The rule /api/v1/areas/ reports as `usable` and the study form offers.
-    for area in area_usability(Area.objects.filter(pk__in=ids)).filter(usable=False):
+    for area in area_usability(Area.objects.filter(pk__in=ids)).filter(area_usable(False)):
         absent = area_missing_dimensions(area)
         raise DomainError(
             f"Area {area.pk} cannot hold a population: {area_unusable_reason(area)}. Choose "

@@ -13,7 +13,7 @@ from django.forms.models import ModelChoiceIterator
 from django.utils.html import format_html_join
 
 from environment.models import Area
-from environment.selectors import area_usability
+from environment.selectors import area_usability, area_usable
 from personas.engine.schemas import DEPTHS
 from personas.models import Population
 from personas.selectors import population_list
@@ -39,7 +39,7 @@ AREA_GROUPS = {"state": "States", "county": "Counties", "city": "Cities"}
 
 def usable_areas():
     """Areas a population can be drawn in (the rule /api/v1/areas/ reports as `usable`)."""
-    return area_usability().filter(usable=True).order_by("kind", "state", "name")
+    return area_usability().filter(area_usable(True)).order_by("kind", "state", "name")
 
 
 def offered_questions():
