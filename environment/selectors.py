@@ -6,8 +6,20 @@ import itertools
 from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import F, Max, Prefetch, QuerySet, Window
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Window,
+)
 
+from environment.categories import DIMENSIONS
 from environment.elections import last_presidential_year_before
 from environment.models import (
     Area,
@@ -16,9 +28,63 @@ from environment.models import (
     ElectionResult,
 )
 
+# How a reason names each dimension whose census marginals an area lacks.
+DIMENSION_NAMES = {
+    "age_bracket": "age",
+    "sex": "sex",
+    "race_ethnicity": "race",
+    "education": "education",
+    "income": "income",
+}
 
-def area_list(*, search: str = "", state: str = "", kind: str = "") -> QuerySet[Area]:
-    qs = Area.objects.all()
+
+_EVERY_DIMENSION = Q(**{f"has_{d}": True for d in DIMENSIONS})
+
+
+def area_usability(queryset: QuerySet[Area] | None = None) -> QuerySet[Area]:
+    """Areas annotated with `has_<dimension>` for each of the five census dimensions and `usable`
+    (all five present): personas are raked to every dimension's marginals, so an area lacking
+    one cannot hold a population. The one rule the study form, the area API and
+    `population_create` apply; one correlated EXISTS per dimension, no per-area queries.
+    Narrow it with `area_usable(True/False)`."""
+    queryset = Area.objects.all() if queryset is None else queryset
+    present = {
+        f"has_{d}": Exists(DemographicMarginal.objects.filter(area=OuterRef("pk"), dimension=d))
+        for d in DIMENSIONS
+    }
+    return queryset.annotate(**present).annotate(
+        usable=ExpressionWrapper(_EVERY_DIMENSION, output_field=BooleanField())
+    )
+
+
+def area_usable(usable: bool = True) -> Q:
+    """The filter for `area_usability()`'s areas that can (or cannot) hold a population."""
+    return _EVERY_DIMENSION if usable else ~_EVERY_DIMENSION
+
+
+def area_missing_dimensions(area: Area) -> list[str]:
+    """The dimensions an area from `area_usability` has no marginals for, in DIMENSIONS order."""
+    return [d for d in DIMENSIONS if not getattr(area, f"has_{d}")]
+
+
+def area_unusable_reason(area: Area) -> str | None:
+    """Why an area from `area_usability` cannot hold a population (None when it can)."""
+    missing = area_missing_dimensions(area)
+    if not missing:
+        return None
+    names = "/".join(DIMENSION_NAMES[d] for d in missing)
+    return (
+        f"no {names} marginals for this {area.get_kind_display().lower()}: personas are drawn "
+        "to all five census dimensions (age, sex, race, education, income)"
+    )
+
+
+def area_list(
+    *, search: str = "", state: str = "", kind: str = "", usable: bool | None = None
+) -> QuerySet[Area]:
+    qs = area_usability()
+    if usable is not None:
+        qs = qs.filter(area_usable(usable))
     if search:
         qs = qs.filter(name__icontains=search)
     if state:
@@ -29,7 +95,7 @@ def area_list(*, search: str = "", state: str = "", kind: str = "") -> QuerySet[
 
 
 def area_with_marginals() -> QuerySet[Area]:
-    return Area.objects.prefetch_related(
+    return area_usability().prefetch_related(
         Prefetch("marginals", queryset=DemographicMarginal.objects.order_by("dimension", "id"))
     )
 

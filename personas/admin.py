@@ -52,16 +52,10 @@ def _report_table(comparison: dict):
 
 @admin.register(Population)
 class PopulationAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "name",
-        "size",
-        "seed",
-        "max_deviation_points",
-        "created_at",
-        "created_by",
-    ]
+    list_display = ["id", "name", "size", "max_deviation_points", "created_at", "created_by"]
     list_filter = ["created_at"]
+    list_select_related = ["created_by"]
+    list_per_page = 50
     search_fields = ["name", "areas__area__name"]
     inlines = [PopulationAreaInline]
     readonly_fields = ["method", "constraints", "validation_summary", "validation_report_json"]
@@ -88,20 +82,24 @@ class PopulationAdmin(admin.ModelAdmin):
             _report_table(overall),
         ]
         for area_id, comparison in report.get("areas", {}).items():
+            # Each area's table folded: a population over many areas would run to pages.
             parts.append(
                 format_html(
-                    "<h4>{} — {} personas, seed table: {}</h4>",
+                    "<details><summary>{} — {} personas, seed table: {}</summary>{}</details>",
                     area_id,
                     comparison["personas"],
                     comparison.get("seed_table", ""),
+                    _report_table(comparison),
                 )
             )
-            parts.append(_report_table(comparison))
         return format_html_join("", "{}", ((p,) for p in parts))
 
     @admin.display(description="Validation report (JSON)")
     def validation_report_json(self, obj: Population):
-        return format_html("<pre>{}</pre>", json.dumps(obj.validation_report, indent=2))
+        return format_html(
+            "<details><summary>The report as stored</summary><pre>{}</pre></details>",
+            json.dumps(obj.validation_report, indent=2),
+        )
 
 
 @admin.register(Persona)

@@ -44,6 +44,10 @@ class Population(models.Model):
     def __str__(self) -> str:
         return self.name or f"Population {self.pk}"
 
+    def get_absolute_url(self) -> str:
+        # The population page is personas/urls.py's (its composition against census targets).
+        return f"/populations/{self.pk}/"
+
 
 class PopulationArea(models.Model):
     population = models.ForeignKey(Population, on_delete=models.CASCADE, related_name="areas")

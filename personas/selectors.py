@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from config.ownership import visible_to
-from personas.models import Persona, Population
+from personas.models import Persona, Population, PopulationArea
 
 
 def population_list(*, user) -> QuerySet[Population]:
@@ -68,3 +68,16 @@ def persona_rows(personas) -> list[dict]:
             row.update(p.profile)
         rows.append(row)
     return rows
+
+
+def population_list_summary(*, user, search: str = "") -> QuerySet[Population]:
+    """The populations `user` may see with their areas (one query for all), by name or area."""
+    populations = population_list(user=user).prefetch_related(
+        Prefetch("areas", queryset=PopulationArea.objects.select_related("area"))
+    )
+    if search:
+        matching = PopulationArea.objects.filter(
+            population=OuterRef("pk"), area__name__icontains=search
+        )
+        populations = populations.filter(Q(name__icontains=search) | Q(Exists(matching)))
+    return populations

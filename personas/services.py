@@ -13,7 +13,13 @@ from django.db import transaction
 from config.errors import DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area
-from environment.selectors import area_marginals
+from environment.selectors import (
+    area_marginals,
+    area_missing_dimensions,
+    area_unusable_reason,
+    area_usability,
+    area_usable,
+)
 from personas.generation import (
     METHOD,
     AreaDraw,
@@ -120,16 +126,16 @@ def population_create(
             code="unknown_area",
             fields={"areas": [f"unknown area {u}" for u in unknown]},
         )
+    # The rule /api/v1/areas/ reports as `usable` and the study form offers.
+    for area in area_usability(Area.objects.filter(pk__in=ids)).filter(area_usable(False)):
+        absent = area_missing_dimensions(area)
+        raise DomainError(
+            f"Area {area.pk} cannot hold a population: {area_unusable_reason(area)}. Choose "
+            "another area (/api/v1/areas/?usable=true lists those that can).",
+            code="area_incomplete",
+            fields={"areas": [f"{area.pk} lacks {', '.join(absent)}"]},
+        )
     marginals = area_marginals(area_ids=ids)
-    for area_id in ids:
-        absent = [d for d in DIMENSIONS if d not in marginals[area_id]]
-        if absent:
-            raise DomainError(
-                f"Area {area_id} has no census marginals for {', '.join(absent)}, so personas "
-                "cannot be sampled there; choose another area.",
-                code="area_incomplete",
-                fields={"areas": [f"{area_id} lacks {', '.join(absent)}"]},
-            )
     weights = _resolve_weights(areas, found)
     if seed is None:
         seed = secrets.randbits(63)

@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Tex
 from django.db.models.functions import Cast
 
 from polls.bundled import BundledDataset
-from polls.models import Crosstab, MajorEvent, Option, Poll, Question
+from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Response
 
 SHARE_SUM_TOLERANCE = 0.01
 
@@ -57,6 +57,14 @@ def poll_list(
     # call per poll to find them.
     questions = Prefetch("questions", queryset=Question.objects.only("id", "poll_id"))
     return polls.prefetch_related(questions).order_by("slug")
+
+
+def question_answerable(queryset: QuerySet[Question] | None = None) -> QuerySet[Question]:
+    """The questions the offline backends can answer: those with respondent answers to draw from.
+    A topline-only question (published shares, no respondents) has none, so the poll model and
+    the poll-cell backend refuse an item grounded in it; the study form offers only these."""
+    queryset = Question.objects.all() if queryset is None else queryset
+    return queryset.filter(Exists(Response.objects.filter(question=OuterRef("pk"))))
 
 
 def bundled_datasets_missing(datasets: Iterable[BundledDataset]) -> list[BundledDataset]:

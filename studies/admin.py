@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from config.admin_tables import json_tables
 from studies.models import (
     Answer,
     Condition,
@@ -66,16 +67,10 @@ class ItemOptionInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "title",
-        "kind",
-        "think_aloud",
-        "time_on_task",
-        "created_at",
-        "created_by",
-    ]
+    list_display = ["id", "title", "kind", "created_at", "created_by"]
     list_filter = ["kind", "think_aloud", "time_on_task", "assignment", "depth", "created_at"]
+    list_select_related = ["created_by"]
+    list_per_page = 50
     search_fields = ["title", "description"]
     form = StudyAdminForm
     inlines = [ConditionInline, ItemInline]
@@ -101,37 +96,72 @@ class ItemOptionAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "study",
-        "backend",
-        "status",
-        "personas_done",
-        "personas_failed",
-        "personas_total",
-        "cost_spent",
-        "llm_calls",
-        "cached_calls",
-        "created_at",
-        "finished_at",
-    ]
+    """A run is started and advanced by its services and workers: the admin reads its status,
+    counts and results (as tables) and leads to its page; only the budget is editable."""
+
+    list_display = ["id", "study_title", "backend", "status", "progress", "created_at"]
     list_filter = ["status", "backend", "created_at"]
     search_fields = ["study__title", "error_message"]
     list_select_related = ["study"]
+    list_per_page = 50
     raw_id_fields = ["study", "population", "created_by"]
+    fieldsets = [
+        (None, {"fields": ["study", "population", "backend", "status", "error_message"]}),
+        (
+            "Progress",
+            {
+                "fields": [
+                    "personas_done", "personas_total", "personas_failed", "chunk_size",
+                    "resume_count", "created_at", "started_at", "finished_at", "heartbeat_at",
+                ]
+            },
+        ),
+        ("Results", {"fields": ["results_tables"]}),
+        (
+            "Cost",
+            {
+                "fields": [
+                    "budget", "cost_estimate", "cost_spent", "cost_complete", "llm_calls",
+                    "cached_calls", "input_tokens", "output_tokens",
+                ]
+            },
+        ),
+        (
+            "Set-up",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "seed", "backend_config", "has_participants", "selection", "created_by",
+                ],
+            },
+        ),
+    ]  # fmt: skip
     readonly_fields = [
-        "results",
-        "cost_estimate",
-        "cost_spent",
-        "cost_complete",
-        "llm_calls",
-        "cached_calls",
-        "input_tokens",
-        "output_tokens",
-        "personas_failed",
-        "has_participants",
-        "selection",
-    ]
+        "study", "population", "backend", "status", "error_message", "personas_done",
+        "personas_total", "personas_failed", "chunk_size", "resume_count", "created_at",
+        "started_at", "finished_at", "heartbeat_at", "results_tables", "cost_estimate",
+        "cost_spent", "cost_complete", "llm_calls", "cached_calls", "input_tokens",
+        "output_tokens", "seed", "backend_config", "has_participants", "selection", "created_by",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs start through run_start (the API, the pages, the commands)
+
+    @admin.display(description="study", ordering="study__title")
+    def study_title(self, obj: Run) -> str:
+        title = obj.study.title
+        return title if len(title) <= 48 else f"{title[:47]}…"
+
+    @admin.display(description="personas")
+    def progress(self, obj: Run) -> str:
+        failed = f" ({obj.personas_failed} failed)" if obj.personas_failed else ""
+        return f"{obj.personas_done} / {obj.personas_total}{failed}"
+
+    @admin.display(description="results")
+    def results_tables(self, obj: Run):
+        if not obj.results:
+            return "No results yet (they are stored when the run completes)."
+        return json_tables(obj.results)
 
 
 @admin.register(RunPersona)

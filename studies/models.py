@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 
 class Study(models.Model):
@@ -107,6 +108,9 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("study-page", args=[self.pk])
 
 
 class Condition(models.Model):
@@ -291,6 +295,9 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.study}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run-page", args=[self.pk])
 
     @property
     def is_finished(self) -> bool:

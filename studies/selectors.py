@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -104,3 +104,38 @@ def run_snapshot(*, run_id: int) -> ProgressMessage | None:
         message=run.error_message,
         cost=None if run.cost_estimate is None else format(run.cost_spent, "f"),
     )
+
+
+# --- the pages' lists: searchable, with the counts their rows show ------------------------------
+
+
+def study_list_summary(*, user, search: str = "") -> QuerySet[Study]:
+    """The studies `user` may see with their item and run counts, by title or description."""
+    studies = (
+        study_list(user=user)
+        .prefetch_related(None)
+        .annotate(
+            item_count=Count("items", distinct=True),
+            run_count=Count("runs", distinct=True),
+        )
+    )
+    if search:
+        studies = studies.filter(Q(title__icontains=search) | Q(description__icontains=search))
+    return studies
+
+
+def run_list_search(*, user, search: str = "", status: str = "") -> QuerySet[Run]:
+    """The runs `user` may see, by status and by study title, population name, backend or id."""
+    runs = run_list(user=user)
+    if status:
+        runs = runs.filter(status=status)
+    if search:
+        match = (
+            Q(study__title__icontains=search)
+            | Q(population__name__icontains=search)
+            | Q(backend__icontains=search)
+        )
+        if search.strip().lstrip("#").isdigit():
+            match |= Q(id=int(search.strip().lstrip("#")))
+        runs = runs.filter(match)
+    return runs

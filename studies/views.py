@@ -1,16 +1,20 @@
-"""Server-rendered pages: start a study, watch a run live, read its results."""
+"""Server-rendered pages: start a study, list studies, populations and runs, read a study, watch a
+run live, read its results."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEvent
 from accounts.services import audit_record
 from config.errors import DomainError
 from config.throttles import daily_quota_check
+from personas.selectors import population_list_summary
 from personas.services import AreaWeight, population_create
 from studies.charts.labels import DIMENSION_LABELS
 from studies.charts.pages import (
@@ -21,18 +25,41 @@ from studies.charts.pages import (
     result_area_ids,
     run_comparison,
 )
-from studies.forms import StudyStartForm
-from studies.selectors import run_list, run_snapshot
-from studies.services import ItemSpec, run_estimate, run_start, study_create
+from studies.forms import RunAgainForm, StudyStartForm
+from studies.models import Run
+from studies.selectors import (
+    run_list,
+    run_list_search,
+    run_snapshot,
+    study_list,
+    study_list_summary,
+)
+from studies.services import run_estimate, run_start, study_create
+
+PAGE_SIZE = 25
 
 
 class _Rollback(Exception):
     """Leaves the estimate's study and population behind in no table."""
 
 
+def _audit_start(request: HttpRequest, run: Run) -> None:
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.START,
+        obj=run,
+        via="page",
+        request=request,
+        detail={"backend": run.backend},
+    )
+
+
+# --- the study form (/ and /studies/new/) --------------------------------------------------------
+
+
 @login_required
-def home(request):
-    form = StudyStartForm(request.POST or None)
+def study_new(request):
+    form = StudyStartForm(request.POST or None, user=request.user)
     estimate = None
     if request.method == "POST" and form.is_valid():
         v = form.cleaned_data
@@ -41,25 +68,21 @@ def home(request):
             # All or nothing: a population or run that fails leaves no study or population behind;
             # an estimate builds both to price the run, then rolls them back.
             with transaction.atomic():
+                population = v.get("population")
                 if not estimating:
-                    daily_quota_check(user=request.user, personas=v["size"], runs=1)
+                    daily_quota_check(
+                        user=request.user, personas=0 if population else v["size"], runs=1
+                    )
                 study = study_create(
-                    title=v["title"],
-                    items=[
-                        ItemSpec(
-                            code=v["question"].code,
-                            text=v["question"].text,
-                            poll_question_id=v["question"].id,
-                        )
-                    ],
-                    created_by=request.user,
+                    title=v["title"], items=form.item_specs(), created_by=request.user
                 )
-                population = population_create(
-                    size=v["size"],
-                    areas=[AreaWeight(a.id) for a in v["areas"]],
-                    created_by=request.user,
-                    name=f"{v['title']} population",
-                )
+                if population is None:
+                    population = population_create(
+                        size=v["size"],
+                        areas=[AreaWeight(a.id) for a in v["areas"]],
+                        created_by=request.user,
+                        name=f"{v['title']} population",
+                    )
                 if estimating:
                     estimate = run_estimate(
                         study=study,
@@ -76,14 +99,7 @@ def home(request):
                     budget=v.get("budget"),
                     created_by=request.user,
                 )
-                audit_record(
-                    actor=request.user,
-                    action=AuditEvent.Action.START,
-                    obj=run,
-                    via="page",
-                    request=request,
-                    detail={"backend": run.backend},
-                )
+                _audit_start(request, run)
         except _Rollback:
             pass
         except DomainError as exc:
@@ -92,8 +108,14 @@ def home(request):
             return redirect("run-page", run_id=run.id)
     return render(
         request,
-        "pages/home.html",
-        {"form": form, "runs": run_list(user=request.user)[:20], "estimate": estimate},
+        "pages/study_form.html",
+        {
+            "form": form,
+            "runs": run_list(user=request.user)[:5],
+            "estimate": estimate,
+            "has_populations": form.fields["population"].queryset.exists(),
+        },
+        status=200,
     )
 
 
@@ -108,6 +130,104 @@ def _result_charts(results: dict | None) -> dict:
         "policy": policy_charts(results["policy"], geography) if results.get("policy") else {},
         "market": market_charts(results["market"], geography) if results.get("market") else {},
     }
+
+
+# --- list pages: paged, searchable, each user's own (staff: all) --------------------------------
+
+
+def _paged(request: HttpRequest, queryset) -> dict:
+    """The page of `queryset` the request asks for, and the query string its links keep."""
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    return {"page": page, "q": request.GET.get("q", "").strip(), "kept": kept.urlencode()}
+
+
+@login_required
+def studies_page(request):
+    search = request.GET.get("q", "").strip()
+    return render(
+        request,
+        "pages/studies.html",
+        _paged(request, study_list_summary(user=request.user, search=search)),
+    )
+
+
+@login_required
+def populations_page(request):
+    search = request.GET.get("q", "").strip()
+    return render(
+        request,
+        "pages/populations.html",
+        _paged(request, population_list_summary(user=request.user, search=search)),
+    )
+
+
+@login_required
+def runs_page(request):
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "").strip()
+    context = {"statuses": Run.Status.choices, "status": status, "error": ""}
+    if status and status not in Run.Status.values:
+        context["error"] = (
+            f"There is no run status '{status}'; choose one of: {', '.join(Run.Status.values)}."
+        )
+        context |= _paged(request, Run.objects.none())
+        return render(request, "pages/runs.html", context, status=400)
+    runs = run_list_search(user=request.user, search=search, status=status)
+    return render(request, "pages/runs.html", context | _paged(request, runs))
+
+
+# --- the study page ----------------------------------------------------------------------------
+
+
+@login_required
+def study_page(request, study_id: int):
+    study = get_object_or_404(study_list(user=request.user), id=study_id)
+    return render(
+        request,
+        "pages/study.html",
+        {
+            "study": study,
+            "runs": run_list(user=request.user).filter(study=study),
+            "run_again": RunAgainForm(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def study_run_again(request, study_id: int) -> HttpResponse:
+    """Run the study again on one of the user's populations (offline backends)."""
+    study = get_object_or_404(study_list(user=request.user), id=study_id)
+    form = RunAgainForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            daily_quota_check(user=request.user, personas=0, runs=1)
+            run = run_start(
+                study=study,
+                population=form.cleaned_data["population"],
+                backend=form.cleaned_data["backend"],
+                created_by=request.user,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            _audit_start(request, run)
+            return redirect("run-page", run_id=run.id)
+    return render(
+        request,
+        "pages/study.html",
+        {
+            "study": study,
+            "runs": run_list(user=request.user).filter(study=study),
+            "run_again": form,
+        },
+        status=400,
+    )
+
+
+# --- the run page ------------------------------------------------------------------------------
 
 
 @login_required

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import ChoiceField
 from environment.models import Area, DemographicMarginal
+from environment.selectors import area_unusable_reason
 
 
 class MarginalSerializer(serializers.ModelSerializer):
@@ -12,10 +14,30 @@ class MarginalSerializer(serializers.ModelSerializer):
         fields = ["dimension", "category", "share", "universe", "source", "year"]
 
 
-class AreaListSerializer(serializers.ModelSerializer):
+class AreaUsabilityMixin(serializers.Serializer):
+    """Whether personas can be drawn in the area, and why not (from `area_usability`)."""
+
+    usable = serializers.BooleanField(
+        read_only=True,
+        help_text="The area has census marginals for all five dimensions (age, sex, race, "
+        "education, income), so a population can be drawn there",
+    )
+    unusable_reason = serializers.SerializerMethodField(
+        help_text="Why a population cannot be drawn there; null for a usable area"
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_unusable_reason(self, area: Area) -> str | None:
+        return area_unusable_reason(area)
+
+
+class AreaListSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
     class Meta:
         model = Area
-        fields = ["id", "name", "kind", "state", "state_name", "population", "adult_population"]
+        fields = [
+            "id", "name", "kind", "state", "state_name", "population", "adult_population",
+            "usable", "unusable_reason",
+        ]  # fmt: skip
 
 
 class AreaFilterSerializer(serializers.Serializer):
@@ -27,6 +49,16 @@ class AreaFilterSerializer(serializers.Serializer):
         required=False, allow_blank=True, help_text="USPS state code, e.g. TX"
     )
     kind = ChoiceField(choices=Area.Kind.choices, required=False, allow_blank=True)
+    usable = ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        allow_blank=True,
+        help_text="true: only areas a population can be drawn in; false: only those it cannot "
+        "(each with its unusable_reason)",
+    )
+
+    def validate_usable(self, value: str) -> bool | None:
+        return {"true": True, "false": False}.get(value)
 
     def validate_state(self, value: str) -> str:
         value = value.strip().upper()
@@ -38,14 +70,15 @@ class AreaFilterSerializer(serializers.Serializer):
         return value
 
 
-class AreaDetailSerializer(serializers.ModelSerializer):
+class AreaDetailSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
     marginals = MarginalSerializer(many=True, read_only=True)
 
     class Meta:
         model = Area
         fields = [
             "id", "name", "kind", "state", "state_name", "fips", "population", "adult_population",
-            "county_fips", "county_name", "source", "year", "marginals",
+            "county_fips", "county_name", "source", "year", "usable", "unusable_reason",
+            "marginals",
         ]  # fmt: skip
 
 

@@ -29,6 +29,7 @@ class AreaListView(generics.ListAPIView):
             search=params.get("search", ""),
             state=params.get("state", ""),
             kind=params.get("kind", ""),
+            usable=params.get("usable"),
         )
 
 

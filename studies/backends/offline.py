@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from personas.engine.persona_sheet import profile_doc, structured_narrative
 from personas.engine.results import STRUCTURED_SOURCE
-from polls.models import Response
+from polls.models import Question
+from polls.selectors import question_answerable
 from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
 from studies.models import Item
 
@@ -58,7 +59,7 @@ class OfflineBackend(RespondentBackend):
                     "/api/v1/polls/) or choose another backend."
                 )
                 continue
-            if not Response.objects.filter(question_id=question.id).exists():
+            if not question_answerable(Question.objects.filter(id=question.id)).exists():
                 problems.append(
                     f"Item '{item.code}' is linked to poll question {question.id}, which has no "
                     "respondent answers to draw from."

@@ -74,7 +74,7 @@ def test_sampled_shares_follow_the_area_marginals():
         ({"size": 10, "areas": []}, "at least one area"),
         (
             {"size": 10, "areas": [AreaWeight("the_villages_fl_city")]},
-            "no census marginals for age_bracket",
+            "cannot hold a population: no age/sex marginals for this city",
         ),
     ],
 )

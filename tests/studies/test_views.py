@@ -10,7 +10,7 @@ from tests.conftest import DEMO_AREAS
 
 pytestmark = pytest.mark.django_db
 
-# A city whose census files lack some of the five dimensions (education and income here).
+# A city whose census files lack some of the five dimensions (age and sex here).
 INCOMPLETE_CITY = "the_villages_fl_city"
 
 
