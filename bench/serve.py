@@ -246,11 +246,13 @@ def _load_data() -> list[tuple[str, int]]:
     return clients
 
 
-def _start_server(kind: str, env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+def _start_server(
+    kind: str, env: dict[str, str], port: int, log: Path, app: str
+) -> subprocess.Popen:
     if kind == "uvicorn":
         command = [
             str(BIN / "uvicorn"),
-            "config.asgi:application",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -344,7 +346,7 @@ def _load(wrk: str, port: int, pairs: list[tuple[str, str]], seconds: int, workd
     return summary
 
 
-def measure(kind: str, seconds: int) -> dict:
+def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     env = _setup_environment(workdir)
     import django
@@ -357,7 +359,7 @@ def measure(kind: str, seconds: int) -> dict:
         clients = _load_data()
         load_seconds = time.perf_counter() - started
         port = free_port()
-        server = _start_server(kind, env, port, workdir / "server.log")
+        server = _start_server(kind, env, port, workdir / "server.log", app)
         problems = _check(port, clients)
         endpoints = {
             "environmental_context": [
@@ -424,8 +426,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     parser.add_argument("--seconds", type=int, default=SECONDS)
+    parser.add_argument("--app", default="config.asgi:application", help="the ASGI application")
+    parser.add_argument("--output", type=Path, default=RESULT, help="where the JSON goes")
     args = parser.parse_args()
-    figures = measure(args.server, args.seconds)
+    figures = measure(args.server, args.seconds, args.app)
     result = {
         "benchmark": "serve",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -451,8 +455,8 @@ def main() -> int:
         **figures,
     }
     if args.server == "uvicorn":
-        RESULT.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {RESULT.relative_to(ROOT)}")
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.output}")
     print(json.dumps(result, indent=2))
     return 1 if figures["problems"] else 0
 
