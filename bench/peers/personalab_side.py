@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,15 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
-    _setup(Path(tempfile.mkdtemp(prefix="race-personalab-")))
+    workdir = Path(tempfile.mkdtemp(prefix="race-personalab-"))
+    try:
+        return _race(workdir, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _race(workdir: Path, args: argparse.Namespace) -> int:
+    _setup(workdir)
     _load_reference_data()
     import django
 
