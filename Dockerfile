@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for both compose services: `web` (daphne, the default CMD) and `worker` (celery).
+# One image for both compose services: `web` (uvicorn, the default CMD) and `worker` (celery).
 FROM python:3.11-slim
 
 # PYTHONPATH=/app: `pip install .` also puts the packages into site-packages, but the settings
@@ -55,4 +55,7 @@ RUN SECRET_KEY=collectstatic-build-time-only-key-never-used-at-runtime \
     python manage.py collectstatic --noinput
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# WEB_CONCURRENCY worker processes, one per core (see docker-compose.yml); each keeps a pool of
+# database connections when DATABASE_POOL=true.
+ENV WEB_CONCURRENCY=2
+CMD ["sh", "-c", "exec uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --no-access-log"]

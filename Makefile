@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve worker test test-fast services lint typecheck schema clean bench
+.PHONY: install demo serve worker test test-fast services lint typecheck schema clean bench bench-serve bench-peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,22 @@ bench: install services  ## benchmarks -> bench/results/*.json (poll import, pop
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'personalab_bench'" | grep -q 1 \
 	  || createdb -h 127.0.0.1 -U postgres personalab_bench
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run
+
+bench-serve: install services  ## load test of the two hot read endpoints (uvicorn x 2, PostgreSQL, Redis) -> bench/results/serve.json
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.serve
+
+# The peer (EDSL) lives in a virtual environment of its own: it is not a project dependency.
+PEERS_VENV := bench/peers/.venv
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
+EDSL_VERSION ?= 1.0.9
+
+$(PEERS_STAMP):
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet edsl==$(EDSL_VERSION) openai
+	touch $(PEERS_STAMP)
+
+bench-peers: install $(PEERS_STAMP)  ## EDSL vs Persona Lab, same local server, workload and in-flight limit -> bench/results/peers.json
+	$(BIN)/python -m bench.peers.race $(PEERS_ARGS)
 
 lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import logging
+import uuid
+from collections.abc import Callable, Iterable
 from datetime import date
 
+import redis
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import (
     BooleanField,
     Exists,
@@ -27,6 +32,12 @@ from environment.models import (
     EconomicIndicator,
     ElectionResult,
 )
+
+logger = logging.getLogger(__name__)
+
+# The cache key holding the reference data's version (environment.services.reference_data_changed
+# replaces it); what is derived from areas and their figures is cached under keys that include it.
+REFERENCE_VERSION_KEY = "environment:reference-version"
 
 # How a reason names each dimension whose census marginals an area lacks.
 DIMENSION_NAMES = {
@@ -489,3 +500,37 @@ def _count(value: int | None, area: Area) -> dict | None:
     if value is None:
         return None
     return {"value": value, "year": area.year, "source": area.source}
+
+
+def reference_data_version() -> str:
+    """The current version of the reference data (areas, marginals, elections, economic figures).
+    A cache that lost it (evicted, flushed) gets a new random one, never an earlier value, so an
+    entry derived from older data is never current again."""
+    version = cache.get(REFERENCE_VERSION_KEY)
+    if version is None:
+        cache.add(REFERENCE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(REFERENCE_VERSION_KEY)
+    return version
+
+
+def environmental_context_rendered(*, area_id: str, render: Callable[[dict], bytes]) -> bytes:
+    """`render` of one area's environmental context, kept in the cache until the reference data
+    changes (or ENVIRONMENT_CONTEXT_CACHE_SECONDS pass); raises Area.DoesNotExist. Computed without
+    the cache while the cache is unreachable."""
+    try:
+        # The version is read before the context is computed: a change committed meanwhile leaves
+        # newer data under the older key, never older data under the newer one.
+        key = f"environment:context:{reference_data_version()}:{area_id}"
+        body = cache.get(key)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning(
+            "Environmental context of %s not cached, the cache is unreachable: %s", area_id, exc
+        )
+        return render(environmental_context(area_id=area_id))
+    if body is None:
+        body = render(environmental_context(area_id=area_id))
+        try:
+            cache.set(key, body, settings.ENVIRONMENT_CONTEXT_CACHE_SECONDS)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Environmental context of %s not cached: %s", area_id, exc)
+    return body

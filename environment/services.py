@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.cache import cache
 from django.db import models, transaction
 
 from environment.categories import DIMENSIONS
@@ -22,6 +24,7 @@ from environment.loaders.elections import (
 )
 from environment.loaders.records import AreaRecord, area_slug
 from environment.models import Area, DataGap, DemographicMarginal, EconomicIndicator, ElectionResult
+from environment.selectors import REFERENCE_VERSION_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +117,13 @@ def _note_gaps(record: AreaRecord) -> list[str]:
     return absent
 
 
+def reference_data_changed() -> None:
+    """Retire everything cached from the reference data (every area's environmental context, which
+    also depends on every state's income): called once a change to areas or their figures is
+    committed."""
+    cache.set(REFERENCE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
 def _sync(model: type[models.Model], objs: list, keys: list[str], area_ids: list[str]) -> None:
     """Upsert rows on their natural key and delete this load's areas' rows the files dropped."""
     updates = [
@@ -171,6 +181,8 @@ def area_load_from_files(*, data_dir: Path = DATA_DIR) -> AreaLoadReport:
         _sync(ElectionResult, elections, ["area_id", "year"], ids)
         _sync(EconomicIndicator, indicators, ["area_id", "indicator", "year"], ids)
         _sync(DataGap, gaps, ["area_id", "figure"], ids)
+        # Bulk upserts send no signals (environment.signals covers single saves and deletes).
+        transaction.on_commit(reference_data_changed)
     return AreaLoadReport(
         states=len(states),
         counties=len(counties),

@@ -86,6 +86,17 @@ if DATABASE_URL:
     # 0: close after each request. Under ASGI every sync view runs on a thread of its own, and a
     # persistent connection per thread piles up until PostgreSQL refuses new ones.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    # DATABASE_POOL=true (the web processes in docker-compose.yml): a psycopg connection pool per
+    # process, so a request borrows an open connection instead of opening one (a new PostgreSQL
+    # backend, several milliseconds of CPU, on every request). Off for Celery's prefork workers,
+    # whose children would inherit the parent's pool across fork.
+    if env.bool("DATABASE_POOL", default=False):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=2),
+            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
+        }
 else:
     DATABASES = {
         "default": {
@@ -133,6 +144,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "studies.layers.ThreadSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     RUN_EXECUTOR = env("RUN_EXECUTOR", default="thread")
+# How long the hot read paths keep what they derived in the cache. An area's environmental context
+# is also keyed by the reference data's version (bumped when areas, marginals, elections or
+# economic figures change), and a run's results JSON by a digest of the stored results, so these
+# bound memory, not staleness; except in the embedded default, whose per-process cache does not
+# see a version bumped by another process (manage.py load_areas while the server runs).
+ENVIRONMENT_CONTEXT_CACHE_SECONDS = env.int("ENVIRONMENT_CONTEXT_CACHE_SECONDS", default=600)
+RUN_RESULTS_CACHE_SECONDS = env.int("RUN_RESULTS_CACHE_SECONDS", default=3600)
 # "caller" (studies.dispatch) is for code that works through its own run (the command line); as a
 # server's setting it would leave every run started over the API waiting.
 if RUN_EXECUTOR not in ("celery", "thread", "inline"):

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.cache import cache
+from django.db.models import TextField
+from django.db.models.functions import MD5, Cast
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,7 +39,7 @@ from studies.api.serializers import (
     StudySerializer,
 )
 from studies.exports import answer_table, comparison_table, result_table, run_export_zip
-from studies.models import RunPersona
+from studies.models import Run, RunPersona
 from studies.progress import ChannelsProgressReporter
 from studies.selectors import run_list, run_persona_list, study_list
 from studies.services import (
@@ -44,6 +51,8 @@ from studies.services import (
     run_start,
     study_create,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class StudyListCreateView(generics.ListAPIView):
@@ -174,6 +183,57 @@ class RunCancelView(APIView):
         return Response(RunSerializer(run).data)
 
 
+def _results_not_ready(run_id: int, run_status: str) -> ConflictError:
+    return ConflictError(
+        f"Run {run_id} is {run_status} and has no results yet; poll /api/v1/runs/{run_id}/ "
+        "or watch its WebSocket until it completes.",
+        code="results_not_ready",
+    )
+
+
+def _results_json(*, user, pk: int) -> HttpResponse:
+    """A run's results as JSON bytes, rendered once per version of the stored results and cached
+    under the run id and a digest of them (computed by the database, so a request neither loads
+    nor parses the results): any change to a run's results changes the key. The run is looked up
+    among those `user` may see on every request; another user's run is a 404 as before."""
+    digest = MD5(Cast("results", TextField()))
+    row = (
+        run_list(user=user)
+        .filter(pk=pk)
+        .values_list("id", "status")
+        .annotate(digest=digest)
+        .first()
+    )
+    if row is None:
+        raise Http404
+    run_id, run_status, results_digest = row
+    if results_digest is None:
+        raise _results_not_ready(run_id, run_status)
+    key = f"studies:run-results:{run_id}:{results_digest}"
+    try:
+        body = cache.get(key)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("Results of run %s not cached, the cache is unreachable: %s", run_id, exc)
+        body = None
+    if body is None:
+        # The results and their digest from one row, so the bytes cached match their key.
+        results, results_digest = (
+            Run.objects.filter(pk=run_id).values_list("results", digest.copy()).get()
+        )
+        if results is None:
+            raise _results_not_ready(run_id, run_status)
+        body = JSONRenderer().render(results)
+        try:
+            cache.set(
+                f"studies:run-results:{run_id}:{results_digest}",
+                body,
+                settings.RUN_RESULTS_CACHE_SECONDS,
+            )
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Results of run %s not cached: %s", run_id, exc)
+    return HttpResponse(body, content_type="application/json")
+
+
 class RunResultsView(FileNegotiationMixin, APIView):
     @extend_schema(
         parameters=[
@@ -197,21 +257,17 @@ class RunResultsView(FileNegotiationMixin, APIView):
         """The run's results; as CSV (`?format=csv` or Accept: text/csv), one row per item ×
         group × option × statistic (value and interval), or with `table=comparisons` one row per
         test (condition against control, or across a dimension's groups)."""
-        run = get_object_or_404(run_list(user=request.user), pk=pk)
         file_format = requested_format(
             request.query_params,
             request.headers.get("Accept", ""),
             allowed=("json", "csv"),
             default="json",
         )
-        if run.results is None:
-            raise ConflictError(
-                f"Run {run.id} is {run.status} and has no results yet; poll /api/v1/runs/{run.id}/ "
-                "or watch its WebSocket until it completes.",
-                code="results_not_ready",
-            )
         if file_format == "json":
-            return Response(run.results)
+            return _results_json(user=request.user, pk=pk)
+        run = get_object_or_404(run_list(user=request.user), pk=pk)
+        if run.results is None:
+            raise _results_not_ready(run.id, run.status)
         which = request.query_params.get("table", "summaries")
         tables = {"summaries": result_table, "comparisons": comparison_table}
         if which not in tables:

@@ -64,15 +64,22 @@ def test_compose_has_the_four_services(services: dict[str, Any]) -> None:
     assert {"web", "worker", "postgres", "redis"} <= set(services)
 
 
-def test_web_migrates_then_serves_asgi_with_daphne(services: dict[str, Any]) -> None:
+def test_web_migrates_then_serves_asgi_with_uvicorn_worker_processes(
+    services: dict[str, Any],
+) -> None:
     command = _command_text(services["web"])
     assert "manage.py migrate" in command
-    assert "daphne" in command
-    assert "config.asgi:application" in command
+    assert "uvicorn config.asgi:application" in command
+    # Several processes, one per core by default (the README says how many).
+    assert "--workers $${WEB_CONCURRENCY:-2}" in command
     # Migrations must finish before the server starts answering.
-    assert command.index("migrate") < command.index("daphne")
-    assert services["web"]["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert command.index("migrate") < command.index("uvicorn")
+    environment = services["web"]["environment"]
+    assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert environment["DATABASE_POOL"] == "true"
     assert "8000:8000" in services["web"]["ports"]
+    # The pool is the web processes' alone: prefork workers would inherit it across fork.
+    assert "DATABASE_POOL" not in services["worker"]["environment"]
 
 
 def test_worker_runs_celery(services: dict[str, Any]) -> None:
@@ -205,7 +212,7 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_dockerfile_builds_a_non_root_daphne_image() -> None:
+def test_dockerfile_builds_a_non_root_uvicorn_image() -> None:
     instructions = _dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [arguments for keyword, arguments in instructions if keyword == "RUN"]
@@ -218,8 +225,9 @@ def test_dockerfile_builds_a_non_root_daphne_image() -> None:
     assert keywords.index("USER") < keywords.index("CMD")
 
     cmd = json.loads(dict(instructions)["CMD"])
-    assert cmd[0] == "daphne"
-    assert "0.0.0.0" in cmd and "8000" in cmd and "config.asgi:application" in cmd
+    assert cmd[:2] == ["sh", "-c"]
+    assert cmd[2].startswith("exec uvicorn config.asgi:application")
+    assert "--host 0.0.0.0 --port 8000" in cmd[2] and "--workers ${WEB_CONCURRENCY}" in cmd[2]
 
 
 def test_dockerfile_collectstatic_secret_is_not_baked_in() -> None:
@@ -436,6 +444,7 @@ print(json.dumps({
     "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "executor": settings.RUN_EXECUTOR,
     "conn_max_age": database.get("CONN_MAX_AGE"),
+    "pool": database.get("OPTIONS", {}).get("pool"),
 }))
 """
 
@@ -475,6 +484,15 @@ def test_database_connections_are_not_kept_by_default_under_asgi(tmp_path: Path)
     url = "postgres://postgres@127.0.0.1:5432/postgres"
     assert _backends(tmp_path, DATABASE_URL=url)["conn_max_age"] == 0
     assert _backends(tmp_path, DATABASE_URL=url, CONN_MAX_AGE="30")["conn_max_age"] == 30
+
+
+def test_a_connection_pool_per_process_when_asked(tmp_path: Path) -> None:
+    url = "postgres://postgres@127.0.0.1:5432/postgres"
+    assert _backends(tmp_path, DATABASE_URL=url)["pool"] is None
+    pooled = _backends(tmp_path, DATABASE_URL=url, DATABASE_POOL="true", DATABASE_POOL_MAX="6")
+    assert pooled["pool"] == {"min_size": 2, "max_size": 6, "timeout": 10.0}
+    # The pool keeps the connections; Django's own persistence must stay off.
+    assert pooled["conn_max_age"] == 0
 
 
 # --- /healthz/ --------------------------------------------------------------------------------
