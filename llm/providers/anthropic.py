@@ -37,9 +37,14 @@ def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> anthropi
 def async_client(
     *, base_url: str | None, api_key: str, timeout_s: float
 ) -> anthropic.AsyncAnthropic:
-    """The asyncio client (one per event loop: its connections belong to the loop)."""
+    """The asyncio client (one per event loop: its connections belong to the loop), on the SDK's
+    aiohttp transport (see `llm.providers.openai.async_client`)."""
     return anthropic.AsyncAnthropic(
-        api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+        api_key=api_key,
+        base_url=base_url or None,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=anthropic.DefaultAioHttpClient(timeout=timeout_s),
     )
 
 

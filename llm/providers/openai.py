@@ -26,9 +26,16 @@ def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.O
 
 
 def async_client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.AsyncOpenAI:
-    """The asyncio client (one per event loop: its connections belong to the loop)."""
+    """The asyncio client (one per event loop: its connections belong to the loop), on the SDK's
+    aiohttp transport: the default httpx one cost 1.6 ms of CPU a call at 50 in flight and 2.1 ms
+    at 200 (its pool scans every connection per request), aiohttp 0.9 ms at either (measured on
+    this machine, loaded)."""
     return openai.AsyncOpenAI(
-        api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+        api_key=api_key,
+        base_url=base_url or None,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=openai.DefaultAioHttpClient(timeout=timeout_s),
     )
 
 

@@ -28,7 +28,7 @@ from llm.gateway import (
 from llm.models import CachedResponse, LLMCall
 from llm.ratelimit import AsyncRedisLimiter, LocalLimiter, RateLimits
 from tests.llm.conftest import FAST_RETRY
-from tests.llm.fake_llm_server import error, reply
+from tests.llm.fake_llm_server import error, reply, sleep
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +141,26 @@ def test_429_waits_for_retry_after_on_the_loop(fake_llm):
     assert waited >= 0.4
     rows = list(LLMCall.objects.order_by("transport_try").values_list("status", "http_status"))
     assert rows == [("http_error", 429), ("ok", None)]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_timed_out_try_is_retried_on_the_loop(fake_llm, provider):
+    fake_llm.script(sleep(2.0, then="late"), reply("in time"))
+    config = _config(fake_llm, provider).model_copy(update={"timeout_s": 0.5})
+
+    async def main():
+        async with aio.session():
+            return await acomplete_text(
+                config=config, messages=[{"role": "user", "content": "hi"}], retry=FAST_RETRY
+            )
+
+    started = time.monotonic()
+    result = async_to_sync(main)()
+
+    assert result.text == "in time"
+    assert time.monotonic() - started < 1.9  # the slow try was given up at the timeout
+    statuses = list(LLMCall.objects.order_by("transport_try").values_list("status", flat=True))
+    assert statuses == ["timeout", "ok"]
 
 
 def test_persistent_5xx_gives_up_after_the_policys_tries_and_logs_each(fake_llm):
