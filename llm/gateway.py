@@ -4,6 +4,14 @@
     complete_text(config=..., messages=...) -> TextResult
     estimate_cost(config=..., calls=..., input_tokens_per_call=..., output_tokens_per_call=...)
 
+    await acomplete_structured(...), await acomplete_text(...)   # the same on an event loop
+
+The `a` functions are the platform's main path: a run's chunk makes its calls as tasks of one
+event loop (`llm.aio`), through the SDKs' asyncio clients and the limiters' asyncio faces, with the
+cache read for a turn of the loop's keys in one query. The plain functions serve threads (the
+influence deliberation, the management commands) with the SDKs' blocking clients; both share the
+cache keys, the retry policy, the call-log rows and the limits.
+
 One call = cache lookup → (replay-only check) → rate-limit slot → HTTP request with the gateway's
 retry policy → cache entry → call-log row; the last two are written when the call ends, or held in
 the caller's `CallBuffer` to be written with its own rows (a run writes a batch of personas' calls
@@ -22,6 +30,7 @@ sample index. `LLM_REPLAY_ONLY=1` (or `replay_only=True`) turns a cache miss int
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -30,8 +39,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,7 +50,7 @@ from django.db import connection
 from pydantic import BaseModel, ValidationError
 
 from config import telemetry
-from llm import selectors, services
+from llm import aio, selectors, services
 from llm.costs import cost_of
 from llm.errors import (
     LLMError,
@@ -87,6 +96,8 @@ __all__ = [
     "StructuredOutputError",
     "StructuredResult",
     "TextResult",
+    "acomplete_structured",
+    "acomplete_text",
     "cache_key",
     "complete_structured",
     "complete_text",
@@ -159,6 +170,19 @@ def _buffered(buffer: CallBuffer | None) -> Iterator[CallBuffer]:
         own.flush()  # what was tried is logged, even when the call raises
 
 
+@asynccontextmanager
+async def _abuffered(buffer: CallBuffer | None) -> AsyncIterator[CallBuffer]:
+    if buffer is not None:
+        yield buffer
+        return
+    own = CallBuffer()
+    try:
+        yield own
+    finally:
+        if len(own):
+            await aio.run_db(own.flush)
+
+
 @dataclass(frozen=True)
 class CallContext:
     """Who the call is for; copied onto every call-log row."""
@@ -192,6 +216,12 @@ class PriceBook:
                 provider=self._config.provider, model=self._config.model
             )
             self._loaded = True
+        return self._price
+
+    async def aget(self) -> ModelPrice | None:
+        """`get` from an event loop (the first read goes through the loop's database runner)."""
+        if not self._loaded:
+            await aio.run_db(self.get)
         return self._price
 
 
@@ -343,6 +373,150 @@ def complete_text(
     )
 
 
+async def acomplete_structured(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    schema: type[T],
+    sample_index: int = 0,
+    max_attempts: int = 3,
+    label: str = "",
+    run_id: int | None = None,
+    persona_id: int | None = None,
+    use_cache: bool = True,
+    replay_only: bool | None = None,
+    retry: RetryPolicy | None = None,
+    prices: PriceBook | None = None,
+    buffer: CallBuffer | None = None,
+) -> StructuredResult[T]:
+    """`complete_structured` on an event loop: the same attempts, cache keys, rows and errors.
+
+    Runs in the caller's `llm.aio` session (its clients, cache reader and database runner), or in
+    one of its own for this call."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1.")
+    spec, instruction = _schema_parts(schema)
+    base = _with_schema_instructions(list(messages), instruction)
+    ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
+    prices = prices or PriceBook(config)
+    parameters = config.parameters()
+    retry = retry or RetryPolicy()
+    attempts: list[AttemptUsage] = []
+    reasons: list[str] = []
+    convo = base
+    async with aio.current_or_new() as session, _abuffered(buffer) as calls:
+        await prices.aget()
+        for attempt in range(1, max_attempts + 1):
+            key = cache_key(
+                config=config, messages=convo, sample_index=sample_index, parameters=parameters
+            )
+            with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
+                exchange = await _aexchange(
+                    session,
+                    config=config,
+                    messages=convo,
+                    spec=spec,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    parameters=parameters,
+                    use_cache=use_cache,
+                    replay_only=replay_only,
+                    retry=retry,
+                    calls=calls,
+                )
+                value, error = _parse(exchange.reply.text, schema)
+                usage = _record_reply(
+                    config=config,
+                    messages=convo,
+                    exchange=exchange,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    parameters=parameters,
+                    prices=prices,
+                    error=error,
+                    calls=calls,
+                )
+                _span_usage(span, usage, exchange)
+            attempts.append(usage)
+            if value is not None:
+                price = prices.get()
+                return StructuredResult(
+                    value=value,
+                    text=exchange.reply.text,
+                    attempts=attempts,
+                    currency=price.currency if price else "USD",
+                )
+            reasons.append(f"attempt {attempt}: {error}")
+            convo = [
+                *convo,
+                {"role": "assistant", "content": exchange.reply.text},
+                {"role": "user", "content": _feedback(error or "")},
+            ]
+    raise StructuredOutputError(
+        f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
+        f"attempt(s): " + "; ".join(reasons),
+        reasons=reasons,
+        attempts=attempts,
+    )
+
+
+async def acomplete_text(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    sample_index: int = 0,
+    label: str = "",
+    run_id: int | None = None,
+    persona_id: int | None = None,
+    use_cache: bool = True,
+    replay_only: bool | None = None,
+    retry: RetryPolicy | None = None,
+    buffer: CallBuffer | None = None,
+) -> TextResult:
+    """`complete_text` on an event loop."""
+    convo = list(messages)
+    parameters = {**config.parameters(), "structured_mode": "text"}
+    ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
+    prices = PriceBook(config)
+    key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
+    async with aio.current_or_new() as session, _abuffered(buffer) as calls:
+        await prices.aget()
+        with _call_span(config=config, ctx=ctx, attempt=1) as span:
+            exchange = await _aexchange(
+                session,
+                config=config,
+                messages=convo,
+                spec=None,
+                key=key,
+                ctx=ctx,
+                attempt=1,
+                parameters=parameters,
+                use_cache=use_cache,
+                replay_only=replay_only,
+                retry=retry or RetryPolicy(),
+                calls=calls,
+            )
+            usage = _record_reply(
+                config=config,
+                messages=convo,
+                exchange=exchange,
+                key=key,
+                ctx=ctx,
+                attempt=1,
+                parameters=parameters,
+                prices=prices,
+                error=None,
+                calls=calls,
+            )
+            _span_usage(span, usage, exchange)
+    price = prices.get()
+    return TextResult(
+        text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
+    )
+
+
 def estimate_cost(
     *,
     config: LLMConfig,
@@ -466,11 +640,7 @@ def _exchange(
             latency = int((time.monotonic() - start) * 1000)
             return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
     if _replay_only(replay_only):
-        raise ReplayMissError(
-            f"Replay-only mode: no cached response for this {config.provider}/{config.model} "
-            f"call (key {key[:12]}…). Run once without LLM_REPLAY_ONLY to record it.",
-            cache_key=key,
-        )
+        raise _replay_miss(config, key)
     # Resolved again now: the address a name points to may have changed since the run started.
     check_outbound(base_url=config.base_url, key=config.key)
     api_key = api_key_for(config)
@@ -481,23 +651,18 @@ def _exchange(
 
     def failure_row(*, status: str, http_status: int | None, error: str, latency: int, n: int):
         calls.calls.append(
-            services.llm_call_build(
-                provider=config.provider,
-                model=config.model,
-                base_url=config.base_url or "",
+            _failure_row(
+                config=config,
+                messages=messages,
                 parameters=parameters,
-                messages=list(messages),
+                key=key,
+                ctx=ctx,
+                attempt=attempt,
                 status=status,
                 http_status=http_status,
                 error=error,
-                latency_ms=latency,
-                attempt=attempt,
+                latency=latency,
                 transport_try=n,
-                sample_index=ctx.sample_index,
-                cache_key=key,
-                label=ctx.label,
-                run_id=ctx.run_id,
-                persona_id=ctx.persona_id,
             )
         )
 
@@ -536,12 +701,7 @@ def _exchange(
                 latency=latency,
                 n=n,
             )
-            raise ProviderError(
-                f"{config.provider}/{config.model} refused the request: {exc}",
-                status=LLMCall.Status.HTTP_ERROR,
-                http_status=exc.http_status,
-                tries=n,
-            ) from exc
+            raise _permanent(config, exc, n) from exc
         latency = int((time.monotonic() - start) * 1000)
         if use_cache:
             calls.cache.append(
@@ -551,6 +711,155 @@ def _exchange(
             )
         return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+async def _aexchange(
+    session: aio.Session,
+    *,
+    config: LLMConfig,
+    messages: list[Message],
+    spec: StructuredSpec | None,
+    key: str,
+    ctx: CallContext,
+    attempt: int,
+    parameters: dict[str, Any],
+    use_cache: bool,
+    replay_only: bool | None,
+    retry: RetryPolicy,
+    calls: CallBuffer,
+) -> _Exchange:
+    """`_exchange` on the event loop: the cache through the session's batched reader, the
+    provider through its asyncio client, waits with `asyncio.sleep`."""
+    if use_cache:
+        start = time.monotonic()
+        reply = await session.cache.get(key)
+        if reply is not None:
+            latency = int((time.monotonic() - start) * 1000)
+            return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
+    if _replay_only(replay_only):
+        raise _replay_miss(config, key)
+    await session.check_outbound(config)
+    api_key = api_key_for(config)
+    adapter = adapter_for(config.provider)
+    client = session.client(adapter, config=config, api_key=api_key)
+    limiter = session.limiter(config)
+    seed = _effective_seed(config, ctx.sample_index)
+    estimated = estimate_tokens(messages, config.max_tokens)
+    for n in range(1, retry.max_tries + 1):
+        start = time.monotonic()
+        try:
+            if limiter is None:
+                reply = await adapter.asend(
+                    client=client, config=config, messages=messages, spec=spec, seed=seed
+                )
+            else:
+                async with limiter.aslot(
+                    estimated_tokens=estimated, lease_s=config.timeout_s + 30
+                ) as lease:
+                    start = time.monotonic()  # the wait for a slot is not the provider's latency
+                    reply = await adapter.asend(
+                        client=client, config=config, messages=messages, spec=spec, seed=seed
+                    )
+                    lease.settle(actual_tokens=_tokens_used(reply))
+        except TransientProviderError as exc:
+            latency = int((time.monotonic() - start) * 1000)
+            calls.calls.append(
+                _failure_row(
+                    config=config,
+                    messages=messages,
+                    parameters=parameters,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    status=exc.status,
+                    http_status=exc.http_status,
+                    error=str(exc),
+                    latency=latency,
+                    transport_try=n,
+                )
+            )
+            delay = _retry_delay(exc, tries=n, retry=retry, config=config)
+            logger.info("LLM %s try %d failed (%s); retrying in %.2f s", key[:12], n, exc, delay)
+            await asyncio.sleep(delay)
+            continue
+        except PermanentProviderError as exc:
+            latency = int((time.monotonic() - start) * 1000)
+            calls.calls.append(
+                _failure_row(
+                    config=config,
+                    messages=messages,
+                    parameters=parameters,
+                    key=key,
+                    ctx=ctx,
+                    attempt=attempt,
+                    status=LLMCall.Status.HTTP_ERROR,
+                    http_status=exc.http_status,
+                    error=str(exc),
+                    latency=latency,
+                    transport_try=n,
+                )
+            )
+            raise _permanent(config, exc, n) from exc
+        latency = int((time.monotonic() - start) * 1000)
+        if use_cache:
+            calls.cache.append(
+                services.cached_response_build(
+                    key=key, provider=config.provider, model=config.model, reply=reply
+                )
+            )
+        return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _failure_row(
+    *,
+    config: LLMConfig,
+    messages: list[Message],
+    parameters: dict[str, Any],
+    key: str,
+    ctx: CallContext,
+    attempt: int,
+    status: str,
+    http_status: int | None,
+    error: str,
+    latency: int,
+    transport_try: int,
+) -> LLMCall:
+    return services.llm_call_build(
+        provider=config.provider,
+        model=config.model,
+        base_url=config.base_url or "",
+        parameters=parameters,
+        messages=list(messages),
+        status=status,
+        http_status=http_status,
+        error=error,
+        latency_ms=latency,
+        attempt=attempt,
+        transport_try=transport_try,
+        sample_index=ctx.sample_index,
+        cache_key=key,
+        label=ctx.label,
+        run_id=ctx.run_id,
+        persona_id=ctx.persona_id,
+    )
+
+
+def _replay_miss(config: LLMConfig, key: str) -> ReplayMissError:
+    return ReplayMissError(
+        f"Replay-only mode: no cached response for this {config.provider}/{config.model} "
+        f"call (key {key[:12]}…). Run once without LLM_REPLAY_ONLY to record it.",
+        cache_key=key,
+    )
+
+
+def _permanent(config: LLMConfig, exc: PermanentProviderError, tries: int) -> ProviderError:
+    return ProviderError(
+        f"{config.provider}/{config.model} refused the request: {exc}",
+        status=LLMCall.Status.HTTP_ERROR,
+        http_status=exc.http_status,
+        tries=tries,
+    )
 
 
 def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):

@@ -58,6 +58,43 @@ def cached_response_get(*, key: str) -> ProviderReply | None:
     )
 
 
+# Keys per query: under SQLite's smallest limit on bound parameters (999 before 3.32).
+CACHE_KEYS_PER_QUERY = 900
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_lookup_sql(vendor: str, count: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(_column(name))
+        for name in ("key", "response_text", "input_tokens", "output_tokens", "finish_reason")
+    )
+    marks = ", ".join(["%s"] * count)
+    return (
+        f"SELECT {columns} FROM {quote(CachedResponse._meta.db_table)} "
+        f"WHERE {quote(_column('key'))} IN ({marks})"
+    )
+
+
+def cached_responses_get(*, keys: list[str]) -> dict[str, ProviderReply]:
+    """The stored replies to the requests with these keys (absent keys are left out): one query
+    for a batch of calls instead of one each."""
+    found: dict[str, ProviderReply] = {}
+    unique = list(dict.fromkeys(keys))
+    with connection.cursor() as cursor:
+        for start in range(0, len(unique), CACHE_KEYS_PER_QUERY):
+            part = unique[start : start + CACHE_KEYS_PER_QUERY]
+            cursor.execute(_bulk_lookup_sql(connection.vendor, len(part)), part)
+            for key, text, input_tokens, output_tokens, finish_reason in cursor.fetchall():
+                found[key] = ProviderReply(
+                    text=text,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    finish_reason=finish_reason,
+                )
+    return found
+
+
 def llm_call_list(*, run_id: int | None = None, persona_id: int | None = None) -> QuerySet[LLMCall]:
     qs = LLMCall.objects.all()
     if run_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +59,7 @@ def llm_call_build(
     model: str,
     base_url: str,
     parameters: dict[str, Any],
-    messages: list[dict[str, str]],
+    messages: Sequence[Mapping[str, object]],
     status: str,
     cache_key: str,
     response_text: str = "",
@@ -83,7 +84,7 @@ def llm_call_build(
         model=model,
         base_url=base_url,
         parameters=parameters,
-        messages=messages,
+        messages=list(messages),
         response_text=response_text,
         parsed_ok=parsed_ok,
         status=status,

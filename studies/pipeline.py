@@ -22,6 +22,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from config.bulk import bulk_insert
+from llm.aio import results_on_loop
 from personas.models import Persona
 from studies.backends.base import PersonaResult, RespondentBackend
 from studies.backends.registry import BACKENDS
@@ -141,10 +142,14 @@ def _persona_results(
     *,
     dropped: list[PersonaResult] | None = None,
 ) -> Generator[tuple[Persona, PersonaResult], None, None]:
-    """(persona, result) as each finishes; up to backend.concurrency at once on threads. When the
+    """(persona, result) as each finishes; up to backend.concurrency at once, as tasks of one event
+    loop for a backend that answers asynchronously (the LLM backend), else on threads. When the
     consumer stops early, the results of personas still in flight go to `dropped`."""
     concurrency = max(1, backend.concurrency)
-    if concurrency == 1:
+    answer_async = getattr(backend, "aanswer_persona", None)
+    if answer_async is not None:
+        yield from results_on_loop(answer_async, personas, concurrency=concurrency, dropped=dropped)
+    elif concurrency == 1:
         for persona in personas:
             yield persona, backend.answer_persona(persona)
     else:

@@ -34,10 +34,26 @@ def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> anthropi
     )
 
 
+def async_client(
+    *, base_url: str | None, api_key: str, timeout_s: float
+) -> anthropic.AsyncAnthropic:
+    """The asyncio client (one per event loop: its connections belong to the loop), on the SDK's
+    aiohttp transport (see `llm.providers.openai.async_client`)."""
+    return anthropic.AsyncAnthropic(
+        api_key=api_key,
+        base_url=base_url or None,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=anthropic.DefaultAioHttpClient(timeout=timeout_s),
+    )
+
+
 _POOL = ClientPool(_client)
 
 
 class AnthropicMessagesAdapter:
+    async_client = staticmethod(async_client)
+
     def request_kwargs(
         self,
         *,
@@ -83,41 +99,69 @@ class AnthropicMessagesAdapter:
         kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
         try:
             resp = client.messages.create(**kwargs)
-        except anthropic.APITimeoutError as exc:
-            raise TransientProviderError(
-                f"No answer within {config.timeout_s:g} s.",
-                status="timeout",
-                http_status=None,
-                retry_after=None,
-            ) from exc
-        except anthropic.APIConnectionError as exc:
-            raise TransientProviderError(
-                f"Connection failed: {exc}", status="http_error", http_status=None, retry_after=None
-            ) from exc
-        except anthropic.APIStatusError as exc:
-            message = f"HTTP {exc.status_code}: {exc.api_message or exc.message}"
-            if exc.status_code in RETRYABLE_STATUSES:
-                raise TransientProviderError(
-                    message,
-                    status="http_error",
-                    http_status=exc.status_code,
-                    retry_after=retry_after_seconds(exc.response.headers),
-                ) from exc
-            raise PermanentProviderError(message, http_status=exc.status_code) from exc
         except anthropic.AnthropicError as exc:
-            raise PermanentProviderError(f"Unreadable response: {exc}", http_status=None) from exc
-        text = ""
-        for block in resp.content:
-            if block.type == "tool_use" and block.name == TOOL_NAME:
-                text = json.dumps(block.input, ensure_ascii=False)
-                break
-        else:
-            text = "".join(block.text for block in resp.content if block.type == "text")
-        usage = resp.usage
-        return ProviderReply(
-            text=text,
-            input_tokens=usage.input_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            finish_reason=resp.stop_reason or "",
-            request_id=resp.id or "",
+            raise _classified(exc, config) from exc
+        return _reply(resp)
+
+    async def asend(
+        self,
+        *,
+        client: anthropic.AsyncAnthropic,
+        config: LLMConfig,
+        messages: list[Message],
+        spec: StructuredSpec | None,
+        seed: int | None,
+    ) -> ProviderReply:
+        """`send` on an event loop, through the caller's `AsyncAnthropic` client."""
+        kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        try:
+            resp = await client.messages.create(**kwargs)
+        except anthropic.AnthropicError as exc:
+            raise _classified(exc, config) from exc
+        return _reply(resp)
+
+
+def _classified(
+    exc: anthropic.AnthropicError, config: LLMConfig
+) -> TransientProviderError | PermanentProviderError:
+    """The gateway's view of an SDK error: worth retrying or not."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return TransientProviderError(
+            f"No answer within {config.timeout_s:g} s.",
+            status="timeout",
+            http_status=None,
+            retry_after=None,
         )
+    if isinstance(exc, anthropic.APIConnectionError):
+        return TransientProviderError(
+            f"Connection failed: {exc}", status="http_error", http_status=None, retry_after=None
+        )
+    if isinstance(exc, anthropic.APIStatusError):
+        message = f"HTTP {exc.status_code}: {exc.api_message or exc.message}"
+        if exc.status_code in RETRYABLE_STATUSES:
+            return TransientProviderError(
+                message,
+                status="http_error",
+                http_status=exc.status_code,
+                retry_after=retry_after_seconds(exc.response.headers),
+            )
+        return PermanentProviderError(message, http_status=exc.status_code)
+    return PermanentProviderError(f"Unreadable response: {exc}", http_status=None)
+
+
+def _reply(resp: Any) -> ProviderReply:
+    text = ""
+    for block in resp.content:
+        if block.type == "tool_use" and block.name == TOOL_NAME:
+            text = json.dumps(block.input, ensure_ascii=False)
+            break
+    else:
+        text = "".join(block.text for block in resp.content if block.type == "text")
+    usage = resp.usage
+    return ProviderReply(
+        text=text,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        finish_reason=resp.stop_reason or "",
+        request_id=resp.id or "",
+    )

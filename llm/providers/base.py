@@ -64,6 +64,20 @@ class ProviderAdapter(Protocol):
         seed: int | None,
     ) -> ProviderReply: ...
 
+    async def asend(
+        self,
+        *,
+        client: Any,
+        config: LLMConfig,
+        messages: list[Message],
+        spec: StructuredSpec | None,
+        seed: int | None,
+    ) -> ProviderReply: ...
+
+    def async_client(self, *, base_url: str | None, api_key: str, timeout_s: float) -> Any:
+        """A new asyncio SDK client (the caller owns it, and closes it with its event loop)."""
+        ...
+
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """`retry-after-ms`, or `Retry-After` as seconds or as an HTTP date; None when absent/garbled."""

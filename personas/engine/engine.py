@@ -8,10 +8,13 @@ of episodes, and the valence mix, of seed 004's table for the persona's proficie
 persona's assigned condition (its stimulus and item wordings).
 
 One `PersonaEngine` serves a whole run (it holds the study, the templates, the poll grounding and
-the area contexts, all read once) and `run(persona)` takes one persona through the steps. It is
-safe to call from many threads at once: everything it shares is read-only after construction
-except the area-context cache and the poll grounding (loaded when first needed), each filled under
-a lock.
+the area contexts, all read once) and `arun(persona)` takes one persona through the steps as a task
+of the chunk's event loop (`llm.aio`): its model calls go through the gateway's asyncio path, and
+what it reads from the database (an area's context, the poll grounding, the first time each is
+needed) goes through the loop's database runner, never on the loop's thread. `run(persona)` is the
+same for a caller without a loop (a loop of its own for that persona). Everything the engine shares
+is read-only after construction except the area-context cache and the poll grounding, each filled
+under a lock.
 
 A step whose answers stay invalid after the gateway's fed-back retries, or whose provider gives up,
 fails that persona (with the step and the reason) and the run goes on; a missing API key or a
@@ -24,15 +27,17 @@ import logging
 import threading
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.template import Context
 from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError
 
 from environment.selectors import environmental_context
+from llm import aio
 from llm.errors import ProviderError, StructuredOutputError
-from llm.gateway import CallBuffer, PriceBook, complete_structured
-from llm.types import LLMConfig, StructuredResult
+from llm.gateway import CallBuffer, PriceBook, acomplete_structured
+from llm.types import LLMConfig, Message, StructuredResult
 from personas.awareness import PersonaView, generate_llm_prompt_context
 from personas.engine.episodes import (
     NEUTRAL_BAND,
@@ -212,6 +217,8 @@ class PersonaEngine:
         # Read once for the run: every call of it is costed at the same price, and a price query
         # per call was a measurable share of the CPU 50 threads share.
         self.prices = PriceBook(config)
+        if not for_estimate:
+            self.prices.get()  # here, not by the first of a chunk's many concurrent calls
         # The system prompt sees only the study, so it is the same for every call of the run.
         self._system = self._render("system")
 
@@ -249,12 +256,14 @@ class PersonaEngine:
                 self._sized_grounding = self._new_grounding(load_answers=False)
         return self._sized_grounding.sized_text(persona)
 
-    def _grounding_text(self, persona: Any) -> str:
+    async def _agrounding_text(self, persona: Any) -> str:
         """The persona's poll grounding (the polls' answers are loaded once, when first needed if
         no background load is under way)."""
         if not self.options.grounding_questions:
             return ""
-        grounding = self._grounding or self._load_grounding()
+        grounding = self._grounding
+        if grounding is None:
+            grounding = await aio.run_db(self._load_grounding)
         return grounding.text(persona)
 
     def _render(self, name: str, condition: Any = None, **values: Any) -> str:
@@ -272,7 +281,7 @@ class PersonaEngine:
         }
         return self.templates[name].render(Context({**base, **values})).strip()
 
-    def _messages(self, name: str, condition: Any = None, **values: Any) -> list[dict]:
+    def _messages(self, name: str, condition: Any = None, **values: Any) -> list[Message]:
         return [
             {"role": "system", "content": self._system},
             {"role": "user", "content": self._render(name, condition, **values)},
@@ -291,13 +300,25 @@ class PersonaEngine:
             "neutral_band": NEUTRAL_BAND,
         }
 
-    def _environment(self, persona: Any) -> str:
+    def _area_context(self, area_id: str) -> dict:
         with self._lock:
-            context = self._areas.get(persona.area_id)
+            context = self._areas.get(area_id)
         if context is None:
-            context = environmental_context(area_id=persona.area_id)
+            context = environmental_context(area_id=area_id)
             with self._lock:
-                self._areas[persona.area_id] = context
+                self._areas[area_id] = context
+        return context
+
+    async def _aenvironment(self, persona: Any) -> str:
+        context = self._areas.get(persona.area_id)
+        if context is None:
+            context = await aio.run_db(self._area_context, persona.area_id)
+        return self._environment_text(persona, context)
+
+    def _environment(self, persona: Any) -> str:
+        return self._environment_text(persona, self._area_context(persona.area_id))
+
+    def _environment_text(self, persona: Any, context: dict) -> str:
         return generate_llm_prompt_context(
             PersonaView.from_persona(persona),
             context,
@@ -318,11 +339,11 @@ class PersonaEngine:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _call(
+    async def _call(
         self,
         step: str,
         persona: Any,
-        messages: list[dict],
+        messages: list[Message],
         schema,
         result: PersonaResult,
         calls: CallBuffer,
@@ -330,7 +351,7 @@ class PersonaEngine:
         max_tokens: int,
     ):
         try:
-            structured: StructuredResult = complete_structured(
+            structured: StructuredResult = await acomplete_structured(
                 config=self._config_with(max_tokens),
                 messages=messages,
                 schema=schema,
@@ -351,9 +372,9 @@ class PersonaEngine:
         result.add_usage(structured.attempts)
         return structured.value
 
-    def run(self, persona: Any, *, condition: Any = None) -> PersonaResult:
+    async def arun(self, persona: Any, *, condition: Any = None) -> PersonaResult:
         """Take one persona, assigned to `condition` (a study `Condition`, or None), through the
-        steps.
+        steps, on the caller's event loop.
 
         Its call-log rows and cache entries come back unwritten in `result.calls`, for the caller
         to write with the persona's record (`CallBuffer.flush()`), so a persona costs one write
@@ -362,19 +383,23 @@ class PersonaEngine:
         """
         calls = CallBuffer()
         try:
-            result = self._run(persona, condition, calls)
+            result = await self._run(persona, condition, calls)
         except BaseException:
-            calls.flush()
+            await aio.run_db(calls.flush)
             raise
         result.calls = calls
         return result
 
-    def _run(self, persona: Any, condition: Any, calls: CallBuffer) -> PersonaResult:
+    def run(self, persona: Any, *, condition: Any = None) -> PersonaResult:
+        """`arun` for a caller without an event loop (one for this persona)."""
+        return async_to_sync(self.arun)(persona, condition=condition)
+
+    async def _run(self, persona: Any, condition: Any, calls: CallBuffer) -> PersonaResult:
         doc = profile_doc(persona)
         result = PersonaResult(narrative_source="llm", profile=doc.model_dump(mode="json"))
         try:
-            environment = self._environment(persona)
-            analysis = self._call(
+            environment = await self._aenvironment(persona)
+            analysis = await self._call(
                 "analyze",
                 persona,
                 self._messages("analyze", condition, profile_text=describe(doc)),
@@ -391,7 +416,7 @@ class PersonaEngine:
                 context = PersonaContext.model_validate(pool_context)
                 result.narrative_source = "pool"
             else:
-                context = self._call(
+                context = await self._call(
                     "context",
                     persona,
                     self._messages(
@@ -405,7 +430,7 @@ class PersonaEngine:
             result.context = context.model_dump(mode="json")
             context_text = context_as_text(context)
             if self.options.consistency_check:
-                report = self._call(
+                report = await self._call(
                     "consistency",
                     persona,
                     self._messages(
@@ -426,7 +451,7 @@ class PersonaEngine:
                 )
             except ValueError as exc:  # a proficiency no level of the table has
                 raise _StepFailed("experience", str(exc)) from exc
-            experience = self._call(
+            experience = await self._call(
                 "experience",
                 persona,
                 self._messages(
@@ -448,7 +473,7 @@ class PersonaEngine:
                 ),
             )
             result.experience = experience.model_dump(mode="json")
-            participation = self._call(
+            participation = await self._call(
                 "participation",
                 persona,
                 self._messages(
@@ -458,7 +483,7 @@ class PersonaEngine:
                     context_text=context_text,
                     experience_text=experience_as_text(result.experience),
                     environment=environment,
-                    grounding=self._grounding_text(persona),
+                    grounding=await self._agrounding_text(persona),
                 ),
                 self.participation_schema,
                 result,

@@ -101,8 +101,9 @@ class LLMBackend(RespondentBackend):
 
     @classmethod
     def default_chunk_size(cls, config: dict) -> int | None:
-        """Four rounds of the engine's threads per chunk: at a few seconds a call, a chunk takes
-        about a minute, far inside the task time limit, and a lost chunk costs little to redo."""
+        """Four rounds of the engine's concurrency per chunk: at a few seconds a call, a chunk
+        takes about a minute, far inside the task time limit, and a lost chunk costs little to
+        redo."""
         try:
             return CHUNK_ROUNDS * parse_config(config).engine.concurrency
         except BackendConfigError:
@@ -151,3 +152,7 @@ class LLMBackend(RespondentBackend):
 
     def answer_persona(self, persona: Persona) -> PersonaResult:
         return self.engine.run(persona, condition=self.condition_for(persona))
+
+    async def aanswer_persona(self, persona: Persona) -> PersonaResult:
+        """`answer_persona` as a task of the chunk's event loop (`llm.aio.results_on_loop`)."""
+        return await self.engine.arun(persona, condition=self.condition_for(persona))

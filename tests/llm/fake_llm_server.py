@@ -58,6 +58,12 @@ class RecordedRequest:
     received_at: float
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: hundreds of clients connecting at once
+    # (an event loop's calls) overflowed it, and each dropped connection waited a second to retry.
+    request_queue_size = 512
+
+
 class FakeLLMServer:
     def __init__(
         self,
@@ -83,7 +89,7 @@ class FakeLLMServer:
         self.handling_seconds = 0.0
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
