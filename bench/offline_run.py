@@ -129,7 +129,11 @@ def _worker(size: int, database: str) -> dict:
     user, _ = get_user_model().objects.get_or_create(username="bench-offline")
     question = Question.objects.filter(poll__slug="cces-2018-abortion").first()
     population = population_create(
-        size=size, areas=[AreaWeight(a) for a in AREAS], seed=20240601, name="bench", created_by=user
+        size=size,
+        areas=[AreaWeight(a) for a in AREAS],
+        seed=20240601,
+        name="bench",
+        created_by=user,
     )
     study = study_create(
         created_by=user,
@@ -206,7 +210,11 @@ def main(size: int = SIZE) -> dict:
     runs = []
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-offline-") as tmp:
-        env = {"SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"), "DATABASE_URL": "", "DEBUG": "False"}
+        env = {
+            "SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"),
+            "DATABASE_URL": "",
+            "DEBUG": "False",
+        }
         runs.append(_run(size, "sqlite", env))
     print(json.dumps(runs[-1]), flush=True)
     postgres = os.environ.get("BENCH_DATABASE_URL")

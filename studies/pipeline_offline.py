@@ -36,6 +36,10 @@ from studies.progress import Reporter
 
 # Personas per write transaction (and progress message): large, since a row costs microseconds.
 WRITE_BATCH = 5_000
+# The answer fields written per row, in the order of the rows' values.
+ANSWER_FIELDS = (
+    "run", "persona", "item", "option", "condition", "reasoning", "probabilities", "weight"
+)  # fmt: skip
 # Profile columns the frame carries (PROFILE_COLUMNS of the poll model, `state` from the area).
 _PROFILE = ("sex", "race_ethnicity", "education", "income", "age")
 
@@ -159,7 +163,7 @@ def _write(
     answer_constants = {"text": "", "think_aloud": "", "created_at": now}
     record_constants = {
         "run": run.id,
-        "status": RunPersona.Status.OK,
+        "status": RunPersona.Status.OK.value,
         "failed_step": "",
         "failure": "",
         "narrative_source": STRUCTURED_SOURCE,
@@ -182,8 +186,7 @@ def _write(
         )
         rows_insert(
             Answer,
-            ["run", "persona", "item", "option", "condition", "reasoning", "probabilities"]
-            + ["weight"],
+            [*ANSWER_FIELDS],
             answer_rows,
             constants=answer_constants,
         )
@@ -249,8 +252,10 @@ def _json_objects(objects: list[dict[str, float]]) -> list[str]:
     if not objects:
         return []
     keys = [json.dumps(k) + ": " for k in objects[0]]
-    return ["{" + ", ".join(k + repr(v) for k, v in zip(keys, o.values(), strict=True)) + "}"
-            for o in objects]
+    return [
+        "{" + ", ".join(k + repr(v) for k, v in zip(keys, o.values(), strict=True)) + "}"
+        for o in objects
+    ]
 
 
 def _prepared(field, value):

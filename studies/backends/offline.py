@@ -125,6 +125,10 @@ def _derivable(record: RunPersona) -> bool:
     )
 
 
+def _option_code(answer: Answer) -> str | None:
+    return answer.option.code if answer.option is not None else None
+
+
 def offline_artefacts(persona, *, items: list[Item], answers: dict[int, Answer], label: str):
     """profile.json, the context worded from it, and response.json of an offline persona: what
     `OfflineBackend.answer_persona` gives, from the persona and its stored answers."""
@@ -136,9 +140,7 @@ def offline_artefacts(persona, *, items: list[Item], answers: dict[int, Answer],
             "responses": [
                 {
                     "item": item.code,
-                    "answer": answers[item.id].option.code
-                    if answers[item.id].option_id is not None
-                    else None,
+                    "answer": _option_code(answers[item.id]),
                     "reasoning": answers[item.id].reasoning,
                 }
                 for item in items
@@ -169,11 +171,11 @@ def offline_artefacts_fill(records: list[RunPersona]) -> None:
             run_id=run_id, persona_id__in=[r.persona_id for r in todo if r.run_id == run_id]
         ).select_related("option"):
             answers[(run_id, answer.persona_id)][answer.item_id] = answer
-    unloaded = [r for r in todo if not RunPersona.persona.is_cached(r)]  # type: ignore[attr-defined]
+    unloaded = [r for r in todo if not RunPersona.persona.is_cached(r)]
     personas = Persona.objects.select_related("area").in_bulk([r.persona_id for r in unloaded])
     for record in unloaded:
         record.persona = personas[record.persona_id]
-    arealess = [r.persona for r in todo if not Persona.area.is_cached(r.persona)]  # type: ignore[attr-defined]
+    arealess = [r.persona for r in todo if not Persona.area.is_cached(r.persona)]
     areas = Area.objects.in_bulk({p.area_id for p in arealess})
     for persona in arealess:
         persona.area = areas[persona.area_id]

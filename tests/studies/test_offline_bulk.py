@@ -14,8 +14,8 @@ from studies.backends.poll_model import PROFILE_COLUMNS, PollModelBackend, posit
 from studies.exports import persona_files
 from studies.models import Answer, Item, Run, RunPersona
 from studies.pipeline import run_finalize, run_process_chunk
-from studies.selectors import run_persona_list
 from studies.results import run_results_compute
+from studies.selectors import run_persona_list
 from studies.services import run_start
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +74,8 @@ def test_bulk_prediction_equals_prediction_persona_by_persona(study, population)
         columns=[c for c in PROFILE_COLUMNS if c != "state"],
     ).assign(state=[p.area.state for p in personas], index=[p.index for p in personas])
     together = backend.answer_frame(frame, items[0])
-    for i, persona in enumerate(personas):
-        one = PollModelBackend(run, items).predict_frame(frame.iloc[[i]], items[0].id)
+    for i in range(len(personas)):
+        one = backend.predict_frame(frame.iloc[[i]], items[0].id)  # a frame of one persona
         assert one[0][0] == pytest.approx(list(together.probabilities[i].values()), abs=1e-12)
         assert together.weights[i] == one[1][0]
     assert len(set(together.option_ids)) == 2  # both options drawn among 240 personas
@@ -86,7 +86,10 @@ def test_position_uniforms_are_keyed_by_seed_position_and_item():
     assert ((u >= 0) & (u < 1)).all()
     assert np.array_equal(u[5000:], position_uniforms(9, np.arange(5000, 10_000), 0))
     assert abs(u.mean() - 0.5) < 0.01 and abs(np.var(u) - 1 / 12) < 0.005
-    other_item, other_seed = position_uniforms(9, np.arange(10_000), 1), position_uniforms(10, np.arange(10_000), 0)
+    other_item, other_seed = (
+        position_uniforms(9, np.arange(10_000), 1),
+        position_uniforms(10, np.arange(10_000), 0),
+    )
     assert abs(np.corrcoef(u, other_item)[0, 1]) < 0.05
     assert abs(np.corrcoef(u, other_seed)[0, 1]) < 0.05
     assert position_uniforms(2**63 - 1, [0], 0).shape == (1,)  # the largest run seed
@@ -137,7 +140,9 @@ def test_profile_codes_equal_factorising_the_rows_as_tuples(study, population, r
     codes, profiles = distinct_profiles(seen)
     old_codes, old_uniques = pd.factorize(pd.MultiIndex.from_frame(seen))
     assert np.array_equal(codes, old_codes)
-    assert profiles.values.tolist() == pd.DataFrame(list(old_uniques), columns=PROFILE).values.tolist()
+    assert (
+        profiles.values.tolist() == pd.DataFrame(list(old_uniques), columns=PROFILE).values.tolist()
+    )
     run.refresh_from_db()
     estimate = run.results["items"][0]["model_estimate"]
     assert estimate["options"][0]["ci_low"] < estimate["options"][0]["share"]
