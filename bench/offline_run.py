@@ -187,8 +187,8 @@ def _worker(size: int, database: str) -> dict:
         and results_wall * 1_000_000 / size < TARGET["results_seconds_per_million_answers"],
     }
     if database == "postgresql":
+        Study.objects.filter(pk=study.pk).delete()  # its runs and answers with it
         Population.objects.filter(pk=population.pk).delete()
-        Study.objects.filter(pk=study.pk).delete()
     return out
 
 

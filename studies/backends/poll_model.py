@@ -3,9 +3,10 @@
 For an item linked to a poll question, the backend takes the question's stored model (fitted once
 per question, data and model version; `polls/model/`), predicts each persona's answer probabilities
 from its demographics, its state's partially pooled effect and the state's area-level predictors,
-and draws the persona's answer from them. The draw is seeded by (run seed, the persona's position in
-its population, the item's position in the study), never a database id, so the same population
-spec, seed and run seed give the same answers in a fresh database. The population, drawn to the
+and draws the persona's answer from them. The draw is keyed by (run seed, the persona's position in
+its population, the item's position in the study), never a database id, through a counter-based
+hash (`position_uniforms`), so the same population spec, seed and run seed give the same answers in a
+fresh database, whatever the chunks, and a chunk draws all its answers at once (`answer_frame`). The population, drawn to the
 census, is the poststratification: shares over personas are the MRP estimate.
 
 When the question was asked of part of the sample only (`Question.universe`, e.g. likely voters),
