@@ -153,10 +153,15 @@ def main(only_profile: bool = False) -> dict:
     # Runs not measured this time are kept as they were.
     measured = {(r["database"], r["personas"], r["with_profile"]) for r in runs}
     if RESULTS.exists():
-        earlier = json.loads(RESULTS.read_text()).get("runs", [])
-        runs = [
-            r for r in earlier if (r["database"], r["personas"], r["with_profile"]) not in measured
-        ] + runs
+        earlier = json.loads(RESULTS.read_text())
+        kept = [
+            r
+            for r in earlier.get("runs", [])
+            if (r["database"], r["personas"], r["with_profile"]) not in measured
+        ]
+        for r in kept:  # runs from before per-run dates carry their file's date
+            r.setdefault("measured_at", earlier.get("measured_at"))
+        runs = kept + runs
     result = {
         "benchmark": "personas_generate",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
