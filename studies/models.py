@@ -380,6 +380,32 @@ class RunParticipant(models.Model):
         return f"Run {self.run_id} #{self.position}: persona {self.persona_id}"
 
 
+class _RunPersonaIterable(models.query.ModelIterable):
+    """Records as stored, with the artefacts the offline chunk path derives rather than stores
+    (profile.json, context, response.json) filled in, a batch of records at a time."""
+
+    BATCH = 500
+
+    def __iter__(self):
+        from studies.backends.offline import offline_artefacts_fill
+
+        batch: list = []
+        for record in super().__iter__():
+            batch.append(record)
+            if len(batch) >= self.BATCH:
+                offline_artefacts_fill(batch)
+                yield from batch
+                batch = []
+        offline_artefacts_fill(batch)
+        yield from batch
+
+
+class RunPersonaQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._iterable_class = _RunPersonaIterable
+
+
 class RunPersona(models.Model):
     """One persona's passage through a run: the engine's artefacts, its usage, or why it failed.
 
@@ -419,6 +445,8 @@ class RunPersona(models.Model):
         max_digits=14, decimal_places=8, null=True, blank=True, help_text="Empty when unpriced"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RunPersonaQuerySet.as_manager()
 
     class Meta:
         ordering = ["run", "persona"]

@@ -28,6 +28,7 @@ from studies.backends.base import PersonaResult, RespondentBackend
 from studies.backends.registry import BACKENDS
 from studies.influence.compute import influence_simulation_compute
 from studies.models import Answer, Condition, Item, Run, RunParticipant, RunPersona
+from studies.pipeline_offline import offline_chunk_process
 from studies.progress import Reporter
 from studies.results import run_results_compute
 
@@ -67,6 +68,18 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         .select_related("poll_question__poll")
         .prefetch_related("options")
     )
+    backend_cls = BACKENDS[run.backend]
+    if callable(getattr(backend_cls, "answer_frame", None)):
+        # The offline chunk path (studies/pipeline_offline.py): the chunk column-wise, in bulk.
+        return offline_chunk_process(
+            run=run,
+            items=items,
+            backend=backend_cls(run, items),
+            start=start,
+            end=end,
+            reporter=reporter,
+            is_cancelled=_is_cancelled,
+        )
     personas, assigned = _chunk_personas(run, start, end)
     finished = set(
         RunPersona.objects.filter(run_id=run_id, persona__in=personas).values_list(

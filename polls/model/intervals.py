@@ -38,6 +38,19 @@ def _as_the_model_sees(personas: pd.DataFrame, fitted: QuestionFit) -> pd.DataFr
     return frame
 
 
+def distinct_profiles(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's profile code (in order of first appearance) and the distinct profiles, as
+    factorising the rows as tuples would give them: each column factorised on its own and the
+    codes combined into one integer key (no Python tuple per row)."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in PROFILE:
+        column_codes, levels = pd.factorize(frame[column], use_na_sentinel=False)
+        key = key * max(len(levels), 1) + column_codes
+    codes, _ = pd.factorize(key)
+    _, first = np.unique(codes, return_index=True)
+    return codes, frame.iloc[first][PROFILE].reset_index(drop=True)
+
+
 def group_estimates(
     fitted: QuestionFit,
     personas: pd.DataFrame,
@@ -57,8 +70,7 @@ def group_estimates(
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     # Distinct profiles, as the model tells them apart, are predicted once; personas index into
     # them (exact ages fall into the model's age levels, unmeasured dimensions drop out).
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(_as_the_model_sees(personas, fitted)))
-    profiles = pd.DataFrame(list(uniques), columns=PROFILE)
+    codes, profiles = distinct_profiles(_as_the_model_sees(personas, fitted))
     X = design(profiles, fitted.spec)
     mode = fitted.fit.predict(X)[codes]  # (personas, K)
     sampled = fitted.fit.draws(X, count=draws, seed=seed)  # (draws, profiles, K)

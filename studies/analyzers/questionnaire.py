@@ -4,6 +4,10 @@ tested against each other."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import pandas as pd
 
 from environment.categories import DIMENSIONS
@@ -64,13 +68,33 @@ FRAME_COLUMNS = {
 }
 
 
+# Run id -> its answers frame while `answers_frames_shared` is open (studies.results): the
+# analyzer and the policy figures read a large run's answers once, not once each.
+_SHARED: ContextVar[dict[int, pd.DataFrame] | None] = ContextVar("answers_frames", default=None)
+
+
+@contextmanager
+def answers_frames_shared() -> Iterator[None]:
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def answers_frame(run: Run) -> pd.DataFrame:
     """One row per stored answer (one query): its values, condition and weight, and the
     persona's area and demographics."""
-    return pd.DataFrame.from_records(
+    shared = _SHARED.get()
+    if shared is not None and run.id in shared:
+        return shared[run.id].copy()
+    frame = pd.DataFrame.from_records(
         Answer.objects.filter(run=run).values_list(*FRAME_COLUMNS),
         columns=list(FRAME_COLUMNS.values()),
     )
+    if shared is not None:
+        shared[run.id] = frame.copy()
+    return frame
 
 
 def _breakdown(

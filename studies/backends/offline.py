@@ -3,6 +3,7 @@ and word each persona's context from its structured profile (labelled so)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from personas.engine.persona_sheet import profile_doc, structured_narrative
@@ -10,11 +11,11 @@ from personas.engine.results import STRUCTURED_SOURCE
 from polls.models import Question
 from polls.selectors import question_answerable
 from studies.backends.base import AnswerDraft, PersonaResult, RespondentBackend
-from studies.models import Item
+from studies.models import Answer, Item, Run, RunPersona
 
 if TYPE_CHECKING:
     from personas.models import Persona
-    from studies.models import Run, Study
+    from studies.models import Study
 
 
 # Item types a poll question can ground (a Likert item through an explicit option mapping).
@@ -105,4 +106,86 @@ class OfflineBackend(RespondentBackend):
                 ],
                 "source": self.label,
             },
+        )
+
+
+# The artefacts the offline chunk path leaves to be derived on read.
+DERIVED = ("profile", "context", "response")
+
+
+def _derivable(record: RunPersona) -> bool:
+    """A record the offline chunk path stored without its artefacts (an empty profile, no context
+    and no response): older offline runs stored them, and the LLM backend's are its own."""
+    return (
+        record.narrative_source == STRUCTURED_SOURCE
+        and record.status == RunPersona.Status.OK
+        and not record.get_deferred_fields().intersection(DERIVED)
+        and not record.profile
+        and record.context is None
+        and record.response is None
+    )
+
+
+def _option_code(answer: Answer) -> str | None:
+    return answer.option.code if answer.option is not None else None
+
+
+def offline_artefacts(persona, *, items: list[Item], answers: dict[int, Answer], label: str):
+    """profile.json, the context worded from it, and response.json of an offline persona: what
+    `OfflineBackend.answer_persona` gives, from the persona and its stored answers."""
+    doc = profile_doc(persona)
+    return (
+        doc.model_dump(mode="json"),
+        structured_narrative(doc).model_dump(mode="json"),
+        {
+            "responses": [
+                {
+                    "item": item.code,
+                    "answer": _option_code(answers[item.id]),
+                    "reasoning": answers[item.id].reasoning,
+                }
+                for item in items
+                if item.id in answers
+            ],
+            "source": label,
+        },
+    )
+
+
+def offline_artefacts_fill(records: list[RunPersona]) -> None:
+    """Fill in, on the instances, the artefacts of offline records stored without them (one query
+    for the runs, one for their items, one for the answers, one for personas not loaded)."""
+    from environment.models import Area
+    from personas.models import Persona
+    from studies.backends.registry import BACKENDS
+
+    todo = [r for r in records if _derivable(r)]
+    if not todo:
+        return
+    runs = {r.id: r for r in Run.objects.filter(id__in={r.run_id for r in todo})}
+    items: dict[int, list[Item]] = defaultdict(list)
+    for item in Item.objects.filter(study_id__in={r.study_id for r in runs.values()}):
+        items[item.study_id].append(item)
+    answers: dict[tuple[int, int], dict[int, Answer]] = defaultdict(dict)
+    for run_id in {r.run_id for r in todo}:
+        for answer in Answer.objects.filter(
+            run_id=run_id, persona_id__in=[r.persona_id for r in todo if r.run_id == run_id]
+        ).select_related("option"):
+            answers[(run_id, answer.persona_id)][answer.item_id] = answer
+    unloaded = [r for r in todo if not RunPersona.persona.is_cached(r)]
+    personas = Persona.objects.select_related("area").in_bulk([r.persona_id for r in unloaded])
+    for record in unloaded:
+        record.persona = personas[record.persona_id]
+    arealess = [r.persona for r in todo if not Persona.area.is_cached(r.persona)]
+    areas = Area.objects.in_bulk({p.area_id for p in arealess})
+    for persona in arealess:
+        persona.area = areas[persona.area_id]
+    for record in todo:
+        run = runs[record.run_id]
+        backend = BACKENDS.get(run.backend)
+        record.profile, record.context, record.response = offline_artefacts(
+            record.persona,
+            items=items[run.study_id],
+            answers=answers[(record.run_id, record.persona_id)],
+            label=backend.label if backend is not None else run.backend,
         )

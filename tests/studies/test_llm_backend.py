@@ -11,6 +11,7 @@ from config.errors import DomainError
 from llm.models import LLMCall
 from personas.models import Persona
 from personas.services import AreaWeight, population_create
+from studies.backends.poll_model import CHUNK_SIZE as POLL_MODEL_CHUNK_SIZE
 from studies.models import Answer, Run, RunPersona
 from studies.services import ItemSpec, OptionSpec, run_estimate, run_start, study_create
 from tests.llm.fake_llm_server import FakeLLMServer, reply
@@ -290,4 +291,8 @@ def test_an_llm_run_sizes_its_chunks_by_the_engine_concurrency(
     )
     assert run.chunk_size == 12  # four rounds of three threads
     offline = run_start(study=study, population=small_population)
-    assert offline.chunk_size == 250
+    # The poll model answers a chunk column-wise and sizes its own chunks (pipeline_offline).
+    assert offline.chunk_size == POLL_MODEL_CHUNK_SIZE
+    assert (
+        run_start(study=study, population=small_population, backend="poll_cell").chunk_size == 250
+    )
