@@ -345,8 +345,8 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.PlainFormParser",
+        "config.parsers.PlainMultiPartParser",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -360,6 +360,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the errors it can give, in the one JSON error shape.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AreaKindEnum": "environment.models.Area.Kind",
         "StudyKindEnum": "studies.models.Study.Kind",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, QuerySerializer
 from environment.models import Area, DemographicMarginal
 
 
@@ -18,7 +18,7 @@ class AreaListSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "state", "state_name", "population", "adult_population"]
 
 
-class AreaFilterSerializer(serializers.Serializer):
+class AreaFilterSerializer(QuerySerializer):
     """The area list's filters: a value that matches no area is refused (400) rather than
     answered with an empty page."""
 

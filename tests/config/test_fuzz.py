@@ -21,6 +21,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import negative_data_rejection, status_code_conformance
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
@@ -68,4 +69,6 @@ def fuzz_env(user, settings, monkeypatch):
 )
 def test_no_request_gets_a_server_error(case, fuzz_env):
     response = case.call(headers=fuzz_env)
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(
+        response, checks=[not_a_server_error, status_code_conformance, negative_data_rejection]
+    )
