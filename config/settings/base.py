@@ -153,7 +153,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message a killed worker held comes back after the visibility timeout: sized to the longest a
 # task may run, so a live task is never handed to a second worker. The watchdog below resumes the
 # run well before that.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+# Ten priority levels, one Redis list each, served in order: run chunks carry a priority from
+# their owner's backlog (studies.dispatch), so one client's long queue cannot starve another's run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+}
 # Publishing to a broker that is down fails within seconds, not after minutes of retries: the run
 # stays queued and the watchdog dispatches it once the broker is back.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
