@@ -116,7 +116,24 @@ if REDIS_URL:
             # idle BZPOPMIN blocks for: every quiet socket died with "Timeout reading" (1011).
             # A read timeout above the blocking pop keeps idle sockets open and still notices a
             # dead Redis.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            #
+            # Every socket's connect and disconnect takes a pooled connection for its group
+            # change: redis-py's default pool of 100 answered the 101st concurrent socket with
+            # "Too many connections" (a 500). The pool is sized for a burst of
+            # CHANNEL_LAYER_MAX_CONNECTIONS sockets per web process (bench/sockets.py measures
+            # 1,000); idle connections cost Redis little (maxclients is 10,000 by default).
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
+                # Messages waiting per channel: a slow socket may fall this far behind a run's
+                # progress before older messages are dropped (the page re-reads the state).
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=200),
+            },
         }
     }
     CACHES = {
@@ -158,7 +175,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
     "priority_steps": list(range(10)),
-    "sep": ":",
     "queue_order_strategy": "priority",
 }
 # Publishing to a broker that is down fails within seconds, not after minutes of retries: the run
