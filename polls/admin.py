@@ -246,3 +246,20 @@ class MajorEventAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     search_fields = ["title", "description", "source"]
     date_hierarchy = "date"
+
+
+@admin.register(PollImport)
+class PollImportAdmin(admin.ModelAdmin):
+    """Uploaded files' imports, as the task recorded them: read-only."""
+
+    list_display = [
+        "created_at", "file_name", "created_by", "status", "polls_done", "polls_total", "stage",
+    ]  # fmt: skip
+    list_filter = ["status"]
+    readonly_fields = [field.name for field in PollImport._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -60,6 +60,8 @@ def test_the_confirmation_answers_202_and_a_worker_imports_with_progress(
     assert b'data-status="completed"' in done.content
     assert b"uploaded-poll: 2 respondents" in done.content
     assert b'http-equiv="refresh"' not in done.content
+    listing = admin_client_logged.get("/admin/polls/pollimport/")  # operators see every import
+    assert listing.status_code == 200 and b"poll.csv" in listing.content
 
 
 def test_inline_the_import_is_done_when_the_page_answers(
