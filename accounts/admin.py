@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from accounts.models import ApiKey, AuditEvent
+from accounts.models import ApiKey, AuditEvent, Token
 from accounts.services import api_key_create, api_key_revoke
 
 
@@ -92,3 +92,26 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             api_key_revoke(key=key, actor=request.user, request=request)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    """Tokens are stored hashed: adding one shows its key once; there is nothing to edit."""
+
+    list_display = ["user", "created"]
+    search_fields = ["user__username"]
+    fields = ["user"]
+    autocomplete_fields = ["user"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        Token.objects.filter(user=obj.user).delete()
+        super().save_model(request, obj, form, change)
+        self.message_user(
+            request,
+            f"Token for {obj.user}: {obj.key} — copy it now, it is stored hashed and cannot be "
+            "shown again.",
+            messages.WARNING,
+        )

@@ -1,12 +1,12 @@
-"""``Authorization: Bearer pl_…`` for the API, ``Bearer <token>`` beside ``Token <token>`` for DRF
-tokens, and each key's scope as a permission."""
+"""``Authorization: Bearer pl_…`` for the API, ``Bearer <token>`` beside ``Token <token>`` for
+tokens (`accounts.models.Token`, stored hashed), and each key's scope as a permission."""
 
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiKey
-from accounts.services import KEY_PREFIX, api_key_authenticate
+from accounts.services import KEY_PREFIX, api_key_authenticate, token_authenticate
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -36,21 +36,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class BearerTokenAuthentication(authentication.TokenAuthentication):
-    """A DRF token sent as ``Authorization: Bearer <token>``, the form most HTTP clients use;
-    ``Token <token>`` is still read by DRF's own TokenAuthentication."""
-
-    keyword = "Bearer"
+class TokenAuthentication(authentication.TokenAuthentication):
+    """``Authorization: Token <key>``, as DRF's TokenAuthentication reads it, against the hashed
+    tokens of `accounts.models.Token`."""
 
     def authenticate_credentials(self, key):
-        try:
-            return super().authenticate_credentials(key)
-        except exceptions.AuthenticationFailed:
+        token = token_authenticate(key)
+        if token is None:
             raise exceptions.AuthenticationFailed(
-                "This token is unknown, revoked or expired: send a DRF token (manage.py "
-                "drf_create_token <user>) or an API key (pl_…, from /api/v1/keys/) as "
-                "'Authorization: Bearer <token>'."
-            ) from None
+                "This token is unknown, revoked or expired: create one with "
+                "'manage.py create_token <username>', or use an API key (pl_…, from "
+                "/api/v1/keys/), sent as 'Authorization: Bearer <key>'."
+            )
+        return token.user, token
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    """A token sent as ``Authorization: Bearer <key>``, the form most HTTP clients use."""
+
+    keyword = "Bearer"
 
 
 class ApiKeyScope(permissions.BasePermission):

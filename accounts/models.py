@@ -105,3 +105,36 @@ class ApiKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class Token(models.Model):
+    """A user's API token (``Authorization: Token <key>`` or ``Bearer <key>``), the successor of
+    DRF's authtoken, which kept the key in plaintext. Only the SHA-256 of the key is stored (the key
+    is 20 random bytes, so a fast hash is enough); the key itself is on the instance that created
+    it (``Token.objects.create(user=u).key``) and is never shown again: a lost key is replaced with
+    ``manage.py create_token <username>``."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_token"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    # The plaintext key, only on the instance that generated it.
+    key: str | None = None
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"token of {self.user}"
+
+    def save(self, *args, **kwargs):
+        if not self.digest:
+            import secrets
+
+            from accounts.services import token_digest
+
+            self.key = secrets.token_hex(20)
+            self.digest = token_digest(self.key)
+        super().save(*args, **kwargs)

@@ -27,6 +27,20 @@ class BearerTokenAuthenticationScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A DRF token (the one `Authorization: Token <key>` takes) sent as "
+            "description": "A token (the one `Authorization: Token <key>` takes) sent as "
             "`Authorization: Bearer <key>`.",
+        }
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A token from `manage.py create_token <username>`, sent as "
+            "`Authorization: Token <key>` (only its hash is stored: it is shown once).",
         }

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import ApiKey, AuditEvent
+from accounts.models import ApiKey, AuditEvent, Token
 from config.errors import DomainError
 
 KEY_PREFIX = "pl_"
@@ -134,3 +134,27 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+def token_digest(key: str) -> str:
+    """What is stored for a token: the SHA-256 of its key, hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_create(*, user) -> tuple[Token, str]:
+    """A new token for `user`, replacing any previous one (whose key stops working); returns the
+    row and the key, which is not stored and cannot be shown again."""
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    assert token.key is not None
+    return token, token.key
+
+
+def token_authenticate(key: str) -> Token | None:
+    """The token whose key is `key`, of an active user, or None."""
+    if not key:
+        return None
+    token = Token.objects.select_related("user").filter(digest=token_digest(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token

@@ -7,6 +7,7 @@ what was wrong and how to fix it, ``fields`` maps input field names to their pro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -24,6 +25,41 @@ class Pagination(LimitOffsetPagination):
     cannot dump a whole table (3,900 areas, a million personas)."""
 
     max_limit = 200
+
+    def _query_integer(self, request, name: str, minimum: int) -> int | None:
+        """``name`` from the query string as an integer of at least ``minimum``, None when absent;
+        anything else (text, a decimal, a repeated parameter, too small) is refused with a 400
+        rather than silently replaced by the default page."""
+        values = request.query_params.getlist(name)
+        if not values:
+            return None
+        raw = values[-1]
+        if len(values) > 1 or not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
+            raise exceptions.ValidationError(
+                {
+                    name: [
+                        f"Give {name} once, as a whole number of at least {minimum} (got {raw!r})."
+                    ]
+                }
+            )
+        return int(raw)
+
+    def get_limit(self, request) -> int | None:
+        limit = self._query_integer(request, self.limit_query_param, 1)
+        if limit is None:
+            return self.default_limit
+        return min(limit, self.max_limit) if self.max_limit else limit
+
+    def get_offset(self, request) -> int:
+        return self._query_integer(request, self.offset_query_param, 0) or 0
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        minimums = {self.limit_query_param: 1, self.offset_query_param: 0}
+        for parameter in parameters:
+            if parameter["name"] in minimums:
+                parameter["schema"]["minimum"] = minimums[parameter["name"]]
+        return parameters
 
 
 def _flatten(detail: Any) -> Any:
@@ -103,3 +139,50 @@ class ChoiceField(serializers.ChoiceField):
             self.fail(
                 "invalid_choice", input=data, choices=", ".join(self.choice_strings_to_values)
             )
+
+
+_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+class _EmptyIsAValue:
+    """An empty form value is refused, not read as "not given" or null (DRF's HTML form rule),
+    even when the form reaches the field as a QueryDict (Django parsed it before DRF did)."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if hasattr(dictionary, "getlist") and dictionary.get(self.field_name) == "":  # type: ignore[attr-defined]
+            return ""
+        return super().get_value(dictionary)  # type: ignore[misc]
+
+
+class DateField(_EmptyIsAValue, serializers.DateField):
+    """A date exactly as the schema documents it (``format: date``, RFC 3339 ``YYYY-MM-DD``);
+    Python's parser would also take ``20240105`` or ``2024-W01-5``, which the schema calls invalid."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _RFC3339_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
+class DateTimeField(_EmptyIsAValue, serializers.DateTimeField):
+    """A date-time exactly as the schema documents it (``format: date-time``, RFC 3339 with its
+    offset, e.g. ``2024-01-05T09:30:00Z``)."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _RFC3339_DATE_TIME.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss with an offset (Z or +hh:mm)")
+        return super().to_internal_value(value)
+
+
+class QuerySerializer(serializers.Serializer):
+    """Validates query parameters (``Serializer(data=request.query_params)``) as plain values, so
+    a parameter given empty (``?since=``) is refused like any other invalid value, as the schema
+    says, rather than silently ignored as an empty HTML form field would be."""
+
+    def __init__(self, instance=None, data=serializers.empty, **kwargs):
+        from config.parsers import plain_values
+
+        super().__init__(instance, plain_values(data), **kwargs)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -70,3 +70,28 @@ class SafeJSONParser(JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         _check(data, int(getattr(settings, "API_MAX_JSON_DEPTH", 32)))
         return data
+
+
+def plain_values(data: Any) -> Any:
+    """A form or query string (a QueryDict) as plain values: one value as itself, a repeated
+    name as a list. DRF reads a QueryDict as an HTML form, where an empty value counts as "not
+    given" (``?since=`` or ``expires_at=`` would be silently ignored); as plain values it is
+    validated like any other, and refused where the schema says it is invalid."""
+    if not hasattr(data, "lists"):
+        return data
+    return {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
+
+
+class PlainFormParser(FormParser):
+    """application/x-www-form-urlencoded, validated as plain values (see `plain_values`)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return plain_values(super().parse(stream, media_type, parser_context))
+
+
+class PlainMultiPartParser(MultiPartParser):
+    """multipart/form-data, its fields validated as plain values (see `plain_values`)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        return DataAndFiles(plain_values(parsed.data), parsed.files)

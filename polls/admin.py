@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,20 +10,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from polls.importers import PollImportError, load_mapping_text, plans_for, read_csv_source
 from polls.models import (
     Crosstab,
     MajorEvent,
     Option,
     Poll,
+    PollImport,
     PollModelFit,
     Question,
     Respondent,
     Response,
 )
 from polls.selectors import poll_data_problems
-from polls.services import polls_import
-from polls.uploads import poll_uploads_expire, upload_dir
+from polls.services import poll_import_start
+from polls.uploads import poll_uploads_expire, upload_check, upload_dir
 
 PREVIEW_ROWS = 10
 UPLOAD_DIR = upload_dir()
@@ -90,6 +89,11 @@ class PollAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="polls_poll_upload"),
+            path(
+                "upload/<int:import_id>/",
+                self.admin_site.admin_view(self.upload_status_view),
+                name="polls_poll_upload_status",
+            ),
             *super().get_urls(),
         ]
 
@@ -114,7 +118,8 @@ class PollAdmin(admin.ModelAdmin):
                     for chunk in upload.chunks():
                         out.write(chunk)
             (folder / "mapping_name").write_text(form.cleaned_data["mapping_file"].name)
-            preview, plans, problems = self._check(folder)
+            (folder / "file_name").write_text(form.cleaned_data["data_file"].name)
+            preview, plans, problems = upload_check(folder)
             if problems:
                 shutil.rmtree(folder, ignore_errors=True)
                 token = None
@@ -126,56 +131,46 @@ class PollAdmin(admin.ModelAdmin):
             context["form"] = form
         return TemplateResponse(request, "admin/polls/upload.html", context)
 
-    @staticmethod
-    def _check(folder: Path):
-        preview = {"columns": [], "rows": []}
-        try:
-            frame = read_csv_source(folder / "data.csv")
-            head = frame.head(PREVIEW_ROWS)
-            preview = {"columns": list(head.columns), "rows": head.values.tolist()}
-            name = (folder / "mapping_name").read_text()
-            mapping = load_mapping_text(
-                (folder / "mapping.txt").read_text(encoding="utf-8"),
-                name=name,
-                json_format=name.endswith(".json"),
-            )
-            plans = plans_for(frame, mapping)
-        except PollImportError as exc:
-            return preview, [], exc.problems
-        except UnicodeDecodeError:
-            return preview, [], ["the mapping file is not UTF-8 text"]
-        return preview, plans, []
-
     def _upload_confirm(self, request: HttpRequest, token: str, context: dict) -> HttpResponse:
+        """Hand the checked upload to a task (a large file takes minutes to import) and answer
+        202 with the page that follows its progress."""
         folder = UPLOAD_DIR / token
         if not token.isalnum() or not folder.is_dir():
             messages.error(
                 request, "That upload has expired or was already imported; upload again."
             )
             return HttpResponseRedirect(reverse("admin:polls_poll_upload"))
-        _, plans, problems = self._check(folder)
-        if problems:
-            shutil.rmtree(folder, ignore_errors=True)
-            context.update(form=PollUploadForm(), problems=problems, preview=None, token=None)
-            return TemplateResponse(request, "admin/polls/upload.html", context)
-        reports = polls_import(plans=plans)
-        shutil.rmtree(folder, ignore_errors=True)
-        for report, plan in zip(reports, plans, strict=True):
-            # The poll's admin history records the upload like any other admin edit.
-            message = (
-                f"Imported from an uploaded file: {report.respondents} respondents, "
-                f"{report.responses} responses, {report.crosstabs} crosstab rows."
+        pending = PollImport.objects.filter(token=token).exclude(status__in=PollImport.FINISHED)
+        if pending.exists():  # confirmed twice: follow the import already under way
+            return HttpResponseRedirect(
+                reverse("admin:polls_poll_upload_status", args=[pending.first().id])
             )
-            if plan.dropped:
-                message += f" Left out as the mapping says: {plan.dropped_summary}."
-                messages.info(request, f"{report.poll.slug}: {message}")
-            log = self.log_addition if report.created else self.log_change
-            log(request, report.poll, message)
-        messages.success(
-            request,
-            f"Imported {len(reports)} poll(s): " + ", ".join(r.poll.slug for r in reports[:10]),
+        name_file = folder / "file_name"
+        file_name = name_file.read_text() if name_file.exists() else ""
+        job = poll_import_start(token=token, file_name=file_name, user=request.user)
+        url = reverse("admin:polls_poll_upload_status", args=[job.id])
+        response = self._status_page(request, job, context)
+        response.status_code = 202
+        response["Location"] = url
+        return response
+
+    def upload_status_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        job = PollImport.objects.filter(id=import_id).first()
+        if job is None:
+            return HttpResponse(status=404)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta}
+        return self._status_page(request, job, context)
+
+    def _status_page(self, request: HttpRequest, job: PollImport, context: dict) -> HttpResponse:
+        job.refresh_from_db()
+        context.update(
+            job=job,
+            title=f"Importing {job.file_name or 'an uploaded file'}",
+            status_url=reverse("admin:polls_poll_upload_status", args=[job.id]),
         )
-        return HttpResponseRedirect(reverse("admin:polls_poll_changelist"))
+        return TemplateResponse(request, "admin/polls/upload_status.html", context)
 
 
 @admin.register(Question)
@@ -251,3 +246,20 @@ class MajorEventAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     search_fields = ["title", "description", "source"]
     date_hierarchy = "date"
+
+
+@admin.register(PollImport)
+class PollImportAdmin(admin.ModelAdmin):
+    """Uploaded files' imports, as the task recorded them: read-only."""
+
+    list_display = [
+        "created_at", "file_name", "created_by", "status", "polls_done", "polls_total", "stage",
+    ]  # fmt: skip
+    list_filter = ["status"]
+    readonly_fields = [field.name for field in PollImport._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

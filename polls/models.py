@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
@@ -259,3 +260,48 @@ class PollModelFit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question} model {self.model_version} ({self.respondents} respondents)"
+
+
+class PollImport(models.Model):
+    """An uploaded poll file being imported, off the request: the admin's confirmation creates it
+    (202) and a Celery task (a thread in the embedded setup) checks and imports the file, storing
+    its progress here for the status page to show."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    FINISHED = (Status.COMPLETED, Status.FAILED)
+
+    token = models.CharField(max_length=32, help_text="The upload's folder in VAR_DIR/poll_uploads")
+    file_name = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=200, blank=True, help_text="What the import is doing")
+    polls_total = models.PositiveIntegerField(default=0)
+    polls_done = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(
+        default=list, blank=True, help_text="One line per imported poll: slug and row counts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import of {self.file_name or self.token} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -1,17 +1,30 @@
-"""Writes for polls: importing surveys and events, all or nothing."""
+"""Writes for polls: importing surveys and events, all or nothing (an uploaded file: per poll,
+off the request, with progress)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from environment.models import Area
 from polls.importers import ImportPlan, PollImportError, crosstabs_compute
 from polls.importers.events import EventPlan
-from polls.models import Crosstab, MajorEvent, Option, Poll, Question, Respondent, Response
+from polls.models import (
+    Crosstab,
+    MajorEvent,
+    Option,
+    Poll,
+    PollImport,
+    Question,
+    Respondent,
+    Response,
+)
 from validation.targets import validation_targets_sync
 
 POLL_FIELDS = (
@@ -19,6 +32,7 @@ POLL_FIELDS = (
     "licence", "topic_tags", "sample_size", "country",
 )  # fmt: skip
 BATCH = 5000
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -193,3 +207,104 @@ def events_import(*, plans: list[EventPlan]) -> EventsImportReport:
         created += was_created
         updated += not was_created
     return EventsImportReport(created=created, updated=updated)
+
+
+def poll_import_start(*, token: str, file_name: str = "", user=None) -> PollImport:
+    """Queue the import of a checked upload (``VAR_DIR/poll_uploads/<token>``); the work happens
+    in `poll_import_execute`, on a Celery worker (a thread of this process in the embedded setup,
+    RUN_EXECUTOR as for runs), once this transaction commits."""
+    from polls.tasks import poll_import_dispatch
+
+    job = PollImport.objects.create(
+        token=token, file_name=file_name[:255], created_by=user, stage="waiting for a worker"
+    )
+    transaction.on_commit(lambda: poll_import_dispatch(import_id=job.id))
+    return job
+
+
+def _poll_import_progress(job_id: int, **fields: Any) -> None:
+    PollImport.objects.filter(id=job_id).update(**fields)
+
+
+def poll_import_execute(*, import_id: int) -> PollImport:
+    """Check the uploaded file again and import its polls, one transaction per poll (a file of
+    toplines holds many), recording progress on the PollImport row after each. Importing a poll
+    replaces its rows by slug, so importing the file again after a failure is safe. The admin
+    history records each poll as a change by the user who confirmed the upload."""
+    from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+
+    from polls.uploads import upload_check, upload_dir
+
+    job = PollImport.objects.get(id=import_id)
+    if job.is_finished:
+        return job
+    _poll_import_progress(
+        job.id,
+        status=PollImport.Status.RUNNING,
+        started_at=timezone.now(),
+        stage="checking the file",
+    )
+    folder = upload_dir() / job.token
+    if not job.token.isalnum() or not folder.is_dir():
+        problems = [
+            "The uploaded file is gone (it expired, or was already imported); upload it again."
+        ]
+        plans: list[ImportPlan] = []
+    else:
+        _, plans, problems = upload_check(folder)
+    if problems:
+        _poll_import_progress(
+            job.id,
+            status=PollImport.Status.FAILED,
+            problems=problems,
+            stage="nothing was imported",
+            finished_at=timezone.now(),
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        job.refresh_from_db()
+        return job
+    _poll_import_progress(job.id, polls_total=len(plans), stage=f"importing {len(plans)} poll(s)")
+    summary: list[str] = []
+    try:
+        for done, plan in enumerate(plans, start=1):
+            report = poll_import(plan=plan)
+            line = (
+                f"{report.poll.slug}: {report.respondents} respondents, {report.responses} "
+                f"responses, {report.crosstabs} crosstab rows"
+            )
+            if plan.dropped:
+                line += f"; left out as the mapping says: {plan.dropped_summary}"
+            summary.append(line)
+            if job.created_by_id is not None:
+                LogEntry.objects.log_actions(
+                    user_id=job.created_by_id,
+                    queryset=[report.poll],
+                    action_flag=ADDITION if report.created else CHANGE,
+                    change_message="Imported from an uploaded file: " + line.split(": ", 1)[1],
+                    single_object=True,
+                )
+            _poll_import_progress(
+                job.id, polls_done=done, summary=summary, stage=f"imported {report.poll.slug}"
+            )
+    except Exception as exc:
+        logger.exception("Poll import %s failed", job.id)
+        _poll_import_progress(
+            job.id,
+            status=PollImport.Status.FAILED,
+            problems=[
+                f"The import stopped after {len(summary)} of {len(plans)} poll(s) "
+                f"({type(exc).__name__}); importing the file again replaces them safely."
+            ],
+            stage="stopped",
+            finished_at=timezone.now(),
+        )
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    _poll_import_progress(
+        job.id,
+        status=PollImport.Status.COMPLETED,
+        stage=f"imported {len(plans)} poll(s)",
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job

@@ -8,6 +8,14 @@ RUN_EXECUTOR chooses where the chord runs:
 - ``inline``: eagerly, in the calling thread (tests).
 - ``caller``: nothing is dispatched; the code that started the run works through it itself with
   `studies.pipeline.run_execute` and a reporter of its own (the command line's progress bar).
+
+Fairness between clients: every chunk message carries a Celery priority (0 first .. 9 last; the
+Redis transport keeps one list per level, `CELERY_BROKER_TRANSPORT_OPTIONS`) from its *position in
+its owner's backlog*: how many of the owner's chunks are queued ahead of it (the unfinished chunks
+of the owner's other runs, then this run's earlier chunks). Levels widen by powers of two (the
+1st chunk level 0, the 2nd level 1, the 3rd-4th level 2, ... from the 257th level 9), so a client
+with 20,000 personas queued keeps the workers busy, yet another client's new run has its chunks
+served before the bulk of that backlog instead of behind all of it.
 """
 
 from __future__ import annotations
@@ -38,8 +46,32 @@ def _broker_down(exc: BaseException) -> bool:
     )
 
 
+PRIORITY_LEVELS = 10  # Celery's 0..9; with Redis, level 0 is served first
+
+
+def chunk_priority(position: int) -> int:
+    """The priority of a chunk with `position` of its owner's chunks queued ahead of it."""
+    return min(PRIORITY_LEVELS - 1, position.bit_length())
+
+
+def owner_backlog(run: Run) -> int:
+    """How many chunks of `run`'s owner are still to be done in the owner's other unfinished
+    runs (estimated from their progress counters)."""
+    others = Run.objects.filter(
+        created_by=run.created_by, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).exclude(id=run.id)
+    return sum(
+        -(-max(0, total - done) // max(1, size))
+        for total, done, size in others.values_list("personas_total", "personas_done", "chunk_size")
+    )
+
+
 def run_canvas(run: Run):
-    header = group(run_chunk.si(run.id, start, end) for start, end in run_chunks(run=run))
+    ahead = owner_backlog(run) if run.created_by_id is not None else 0
+    header = group(
+        run_chunk.si(run.id, start, end).set(priority=chunk_priority(ahead + position))
+        for position, (start, end) in enumerate(run_chunks(run=run))
+    )
     return chord(header, run_complete.s(run.id))
 
 

@@ -11,16 +11,14 @@ from channels.middleware import BaseMiddleware
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
-
-    from accounts.services import api_key_authenticate
+    from accounts.services import api_key_authenticate, token_authenticate
 
     api_key = api_key_authenticate(key)
     if api_key is not None:
         return api_key.user
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
+    token = token_authenticate(key)
+    return token.user if token is not None else None
 
 
 class _TokenMiddleware(BaseMiddleware):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import Token
 from llm.types import RetryPolicy
 from tests.llm.fake_llm_server import FakeLLMServer
 

@@ -213,7 +213,7 @@ class Stack:
                 "shell",
                 "-c",
                 "from django.contrib.auth.models import User\n"
-                "from rest_framework.authtoken.models import Token\n"
+                "from accounts.models import Token\n"
                 f"u = User.objects.create_superuser('{self.username}', 'it@example.com', '{self.password}')\n"
                 "print('TOKEN=' + Token.objects.create(user=u).key)",
             )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditEvent
-from config.api import ChoiceField
+from config.api import ChoiceField, DateTimeField, QuerySerializer
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -28,7 +28,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scope = ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.RUN)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
@@ -56,11 +56,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditFilterSerializer(serializers.Serializer):
+class AuditFilterSerializer(QuerySerializer):
     action = ChoiceField(choices=AuditEvent.Action.choices, required=False)
     object_type = serializers.CharField(required=False, max_length=60)
     object_id = serializers.CharField(required=False, max_length=64)
-    since = serializers.DateTimeField(required=False)
+    since = DateTimeField(required=False)
 
 
 class DataDeleteSerializer(serializers.Serializer):

@@ -34,7 +34,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -128,7 +127,24 @@ if REDIS_URL:
             # idle BZPOPMIN blocks for: every quiet socket died with "Timeout reading" (1011).
             # A read timeout above the blocking pop keeps idle sockets open and still notices a
             # dead Redis.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            #
+            # Every socket's connect and disconnect takes a pooled connection for its group
+            # change: redis-py's default pool of 100 answered the 101st concurrent socket with
+            # "Too many connections" (a 500). The pool is sized for a burst of
+            # CHANNEL_LAYER_MAX_CONNECTIONS sockets per web process (bench/sockets.py measures
+            # 1,000); idle connections cost Redis little (maxclients is 10,000 by default).
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
+                # Messages waiting per channel: a slow socket may fall this far behind a run's
+                # progress before older messages are dropped (the page re-reads the state).
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=200),
+            },
         }
     }
     CACHES = {
@@ -172,7 +188,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message a killed worker held comes back after the visibility timeout: sized to the longest a
 # task may run, so a live task is never handed to a second worker. The watchdog below resumes the
 # run well before that.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+# Ten priority levels, one Redis list each, served in order: run chunks carry a priority from
+# their owner's backlog (studies.dispatch), so one client's long queue cannot starve another's run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    "priority_steps": list(range(10)),
+    "queue_order_strategy": "priority",
+}
 # Publishing to a broker that is down fails within seconds, not after minutes of retries: the run
 # stays queued and the watchdog dispatches it once the broker is back.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
@@ -341,7 +363,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -363,8 +385,8 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.PlainFormParser",
+        "config.parsers.PlainMultiPartParser",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -378,6 +400,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the errors it can give, in the one JSON error shape.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AreaKindEnum": "environment.models.Area.Kind",
         "StudyKindEnum": "studies.models.Study.Kind",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, QuerySerializer
 from environment.models import Area, DemographicMarginal
 from environment.selectors import area_unusable_reason
 
@@ -40,7 +40,7 @@ class AreaListSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class AreaFilterSerializer(serializers.Serializer):
+class AreaFilterSerializer(QuerySerializer):
     """The area list's filters: a value that matches no area is refused (400) rather than
     answered with an empty page."""
 

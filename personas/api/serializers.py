@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, QuerySerializer
 from environment.categories import choices
 from personas.joint import MAX_AGE, MIN_AGE
 from personas.models import Persona, Population, PopulationArea
@@ -125,7 +125,7 @@ class PersonaSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PersonaFilterSerializer(serializers.Serializer):
+class PersonaFilterSerializer(QuerySerializer):
     area = serializers.CharField(required=False)
     sex = ChoiceField(choices=choices("sex"), required=False)
     age_bracket = ChoiceField(choices=choices("age_bracket"), required=False)

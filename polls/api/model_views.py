@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import QuerySerializer
 from config.errors import DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area, DemographicMarginal
@@ -29,7 +30,7 @@ METHOD = (
 )
 
 
-class AreaEstimateQuerySerializer(serializers.Serializer):
+class AreaEstimateQuerySerializer(QuerySerializer):
     areas = serializers.CharField(
         help_text=f"Comma-separated area ids, at most {MAX_AREAS} (e.g. texas_state,dallas_tx_city)"
     )

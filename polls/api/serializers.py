@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, DateField, QuerySerializer
 from polls.models import Crosstab, MajorEvent, Option, Poll, Question
 
 GROUP_CHOICES = [d for d in Crosstab.Dimension.values if d != Crosstab.Dimension.ALL]
@@ -53,10 +53,10 @@ class PollDetailSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PollFilterSerializer(serializers.Serializer):
+class PollFilterSerializer(QuerySerializer):
     topic = serializers.CharField(required=False, max_length=100)
-    date_from = serializers.DateField(required=False, help_text="YYYY-MM-DD")
-    date_to = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+    date_from = DateField(required=False, help_text="YYYY-MM-DD")
+    date_to = DateField(required=False, help_text="YYYY-MM-DD")
     group = ChoiceField(choices=GROUP_CHOICES, required=False)
 
     def validate(self, attrs):
@@ -78,13 +78,13 @@ class CrosstabSerializer(serializers.ModelSerializer):
         fields = ["dimension", "category", "option_code", "option_label", "share", "n", "origin"]
 
 
-class CrosstabFilterSerializer(serializers.Serializer):
+class CrosstabFilterSerializer(QuerySerializer):
     dimension = ChoiceField(choices=Crosstab.Dimension.values, required=False)
 
 
-class EventFilterSerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="YYYY-MM-DD")
-    end = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+class EventFilterSerializer(QuerySerializer):
+    start = DateField(required=False, help_text="YYYY-MM-DD")
+    end = DateField(required=False, help_text="YYYY-MM-DD")
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:

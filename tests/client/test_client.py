@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from accounts.models import Token
 from environment.models import Area
 from persona_lab.client import ApiError, Client
 from polls.models import Poll

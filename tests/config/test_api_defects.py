@@ -4,9 +4,9 @@ that refuse unknown values, the poll list's question ids, Bearer tokens."""
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import Token
 from accounts.services import api_key_create
 from polls.models import Poll
 

@@ -94,3 +94,29 @@ def test_settings_write_nothing_and_setup_makes_the_local_folders(tmp_path: Path
     # VAR_DIR, STATIC_ROOT and the SQLite file's folder: none on import, all after setup.
     assert before == [False, False, False]
     assert after == [True, True, True]
+
+
+_PRINT_LAYER = """
+import json
+from django.conf import settings
+layer = settings.CHANNEL_LAYERS["default"]
+print(json.dumps([layer["CONFIG"], settings.CELERY_BROKER_TRANSPORT_OPTIONS]))
+"""
+
+
+def test_with_redis_the_channel_layer_pool_and_the_priority_queues_are_sized(
+    tmp_path: Path,
+) -> None:
+    env = child_env(tmp_path, "config.settings.local", REDIS_URL="redis://127.0.0.1:6379/0")
+    result = run_python(_PRINT_LAYER, env)
+    assert result.returncode == 0, result.stderr
+    config, transport = json.loads(result.stdout.strip().splitlines()[-1])
+    # redis-py's default pool of 100 failed the 101st concurrent handshake (bench/sockets.py).
+    assert config["hosts"][0]["max_connections"] == 2000
+    assert config["capacity"] == 200
+    assert transport["queue_order_strategy"] == "priority"
+    assert transport["priority_steps"] == list(range(10))
+    assert "sep" not in transport  # kombu's binding table keeps its default format
+    env["CHANNEL_LAYER_MAX_CONNECTIONS"] = "5000"
+    config, _ = json.loads(run_python(_PRINT_LAYER, env).stdout.strip().splitlines()[-1])
+    assert config["hosts"][0]["max_connections"] == 5000

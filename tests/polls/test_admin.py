@@ -33,7 +33,9 @@ def _files(rows: list[str]):
     return {"data_file": data, "mapping_file": spec}
 
 
-def test_a_clean_upload_previews_then_imports_on_confirm(admin_client_logged):
+def test_a_clean_upload_previews_then_imports_on_confirm(
+    admin_client_logged, django_capture_on_commit_callbacks
+):
     response = admin_client_logged.post(
         "/admin/polls/poll/upload/",
         _files(['"1",1,"TX","White",0.5,"30-39","HS","Democrat"',
@@ -43,8 +45,9 @@ def test_a_clean_upload_previews_then_imports_on_confirm(admin_client_logged):
     assert b"upload-preview" in response.content and b"Confirm and import" in response.content
     assert not Poll.objects.filter(slug="uploaded-poll").exists()  # nothing before confirming
     token = response.context["token"]
-    confirmed = admin_client_logged.post("/admin/polls/poll/upload/", {"token": token})
-    assert confirmed.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):  # the import task, inline in tests
+        confirmed = admin_client_logged.post("/admin/polls/poll/upload/", {"token": token})
+    assert confirmed.status_code == 202  # tests/polls/test_upload_import.py: off the request
     poll = Poll.objects.get(slug="uploaded-poll")
     assert Respondent.objects.filter(poll=poll).count() == 2
     assert LogEntry.objects.filter(object_id=str(poll.pk)).exists()  # in the admin history

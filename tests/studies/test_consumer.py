@@ -4,8 +4,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
+from accounts.models import Token
 from config.asgi import application
 from environment.models import Area
 from personas.models import Population

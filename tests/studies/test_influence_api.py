@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import Token
 from personas.services import AreaWeight, population_create
 from studies.models import Answer, InfluenceSimulation, Run, Study
 from studies.services import run_start

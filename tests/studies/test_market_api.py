@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from statsmodels.stats.proportion import proportion_confint
 
+from accounts.models import Token
 from studies.analyzers.market import MarketAnalyzer
 from studies.analyzers.pricing import BUYING
 from studies.models import Answer, MarketAnalysis, Run

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from accounts.models import Token
 from environment.selectors import environmental_context
 from personas.awareness import PersonaView, social_pressures
 from personas.models import Persona, Population

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, QuerySerializer
 from validation.models import ValidationRun
 
 
@@ -52,7 +52,7 @@ class ValidationRunSerializer(serializers.ModelSerializer):
                   "n_train", "n_test", "metrics", "created_at"]  # fmt: skip
 
 
-class AccuracyReportQuerySerializer(serializers.Serializer):
+class AccuracyReportQuerySerializer(QuerySerializer):
     days = serializers.IntegerField(
         default=30,
         min_value=1,

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_create
 from config.cli import ExitCode, StepTimer, fail
 from environment.categories import DIMENSIONS
 from environment.models import ElectionResult
@@ -173,7 +173,8 @@ class Command(BaseCommand):
                 user.save()
             secret_file.write_text(password)
         password = secret_file.read_text().strip()
-        token, _ = Token.objects.get_or_create(user=user)
+        # Only a token's hash is stored: a fresh one each demo, its key shown here once.
+        _, token_key = token_create(user=user)
         out = self.stdout.write
         out("")
         out("Next:")
@@ -183,7 +184,7 @@ class Command(BaseCommand):
             f"  admin:                          http://127.0.0.1:8000/admin/  user admin, password {password}"
         )
         out(
-            f"  API (token auth):               curl -H 'Authorization: Token {token.key}' "
+            f"  API (token auth):               curl -H 'Authorization: Token {token_key}' "
             f"http://127.0.0.1:8000/api/v1/runs/{run.id}/results/"
         )
         out("  API docs:                       http://127.0.0.1:8000/api/v1/docs/")
