@@ -196,8 +196,8 @@ def _load_data() -> list[tuple[str, int]]:
     [(token, run id)]."""
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
+    from accounts.models import Token
     from personas.services import AreaWeight, population_create
     from polls.models import Question
     from studies.models import Run

@@ -34,8 +34,20 @@ from personas.models import Persona
 from studies.models import Answer, Condition, Item, Run, RunParticipant, RunPersona
 from studies.progress import Reporter
 
-# Personas per write transaction (and progress message): large, since a row costs microseconds.
+# Personas per write transaction (and progress message): large, since a row costs microseconds,
+# but at least PROGRESS_STEPS batches a run so a run's page shows the bar move (a 4,000-persona run
+# is one chunk: in one batch its bar would jump from 0 to 100).
 WRITE_BATCH = 5_000
+MIN_WRITE_BATCH = 200
+PROGRESS_STEPS = 20
+
+
+def write_batch_size(personas_total: int) -> int:
+    """Personas per write batch for a run of `personas_total`: about 1/PROGRESS_STEPS of the run,
+    within [MIN_WRITE_BATCH, WRITE_BATCH]."""
+    return max(MIN_WRITE_BATCH, min(WRITE_BATCH, -(-personas_total // PROGRESS_STEPS)))
+
+
 # The answer fields written per row, in the order of the rows' values.
 ANSWER_FIELDS = (
     "run", "persona", "item", "option", "condition", "reasoning", "probabilities", "weight"
@@ -68,10 +80,11 @@ def offline_chunk_process(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for batch_start in range(0, len(frame), WRITE_BATCH):
+        size = write_batch_size(run.personas_total)
+        for batch_start in range(0, len(frame), size):
             if batch_start and is_cancelled(run.id):
                 break
-            batch = frame.iloc[batch_start : batch_start + WRITE_BATCH]
+            batch = frame.iloc[batch_start : batch_start + size]
             answers = {item.id: backend.answer_frame(batch, item) for item in items}
             _write(run, items, batch, answers, reporter)
             written += len(batch)

@@ -37,7 +37,7 @@ def test_a_cached_context_is_the_computed_one_and_costs_only_the_authentication(
     assert second.json() == _fresh("dallas_tx_city")
     # The token lookup only: no area, marginal, election or indicator query.
     assert len(queries) == 1, [q["sql"] for q in queries]
-    assert "authtoken" in queries[0]["sql"]
+    assert "accounts_token" in queries[0]["sql"]
 
 
 def test_a_miss_computes_the_context_in_a_bounded_number_of_queries(

@@ -14,6 +14,7 @@ from studies.backends.poll_model import PROFILE_COLUMNS, PollModelBackend, posit
 from studies.exports import persona_files
 from studies.models import Answer, Item, Run, RunPersona
 from studies.pipeline import run_finalize, run_process_chunk
+from studies.pipeline_offline import MIN_WRITE_BATCH, WRITE_BATCH, write_batch_size
 from studies.results import run_results_compute
 from studies.selectors import run_persona_list
 from studies.services import run_start
@@ -159,3 +160,12 @@ def test_results_equal_the_previous_computation(study, population, reporter, mon
     monkeypatch.setattr("polls.model.intervals.distinct_profiles", as_tuples)
     assert run_results_compute(run=run) == now
     assert now["personas_answered"] == 240 and now["items"][0]["model_estimate"]["breakdowns"]
+
+
+def test_a_chunk_reports_its_progress_batch_by_batch(study, population, reporter):
+    """A small run is one chunk: it still reports several times, so its page's bar moves."""
+    assert write_batch_size(240) == MIN_WRITE_BATCH
+    assert write_batch_size(4_000) == 200 and write_batch_size(10**6) == WRITE_BATCH
+    _run(study, population, reporter, [(0, 240)])
+    done = [kw["done"] for kind, kw in reporter.events if kind == "progress"]
+    assert done == [200, 240]
