@@ -39,7 +39,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -106,6 +106,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 CACHE_KEY_VERSION = 1
 
 # SQLite has one writer at a time and makes the others poll for the lock with sleeps growing to
@@ -228,6 +229,179 @@ class PriceBook:
 # --- public API -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One exchange an attempt loop needs from its driver: the exact request and its attempt."""
+
+    messages: list[Message]
+    key: str
+    attempt: int
+    spec: StructuredSpec | None
+    parameters: dict[str, Any]
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "spec": self.spec,
+            "key": self.key,
+            "attempt": self.attempt,
+            "parameters": self.parameters,
+        }
+
+
+# An attempt loop: yields what it needs exchanged, is sent each exchange, returns its result.
+# One loop serves both drivers, blocking (`_drive`) and on the event loop (`_adrive`).
+Steps = Generator[_Ask, _Exchange, R]
+
+
+def _drive(steps: Steps[R], exchange: Callable[[_Ask], _Exchange]) -> R:
+    """Run an attempt loop, answering each ask with a blocking exchange; an exchange's error is
+    raised inside the loop (so its call span records it) and from there to the caller."""
+    try:
+        ask = next(steps)
+        while True:
+            try:
+                reply = exchange(ask)
+            except BaseException as exc:
+                ask = steps.throw(exc)
+            else:
+                ask = steps.send(reply)
+    except StopIteration as done:
+        return done.value
+
+
+async def _adrive(steps: Steps[R], exchange: Callable[[_Ask], Awaitable[_Exchange]]) -> R:
+    """`_drive` on the event loop."""
+    try:
+        ask = next(steps)
+        while True:
+            try:
+                reply = await exchange(ask)
+            except BaseException as exc:
+                ask = steps.throw(exc)
+            else:
+                ask = steps.send(reply)
+    except StopIteration as done:
+        return done.value
+
+
+def _structured_steps(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    schema: type[T],
+    sample_index: int,
+    max_attempts: int,
+    ctx: CallContext,
+    prices: PriceBook,
+    calls: CallBuffer,
+) -> Steps[StructuredResult[T]]:
+    """The attempts of a structured call: each reply parsed against `schema` and logged; an
+    invalid one is asked again with the error fed back."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1.")
+    spec, instruction = _schema_parts(schema)
+    convo = _with_schema_instructions(list(messages), instruction)
+    parameters = config.parameters()
+    attempts: list[AttemptUsage] = []
+    reasons: list[str] = []
+    for attempt in range(1, max_attempts + 1):
+        key = cache_key(
+            config=config, messages=convo, sample_index=sample_index, parameters=parameters
+        )
+        with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
+            exchange = yield _Ask(convo, key, attempt, spec, parameters)
+            value, error = _parse(exchange.reply.text, schema)
+            usage = _record_reply(
+                config=config,
+                messages=convo,
+                exchange=exchange,
+                key=key,
+                ctx=ctx,
+                attempt=attempt,
+                parameters=parameters,
+                prices=prices,
+                error=error,
+                calls=calls,
+            )
+            _span_usage(span, usage, exchange)
+        attempts.append(usage)
+        if value is not None:
+            price = prices.get()
+            return StructuredResult(
+                value=value,
+                text=exchange.reply.text,
+                attempts=attempts,
+                currency=price.currency if price else "USD",
+            )
+        reasons.append(f"attempt {attempt}: {error}")
+        # The model sees every earlier reply and why it was refused. Rebuilding from the first
+        # request would make attempt 3 repeat attempt 2's request when a model repeats itself, and
+        # the cache would hand back the same refused reply instead of asking again.
+        convo = [
+            *convo,
+            {"role": "assistant", "content": exchange.reply.text},
+            {"role": "user", "content": _feedback(error or "")},
+        ]
+    raise StructuredOutputError(
+        f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
+        f"attempt(s): " + "; ".join(reasons),
+        reasons=reasons,
+        attempts=attempts,
+    )
+
+
+def _text_steps(
+    *,
+    config: LLMConfig,
+    messages: Sequence[Message],
+    sample_index: int,
+    ctx: CallContext,
+    prices: PriceBook,
+    calls: CallBuffer,
+) -> Steps[TextResult]:
+    """The one attempt of a free-text call, logged."""
+    convo = list(messages)
+    parameters = {**config.parameters(), "structured_mode": "text"}
+    key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
+    with _call_span(config=config, ctx=ctx, attempt=1) as span:
+        exchange = yield _Ask(convo, key, 1, None, parameters)
+        usage = _record_reply(
+            config=config,
+            messages=convo,
+            exchange=exchange,
+            key=key,
+            ctx=ctx,
+            attempt=1,
+            parameters=parameters,
+            prices=prices,
+            error=None,
+            calls=calls,
+        )
+        _span_usage(span, usage, exchange)
+    price = prices.get()
+    return TextResult(
+        text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
+    )
+
+
+def _fixed(
+    config: LLMConfig,
+    ctx: CallContext,
+    use_cache: bool,
+    replay_only: bool | None,
+    retry: RetryPolicy | None,
+) -> dict[str, Any]:
+    """What every exchange of one call shares (the drivers add the buffer and the request)."""
+    return {
+        "config": config,
+        "ctx": ctx,
+        "use_cache": use_cache,
+        "replay_only": replay_only,
+        "retry": retry or RetryPolicy(),
+    }
+
+
 def complete_structured(
     *,
     config: LLMConfig,
@@ -251,74 +425,24 @@ def complete_structured(
     (with one reason per attempt) when every attempt is invalid, `ProviderError` when the
     provider cannot answer, `ReplayMissError` on a replay-only miss.
     """
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1.")
-    spec, instruction = _schema_parts(schema)
-    base = _with_schema_instructions(list(messages), instruction)
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = prices or PriceBook(config)
-    parameters = config.parameters()
-    retry = retry or RetryPolicy()
-    attempts: list[AttemptUsage] = []
-    reasons: list[str] = []
-    convo = base
+    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
     with _buffered(buffer) as calls:
-        for attempt in range(1, max_attempts + 1):
-            key = cache_key(
-                config=config, messages=convo, sample_index=sample_index, parameters=parameters
-            )
-            with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
-                exchange = _exchange(
-                    config=config,
-                    messages=convo,
-                    spec=spec,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    parameters=parameters,
-                    use_cache=use_cache,
-                    replay_only=replay_only,
-                    retry=retry,
-                    calls=calls,
-                )
-                value, error = _parse(exchange.reply.text, schema)
-                usage = _record_reply(
-                    config=config,
-                    messages=convo,
-                    exchange=exchange,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    parameters=parameters,
-                    prices=prices,
-                    error=error,
-                    calls=calls,
-                )
-                _span_usage(span, usage, exchange)
-            attempts.append(usage)
-            if value is not None:
-                price = prices.get()
-                return StructuredResult(
-                    value=value,
-                    text=exchange.reply.text,
-                    attempts=attempts,
-                    currency=price.currency if price else "USD",
-                )
-            reasons.append(f"attempt {attempt}: {error}")
-            # The model sees every earlier reply and why it was refused. Rebuilding from `base`
-            # would make attempt 3 repeat attempt 2's request when a model repeats itself, and the
-            # cache would hand back the same refused reply instead of asking again.
-            convo = [
-                *convo,
-                {"role": "assistant", "content": exchange.reply.text},
-                {"role": "user", "content": _feedback(error or "")},
-            ]
-    raise StructuredOutputError(
-        f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
-        f"attempt(s): " + "; ".join(reasons),
-        reasons=reasons,
-        attempts=attempts,
-    )
+        steps = _structured_steps(
+            config=config,
+            messages=messages,
+            schema=schema,
+            sample_index=sample_index,
+            max_attempts=max_attempts,
+            ctx=ctx,
+            prices=prices,
+            calls=calls,
+        )
+        return _drive(
+            steps,
+            lambda ask: _exchange(**fixed, calls=calls, **ask.request()),
+        )
 
 
 def complete_text(
@@ -335,42 +459,21 @@ def complete_text(
     buffer: CallBuffer | None = None,
 ) -> TextResult:
     """A free-text answer (no schema), with the same cache, limits, retries, log and buffer."""
-    convo = list(messages)
-    parameters = {**config.parameters(), "structured_mode": "text"}
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
-    prices = PriceBook(config)
-    key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
-    with _buffered(buffer) as calls, _call_span(config=config, ctx=ctx, attempt=1) as span:
-        exchange = _exchange(
+    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
+    with _buffered(buffer) as calls:
+        steps = _text_steps(
             config=config,
-            messages=convo,
-            spec=None,
-            key=key,
+            messages=messages,
+            sample_index=sample_index,
             ctx=ctx,
-            attempt=1,
-            parameters=parameters,
-            use_cache=use_cache,
-            replay_only=replay_only,
-            retry=retry or RetryPolicy(),
+            prices=PriceBook(config),
             calls=calls,
         )
-        usage = _record_reply(
-            config=config,
-            messages=convo,
-            exchange=exchange,
-            key=key,
-            ctx=ctx,
-            attempt=1,
-            parameters=parameters,
-            prices=prices,
-            error=None,
-            calls=calls,
+        return _drive(
+            steps,
+            lambda ask: _exchange(**fixed, calls=calls, **ask.request()),
         )
-        _span_usage(span, usage, exchange)
-    price = prices.get()
-    return TextResult(
-        text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
-    )
 
 
 async def acomplete_structured(
@@ -393,73 +496,25 @@ async def acomplete_structured(
 
     Runs in the caller's `llm.aio` session (its clients, cache reader and database runner), or in
     one of its own for this call."""
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1.")
-    spec, instruction = _schema_parts(schema)
-    base = _with_schema_instructions(list(messages), instruction)
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = prices or PriceBook(config)
-    parameters = config.parameters()
-    retry = retry or RetryPolicy()
-    attempts: list[AttemptUsage] = []
-    reasons: list[str] = []
-    convo = base
+    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
     async with aio.current_or_new() as session, _abuffered(buffer) as calls:
         await prices.aget()
-        for attempt in range(1, max_attempts + 1):
-            key = cache_key(
-                config=config, messages=convo, sample_index=sample_index, parameters=parameters
-            )
-            with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
-                exchange = await _aexchange(
-                    session,
-                    config=config,
-                    messages=convo,
-                    spec=spec,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    parameters=parameters,
-                    use_cache=use_cache,
-                    replay_only=replay_only,
-                    retry=retry,
-                    calls=calls,
-                )
-                value, error = _parse(exchange.reply.text, schema)
-                usage = _record_reply(
-                    config=config,
-                    messages=convo,
-                    exchange=exchange,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    parameters=parameters,
-                    prices=prices,
-                    error=error,
-                    calls=calls,
-                )
-                _span_usage(span, usage, exchange)
-            attempts.append(usage)
-            if value is not None:
-                price = prices.get()
-                return StructuredResult(
-                    value=value,
-                    text=exchange.reply.text,
-                    attempts=attempts,
-                    currency=price.currency if price else "USD",
-                )
-            reasons.append(f"attempt {attempt}: {error}")
-            convo = [
-                *convo,
-                {"role": "assistant", "content": exchange.reply.text},
-                {"role": "user", "content": _feedback(error or "")},
-            ]
-    raise StructuredOutputError(
-        f"{config.provider}/{config.model} gave no valid {spec.name} in {max_attempts} "
-        f"attempt(s): " + "; ".join(reasons),
-        reasons=reasons,
-        attempts=attempts,
-    )
+        steps = _structured_steps(
+            config=config,
+            messages=messages,
+            schema=schema,
+            sample_index=sample_index,
+            max_attempts=max_attempts,
+            ctx=ctx,
+            prices=prices,
+            calls=calls,
+        )
+        return await _adrive(
+            steps,
+            lambda ask: _aexchange(session, **fixed, calls=calls, **ask.request()),
+        )
 
 
 async def acomplete_text(
@@ -476,45 +531,23 @@ async def acomplete_text(
     buffer: CallBuffer | None = None,
 ) -> TextResult:
     """`complete_text` on an event loop."""
-    convo = list(messages)
-    parameters = {**config.parameters(), "structured_mode": "text"}
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = PriceBook(config)
-    key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
+    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
     async with aio.current_or_new() as session, _abuffered(buffer) as calls:
         await prices.aget()
-        with _call_span(config=config, ctx=ctx, attempt=1) as span:
-            exchange = await _aexchange(
-                session,
-                config=config,
-                messages=convo,
-                spec=None,
-                key=key,
-                ctx=ctx,
-                attempt=1,
-                parameters=parameters,
-                use_cache=use_cache,
-                replay_only=replay_only,
-                retry=retry or RetryPolicy(),
-                calls=calls,
-            )
-            usage = _record_reply(
-                config=config,
-                messages=convo,
-                exchange=exchange,
-                key=key,
-                ctx=ctx,
-                attempt=1,
-                parameters=parameters,
-                prices=prices,
-                error=None,
-                calls=calls,
-            )
-            _span_usage(span, usage, exchange)
-    price = prices.get()
-    return TextResult(
-        text=exchange.reply.text, attempt=usage, currency=price.currency if price else "USD"
-    )
+        steps = _text_steps(
+            config=config,
+            messages=messages,
+            sample_index=sample_index,
+            ctx=ctx,
+            prices=prices,
+            calls=calls,
+        )
+        return await _adrive(
+            steps,
+            lambda ask: _aexchange(session, **fixed, calls=calls, **ask.request()),
+        )
 
 
 def estimate_cost(
@@ -649,23 +682,14 @@ def _exchange(
     seed = _effective_seed(config, ctx.sample_index)
     estimated = estimate_tokens(messages, config.max_tokens)
 
-    def failure_row(*, status: str, http_status: int | None, error: str, latency: int, n: int):
-        calls.calls.append(
-            _failure_row(
-                config=config,
-                messages=messages,
-                parameters=parameters,
-                key=key,
-                ctx=ctx,
-                attempt=attempt,
-                status=status,
-                http_status=http_status,
-                error=error,
-                latency=latency,
-                transport_try=n,
-            )
-        )
-
+    where = {
+        "config": config,
+        "messages": messages,
+        "parameters": parameters,
+        "key": key,
+        "ctx": ctx,
+        "attempt": attempt,
+    }
     for n in range(1, retry.max_tries + 1):
         start = time.monotonic()
         try:
@@ -684,32 +708,12 @@ def _exchange(
                     )
                     lease.settle(actual_tokens=_tokens_used(reply))
         except TransientProviderError as exc:
-            latency = int((time.monotonic() - start) * 1000)
-            failure_row(
-                status=exc.status, http_status=exc.http_status, error=str(exc), latency=latency, n=n
-            )
-            delay = _retry_delay(exc, tries=n, retry=retry, config=config)
-            logger.info("LLM %s try %d failed (%s); retrying in %.2f s", key[:12], n, exc, delay)
-            time.sleep(delay)
+            time.sleep(_tried_again(exc, calls, start=start, n=n, retry=retry, **where))
             continue
         except PermanentProviderError as exc:
-            latency = int((time.monotonic() - start) * 1000)
-            failure_row(
-                status=LLMCall.Status.HTTP_ERROR,
-                http_status=exc.http_status,
-                error=str(exc),
-                latency=latency,
-                n=n,
-            )
+            _failed(exc, calls, start=start, n=n, **where)
             raise _permanent(config, exc, n) from exc
-        latency = int((time.monotonic() - start) * 1000)
-        if use_cache:
-            calls.cache.append(
-                services.cached_response_build(
-                    key=key, provider=config.provider, model=config.model, reply=reply
-                )
-            )
-        return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
+        return _answered(reply, calls, start=start, n=n, use_cache=use_cache, **where)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
@@ -745,6 +749,14 @@ async def _aexchange(
     limiter = session.limiter(config)
     seed = _effective_seed(config, ctx.sample_index)
     estimated = estimate_tokens(messages, config.max_tokens)
+    where = {
+        "config": config,
+        "messages": messages,
+        "parameters": parameters,
+        "key": key,
+        "ctx": ctx,
+        "attempt": attempt,
+    }
     for n in range(1, retry.max_tries + 1):
         start = time.monotonic()
         try:
@@ -762,53 +774,67 @@ async def _aexchange(
                     )
                     lease.settle(actual_tokens=_tokens_used(reply))
         except TransientProviderError as exc:
-            latency = int((time.monotonic() - start) * 1000)
-            calls.calls.append(
-                _failure_row(
-                    config=config,
-                    messages=messages,
-                    parameters=parameters,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    status=exc.status,
-                    http_status=exc.http_status,
-                    error=str(exc),
-                    latency=latency,
-                    transport_try=n,
-                )
-            )
-            delay = _retry_delay(exc, tries=n, retry=retry, config=config)
-            logger.info("LLM %s try %d failed (%s); retrying in %.2f s", key[:12], n, exc, delay)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_tried_again(exc, calls, start=start, n=n, retry=retry, **where))
             continue
         except PermanentProviderError as exc:
-            latency = int((time.monotonic() - start) * 1000)
-            calls.calls.append(
-                _failure_row(
-                    config=config,
-                    messages=messages,
-                    parameters=parameters,
-                    key=key,
-                    ctx=ctx,
-                    attempt=attempt,
-                    status=LLMCall.Status.HTTP_ERROR,
-                    http_status=exc.http_status,
-                    error=str(exc),
-                    latency=latency,
-                    transport_try=n,
-                )
-            )
+            _failed(exc, calls, start=start, n=n, **where)
             raise _permanent(config, exc, n) from exc
-        latency = int((time.monotonic() - start) * 1000)
-        if use_cache:
-            calls.cache.append(
-                services.cached_response_build(
-                    key=key, provider=config.provider, model=config.model, reply=reply
-                )
-            )
-        return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
+        return _answered(reply, calls, start=start, n=n, use_cache=use_cache, **where)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _failed(
+    exc: TransientProviderError | PermanentProviderError,
+    calls: CallBuffer,
+    *,
+    start: float,
+    n: int,
+    **where: Any,
+) -> None:
+    """Log transport try `n` of an exchange, refused by the provider (both exchange drivers)."""
+    calls.calls.append(
+        _failure_row(
+            status=exc.status
+            if isinstance(exc, TransientProviderError)
+            else LLMCall.Status.HTTP_ERROR,
+            http_status=exc.http_status,
+            error=str(exc),
+            latency=int((time.monotonic() - start) * 1000),
+            transport_try=n,
+            **where,
+        )
+    )
+
+
+def _tried_again(
+    exc: TransientProviderError,
+    calls: CallBuffer,
+    *,
+    start: float,
+    n: int,
+    retry: RetryPolicy,
+    **where: Any,
+) -> float:
+    """Log a transient refusal; the seconds to wait before the next try."""
+    _failed(exc, calls, start=start, n=n, **where)
+    delay = _retry_delay(exc, tries=n, retry=retry, config=where["config"])
+    logger.info("LLM %s try %d failed (%s); retrying in %.2f s", where["key"][:12], n, exc, delay)
+    return delay
+
+
+def _answered(
+    reply: ProviderReply, calls: CallBuffer, *, start: float, n: int, use_cache: bool, **where: Any
+) -> _Exchange:
+    """A provider's reply as the exchange's result, queued for the cache when it is used."""
+    latency = int((time.monotonic() - start) * 1000)
+    if use_cache:
+        config = where["config"]
+        calls.cache.append(
+            services.cached_response_build(
+                key=where["key"], provider=config.provider, model=config.model, reply=reply
+            )
+        )
+    return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
 
 
 def _failure_row(
