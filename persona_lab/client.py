@@ -45,6 +45,17 @@ class RunFailed(Exception):
         self.run = run
 
 
+class PopulationFailed(Exception):
+    """A population the server could not build (its `error_message` says why)."""
+
+    def __init__(self, population: Population):
+        super().__init__(
+            f"Population {population.id} failed to build: "
+            f"{population.data.get('error_message', '')}"
+        )
+        self.population = population
+
+
 class _Bar:
     """A text progress bar on stderr (tqdm is not a dependency of the project)."""
 
@@ -73,6 +84,31 @@ class Population:
     @property
     def id(self) -> int:
         return int(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        # A server from before off-request builds has no status: its populations are all ready.
+        return str(self.data.get("status", "ready"))
+
+    def refresh(self) -> Population:
+        self.data = self.client._get(f"populations/{self.id}/").json()
+        return self
+
+    def wait(self, *, interval: float = 1.0, timeout: float | None = 3600) -> Population:
+        """Poll until the server has built the population; raises PopulationFailed when it
+        failed, TimeoutError when it is still being built after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status in ("queued", "building"):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"Population {self.id} is still {self.status} after {timeout} s "
+                    f"({self.data.get('personas_done', 0)} of {self.data['size']} personas)"
+                )
+            time.sleep(interval)
+            self.refresh()
+        if self.status == "failed":
+            raise PopulationFailed(self)
+        return self
 
     def to_pandas(self, *, anonymized: bool = False) -> pd.DataFrame:
         """One row per persona: area, demographics and every profile field."""
@@ -226,8 +262,12 @@ class Client:
         seed: int | None = None,
         name: str = "",
         profile: bool = False,
+        wait_timeout: float | None = 3600,
+        wait_interval: float = 1.0,
     ) -> Population:
-        """Generate a population over areas (ids, or {id: weight})."""
+        """Generate a population over areas (ids, or {id: weight}). A large one is built by the
+        server off the request (202): this waits until it is ready (at most `wait_timeout`
+        seconds, then TimeoutError; PopulationFailed when the build failed)."""
         if isinstance(areas, dict):
             spec = [{"area": a, "weight": w} for a, w in areas.items()]
         else:
@@ -240,7 +280,9 @@ class Client:
         }
         if seed is not None:
             payload["seed"] = seed
-        return Population(self, self._post("populations/", payload))
+        return Population(self, self._post("populations/", payload)).wait(
+            interval=wait_interval, timeout=wait_timeout
+        )
 
     def create_study(
         self,

@@ -7,7 +7,16 @@ from environment.categories import choices
 
 
 class Population(models.Model):
-    """A reproducible set of personas sampled from the census marginals of one or more areas."""
+    """A reproducible set of personas sampled from the census marginals of one or more areas.
+
+    A large one is built off the request (personas.tasks): it is `queued`, then `building`, then
+    `ready` (or `failed`); only a ready population may be used."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
 
     name = models.CharField(max_length=200, blank=True)
     size = models.PositiveIntegerField()
@@ -30,6 +39,16 @@ class Population(models.Model):
     include_behavioral_characteristics = models.BooleanField(
         default=False, help_text="Personas carry the full profile (personas.profile)"
     )
+    # Rows built in the request (and imported pools) are ready when created; the API's deferred
+    # build sets `queued` explicitly.
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
+    stage = models.CharField(max_length=200, blank=True, help_text="What the build is doing")
+    personas_done = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(
+        blank=True, help_text="Why the build failed, for users (details are in the server log)"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from config.errors import DomainError
+from config.errors import ConflictError, DomainError
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from environment.selectors import (
@@ -30,6 +32,8 @@ from personas.generation import (
 )
 from personas.joint import Constraints, allocate, area_joint, fit
 from personas.models import Persona, Population, PopulationArea
+
+logger = logging.getLogger(__name__)
 
 # Weights are relative; these bounds still admit raw adult population counts (the largest state's
 # is about 3e7) while keeping their sum from overflowing and every normalized weight above zero.
@@ -102,8 +106,12 @@ def population_create(
     constraints: dict | None = None,
     include_behavioral_characteristics: bool = False,
     created_by=None,
+    defer: bool = False,
 ) -> Population:
-    """Generate `size` census-proportional personas across `areas`; same spec and seed, same personas."""
+    """Generate `size` census-proportional personas across `areas`; same spec and seed, same personas.
+
+    With `defer`, the population is only checked and stored `queued` (with its areas' allocation);
+    `population_build` draws its personas later, off the request (personas.tasks)."""
     maximum = settings.POPULATION_MAX_SIZE
     if not 1 <= size <= maximum:
         raise DomainError(
@@ -135,17 +143,10 @@ def population_create(
             code="area_incomplete",
             fields={"areas": [f"{area.pk} lacks {', '.join(absent)}"]},
         )
-    marginals = area_marginals(area_ids=ids)
     weights = _resolve_weights(areas, found)
     if seed is None:
         seed = secrets.randbits(63)
     counts = allocate(size, weights)
-    draws = [
-        _area_draw(area=found[a], marginals=marginals[a], constraints=rules, size=int(c))
-        for a, c in zip(ids, counts, strict=True)
-        if c > 0
-    ]
-    drawn = draw(areas=draws, constraints=rules, rng=np.random.default_rng(seed))
     population = Population.objects.create(
         name=name,
         size=size,
@@ -153,9 +154,12 @@ def population_create(
         method=METHOD,
         constraints=rules.as_spec(),
         include_behavioral_characteristics=include_behavioral_characteristics,
-        validation_report=validation_report(areas=draws, drawn=drawn, constraints=rules, seed=seed),
         created_by=created_by,
+        status=Population.Status.QUEUED if defer else Population.Status.BUILDING,
+        stage="waiting for a worker" if defer else "",
+        started_at=None if defer else timezone.now(),
     )
+    # Created in the order the areas were given (ascending pk): the build draws them in it.
     PopulationArea.objects.bulk_create(
         [
             PopulationArea(
@@ -164,8 +168,40 @@ def population_create(
             for a, w, c in zip(ids, weights, counts, strict=True)
         ]
     )
+    if defer:
+        return population
+    return population_build(population_id=population.pk)
+
+
+@transaction.atomic
+def population_build(*, population_id: int) -> Population:
+    """Draw and write a stored population's personas and mark it ready, in one transaction.
+
+    Idempotent: a ready population is left as it is, and any personas of an earlier, interrupted
+    build are deleted first, so a re-delivered task ends with exactly `size` personas."""
+    population = Population.objects.select_for_update().get(pk=population_id)
+    if population.status == Population.Status.READY:
+        return population
+    Persona.objects.filter(population=population).delete()
+    allocations = list(population.areas.order_by("pk"))
+    ids = [a.area_id for a in allocations]
+    found = Area.objects.in_bulk(ids)
+    marginals = area_marginals(area_ids=ids)
+    rules = Constraints.from_spec(population.constraints)
+    seed = population.seed
+    draws = [
+        _area_draw(
+            area=found[a.area_id],
+            marginals=marginals[a.area_id],
+            constraints=rules,
+            size=a.personas,
+        )
+        for a in allocations
+        if a.personas > 0
+    ]
+    drawn = draw(areas=draws, constraints=rules, rng=np.random.default_rng(seed))
     profiles = None
-    if include_behavioral_characteristics:
+    if population.include_behavioral_characteristics:
         # A stream of its own, so adding profiles never changes the personas' demographics.
         profiles = ProfileSource(
             area_states=[found[d.area_id].state for d in draws],
@@ -177,7 +213,68 @@ def population_create(
         drawn=drawn,
         profiles=profiles,
     )
+    population.validation_report = validation_report(
+        areas=draws, drawn=drawn, constraints=rules, seed=seed
+    )
+    population.status = Population.Status.READY
+    population.personas_done = population.size
+    population.stage = ""
+    population.error_message = ""
+    population.finished_at = timezone.now()
+    population.save(
+        update_fields=[
+            "validation_report", "status", "personas_done", "stage", "error_message",
+            "finished_at",
+        ]
+    )  # fmt: skip
     return population
+
+
+def population_build_execute(*, population_id: int) -> Population:
+    """Build a queued population off the request, recording building/ready/failed on its row;
+    a failure's details go to the log, users read a message without internals."""
+    started = Population.objects.filter(
+        pk=population_id, status__in=[Population.Status.QUEUED, Population.Status.BUILDING]
+    ).update(
+        status=Population.Status.BUILDING,
+        stage="drawing personas from the census tables",
+        started_at=timezone.now(),
+    )
+    if not started:  # already ready or failed: a re-delivered task has nothing to do
+        return Population.objects.get(pk=population_id)
+    try:
+        return population_build(population_id=population_id)
+    except DomainError as exc:
+        message = exc.message
+        logger.warning("Population %s cannot be built: %s", population_id, message)
+    except Exception:
+        logger.exception("Population %s failed to build", population_id)
+        message = "the server stopped on an internal error; create the population again"
+    Population.objects.filter(pk=population_id).update(
+        status=Population.Status.FAILED,
+        stage="",
+        error_message=message,
+        finished_at=timezone.now(),
+    )
+    return Population.objects.get(pk=population_id)
+
+
+def population_usable_check(*, population: Population) -> None:
+    """Refuse (409) a population that is not ready: still being built, or failed."""
+    if population.status in (Population.Status.QUEUED, Population.Status.BUILDING):
+        raise ConflictError(
+            f"Population {population.pk} is still being built ({population.personas_done} of "
+            f"{population.size} personas); try again when its status is ready.",
+            code="population_not_ready",
+            fields={"population": [f"status {population.status}"]},
+        )
+    if population.status == Population.Status.FAILED:
+        raise ConflictError(
+            f"Population {population.pk} failed to build: {population.error_message} "
+            "Create it again.",
+            code="population_failed",
+            fields={"population": ["status failed"]},
+        )
 
 
 @transaction.atomic

@@ -249,6 +249,9 @@ CODE_VERSION = env("CODE_VERSION", default="")
 
 # --- domain limits ----------------------------------------------------------------------------
 POPULATION_MAX_SIZE = env.int("POPULATION_MAX_SIZE", default=100_000)
+# The API builds a population up to this size in the request (201); a larger one is built by a
+# task (202, the population's status shows its progress).
+POPULATION_INLINE_MAX = env.int("POPULATION_INLINE_MAX", default=20_000)
 RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
 # A run queues at most this many chunk tasks, whatever chunk_size a client asks for.
 RUN_MAX_CHUNKS = env.int("RUN_MAX_CHUNKS", default=200)
@@ -410,6 +413,7 @@ SPECTACULAR_SETTINGS = {
         "StudyKindEnum": "studies.models.Study.Kind",
         "RunStatusEnum": "studies.models.Run.Status",
         "RunPersonaStatusEnum": "studies.models.RunPersona.Status",
+        "PopulationStatusEnum": "personas.models.Population.Status",
         "ItemTypeEnum": "studies.models.Item.Type",
         "StudyAssignmentEnum": "studies.models.Study.Assignment",
         "StudyDepthEnum": "studies.models.Study.Depth",

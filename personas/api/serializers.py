@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from config.api import ChoiceField, QuerySerializer
@@ -82,6 +84,19 @@ class PopulationAreaSerializer(serializers.ModelSerializer):
         fields = ["area", "name", "weight", "personas"]
 
 
+# Documented on every operation that uses a population (runs, estimates, exports).
+POPULATION_NOT_READY = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="The population is not ready: still being built (try again when its status is "
+    "ready) or failed to build; the body is the API's error shape.",
+)
+
+# A population's build: queued, building, ready or failed, with its progress.
+BUILD_FIELDS = [
+    "status", "stage", "personas_done", "error_message", "started_at", "finished_at",
+]  # fmt: skip
+
+
 class PopulationSerializer(serializers.ModelSerializer):
     areas = PopulationAreaSerializer(many=True, read_only=True)
     composition = serializers.SerializerMethodField()
@@ -100,7 +115,9 @@ class PopulationSerializer(serializers.ModelSerializer):
             "areas",
             "composition",
             "validation_report",
+            *BUILD_FIELDS,
         ]
+        read_only_fields = BUILD_FIELDS
 
     def get_composition(self, obj) -> dict[str, dict[str, int]]:
         return self.context.get("composition", {})
@@ -111,7 +128,7 @@ class PopulationSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Population
-        fields = ["id", "name", "size", "seed", "method", "created_at"]
+        fields = ["id", "name", "size", "seed", "method", "created_at", "status"]
 
 
 class PersonaSerializer(serializers.ModelSerializer):

@@ -4,9 +4,11 @@ import json
 from dataclasses import asdict
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -23,6 +25,7 @@ from config.tabular import (
 from config.throttles import daily_quota_check
 from environment.selectors import environmental_context
 from personas.api.serializers import (
+    POPULATION_NOT_READY,
     PersonaAwarenessSerializer,
     PersonaFilterSerializer,
     PersonaSerializer,
@@ -47,7 +50,13 @@ from personas.selectors import (
     population_detail,
     population_list,
 )
-from personas.services import AreaWeight, population_create, population_import_pool
+from personas.services import (
+    AreaWeight,
+    population_create,
+    population_import_pool,
+    population_usable_check,
+)
+from personas.tasks import population_build_dispatch
 
 
 class PopulationCreateView(generics.ListAPIView):
@@ -59,12 +68,25 @@ class PopulationCreateView(generics.ListAPIView):
     def get_queryset(self):
         return population_list(user=self.request.user)
 
-    @extend_schema(request=PopulationCreateSerializer, responses={201: PopulationSerializer})
+    @extend_schema(
+        request=PopulationCreateSerializer,
+        responses={
+            201: OpenApiResponse(PopulationSerializer, description="Built in the request: ready"),
+            202: OpenApiResponse(
+                PopulationSerializer,
+                description="Larger than POPULATION_INLINE_MAX: queued and built by a task; "
+                "follow the Location header until its status is ready (or failed)",
+            ),
+        },
+    )
     def post(self, request):
+        """Create a population. Up to the server's POPULATION_INLINE_MAX personas it is built in
+        the request (201); a larger one is built off the request (202, status `queued`)."""
         data = PopulationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         daily_quota_check(user=request.user, personas=v["size"])
+        defer = v["size"] > settings.POPULATION_INLINE_MAX
         population = population_create(
             size=v["size"],
             areas=[AreaWeight(a["area"], a.get("weight")) for a in v["areas"]],
@@ -73,15 +95,21 @@ class PopulationCreateView(generics.ListAPIView):
             constraints=v.get("constraints"),
             include_behavioral_characteristics=v["include_behavioral_characteristics"],
             created_by=request.user,
+            defer=defer,
         )
         audit_record(
             actor=request.user, action=AuditEvent.Action.CREATE, obj=population, request=request
         )
+        if defer:
+            population_id = population.pk
+            transaction.on_commit(lambda: population_build_dispatch(population_id=population_id))
         population = population_detail(user=request.user).get(pk=population.pk)
         context = {"composition": population_composition(population=population)}
-        return Response(
-            PopulationSerializer(population, context=context).data, status=status.HTTP_201_CREATED
-        )
+        body = PopulationSerializer(population, context=context).data
+        if not defer:
+            return Response(body, status=status.HTTP_201_CREATED)
+        location = reverse("population-detail", kwargs={"pk": population.pk})
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class PopulationDetailView(APIView):
@@ -153,6 +181,7 @@ class PopulationExportView(FileNegotiationMixin, APIView):
             OpenApiParameter("anonymized", bool, description="5-year age buckets, pseudonyms"),
         ],
         responses={
+            409: POPULATION_NOT_READY,
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
@@ -163,6 +192,7 @@ class PopulationExportView(FileNegotiationMixin, APIView):
         streamed: one row per persona with its area, demographics and every profile field),
         optionally anonymized."""
         population = get_object_or_404(population_list(user=request.user), pk=pk)
+        population_usable_check(population=population)
         query = request.query_params
         file_format = requested_format(
             query,

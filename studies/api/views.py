@@ -26,6 +26,7 @@ from config.tabular import (
     wants_anonymized,
 )
 from config.throttles import daily_quota_check
+from personas.api.serializers import POPULATION_NOT_READY
 from personas.selectors import population_list
 from studies.api.serializers import (
     RunCreateSerializer,
@@ -140,7 +141,9 @@ class RunListCreateView(generics.ListAPIView):
     def get_queryset(self):
         return run_list(user=self.request.user)
 
-    @extend_schema(request=RunCreateSerializer, responses={201: RunSerializer})
+    @extend_schema(
+        request=RunCreateSerializer, responses={201: RunSerializer, 409: POPULATION_NOT_READY}
+    )
     def post(self, request):
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -283,7 +286,10 @@ class RunResultsView(FileNegotiationMixin, APIView):
 class RunEstimateView(APIView):
     """What a run would cost before it starts (a backend that makes no paid calls costs nothing)."""
 
-    @extend_schema(request=RunEstimateInputSerializer, responses={200: RunEstimateSerializer})
+    @extend_schema(
+        request=RunEstimateInputSerializer,
+        responses={200: RunEstimateSerializer, 409: POPULATION_NOT_READY},
+    )
     def post(self, request):
         data = RunEstimateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

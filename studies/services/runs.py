@@ -17,6 +17,7 @@ from django.utils import timezone
 from config.errors import ConflictError, DomainError
 from personas.engine.estimate import estimates_add
 from personas.models import Population
+from personas.services import population_usable_check
 from studies.backends.base import RespondentBackend
 from studies.backends.registry import BACKENDS
 from studies.dispatch import run_dispatch
@@ -46,6 +47,7 @@ def run_start(
     its personas are answered (a multi-agent run's deliberation rounds, in the same `run_cost`
     shape), added before the budget is checked. `executor` overrides settings.RUN_EXECUTOR.
     """
+    population_usable_check(population=population)
     backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
     problems = study_foreign_poll_problems(study) + backend_cls.study_problems(study)
@@ -147,6 +149,7 @@ def run_estimate(
     """What a run would cost before it starts; None for a backend that costs nothing. A study
     that selects its participants is estimated over those a run would select (the count is the
     run's; with quotas, which personas fill them depends on the run's seed)."""
+    population_usable_check(population=population)
     selection = (
         participants_select(study=study, population=population, seed=0)
         if needs_selection(study)
