@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Token
 from environment.models import Area
-from persona_lab.client import ApiError, Client
+from persona_lab.client import ApiError, Client, PopulationFailed
 from polls.models import Poll
 from studies.models import Answer
 from tests.conftest import load_reference_data
@@ -65,3 +65,26 @@ def test_a_refusal_arrives_as_an_api_error_with_the_message(lab):
     with pytest.raises(ApiError) as missing:
         lab.run(999999)
     assert missing.value.status == 404
+
+
+def test_a_large_population_is_waited_for_until_the_server_has_built_it(lab, settings):
+    # Above the inline maximum the server answers 202 and builds it on a thread of its own.
+    settings.POPULATION_INLINE_MAX = 50
+    population = lab.create_population(["phoenix_az_city"], size=80, seed=4, wait_interval=0.05)
+    assert population.status == "ready" and population.data["personas_done"] == 80
+    assert len(population.to_pandas()) == 80
+
+
+def test_a_population_that_fails_to_build_raises_with_the_servers_message(
+    lab, settings, monkeypatch
+):
+    settings.POPULATION_INLINE_MAX = 50
+
+    def broken(**kwargs):
+        raise RuntimeError("disk I/O error at /var/lib/postgresql")
+
+    monkeypatch.setattr("personas.services.personas_insert", broken)
+    with pytest.raises(PopulationFailed) as failed:
+        lab.create_population(["phoenix_az_city"], size=80, seed=4, wait_interval=0.05)
+    assert "failed to build: the server stopped on an internal error" in str(failed.value)
+    assert "postgresql" not in str(failed.value)

@@ -1,0 +1,255 @@
+"""A population larger than POPULATION_INLINE_MAX is built off the request: the API answers 202
+with the queued row, a task (a thread in the embedded setup) builds it, and nothing uses it until
+it is ready."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from personas.models import Persona, Population
+from personas.services import AreaWeight, population_create
+from personas.tasks import population_build_task
+from studies.services import ItemSpec, study_create
+
+pytestmark = pytest.mark.django_db
+
+AREAS = [{"area": "dallas_tx_city"}, {"area": "detroit_mi_city"}]
+PERSONA_COLUMNS = (
+    "index", "area_id", "age", "age_bracket", "sex", "race_ethnicity", "education", "income",
+    "name", "profile",
+)  # fmt: skip
+
+
+@pytest.fixture
+def small_inline_max(settings):
+    settings.POPULATION_INLINE_MAX = 50
+
+
+def _post(api, size: int, seed: int = 7, **extra):
+    body = {"size": size, "seed": seed, "areas": AREAS, **extra}
+    return api.post("/api/v1/populations/", body, format="json")
+
+
+def _queued(api, django_capture_on_commit_callbacks, size: int = 60, **extra) -> Population:
+    """A population the API has accepted (202) and whose build has not run yet."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _post(api, size, **extra)
+    assert response.status_code == 202, response.json()
+    assert len(callbacks) == 1  # the build is dispatched once the row is committed
+    return Population.objects.get(pk=response.json()["id"])
+
+
+def _personas(population: Population) -> list[tuple]:
+    return list(population.personas.order_by("index").values_list(*PERSONA_COLUMNS))
+
+
+def test_above_the_inline_maximum_the_api_answers_202_with_a_queued_population(
+    api, small_inline_max, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _post(api, 60)
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert response["Location"] == f"/api/v1/populations/{body['id']}/"
+    assert body["status"] == "queued" and body["personas_done"] == 0 and body["size"] == 60
+    assert not Persona.objects.filter(population_id=body["id"]).exists()
+    # The allocation is decided (and shown) at once; the personas come with the build.
+    assert sum(a["personas"] for a in body["areas"]) == 60
+    detail = api.get(response["Location"]).json()
+    assert detail["status"] == "queued" and detail["stage"] == "waiting for a worker"
+
+
+def test_at_the_inline_maximum_the_population_is_built_in_the_request(api, small_inline_max):
+    response = _post(api, 50)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "ready" and body["personas_done"] == 50
+    assert body["started_at"] and body["finished_at"]
+    assert Persona.objects.filter(population_id=body["id"]).count() == 50
+
+
+def test_the_task_builds_the_population_and_reports_it_ready(
+    api, small_inline_max, django_capture_on_commit_callbacks
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+    assert population_build_task(population.pk) == "ready"
+    detail = api.get(f"/api/v1/populations/{population.pk}/").json()
+    assert detail["status"] == "ready"
+    assert detail["personas_done"] == 60 and detail["stage"] == "" and detail["error_message"] == ""
+    assert detail["started_at"] <= detail["finished_at"]
+    assert sum(detail["composition"]["sex"].values()) == 60
+    assert detail["validation_report"]["overall"]["personas"] == 60
+
+
+def test_the_dispatched_build_runs_after_the_request_commits(
+    api, small_inline_max, django_capture_on_commit_callbacks
+):
+    # Test settings use the inline executor: the committed request's callback builds it.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(api, 60)
+    assert response.status_code == 202
+    assert api.get(response["Location"]).json()["status"] == "ready"
+    assert Persona.objects.filter(population_id=response.json()["id"]).count() == 60
+
+
+def test_with_celery_the_build_is_queued_after_commit_and_built_by_the_worker(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.RUN_EXECUTOR = "celery"
+    sent: list[int] = []
+    monkeypatch.setattr(population_build_task, "delay", lambda pk: sent.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(api, 60)
+    assert response.status_code == 202
+    population = Population.objects.get(pk=response.json()["id"])
+    assert sent == [population.pk] and population.status == Population.Status.QUEUED
+    assert population_build_task.apply(args=[population.pk]).get() == "ready"  # the worker
+    assert population.personas.count() == 60
+
+
+def test_with_the_broker_down_the_population_fails_with_a_message(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.RUN_EXECUTOR = "celery"
+
+    def unreachable(pk):
+        raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(population_build_task, "delay", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(api, 60)
+    detail = api.get(response["Location"]).json()
+    assert detail["status"] == "failed"
+    assert detail["error_message"].startswith("the task queue could not be reached")
+    assert "6379" not in detail["error_message"]
+
+
+@pytest.mark.parametrize("profile", [False, True])
+def test_the_same_seed_gives_the_same_personas_inline_and_in_the_task(
+    api, settings, django_capture_on_commit_callbacks, profile
+):
+    inline = _post(api, 60, seed=21, include_behavioral_characteristics=profile)
+    assert inline.status_code == 201
+    settings.POPULATION_INLINE_MAX = 50
+    deferred = _queued(
+        api, django_capture_on_commit_callbacks, seed=21, include_behavioral_characteristics=profile
+    )
+    population_build_task(deferred.pk)
+    built = Population.objects.get(pk=inline.json()["id"])
+    deferred.refresh_from_db()
+    assert deferred.seed == built.seed == 21
+    assert _personas(deferred) == _personas(built)
+    assert len(_personas(built)) == 60
+    assert deferred.validation_report == built.validation_report
+
+
+def test_a_redelivered_task_for_a_ready_population_changes_nothing(
+    api, small_inline_max, django_capture_on_commit_callbacks
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+    population_build_task(population.pk)
+    ids = list(population.personas.order_by("index").values_list("id", flat=True))
+    assert population_build_task(population.pk) == "ready"
+    assert list(population.personas.order_by("index").values_list("id", flat=True)) == ids
+
+
+def test_a_redelivered_task_after_a_half_build_ends_with_exactly_size_personas(
+    api, small_inline_max, django_capture_on_commit_callbacks
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+    population_build_task(population.pk)
+    expected = _personas(population)
+    # As if a worker had died after writing part of the personas: building, 25 rows left over.
+    population.personas.filter(index__gte=25).delete()
+    Population.objects.filter(pk=population.pk).update(status=Population.Status.BUILDING)
+    assert population_build_task(population.pk) == "ready"
+    assert population.personas.count() == 60
+    assert _personas(population) == expected
+
+
+def test_a_failed_build_tells_the_user_without_internals_and_logs_the_error(
+    api, small_inline_max, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+
+    def broken(**kwargs):
+        raise RuntimeError('psycopg.OperationalError: connection to "db.internal:5432" refused')
+
+    monkeypatch.setattr("personas.services.personas_insert", broken)
+    with caplog.at_level(logging.ERROR, logger="personas.services"):
+        assert population_build_task(population.pk) == "failed"
+    detail = api.get(f"/api/v1/populations/{population.pk}/").json()
+    assert detail["status"] == "failed" and detail["finished_at"]
+    assert "internal error" in detail["error_message"]
+    assert "psycopg" not in detail["error_message"] and "5432" not in detail["error_message"]
+    assert "db.internal:5432" in caplog.text
+    assert not Persona.objects.filter(population=population).exists()
+    # A re-delivered task does not start the failed build again.
+    monkeypatch.undo()
+    assert population_build_task(population.pk) == "failed"
+
+
+@pytest.fixture
+def study(user, cces_question):
+    return study_create(
+        created_by=user,
+        title="Coverage",
+        items=[
+            ItemSpec(code="coverage", text=cces_question.text, poll_question_id=cces_question.id)
+        ],
+    )
+
+
+def test_a_run_on_a_population_still_being_built_is_a_409_with_its_progress(
+    api, study, small_inline_max, django_capture_on_commit_callbacks
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+    for path in ("/api/v1/runs/", "/api/v1/runs/estimate/"):
+        response = api.post(path, {"study": study.id, "population": population.pk}, format="json")
+        assert response.status_code == 409, (path, response.json())
+        error = response.json()["error"]
+        assert error["code"] == "population_not_ready"
+        assert error["message"] == (
+            f"Population {population.pk} is still being built (0 of 60 personas); try again "
+            "when its status is ready."
+        )
+    export = api.get(f"/api/v1/populations/{population.pk}/export/")
+    assert export.status_code == 409
+    population_build_task(population.pk)
+    response = api.post(
+        "/api/v1/runs/", {"study": study.id, "population": population.pk}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+
+
+def test_a_run_on_a_failed_population_is_a_409_saying_why(api, study, user):
+    population = population_create(
+        size=60, areas=[AreaWeight("dallas_tx_city")], seed=3, created_by=user, defer=True
+    )
+    Population.objects.filter(pk=population.pk).update(
+        status=Population.Status.FAILED, error_message="the task queue could not be reached."
+    )
+    response = api.post(
+        "/api/v1/runs/", {"study": study.id, "population": population.pk}, format="json"
+    )
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "population_failed"
+    assert error["message"].startswith(
+        f"Population {population.pk} failed to build: the task queue could not be reached."
+    )
+
+
+def test_the_population_page_shows_the_build_progress(
+    client, user, api, small_inline_max, django_capture_on_commit_callbacks
+):
+    population = _queued(api, django_capture_on_commit_callbacks)
+    client.force_login(user)
+    page = client.get(f"/populations/{population.pk}/").content.decode()
+    assert 'data-status="queued"' in page and "0 of 60 personas" in page
+    assert "window.location.reload" in page
+    population_build_task(population.pk)
+    page = client.get(f"/populations/{population.pk}/").content.decode()
+    assert "population-status" not in page and "window.location.reload" not in page
