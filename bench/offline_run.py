@@ -9,12 +9,15 @@ answer and run-persona rows' text and JSON columns, and (SQLite) the growth of t
 
     .venv/bin/python -m bench.offline_run                 # 100,000 personas
     .venv/bin/python -m bench.offline_run 20000           # another size
+    BENCH_OFFLINE_SIZE=1000000 .venv/bin/python -m bench.offline_run   # 1M personas
+    BENCH_PROFILE=/tmp/results.prof ...                   # a cProfile of the results step
 
 Results go to ``bench/results/offline_run.json`` with the machine's load average beside them.
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import platform
@@ -158,9 +161,16 @@ def _worker(size: int, database: str) -> dict:
     cpu = time.process_time() - cpu_started
     run_finalize(run_id=run.id, reporter=reporter)
     run.refresh_from_db()
+    profile_path = os.environ.get("BENCH_PROFILE")  # a cProfile of the results, to attack
+    profiler = cProfile.Profile() if profile_path else None
     results_started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     results = run_results_compute(run=run)
     results_wall = time.perf_counter() - results_started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     stored = _stored_bytes(run.id)
     bytes_after = _database_bytes()
     answered = results["personas_answered"]
@@ -206,7 +216,7 @@ def _run(size: int, database: str, env: dict[str, str]) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def main(size: int = SIZE) -> dict:
+def main(size: int = int(os.environ.get("BENCH_OFFLINE_SIZE", SIZE))) -> dict:
     runs = []
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-offline-") as tmp:
@@ -232,6 +242,14 @@ def main(size: int = SIZE) -> dict:
         "postgresql": "measured" if postgres else "skipped (BENCH_DATABASE_URL not set)",
         "runs": runs,
     }
+    # Earlier measurements stay beside the new ones (a 1M run is not re-made by `make bench`).
+    previous = json.loads(RESULTS.read_text()).get("runs", []) if RESULTS.exists() else []
+    stamp = {
+        "measured_at": result["measured_at"],
+        "load_average_before": load_before,
+        "load_average_after": result["load_average_after"],
+    }
+    result["runs"] = [*previous, *({**r, **stamp} for r in runs)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -20,6 +20,7 @@ from scipy.stats import chi2_contingency
 from environment.categories import DIMENSIONS
 from polls.importers.crosstabs import age_bracket_of
 from polls.models import Response
+from studies.analyzers.questionnaire import answers_frame, answers_frame_is_shared
 from studies.models import Answer, Item, ItemOption, Run, RunPersona
 
 #: Below this many answers to an item the figures are reported but nothing is flagged.
@@ -172,6 +173,11 @@ def _clear(association: dict) -> bool:
 def _answers_frame(run: Run) -> pd.DataFrame:
     """Every stored answer of the run with its persona's demographics and party (one query)."""
     columns = ["persona_id", "item_id", "option_id", "number", "weight", "condition"]
+    if answers_frame_is_shared(run):
+        # The results have read the answers already (studies.results): the profile's party among
+        # them. Re-reading a large run's rows was a tenth of its results' time.
+        frame = answers_frame(run)[[*columns, *_ANSWER_DIMENSIONS, "party"]]
+        return frame[frame["weight"] > 0]
     fields = [*columns, *(f"persona__{d}" for d in _ANSWER_DIMENSIONS)]
     fields.append(f"persona__profile__{PERSONA_PARTY_FIELD}")
     frame = pd.DataFrame.from_records(

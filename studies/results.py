@@ -15,5 +15,5 @@ def run_results_compute(*, run: Run) -> dict:
     kind = Study.objects.values_list("kind", flat=True).get(id=run.study_id)
     with answers_frames_shared():  # the answers are read from the database once
         results = ANALYZERS[kind]().results(run=run)
-    results["quality"] = run_quality(run)
+        results["quality"] = run_quality(run)
     return results

@@ -65,6 +65,8 @@ FRAME_COLUMNS = {
     "persona__area__state": "state",
     "persona__age": "age",
     **{f"persona__{d}": d for d in DIMENSIONS},
+    # Read for the quality report (studies.quality), so that it need not read the answers again.
+    "persona__profile__party_identification": "party",
 }
 
 
@@ -80,6 +82,12 @@ def answers_frames_shared() -> Iterator[None]:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def answers_frame_is_shared(run: Run) -> bool:
+    """Whether the run's answers frame has been read inside `answers_frames_shared`."""
+    shared = _SHARED.get()
+    return shared is not None and run.id in shared
 
 
 def answers_frame(run: Run) -> pd.DataFrame:
