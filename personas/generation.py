@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_string
 
 import numpy as np
 import pandas as pd
@@ -158,10 +159,17 @@ def _fragments(key: str, column: pd.Series) -> np.ndarray:
 
 
 def _json_value(value) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "null"
+    # What json.dumps(value, separators=(",", ":")) gives, without its per-call encoder set-up
+    # (a million personas have over a million distinct values, mostly names and scores).
     if isinstance(value, np.generic):
         value = value.item()
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is float:
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    if kind is int:
+        return int.__repr__(value)
     return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
 
 
