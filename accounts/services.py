@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
@@ -14,6 +18,8 @@ from accounts.models import ApiKey, AuditEvent, Token
 from config.errors import DomainError
 
 KEY_PREFIX = "pl_"
+
+logger = logging.getLogger(__name__)
 # last_used_at is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -150,11 +156,42 @@ def token_create(*, user) -> tuple[Token, str]:
     return token, token.key
 
 
+# A token's resolution (its row with its user) is kept in the cache, so an API request costs no
+# query to authenticate. Deleting or replacing a token, or saving or deleting its user (deactivation),
+# drops the entry at once (`accounts.signals`); the lifetime only bounds what a bulk
+# ``QuerySet.update`` of users, which sends no signal, can leave behind.
+TOKEN_CACHE_SECONDS = 60
+
+
+def token_cache_key(digest: str) -> str:
+    return f"auth:token:{digest}"
+
+
 def token_authenticate(key: str) -> Token | None:
     """The token whose key is `key`, of an active user, or None."""
     if not key:
         return None
-    token = Token.objects.select_related("user").filter(digest=token_digest(key)).first()
+    digest = token_digest(key)
+    cache_key = token_cache_key(digest)
+    try:
+        token = cache.get(cache_key)
+    except (redis.RedisError, OSError):
+        token = None  # cache unreachable: the database answers alone
+    if token is None:
+        token = Token.objects.select_related("user").filter(digest=digest).first()
+        if token is not None and token.user.is_active:
+            with contextlib.suppress(redis.RedisError, OSError):
+                cache.set(cache_key, token, TOKEN_CACHE_SECONDS)
     if token is None or not token.user.is_active:
         return None
     return token
+
+
+def token_cache_forget(*, digests: list[str]) -> None:
+    """Drop cached token resolutions, so a revoked token or a deactivated user stops at once."""
+    if not digests:
+        return
+    try:
+        cache.delete_many([token_cache_key(d) for d in digests])
+    except (redis.RedisError, OSError):
+        logger.warning("Cached tokens not dropped, the cache is unreachable")

@@ -1,12 +1,15 @@
-"""Admin edits go into the audit log too: Django's admin records a LogEntry for each one."""
+"""Admin edits go into the audit log too: Django's admin records a LogEntry for each one. A token's
+cached resolution is dropped when the token or its user changes."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Token
+from accounts.services import token_cache_forget
 
 _ACTIONS = {
     ADDITION: AuditEvent.Action.ADMIN_ADD,
@@ -29,4 +32,19 @@ def admin_edit_to_audit(sender, instance: LogEntry, created: bool, **kwargs) -> 
         object_repr=(instance.object_repr or "")[:200],
         via="admin",
         detail={"change": instance.get_change_message()} if instance.change_message else {},
+    )
+
+
+@receiver(post_save, sender=Token)
+@receiver(post_delete, sender=Token)
+def token_changed_forget(sender, instance: Token, **kwargs) -> None:
+    token_cache_forget(digests=[instance.digest])
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+def user_changed_forget_tokens(sender, instance, **kwargs) -> None:
+    # Deactivating a user ends their token at once. A user's deletion deletes their token too.
+    token_cache_forget(
+        digests=list(Token.objects.filter(user=instance).values_list("digest", flat=True))
     )

@@ -26,7 +26,7 @@ def _fresh(area_id: str) -> dict:
     )
 
 
-def test_a_cached_context_is_the_computed_one_and_costs_only_the_authentication(api):
+def test_a_cached_context_is_the_computed_one_and_costs_no_query(api):
     first = api.get(URL.format("dallas_tx_city"))
     assert first.status_code == 200
     assert first["Content-Type"] == "application/json"
@@ -35,9 +35,9 @@ def test_a_cached_context_is_the_computed_one_and_costs_only_the_authentication(
     assert second.status_code == 200
     assert second.content == first.content
     assert second.json() == _fresh("dallas_tx_city")
-    # The token lookup only: no area, marginal, election or indicator query.
-    assert len(queries) == 1, [q["sql"] for q in queries]
-    assert "accounts_token" in queries[0]["sql"]
+    # No query at all: the token's resolution is cached too (no area, marginal, election or
+    # indicator query either).
+    assert len(queries) == 0, [q["sql"] for q in queries]
 
 
 def test_a_miss_computes_the_context_in_a_bounded_number_of_queries(
