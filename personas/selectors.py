@@ -13,6 +13,12 @@ def population_list(*, user) -> QuerySet[Population]:
     return visible_to(Population.objects.all(), user).order_by("-created_at", "-id")
 
 
+def population_ready_list(*, user) -> QuerySet[Population]:
+    """The populations `user` may run a study on: visible and built (not queued, building or
+    failed)."""
+    return population_list(user=user).filter(status=Population.Status.READY)
+
+
 def population_detail(*, user) -> QuerySet[Population]:
     return (
         population_list(user=user)

@@ -16,7 +16,7 @@ from environment.models import Area
 from environment.selectors import area_usability, area_usable
 from personas.engine.schemas import DEPTHS
 from personas.models import Population
-from personas.selectors import population_list
+from personas.selectors import population_ready_list
 from polls.models import Question
 from polls.selectors import question_answerable
 from studies.services.studies import POPULATION_COUNTRY
@@ -186,7 +186,7 @@ class StudyStartForm(forms.Form):
         )
         population = self.fields["population"]
         population.queryset = (
-            population_list(user=user) if user is not None else Population.objects.none()
+            population_ready_list(user=user) if user is not None else Population.objects.none()
         )
         population.label_from_instance = lambda p: f"{p} — {p.size} personas (#{p.pk})"
         self.fields["size"].validators.append(MaxValueValidator(settings.POPULATION_MAX_SIZE))
@@ -249,7 +249,7 @@ class RunAgainForm(forms.Form):
 
     def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["population"].queryset = population_list(user=user)
+        self.fields["population"].queryset = population_ready_list(user=user)
         self.fields["population"].label_from_instance = lambda p: (
             f"{p} — {p.size} personas (#{p.pk})"
         )

@@ -231,6 +231,21 @@ def test_running_again_on_someone_elses_population_is_refused(
     assert not Run.objects.exists()
 
 
+def test_a_population_still_being_built_is_not_offered_to_run_on(browser, user, cces_question):
+    study = _study(user, "Coverage", cces_question)
+    ready = _population(user, name="Built")
+    building = _population(user, name="Half built")
+    Population.objects.filter(pk=building.pk).update(status=Population.Status.BUILDING)
+    for url in (f"/studies/{study.id}/", "/studies/new/"):
+        html = browser.get(url).content.decode()
+        # The choice's label: "<name> — <size> personas (#<id>)"
+        assert f"(#{ready.id})" in html, url
+        assert f"(#{building.id})" not in html, url
+    response = browser.post(f"/studies/{study.id}/run/", {"population": building.id})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert not Run.objects.exists()
+
+
 # --- the study form -----------------------------------------------------------------------------
 
 
