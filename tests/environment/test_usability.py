@@ -78,6 +78,7 @@ def test_the_area_list_costs_the_same_queries_for_any_page_size(api):
             assert api.get(f"/api/v1/areas/?limit={size}&kind=county").status_code == 200
         return len(captured)
 
+    queries(1)  # the first request resolves the token and caches it (accounts.services)
     assert queries(5) == queries(100)
 
 
