@@ -322,6 +322,96 @@ def _check(port: int, clients: list[tuple[str, int]]) -> list[str]:
     return problems
 
 
+IN_PROCESS_REQUESTS = 2000
+
+
+async def _asgi_get(application, path: str, token: str) -> int:
+    """One GET through an ASGI application, in this process, as a server calls it; returns the
+    status (the body is dropped)."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    status = 0
+    sent = False
+    never = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await never  # no disconnect: the handler's listener just waits
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await application(scope, receive, send)
+    return status
+
+
+def measure_in_process(clients: list[tuple[str, int]], requests: int = IN_PROCESS_REQUESTS) -> dict:
+    """CPU per request of the application alone (no HTTP server, no network), for both endpoints
+    and both ways into Django: the production entry (`config.asgi`, HTTP through the WSGI handler
+    on a2wsgi's thread pool) and Django's own ASGI handler (the previous shape). Process CPU time
+    (every thread of this process) over `requests` sequential requests on one event loop after a
+    warm-up: the cost of a request however busy the machine's other cores are."""
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    from config.asgi import application as production
+
+    entries = {"wsgi_via_a2wsgi": production, "django_asgi_handler": get_asgi_application()}
+    paths = {
+        "environmental_context": [
+            (f"/api/v1/environmental/context/{area}/", clients[i % CLIENTS][0])
+            for i, area in enumerate(CONTEXT_AREAS)
+        ],
+        "run_results": [(f"/api/v1/runs/{run}/results/", token) for token, run in clients],
+    }
+
+    async def run(app, pairs: list[tuple[str, str]]) -> dict:
+        for path, token in pairs:  # warm: caches filled, code paths loaded
+            if (status := await _asgi_get(app, path, token)) != 200:
+                raise RuntimeError(f"{path}: {status}")
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        for n in range(requests):
+            path, token = pairs[n % len(pairs)]
+            await _asgi_get(app, path, token)
+        cpu = time.process_time() - cpu_before
+        wall = time.perf_counter() - wall_before
+        return {
+            "cpu_ms_per_request": round(cpu * 1000 / requests, 3),
+            "wall_ms_per_request": round(wall * 1000 / requests, 3),
+        }
+
+    figures: dict = {}
+    for endpoint, pairs in paths.items():
+        for entry_name, app in entries.items():
+            figures.setdefault(endpoint, {})[entry_name] = asyncio.run(run(app, pairs))
+    return {
+        "requests": requests,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "endpoints": figures,
+    }
+
+
 def _load(wrk: str, port: int, pairs: list[tuple[str, str]], seconds: int, workdir: Path) -> dict:
     lua = ", ".join(f'{{"{path}", "{token}"}}' for path, token in pairs)
     script = workdir / f"wrk-{uuid.uuid4().hex[:6]}.lua"
@@ -350,6 +440,7 @@ def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> di
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     env = _setup_environment(workdir)
     import django
+    from django.conf import settings
 
     django.setup()
     wrk = _wrk()
@@ -404,11 +495,15 @@ def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> di
                 "load_average_after": [round(x, 2) for x in load_after],
                 "target_met": rps >= TARGET_RPS and summary["p99_us"] / 1000 < TARGET_P99_MS,
             }
+        in_process = measure_in_process(clients)
         return {
             "server": kind,
+            "app": app,
             "web_processes": WEB_PROCESSES if kind == "uvicorn" else 1,
+            "web_threads": settings.WEB_THREADS,
             "data_load_seconds": round(load_seconds, 1),
             "endpoints": figures,
+            "in_process": in_process,
             "problems": problems,
         }
     finally:
