@@ -2,7 +2,9 @@
 
 The production shape is started for real: PostgreSQL (a fresh database on the server of
 ``BENCH_DATABASE_URL``), Redis (cache, throttles, channel layer) and the web server as the compose
-file runs it (``uvicorn --workers 2``: two processes, one per core). The database gets the real
+file runs it (``uvicorn config.asgi:application --workers 2``: two processes, one per core, each
+answering HTTP through Django's WSGI handler on ``WEB_THREADS`` threads; set WEB_THREADS in the
+environment to compare). The database gets the real
 areas (``load_areas``), the CCES 2018 abortion poll and one completed poll-model run per client
 user, each user with a token of their own. Then `wrk` (installed with apt-get when missing) drives,
 for a bounded time each and at 8 concurrent connections:
@@ -17,11 +19,17 @@ per second, p50/p90/p99 latency (wrk's own, per request), the CPU seconds the we
 per request, and the machine's load average before and after (the 2 cores are shared with other
 engineers' work while this runs, so the figures are a floor of what a quiet machine does).
 
+Because the machine is shared, the CPU a request costs is also measured apart from the load test
+(``in_process``): 2,000 sequential requests per endpoint through the ASGI application called in
+this process (no HTTP server, no network), by the production entry (``config.asgi``) and by
+Django's own ASGI handler (the previous shape), as process CPU time.
+
 The per-user rate limit (``API_RATE_USER``, 1200/min by default) would refuse a load test from 8
 users at hundreds of requests a second, so it is raised for the bench to the rate in
 ``THROTTLE_RATE``; the throttle itself still runs on every request (its counter is in Redis).
 
     .venv/bin/python -m bench.serve                       # uvicorn x 2, writes bench/results/serve.json
+    WEB_THREADS=8 .venv/bin/python -m bench.serve --output /tmp/t8.json   # another thread count
     .venv/bin/python -m bench.serve --server daphne       # one daphne process (the old setup), prints
     .venv/bin/python -m bench.serve --seconds 5           # shorter runs
 """

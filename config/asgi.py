@@ -105,7 +105,11 @@ async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-http_application = ChunkedBodyLength(WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS))
+# The stubs give WSGIHandler.__call__ its HttpResponse type; a response iterates as bytes, which is
+# what a2wsgi's WSGI app type asks for.
+http_application = ChunkedBodyLength(
+    WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS)  # type: ignore[arg-type]
+)
 
 application = ProtocolTypeRouter(
     {

@@ -100,16 +100,17 @@ if DATABASE_URL:
     # whose children would inherit the parent's pool across fork.
     if env.bool("DATABASE_POOL", default=False):
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        pool_max = env.int("DATABASE_POOL_MAX", default=10)
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
-            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            "max_size": pool_max,
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
         }
-        if WEB_THREADS > DATABASES["default"]["OPTIONS"]["pool"]["max_size"]:
+        if pool_max < WEB_THREADS:
             raise ImproperlyConfigured(
-                f"WEB_THREADS={WEB_THREADS} is more than DATABASE_POOL_MAX="
-                f"{DATABASES['default']['OPTIONS']['pool']['max_size']}: request threads would "
-                "wait for a database connection. Lower WEB_THREADS or raise DATABASE_POOL_MAX."
+                f"WEB_THREADS={WEB_THREADS} is more than DATABASE_POOL_MAX={pool_max}: request "
+                "threads would wait for a database connection. Lower WEB_THREADS or raise "
+                "DATABASE_POOL_MAX."
             )
 else:
     DATABASES = {
