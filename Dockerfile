@@ -56,6 +56,7 @@ RUN SECRET_KEY=collectstatic-build-time-only-key-never-used-at-runtime \
 
 EXPOSE 8000
 # WEB_CONCURRENCY worker processes, one per core (see docker-compose.yml); each keeps a pool of
-# database connections when DATABASE_POOL=true.
-ENV WEB_CONCURRENCY=2
+# database connections when DATABASE_POOL=true and answers HTTP on WEB_THREADS threads through
+# Django's WSGI handler, WebSockets through Channels (config/asgi.py).
+ENV WEB_CONCURRENCY=2 WEB_THREADS=4
 CMD ["sh", "-c", "exec uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --no-access-log"]

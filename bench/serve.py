@@ -2,7 +2,9 @@
 
 The production shape is started for real: PostgreSQL (a fresh database on the server of
 ``BENCH_DATABASE_URL``), Redis (cache, throttles, channel layer) and the web server as the compose
-file runs it (``uvicorn --workers 2``: two processes, one per core). The database gets the real
+file runs it (``uvicorn config.asgi:application --workers 2``: two processes, one per core, each
+answering HTTP through Django's WSGI handler on ``WEB_THREADS`` threads; set WEB_THREADS in the
+environment to compare). The database gets the real
 areas (``load_areas``), the CCES 2018 abortion poll and one completed poll-model run per client
 user, each user with a token of their own. Then `wrk` (installed with apt-get when missing) drives,
 for a bounded time each and at 8 concurrent connections:
@@ -17,11 +19,17 @@ per second, p50/p90/p99 latency (wrk's own, per request), the CPU seconds the we
 per request, and the machine's load average before and after (the 2 cores are shared with other
 engineers' work while this runs, so the figures are a floor of what a quiet machine does).
 
+Because the machine is shared, the CPU a request costs is also measured apart from the load test
+(``in_process``): 2,000 sequential requests per endpoint through the ASGI application called in
+this process (no HTTP server, no network), by the production entry (``config.asgi``) and by
+Django's own ASGI handler (the previous shape), as process CPU time.
+
 The per-user rate limit (``API_RATE_USER``, 1200/min by default) would refuse a load test from 8
 users at hundreds of requests a second, so it is raised for the bench to the rate in
 ``THROTTLE_RATE``; the throttle itself still runs on every request (its counter is in Redis).
 
     .venv/bin/python -m bench.serve                       # uvicorn x 2, writes bench/results/serve.json
+    WEB_THREADS=8 .venv/bin/python -m bench.serve --output /tmp/t8.json   # another thread count
     .venv/bin/python -m bench.serve --server daphne       # one daphne process (the old setup), prints
     .venv/bin/python -m bench.serve --seconds 5           # shorter runs
 """
@@ -322,6 +330,96 @@ def _check(port: int, clients: list[tuple[str, int]]) -> list[str]:
     return problems
 
 
+IN_PROCESS_REQUESTS = 2000
+
+
+async def _asgi_get(application, path: str, token: str) -> int:
+    """One GET through an ASGI application, in this process, as a server calls it; returns the
+    status (the body is dropped)."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    status = 0
+    sent = False
+    never = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await never  # no disconnect: the handler's listener just waits
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await application(scope, receive, send)
+    return status
+
+
+def measure_in_process(clients: list[tuple[str, int]], requests: int = IN_PROCESS_REQUESTS) -> dict:
+    """CPU per request of the application alone (no HTTP server, no network), for both endpoints
+    and both ways into Django: the production entry (`config.asgi`, HTTP through the WSGI handler
+    on a2wsgi's thread pool) and Django's own ASGI handler (the previous shape). Process CPU time
+    (every thread of this process) over `requests` sequential requests on one event loop after a
+    warm-up: the cost of a request however busy the machine's other cores are."""
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    from config.asgi import application as production
+
+    entries = {"wsgi_via_a2wsgi": production, "django_asgi_handler": get_asgi_application()}
+    paths = {
+        "environmental_context": [
+            (f"/api/v1/environmental/context/{area}/", clients[i % CLIENTS][0])
+            for i, area in enumerate(CONTEXT_AREAS)
+        ],
+        "run_results": [(f"/api/v1/runs/{run}/results/", token) for token, run in clients],
+    }
+
+    async def run(app, pairs: list[tuple[str, str]]) -> dict:
+        for path, token in pairs:  # warm: caches filled, code paths loaded
+            if (status := await _asgi_get(app, path, token)) != 200:
+                raise RuntimeError(f"{path}: {status}")
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        for n in range(requests):
+            path, token = pairs[n % len(pairs)]
+            await _asgi_get(app, path, token)
+        cpu = time.process_time() - cpu_before
+        wall = time.perf_counter() - wall_before
+        return {
+            "cpu_ms_per_request": round(cpu * 1000 / requests, 3),
+            "wall_ms_per_request": round(wall * 1000 / requests, 3),
+        }
+
+    figures: dict = {}
+    for endpoint, pairs in paths.items():
+        for entry_name, app in entries.items():
+            figures.setdefault(endpoint, {})[entry_name] = asyncio.run(run(app, pairs))
+    return {
+        "requests": requests,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "endpoints": figures,
+    }
+
+
 def _load(wrk: str, port: int, pairs: list[tuple[str, str]], seconds: int, workdir: Path) -> dict:
     lua = ", ".join(f'{{"{path}", "{token}"}}' for path, token in pairs)
     script = workdir / f"wrk-{uuid.uuid4().hex[:6]}.lua"
@@ -350,6 +448,7 @@ def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> di
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     env = _setup_environment(workdir)
     import django
+    from django.conf import settings
 
     django.setup()
     wrk = _wrk()
@@ -404,11 +503,15 @@ def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> di
                 "load_average_after": [round(x, 2) for x in load_after],
                 "target_met": rps >= TARGET_RPS and summary["p99_us"] / 1000 < TARGET_P99_MS,
             }
+        in_process = measure_in_process(clients)
         return {
             "server": kind,
+            "app": app,
             "web_processes": WEB_PROCESSES if kind == "uvicorn" else 1,
+            "web_threads": settings.WEB_THREADS,
             "data_load_seconds": round(load_seconds, 1),
             "endpoints": figures,
+            "in_process": in_process,
             "problems": problems,
         }
     finally:

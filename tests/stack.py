@@ -1,13 +1,14 @@
 """A real running platform for integration and browser tests.
 
-`Stack` starts the processes a deployment has — an ASGI server (daphne) and, on real
-infrastructure, a Celery worker — against a fresh database loaded with real areas and a poll, and
+`Stack` starts the processes a deployment has — the web server as production runs it (uvicorn,
+`config.asgi`: HTTP through Django's WSGI handler on a thread pool, WebSockets through Channels)
+and, on real infrastructure, a Celery worker — against a fresh database loaded with real areas and a poll, and
 talks to them only over HTTP and WebSockets, as clients do.
 
 - ``services``: PostgreSQL (a fresh database) + Redis (broker, result backend, channel layer) +
-  a `celery worker` process + daphne.
+  a `celery worker` process + uvicorn with two web processes.
 - ``embedded``: no DATABASE_URL and no REDIS_URL: SQLite in a temporary folder, runs on a background
-  thread of the daphne process, progress over the in-memory layer.
+  thread of the one uvicorn process, progress over the in-memory layer.
 """
 
 from __future__ import annotations
@@ -267,12 +268,18 @@ class Stack:
         self.port = free_port()
         process = subprocess.Popen(
             [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
+                str(BIN / "uvicorn"),
                 "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                # As production (docker-compose.yml): two processes, so a socket and the API
+                # calls of one test land on different processes and progress must cross Redis.
+                # Embedded mode has one process: its runs and their progress live in it.
+                "--workers",
+                "2" if self.mode == "services" else "1",
+                "--no-access-log",
             ],
             cwd=ROOT,
             env=self.env,
@@ -283,7 +290,7 @@ class Stack:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError("daphne exited:\n" + self.log_text("server"))
+                raise RuntimeError("uvicorn exited:\n" + self.log_text("server"))
             try:
                 # The first request imports the URLconf and may be slow on a cold start.
                 if requests.get(f"{self.base_url}/healthz/", timeout=15).status_code == 200:
@@ -291,7 +298,7 @@ class Stack:
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise RuntimeError("daphne did not answer:\n" + self.log_text("server"))
+        raise RuntimeError("uvicorn did not answer:\n" + self.log_text("server"))
 
     # --- client helpers ----------------------------------------------------------------------
     def question_id(self) -> int:

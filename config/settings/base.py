@@ -60,6 +60,15 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Threads per web process that run HTTP requests through Django's WSGI handler (config.asgi).
+# Python runs one thread at a time, so more threads than a process has requests waiting on the
+# database or Redis only add switching; each thread holds at most one database connection, so
+# keep it at or under DATABASE_POOL_MAX.
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+if WEB_THREADS < 1:
+    raise ImproperlyConfigured(
+        f"WEB_THREADS={WEB_THREADS}: a web process needs at least 1 thread for HTTP requests."
+    )
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -91,11 +100,18 @@ if DATABASE_URL:
     # whose children would inherit the parent's pool across fork.
     if env.bool("DATABASE_POOL", default=False):
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        pool_max = env.int("DATABASE_POOL_MAX", default=10)
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
-            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            "max_size": pool_max,
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
         }
+        if pool_max < WEB_THREADS:
+            raise ImproperlyConfigured(
+                f"WEB_THREADS={WEB_THREADS} is more than DATABASE_POOL_MAX={pool_max}: request "
+                "threads would wait for a database connection. Lower WEB_THREADS or raise "
+                "DATABASE_POOL_MAX."
+            )
 else:
     DATABASES = {
         "default": {

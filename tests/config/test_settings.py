@@ -120,3 +120,30 @@ def test_with_redis_the_channel_layer_pool_and_the_priority_queues_are_sized(
     env["CHANNEL_LAYER_MAX_CONNECTIONS"] = "5000"
     config, _ = json.loads(run_python(_PRINT_LAYER, env).stdout.strip().splitlines()[-1])
     assert config["hosts"][0]["max_connections"] == 5000
+
+
+_PRINT_WEB_THREADS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.WEB_THREADS)
+"""
+
+
+def test_web_threads_beyond_the_database_pool_refuse_to_start(tmp_path: Path) -> None:
+    env = child_env(
+        tmp_path,
+        "config.settings.local",
+        DATABASE_URL="postgres://u@127.0.0.1:5432/db",
+        DATABASE_POOL="true",
+        DATABASE_POOL_MAX="6",
+        WEB_THREADS="6",
+    )
+    result = run_python(_PRINT_WEB_THREADS, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "6"
+    env["WEB_THREADS"] = "8"
+    result = run_python(_PRINT_WEB_THREADS, env)
+    assert result.returncode != 0
+    assert "WEB_THREADS=8 is more than DATABASE_POOL_MAX=6" in result.stderr
+    assert "Lower WEB_THREADS or raise DATABASE_POOL_MAX" in result.stderr

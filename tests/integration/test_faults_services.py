@@ -2,9 +2,10 @@
 
 The stack here owns its PostgreSQL cluster and its Redis (`tests.stack.OwnPostgres`, `OwnRedis`),
 so they can be stopped and restarted without touching the machine's, with a real Celery worker, a
-real Celery beat (the run watchdog every 2 s) and daphne. Each fault ends in a run that is
-completed with exactly one answer per persona and item, or, for a provider storm, completed with
-every persona either answered or failed with the provider's reason; never a run left "running".
+real Celery beat (the run watchdog every 2 s) and the web server as production runs it (uvicorn).
+Each fault ends in a run that is completed with exactly one answer per persona and item, or, for a
+provider storm, completed with every persona either answered or failed with the provider's reason;
+never a run left "running".
 
 The watchdog's timings are shortened (stale after 8 s instead of 60) so the suite stays short; the
 mechanism is the production one.

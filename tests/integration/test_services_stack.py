@@ -1,4 +1,5 @@
-"""PostgreSQL + Redis + a real Celery worker + daphne, driven over HTTP and WebSockets."""
+"""PostgreSQL + Redis + a real Celery worker + uvicorn (two web processes, as production), driven
+over HTTP and WebSockets."""
 
 from __future__ import annotations
 
