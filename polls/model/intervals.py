@@ -83,16 +83,24 @@ def group_estimates(
         groups.append((dimension, group_codes, [str(v) for v in group_values]))
     for dimension, gcodes, gvalues in groups:
         rows = []
+        # One stable sort per dimension: each group's personas are a slice of it, in their own
+        # order (as `flatnonzero(gcodes == g)` gives them, without a pass over all personas per
+        # group).
+        order = np.argsort(gcodes, kind="stable")
+        bounds = np.searchsorted(gcodes[order], np.arange(len(gvalues) + 1))
         for g, value in enumerate(gvalues):
-            index = np.flatnonzero(gcodes == g)
+            index = order[bounds[g] : bounds[g + 1]]
             w = weights[index]
             if w.sum() <= 0:
                 continue
             shares = w @ mode[index] / w.sum()
             # Personas of one profile are exchangeable: a Poisson(1) bootstrap of m of them is a
             # Poisson(m) count, scaled by their mean weight.
-            present, members = np.unique(codes[index], return_counts=True)
-            mean_weight = np.bincount(codes[index], weights=w)[present] / members
+            group_codes = codes[index]
+            per_profile = np.bincount(group_codes, minlength=len(profiles))
+            present = np.flatnonzero(per_profile)
+            members = per_profile[present]
+            mean_weight = np.bincount(group_codes, weights=w)[present] / members
             boot = rng.poisson(members, size=(draws, len(present))) * mean_weight
             totals = boot.sum(axis=1, keepdims=True)
             totals[totals == 0] = np.nan
