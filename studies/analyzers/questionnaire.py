@@ -13,6 +13,7 @@ import pandas as pd
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from studies.analyzers import stats
+from studies.analyzers.answers import answers_frame_read
 from studies.analyzers.base import Analyzer
 from studies.analyzers.comparisons import condition_comparisons, group_comparisons
 from studies.analyzers.free_text import FreeText
@@ -90,16 +91,23 @@ def answers_frame_is_shared(run: Run) -> bool:
     return shared is not None and run.id in shared
 
 
+def answers_frame_orm(run: Run) -> pd.DataFrame:
+    """The answers frame read row by row through the ORM (the reference for the coded read)."""
+    return pd.DataFrame.from_records(
+        Answer.objects.filter(run=run).values_list(*FRAME_COLUMNS),
+        columns=list(FRAME_COLUMNS.values()),
+    )
+
+
 def answers_frame(run: Run) -> pd.DataFrame:
     """One row per stored answer (one query): its values, condition and weight, and the
     persona's area and demographics."""
     shared = _SHARED.get()
     if shared is not None and run.id in shared:
         return shared[run.id].copy()
-    frame = pd.DataFrame.from_records(
-        Answer.objects.filter(run=run).values_list(*FRAME_COLUMNS),
-        columns=list(FRAME_COLUMNS.values()),
-    )
+    frame = answers_frame_read(run, FRAME_COLUMNS)
+    if frame is None:  # a value the coded read does not know: every column as the ORM gives it
+        frame = answers_frame_orm(run)
     if shared is not None:
         shared[run.id] = frame.copy()
     return frame

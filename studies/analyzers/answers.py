@@ -1,0 +1,164 @@
+"""A run's answers read in bulk for its results: one row per answer with the persona's area and
+demographics, as compact integers from the database.
+
+The answers frame (`questionnaire.answers_frame`) has a few text columns per answer (the
+persona's area, demographics and party, the answer's condition) whose values come from short
+known lists: the population's areas, the category codes of `environment.categories`, the study's
+conditions. The database turns each into its position in that list (a `CASE`), so a million
+answers arrive as small integers (which Python does not allocate one by one) in one structured
+numpy array, and each text column is built by indexing its few distinct values. The frame is the
+one the ORM read gives (same columns, values, dtypes and row order); any value outside the known
+lists, or an answer with a choice list, number or text, makes the read fall back to the ORM's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from django.db import connections, router
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
+
+from environment.categories import DIMENSIONS, PARTY
+from environment.models import Area
+from personas.models import PopulationArea
+from studies.models import Answer, Condition, Item, Run
+
+#: The persona's profile field with party identification (as in `studies.quality`).
+PARTY_FIELD = "persona__profile__party_identification"
+#: Item types whose answers are an option only (no choice list, number or text).
+CODED_TYPES = frozenset({Item.Type.SINGLE_CHOICE, Item.Type.LIKERT})
+#: Code of a value outside the known list: the read falls back to the ORM's.
+UNKNOWN = -1
+
+
+def _coded(path: str, values: Sequence[object]) -> Case:
+    """The position of the row's value in `values` (None matched by IS NULL), else UNKNOWN."""
+    whens = [
+        When(Q(**{f"{path}__isnull": True}) if v is None else Q(**{path: v}), then=Value(i))
+        for i, v in enumerate(values)
+    ]
+    return Case(*whens, default=Value(UNKNOWN), output_field=IntegerField())
+
+
+def _column(values: Sequence[object], codes: np.ndarray) -> pd.Series:
+    """The column of `values[codes]`, with the dtype pandas infers for the values present (as
+    `DataFrame.from_records` infers it for the whole column)."""
+    counts = np.bincount(codes, minlength=len(values))
+    present = np.flatnonzero(counts)
+    position = np.zeros(len(values), dtype=np.intp)
+    position[present] = np.arange(len(present))
+    distinct = pd.Series([values[int(i)] for i in present])
+    if distinct.dtype == object:
+        return pd.Series(np.asarray(distinct, dtype=object)[position[codes]], dtype=object)
+    return distinct.take(position[codes]).reset_index(drop=True)
+
+
+def answers_frame_read(run: Run, columns: dict[str, str]) -> pd.DataFrame | None:
+    """The run's answers frame (`columns`: ORM path -> frame column, as
+    `questionnaire.FRAME_COLUMNS`) read as coded integers, or None when a value is outside the
+    known lists (the caller reads it through the ORM then)."""
+    items = list(Item.objects.filter(study_id=run.study_id).values_list("id", "order", "type"))
+    if any(kind not in CODED_TYPES for _, _, kind in items):
+        return None
+    answers = Answer.objects.filter(run=run)
+    areas = sorted(
+        PopulationArea.objects.filter(population_id=run.population_id).values_list(
+            "area_id", flat=True
+        )
+    )
+    conditions = [
+        "",
+        *Condition.objects.filter(study_id=run.study_id).values_list("code", flat=True),
+    ]
+    known: dict[str, list] = {
+        "condition": conditions,
+        "persona__area_id": areas,
+        **{f"persona__{d}": list(DIMENSIONS[d]) for d in DIMENSIONS},
+        PARTY_FIELD: [None, *PARTY],
+    }
+    plain = {"id", "persona_id", "item_id", "option_id", "weight", "persona__age"}
+    derived = {"choices", "number", "text", "persona__area__state"}
+    if set(columns) != plain | derived | set(known):
+        return None
+    coded = {f"_{i}": (path, values) for i, (path, values) in enumerate(known.items())}
+    queryset = answers.annotate(
+        _option=Coalesce("option_id", Value(UNKNOWN)),
+        # An answer with a choice list, number or text is read through the ORM (types that have
+        # those answers have no small list of values to code).
+        _other=Case(
+            When(Q(choices__isnull=False) | Q(number__isnull=False) | ~Q(text=""), then=1),
+            default=0,
+            output_field=IntegerField(),
+        ),
+        **{name: _coded(path, values) for name, (path, values) in coded.items()},
+    ).values_list(
+        "id",
+        "persona_id",
+        "item_id",
+        "_option",
+        "weight",
+        "persona__age",
+        "persona__index",
+        "persona__population_id",
+        "_other",
+        *coded,
+    )
+    dtype = [
+        ("id", np.int64),
+        ("persona_id", np.int64),
+        ("item_id", np.int64),
+        ("option_id", np.int64),
+        ("weight", np.float64),
+        ("persona__age", np.int64),
+        ("persona__index", np.int64),
+        ("persona__population_id", np.int64),
+        ("_other", np.int8),
+        *((name, np.int16) for name in coded),
+    ]
+    # The rows come unsorted and are put in the ORM's order here (`Answer.Meta.ordering`: within
+    # one run and its population, by the persona's index, then the item's order and id), which
+    # spares the database a sort of every joined row.
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connections[router.db_for_read(Answer)].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = np.array(cursor.fetchall(), dtype=dtype)
+    item_order = {item_id: order for item_id, order, _ in items}
+    item_ids = np.array(sorted(item_order), dtype=np.int64)
+    item_orders = np.array([item_order[i] for i in item_ids], dtype=np.int64)
+    position = np.searchsorted(item_ids, rows["item_id"])
+    rows = rows[np.lexsort((rows["item_id"], item_orders[position], rows["persona__index"]))]
+    if rows["_other"].any() or any((rows[name] == UNKNOWN).any() for name in coded):
+        return None
+    if (rows["persona__population_id"] != run.population_id).any():
+        return None  # personas of another population: the ORM orders by its creation first
+    n = len(rows)
+    data: dict[str, pd.Series | np.ndarray] = {
+        "id": rows["id"],
+        "persona_id": rows["persona_id"],
+        "item_id": rows["item_id"],
+        "weight": rows["weight"],
+        "persona__age": rows["persona__age"],
+        "choices": pd.Series([None] * n, dtype=object),
+        "number": pd.Series([None] * n, dtype=object),
+        "text": _column([""], np.zeros(n, dtype=np.intp)),
+    }
+    options = rows["option_id"]
+    missing = options == UNKNOWN
+    if missing.all():
+        data["option_id"] = pd.Series([None] * n, dtype=object)
+    elif missing.any():
+        data["option_id"] = np.where(missing, np.nan, options.astype(np.float64))
+    else:
+        data["option_id"] = options
+    for name, (path, values) in coded.items():
+        data[path] = _column(values, rows[name].astype(np.intp))
+    states = dict(Area.objects.filter(id__in=areas).values_list("id", "state"))
+    area_codes = rows[next(n for n, (p, _) in coded.items() if p == "persona__area_id")]
+    data["persona__area__state"] = _column([states[a] for a in areas], area_codes.astype(np.intp))
+    if n == 0:
+        return None
+    frame = pd.DataFrame({frame_column: data[path] for path, frame_column in columns.items()})
+    return frame
