@@ -13,7 +13,9 @@ lists, or an answer with a choice list, number or text, makes the read fall back
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 
 import numpy as np
 import pandas as pd
@@ -30,17 +32,20 @@ from studies.models import Answer, Condition, Item, Run
 PARTY_FIELD = "persona__profile__party_identification"
 #: Item types whose answers are an option only (no choice list, number or text).
 CODED_TYPES = frozenset({Item.Type.SINGLE_CHOICE, Item.Type.LIKERT})
-#: Code of a value outside the known list: the read falls back to the ORM's.
+#: An answer without an option (a column of its own).
 UNKNOWN = -1
+#: Added to a row's key for anything the coded read does not know: the read falls back to the
+#: ORM's. Below minus every key's largest value, so the key is negative.
+OUTSIDE = -(2**40)
 
 
 def _coded(path: str, values: Sequence[object]) -> Case:
-    """The position of the row's value in `values` (None matched by IS NULL), else UNKNOWN."""
+    """The position of the row's value in `values` (None matched by IS NULL), else OUTSIDE."""
     whens = [
         When(Q(**{f"{path}__isnull": True}) if v is None else Q(**{path: v}), then=Value(i))
         for i, v in enumerate(values)
     ]
-    return Case(*whens, default=Value(UNKNOWN), output_field=IntegerField())
+    return Case(*whens, default=Value(OUTSIDE), output_field=IntegerField())
 
 
 def _column(values: Sequence[object], codes: np.ndarray) -> pd.Series:
@@ -83,57 +88,52 @@ def answers_frame_read(run: Run, columns: dict[str, str]) -> pd.DataFrame | None
     derived = {"choices", "number", "text", "persona__area__state"}
     if set(columns) != plain | derived | set(known):
         return None
-    coded = {f"_{i}": (path, values) for i, (path, values) in enumerate(known.items())}
-    queryset = answers.annotate(
-        _option=Coalesce("option_id", Value(UNKNOWN)),
-        # An answer with a choice list, number or text is read through the ORM (types that have
-        # those answers have no small list of values to code).
-        _other=Case(
-            When(Q(choices__isnull=False) | Q(number__isnull=False) | ~Q(text=""), then=1),
-            default=0,
-            output_field=IntegerField(),
-        ),
-        **{name: _coded(path, values) for name, (path, values) in coded.items()},
-    ).values_list(
-        "id",
-        "persona_id",
-        "item_id",
-        "_option",
-        "weight",
-        "persona__age",
-        "persona__index",
-        "persona__population_id",
-        "_other",
-        *coded,
+    # One integer a row for every coded column: each column's position in its list times the
+    # product of the lists' lengths before it. A value outside its list, an answer with a choice
+    # list, number or text (types without a small list of values), or a persona of another
+    # population (the ORM orders by the population first) adds OUTSIDE: the key is negative.
+    coded = list(known.items())
+    strides = np.cumprod([1, *(len(values) for _, values in coded)])[:-1]
+    key = reduce(
+        operator.add,
+        [
+            _coded(path, values) * Value(int(stride))
+            for (path, values), stride in zip(coded, strides, strict=True)
+        ],
     )
-    dtype = [
-        ("id", np.int64),
-        ("persona_id", np.int64),
-        ("item_id", np.int64),
-        ("option_id", np.int64),
-        ("weight", np.float64),
-        ("persona__age", np.int64),
-        ("persona__index", np.int64),
-        ("persona__population_id", np.int64),
-        ("_other", np.int8),
-        *((name, np.int16) for name in coded),
-    ]
+    key += Case(
+        When(Q(choices__isnull=False) | Q(number__isnull=False) | ~Q(text=""), then=OUTSIDE),
+        default=0,
+        output_field=IntegerField(),
+    )
+    key += Case(
+        When(persona__population_id=run.population_id, then=0),
+        default=OUTSIDE,
+        output_field=IntegerField(),
+    )
+    queryset = answers.annotate(_option=Coalesce("option_id", Value(UNKNOWN)), _key=key)
+    fields = ["id", "persona_id", "item_id", "_option", "weight", "persona__age"]
+    dtype = [(f, np.float64 if f == "weight" else np.int64) for f in fields]
+    dtype += [("persona__index", np.int64), ("_key", np.int64)]
     # The rows come unsorted and are put in the ORM's order here (`Answer.Meta.ordering`: within
     # one run and its population, by the persona's index, then the item's order and id), which
     # spares the database a sort of every joined row.
-    sql, params = queryset.order_by().query.sql_with_params()
+    queryset = queryset.values_list(*fields, "persona__index", "_key").order_by()
+    sql, params = queryset.query.sql_with_params()
     with connections[router.db_for_read(Answer)].cursor() as cursor:
         cursor.execute(sql, params)
         rows = np.array(cursor.fetchall(), dtype=dtype)
+    if len(rows) == 0 or (rows["_key"] < 0).any():
+        return None
     item_order = {item_id: order for item_id, order, _ in items}
     item_ids = np.array(sorted(item_order), dtype=np.int64)
     item_orders = np.array([item_order[i] for i in item_ids], dtype=np.int64)
     position = np.searchsorted(item_ids, rows["item_id"])
     rows = rows[np.lexsort((rows["item_id"], item_orders[position], rows["persona__index"]))]
-    if rows["_other"].any() or any((rows[name] == UNKNOWN).any() for name in coded):
-        return None
-    if (rows["persona__population_id"] != run.population_id).any():
-        return None  # personas of another population: the ORM orders by its creation first
+    codes = {
+        path: ((rows["_key"] // stride) % len(values)).astype(np.intp)
+        for (path, values), stride in zip(coded, strides, strict=True)
+    }
     n = len(rows)
     data: dict[str, pd.Series | np.ndarray] = {
         "id": rows["id"],
@@ -145,7 +145,7 @@ def answers_frame_read(run: Run, columns: dict[str, str]) -> pd.DataFrame | None
         "number": pd.Series([None] * n, dtype=object),
         "text": _column([""], np.zeros(n, dtype=np.intp)),
     }
-    options = rows["option_id"]
+    options = rows["_option"]
     missing = options == UNKNOWN
     if missing.all():
         data["option_id"] = pd.Series([None] * n, dtype=object)
@@ -153,12 +153,9 @@ def answers_frame_read(run: Run, columns: dict[str, str]) -> pd.DataFrame | None
         data["option_id"] = np.where(missing, np.nan, options.astype(np.float64))
     else:
         data["option_id"] = options
-    for name, (path, values) in coded.items():
-        data[path] = _column(values, rows[name].astype(np.intp))
+    for path, values in coded:
+        data[path] = _column(values, codes[path])
     states = dict(Area.objects.filter(id__in=areas).values_list("id", "state"))
-    area_codes = rows[next(n for n, (p, _) in coded.items() if p == "persona__area_id")]
-    data["persona__area__state"] = _column([states[a] for a in areas], area_codes.astype(np.intp))
-    if n == 0:
-        return None
+    data["persona__area__state"] = _column([states[a] for a in areas], codes["persona__area_id"])
     frame = pd.DataFrame({frame_column: data[path] for path, frame_column in columns.items()})
     return frame
