@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db.models import Count, Max, Q
 from scipy.stats import chi2_contingency
 
 from environment.categories import DIMENSIONS
@@ -211,8 +212,6 @@ def _respondents_frame(question_id: int) -> pd.DataFrame:
     """The poll question's respondents with their answer, survey weight and demographics: read
     once per process while the poll is unchanged (it is reference data; its import time and the
     count and last id of the question's responses fingerprint it, as for the poll model)."""
-    from django.db.models import Count, Max
-
     responses = Response.objects.filter(question_id=question_id)
     seen = responses.aggregate(
         count=Count("id"), last=Max("id"), imported=Max("question__poll__imported_at")
@@ -426,8 +425,12 @@ def _associations(
 
 def _inconsistent_personas(run: Run, report: _Report) -> dict:
     records = RunPersona.objects.filter(run=run, consistency__valid=False).order_by("persona_id")
-    count = records.count()
-    checked = RunPersona.objects.filter(run=run, consistency__isnull=False).count()
+    # Both counts in one pass over the run's persona records (a million of them for a large run).
+    counted = RunPersona.objects.filter(run=run).aggregate(
+        count=Count("id", filter=Q(consistency__valid=False)),
+        checked=Count("id", filter=Q(consistency__isnull=False)),
+    )
+    count, checked = counted["count"], counted["checked"]
     shown = []
     for persona_id, consistency in records.values_list("persona_id", "consistency")[
         :INCONSISTENT_SHOWN
