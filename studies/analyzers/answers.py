@@ -128,7 +128,9 @@ def answers_frame_read(run: Run, columns: dict[str, str]) -> pd.DataFrame | None
     item_order = {item_id: order for item_id, order, _ in items}
     item_ids = np.array(sorted(item_order), dtype=np.int64)
     item_orders = np.array([item_order[i] for i in item_ids], dtype=np.int64)
-    position = np.searchsorted(item_ids, rows["item_id"])
+    position = np.searchsorted(item_ids, rows["item_id"]).clip(max=max(len(item_ids) - 1, 0))
+    if len(item_ids) == 0 or (item_ids[position] != rows["item_id"]).any():
+        return None  # an answer to an item of another study: ordered by that study first
     rows = rows[np.lexsort((rows["item_id"], item_orders[position], rows["persona__index"]))]
     codes = {
         path: ((rows["_key"] // stride) % len(values)).astype(np.intp)

@@ -239,3 +239,15 @@ def test_a_value_outside_the_known_lists_is_read_through_the_orm(population, mon
     assert answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS) is None
     assert questionnaire.answers_frame(run)["party"].iloc[1] == "green"
     assert json.dumps(run_results_compute(run=run), sort_keys=True) == _reference(run, monkeypatch)
+
+
+def test_a_choice_answer_with_text_is_read_through_the_orm(population):
+    personas = list(population.personas.order_by("index"))
+    study = make_study()
+    run = make_run(study, population)
+    item = make_item(study, "support", Item.Type.SINGLE_CHOICE, ["yes", "no"])
+    store(run, item, personas, ["yes", "no"] * (len(personas) // 2), field="option")
+    assert answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS) is not None
+    run.answers.filter(persona=personas[5]).update(text="yes, mostly")
+    assert answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS) is None
+    assert questionnaire.answers_frame(run)["text"].iloc[5] == "yes, mostly"
