@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db.models import Count, Max, Q
 from scipy.stats import chi2_contingency
 
 from environment.categories import DIMENSIONS
@@ -124,6 +125,24 @@ def _spread(codes: pd.Series, weights: pd.Series, options: list[ItemOption]) -> 
     }
 
 
+def _crosstab(groups: pd.Series, answers: pd.Series, weights: pd.Series) -> np.ndarray:
+    """The weights summed per group (rows, sorted) and answer (columns, sorted). With unit
+    weights the sums are counts: one `bincount` over the cells, the same table as pandas'
+    pivot, which stays the path for other weights (its compensated sums are kept as they were)."""
+    w = weights.to_numpy(dtype=float)
+    if len(w) and bool((w == 1.0).all()):
+        group_codes, group_levels = pd.factorize(groups, sort=True)
+        answer_codes, answer_levels = pd.factorize(answers, sort=True)
+        cells = len(group_levels) * len(answer_levels)
+        counts = np.bincount(group_codes * len(answer_levels) + answer_codes, minlength=cells)
+        return counts.reshape(len(group_levels), len(answer_levels)).astype(float)
+    return (
+        pd.DataFrame({"g": groups, "a": answers, "w": weights})
+        .pivot_table(index="g", columns="a", values="w", aggfunc="sum", fill_value=0.0)
+        .to_numpy(dtype=float)
+    )
+
+
 def cramers_v(answers: pd.Series, groups: pd.Series, weights: pd.Series) -> dict:
     """Cramér's V and the chi-square test of answer × group, leaving out missing groups.
 
@@ -132,11 +151,7 @@ def cramers_v(answers: pd.Series, groups: pd.Series, weights: pd.Series) -> dict
     known = groups.notna() & (groups.astype(str) != "")
     answers, groups, weights = answers[known], groups[known].astype(str), weights[known]
     n = int(known.sum())
-    table = (
-        pd.DataFrame({"g": groups, "a": answers, "w": weights})
-        .pivot_table(index="g", columns="a", values="w", aggfunc="sum", fill_value=0.0)
-        .to_numpy(dtype=float)
-    )
+    table = _crosstab(groups, answers, weights)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0] if table.size else table
     if table.ndim != 2 or min(table.shape) < 2:
         return {
@@ -188,26 +203,51 @@ def _answers_frame(run: Run) -> pd.DataFrame:
     return frame[frame["weight"] > 0]
 
 
+#: (question id, its answers' fingerprint) -> the respondents frame, item options not mapped yet.
+_POLL_FRAMES: dict[tuple, pd.DataFrame] = {}
+_POLL_FRAMES_KEPT = 16
+
+
+def _respondents_frame(question_id: int) -> pd.DataFrame:
+    """The poll question's respondents with their answer, survey weight and demographics: read
+    once per process while the poll is unchanged (it is reference data; its import time and the
+    count and last id of the question's responses fingerprint it, as for the poll model)."""
+    responses = Response.objects.filter(question_id=question_id)
+    seen = responses.aggregate(
+        count=Count("id"), last=Max("id"), imported=Max("question__poll__imported_at")
+    )
+    key = (question_id, seen["imported"], seen["count"], seen["last"])
+    frame = _POLL_FRAMES.get(key)
+    if frame is None:
+        frame = pd.DataFrame.from_records(
+            list(
+                responses.values_list(
+                    "option_id",
+                    "respondent__weight",
+                    "respondent__age_min",
+                    "respondent__age_max",
+                    *(f"respondent__{d}" for d in _RESPONDENT_DIMENSIONS),
+                )
+            ),
+            columns=["poll_option_id", "weight", "age_min", "age_max", *_RESPONDENT_DIMENSIONS],
+        )
+        frame["age_bracket"] = age_bracket_of(frame["age_min"], frame["age_max"])
+        for stale in [k for k in _POLL_FRAMES if k[0] == question_id]:
+            del _POLL_FRAMES[stale]
+        while len(_POLL_FRAMES) >= _POLL_FRAMES_KEPT:
+            del _POLL_FRAMES[next(iter(_POLL_FRAMES))]
+        _POLL_FRAMES[key] = frame
+    return frame
+
+
 def _poll_frame(question_id: int, item_option_of: dict[int, int]) -> tuple[pd.DataFrame, int]:
     """The poll question's respondents with their answer mapped onto the item's options, survey
-    weight and demographics (one query), and how many answered an option the item does not map."""
-    frame = pd.DataFrame.from_records(
-        list(
-            Response.objects.filter(question_id=question_id).values_list(
-                "option_id",
-                "respondent__weight",
-                "respondent__age_min",
-                "respondent__age_max",
-                *(f"respondent__{d}" for d in _RESPONDENT_DIMENSIONS),
-            )
-        ),
-        columns=["poll_option_id", "weight", "age_min", "age_max", *_RESPONDENT_DIMENSIONS],
-    )
+    weight and demographics, and how many answered an option the item does not map."""
+    frame = _respondents_frame(question_id).copy()
     frame["option_id"] = frame["poll_option_id"].map(item_option_of)
     unmapped = int(frame["option_id"].isna().sum())
     frame = frame[frame["option_id"].notna()].copy()
     frame["option_id"] = frame["option_id"].astype(int)
-    frame["age_bracket"] = age_bracket_of(frame["age_min"], frame["age_max"])
     return frame, unmapped
 
 
@@ -385,8 +425,12 @@ def _associations(
 
 def _inconsistent_personas(run: Run, report: _Report) -> dict:
     records = RunPersona.objects.filter(run=run, consistency__valid=False).order_by("persona_id")
-    count = records.count()
-    checked = RunPersona.objects.filter(run=run, consistency__isnull=False).count()
+    # Both counts in one pass over the run's persona records (a million of them for a large run).
+    counted = RunPersona.objects.filter(run=run).aggregate(
+        count=Count("id", filter=Q(consistency__valid=False)),
+        checked=Count("id", filter=Q(consistency__isnull=False)),
+    )
+    count, checked = counted["count"], counted["checked"]
     shown = []
     for persona_id, consistency in records.values_list("persona_id", "consistency")[
         :INCONSISTENT_SHOWN

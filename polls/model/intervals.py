@@ -19,6 +19,20 @@ DRAWS = 200
 PROFILE = ["sex", "race_ethnicity", "education", "income", "state", "age_min", "age_max"]
 
 
+def _age_levels(age_min: np.ndarray, age_max: np.ndarray, levels: list[str]) -> np.ndarray:
+    """Each row's age level, the one its (age_min, age_max) overlaps most (`age_block`),
+    computed once per distinct pair of integer ages (a million personas have a few hundred)."""
+    if len(age_min) == 0 or age_min.dtype.kind not in "iu" or age_max.dtype.kind not in "iu":
+        return age_block(age_min, age_max, levels).argmax(axis=1)
+    low, high = age_min.astype(np.int64), age_max.astype(np.int64)
+    span = int(high.max() - high.min()) + 1
+    pair_of_row, distinct = pd.factorize((low - low.min()) * span + (high - high.min()))
+    pair_low = np.empty(len(distinct), dtype=np.int64)
+    pair_high = np.empty(len(distinct), dtype=np.int64)
+    pair_low[pair_of_row], pair_high[pair_of_row] = low, high
+    return age_block(pair_low, pair_high, levels).argmax(axis=1)[pair_of_row]
+
+
 def _as_the_model_sees(personas: pd.DataFrame, fitted: QuestionFit) -> pd.DataFrame:
     spec = fitted.spec
     frame = personas[PROFILE].copy()
@@ -30,8 +44,7 @@ def _as_the_model_sees(personas: pd.DataFrame, fitted: QuestionFit) -> pd.DataFr
     if "age" in spec.dimensions:
         levels = spec.levels["age"]
         bounds = np.array([[int(x) for x in level.split("-")] for level in levels])
-        ages = frame["age_min"].to_numpy()
-        chosen = age_block(ages, frame["age_max"].to_numpy(), levels).argmax(axis=1)
+        chosen = _age_levels(frame["age_min"].to_numpy(), frame["age_max"].to_numpy(), levels)
         frame["age_min"], frame["age_max"] = bounds[chosen, 0], bounds[chosen, 1]
     else:
         frame["age_min"] = frame["age_max"] = -1
@@ -83,16 +96,25 @@ def group_estimates(
         groups.append((dimension, group_codes, [str(v) for v in group_values]))
     for dimension, gcodes, gvalues in groups:
         rows = []
+        # One stable sort per dimension: each group's personas are a slice of it, in their own
+        # order (as `flatnonzero(gcodes == g)` gives them, without a pass over all personas per
+        # group).
+        small = gcodes.astype(np.int16) if len(gvalues) < 2**15 else gcodes
+        order = np.argsort(small, kind="stable")  # a radix sort for 16-bit codes
+        bounds = np.searchsorted(gcodes[order], np.arange(len(gvalues) + 1))
         for g, value in enumerate(gvalues):
-            index = np.flatnonzero(gcodes == g)
+            index = order[bounds[g] : bounds[g + 1]]
             w = weights[index]
             if w.sum() <= 0:
                 continue
             shares = w @ mode[index] / w.sum()
             # Personas of one profile are exchangeable: a Poisson(1) bootstrap of m of them is a
             # Poisson(m) count, scaled by their mean weight.
-            present, members = np.unique(codes[index], return_counts=True)
-            mean_weight = np.bincount(codes[index], weights=w)[present] / members
+            group_codes = codes[index]
+            per_profile = np.bincount(group_codes, minlength=len(profiles))
+            present = np.flatnonzero(per_profile)
+            members = per_profile[present]
+            mean_weight = np.bincount(group_codes, weights=w)[present] / members
             boot = rng.poisson(members, size=(draws, len(present))) * mean_weight
             totals = boot.sum(axis=1, keepdims=True)
             totals[totals == 0] = np.nan

@@ -3,6 +3,8 @@ categories of each breakdown dimension, every set Holm-corrected within the item
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +14,7 @@ from studies.analyzers.item_type import (
     ItemTypeAnalysis,
     MeanMeasure,
     Measure,
+    OptionTable,
     ShareMeasure,
 )
 
@@ -100,12 +103,24 @@ def condition_comparisons(
 
 
 def group_comparisons(
-    analysis: ItemTypeAnalysis, answers: pd.DataFrame, dimensions: tuple[str, ...]
+    analysis: ItemTypeAnalysis,
+    answers: pd.DataFrame,
+    dimensions: tuple[str, ...],
+    *,
+    tables: Mapping[str, OptionTable] | None = None,
 ) -> dict:
     """The type's omnibus test(s) across the categories of each dimension, with Holm's
-    correction across the dimensions (and options, where a type tests each option)."""
-    rows = []
+    correction across the dimensions (and options, where a type tests each option). With the
+    item's option tables (`questionnaire.option_tables`), a type that tests counts tests them."""
+    rows: list[dict] = []
     for dimension in dimensions:
+        if tables is not None:
+            table = tables[dimension]
+            tests = analysis.group_tests_counts(table.present())
+            if tests is not None:
+                present = int((table.sizes > 0).sum())
+                rows.extend({"dimension": dimension, "groups": present, **t} for t in tests)
+                continue
         groups = [group for _, group in answers.groupby(dimension) if not group.empty]
         for test in analysis.group_tests(groups):
             rows.append({"dimension": dimension, "groups": len(groups), **test})

@@ -50,11 +50,35 @@ class DistributionMeasure:
 Measure = ShareMeasure | MeanMeasure | DistributionMeasure
 
 
+class OptionTable:
+    """An item's answers counted by category of one dimension (rows, in sorted order, as
+    `groupby` orders them) and option (columns, in the options' order), with each category's
+    number of answers (those without one of the options included)."""
+
+    def __init__(self, answers: pd.DataFrame, dimension: str, options: list) -> None:
+        codes, categories = pd.factorize(answers[dimension], sort=True)
+        chosen = pd.Index([o.id for o in options]).get_indexer(answers["option_id"])
+        groups, k = len(categories), len(options)
+        known = codes >= 0
+        self.categories = {category: g for g, category in enumerate(categories)}
+        self.sizes = np.bincount(codes[known], minlength=groups)
+        counted = known & (chosen >= 0)
+        cells = np.bincount(codes[counted] * k + chosen[counted], minlength=groups * k)
+        self.counts = cells.reshape(groups, k)
+
+    def present(self) -> np.ndarray:
+        """The counts of the categories with answers."""
+        return self.counts[self.sizes > 0]
+
+
 class ItemTypeAnalysis:
     """One item's analysis, knowing its options and the run's seed."""
 
     #: The statistics of this type's results, named so a reader can check them.
     method: ClassVar[str]
+    #: Whether groups of unit-weight answers are summarised and tested from their counts per
+    #: option (`summarize_counts`, `group_tests_counts`, from an `OptionTable`).
+    counted: ClassVar[bool] = False
 
     def __init__(self, *, item: Item, options: list[ItemOption], seed: int) -> None:
         self.item = item
@@ -66,6 +90,17 @@ class ItemTypeAnalysis:
         non-empty set of answers; `with_samples` is False within groups (free-text samples are
         listed overall and per condition only)."""
         raise NotImplementedError(f"{type(self).__name__} must implement summarize")
+
+    def summarize_counts(self, counts: np.ndarray, n: int) -> tuple[list, dict] | None:
+        """The summary of `n` answers of unit weight from how many chose each option (in the
+        options' order), equal to `summarize` of those answers; None for a type whose summary
+        needs more than the counts (then the answers are summarised themselves)."""
+        return None
+
+    def group_tests_counts(self, table: np.ndarray) -> list[dict] | None:
+        """`group_tests` from a table of groups (rows) × options (columns, the options' order)
+        of counts, for a type whose group tests are tests of that table; None otherwise."""
+        return None
 
     def measures(self) -> list[Measure]:
         """What two conditions are compared on."""

@@ -13,10 +13,11 @@ import pandas as pd
 from environment.categories import DIMENSIONS
 from environment.models import Area
 from studies.analyzers import stats
+from studies.analyzers.answers import answers_frame_read
 from studies.analyzers.base import Analyzer
 from studies.analyzers.comparisons import condition_comparisons, group_comparisons
 from studies.analyzers.free_text import FreeText
-from studies.analyzers.item_type import ItemTypeAnalysis
+from studies.analyzers.item_type import ItemTypeAnalysis, OptionTable
 from studies.analyzers.likert import Likert
 from studies.analyzers.model_estimates import item_model_estimate
 from studies.analyzers.multiple_choice import MultipleChoice
@@ -90,29 +91,72 @@ def answers_frame_is_shared(run: Run) -> bool:
     return shared is not None and run.id in shared
 
 
+def answers_frame_orm(run: Run) -> pd.DataFrame:
+    """The answers frame read row by row through the ORM (the reference for the coded read)."""
+    return pd.DataFrame.from_records(
+        Answer.objects.filter(run=run).values_list(*FRAME_COLUMNS),
+        columns=list(FRAME_COLUMNS.values()),
+    )
+
+
 def answers_frame(run: Run) -> pd.DataFrame:
     """One row per stored answer (one query): its values, condition and weight, and the
     persona's area and demographics."""
     shared = _SHARED.get()
     if shared is not None and run.id in shared:
         return shared[run.id].copy()
-    frame = pd.DataFrame.from_records(
-        Answer.objects.filter(run=run).values_list(*FRAME_COLUMNS),
-        columns=list(FRAME_COLUMNS.values()),
-    )
+    frame = answers_frame_read(run, FRAME_COLUMNS)
+    if frame is None:  # a value the coded read does not know: every column as the ORM gives it
+        frame = answers_frame_orm(run)
     if shared is not None:
         shared[run.id] = frame.copy()
     return frame
 
 
+def option_tables(
+    analysis: ItemTypeAnalysis, answers: pd.DataFrame, dimensions: tuple[str, ...]
+) -> dict[str, OptionTable] | None:
+    """Each dimension's option table, when the item's type is summarised and tested from counts
+    (None otherwise): a pass over the answers per dimension instead of a frame per group."""
+    if answers.empty or not analysis.counted:
+        return None
+    return {d: OptionTable(answers, d, analysis.options) for d in dimensions}
+
+
 def _breakdown(
-    analysis: ItemTypeAnalysis, answers: pd.DataFrame, dimension: str, labels: dict
+    analysis: ItemTypeAnalysis,
+    answers: pd.DataFrame,
+    dimension: str,
+    labels: dict,
+    table: OptionTable | None = None,
 ) -> list[dict]:
     """The item's summary within each category of one dimension that has answers, in the
     dimension's own order (areas by id)."""
     if answers.empty:
         return []
     order = list(labels) if dimension != "area" else sorted(answers["area"].unique())
+    unit_weights = bool((answers["weight"] == 1.0).all())
+    if table is not None and unit_weights:
+        groups = []
+        for category in order:
+            g = table.categories.get(category)
+            if g is None or not table.sizes[g]:
+                continue
+            n = int(table.sizes[g])
+            summarized = analysis.summarize_counts(table.counts[g], n)
+            if summarized is None:
+                break
+            groups.append(
+                {
+                    "category": category,
+                    "label": labels.get(category, category),
+                    "n": n,
+                    "options": summarized[0],
+                    "summary": summarized[1],
+                }
+            )
+        else:
+            return groups
     grouped = dict(list(answers.groupby(dimension)))
     groups = []
     for category in order:
@@ -206,6 +250,7 @@ class QuestionnaireAnalyzer(Analyzer):
             entry["model_estimate"] = item_model_estimate(
                 run=run, item=item, answers=answers, labels=labels
             )
+        tables = option_tables(analysis, answers, BREAKDOWN_DIMENSIONS)
         by_condition = []
         for condition in conditions:
             arm = answers[answers["condition"] == condition.code]
@@ -229,7 +274,13 @@ class QuestionnaireAnalyzer(Analyzer):
             "summary": summary,
             "method": analysis.method,
             "breakdowns": {
-                dimension: _breakdown(analysis, answers, dimension, labels[dimension])
+                dimension: _breakdown(
+                    analysis,
+                    answers,
+                    dimension,
+                    labels[dimension],
+                    tables[dimension] if tables is not None else None,
+                )
                 for dimension in BREAKDOWN_DIMENSIONS
             },
             "conditions": by_condition,
@@ -237,7 +288,7 @@ class QuestionnaireAnalyzer(Analyzer):
                 "conditions": condition_comparisons(
                     analysis, answers, [c.code for c in conditions], seed=seed
                 ),
-                "groups": group_comparisons(analysis, answers, BREAKDOWN_DIMENSIONS),
+                "groups": group_comparisons(analysis, answers, BREAKDOWN_DIMENSIONS, tables=tables),
             },
         } | entry
 

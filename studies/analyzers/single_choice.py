@@ -54,6 +54,26 @@ def option_rows(answers: pd.DataFrame, options: list[ItemOption]) -> list[dict]:
     return rows
 
 
+def option_rows_counted(counts: np.ndarray, n: int, options: list[ItemOption]) -> list[dict]:
+    """`option_rows` of `n` answers of unit weight, `counts[i]` of which chose `options[i]`:
+    the same shares (count / n) and Wilson intervals on n."""
+    rows = []
+    for option, count in zip(options, counts, strict=True):
+        share = int(count) / n
+        low, high = stats.wilson(share, n)
+        rows.append(
+            {
+                "code": option.code,
+                "label": option.label,
+                "count": int(count),
+                "share": share,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    return rows
+
+
 def option_counts(answers: pd.DataFrame, options: list[ItemOption]) -> np.ndarray:
     """How many answers chose each option, in the options' order."""
     counts = answers["option_id"].value_counts()
@@ -74,11 +94,18 @@ def option_share_measures(options: list[ItemOption]) -> list[Measure]:
 
 class SingleChoice(ItemTypeAnalysis):
     method = METHOD
+    counted = True
 
     def summarize(self, answers: pd.DataFrame, *, with_samples: bool = True) -> tuple[list, dict]:
         return option_rows(answers, self.options), {
             "n_effective": stats.kish_n_eff(answers["weight"].to_numpy())
         }
+
+    def summarize_counts(self, counts: np.ndarray, n: int) -> tuple[list, dict] | None:
+        return option_rows_counted(counts, n, self.options), {"n_effective": float(n)}
+
+    def group_tests_counts(self, table: np.ndarray) -> list[dict] | None:
+        return [dict(stats.contingency_test(table, seed=self.seed))]
 
     def measures(self) -> list[Measure]:
         return option_share_measures(self.options)

@@ -4,6 +4,7 @@ arrays, so each can be checked against scipy/statsmodels directly."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import TypedDict
 
@@ -233,14 +234,29 @@ def welch(values: np.ndarray, control: np.ndarray) -> tuple[Interval, TestResult
     )
 
 
+def holm_adjusted(pvalues: list[float]) -> np.ndarray:
+    """Holm-adjusted p-values by statsmodels' `multipletests`.
+
+    `multipletests` calls `gc.collect()` after a Holm adjustment: a full collection that scans
+    every object the process holds (a quarter of a second after a large run's results). The
+    objects alive before the call are frozen (`gc.freeze`) for its duration, so that collection
+    sees only what the adjustment itself made; they are unfrozen after, and collected as usual.
+    A process that froze its objects itself (a pre-forking server) is left as it is."""
+    if gc.get_freeze_count():
+        return multipletests(pvalues, alpha=ALPHA, method="holm")[1]
+    gc.freeze()
+    try:
+        return multipletests(pvalues, alpha=ALPHA, method="holm")[1]
+    finally:
+        gc.unfreeze()
+
+
 def holm(rows: list[dict]) -> list[dict]:
     """Adds `p_adjusted` (Holm, across the rows with a p) and `significant` (adjusted p < 0.05)
     to each row; a row without a p gets neither a p_adjusted nor significance."""
     tested = [i for i, row in enumerate(rows) if row.get("p") is not None]
-    adjusted = (
-        multipletests([rows[i]["p"] for i in tested], alpha=ALPHA, method="holm")[1]
-        if tested
-        else []
+    adjusted: Sequence[float] = (
+        holm_adjusted([rows[i]["p"] for i in tested]).tolist() if tested else []
     )
     for row in rows:
         row["p_adjusted"], row["significant"] = None, False

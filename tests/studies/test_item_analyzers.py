@@ -525,8 +525,9 @@ def test_the_answers_are_read_in_one_query_whatever_the_number_of_personas(
         field="choices",
         conditions=arms,
     )
-    # Items, their options, conditions, the answers frame, area names.
-    with django_assert_num_queries(5):
+    # Items, their options, conditions, the items' types (ranking answers are not read coded,
+    # studies.analyzers.answers), the answers frame, area names.
+    with django_assert_num_queries(6):
         results = QuestionnaireAnalyzer().results(run=run)
     assert results["personas_answered"] == len(personas)
 

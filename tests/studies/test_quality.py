@@ -498,12 +498,30 @@ def test_queries_are_bounded_one_per_linked_poll_question(study, django_assert_n
     for item in items:
         answer(run, item, personas, [a for a, _ in rows])
 
-    # answers, items, their options, two poll questions, consistency count, checked, listed.
-    with django_assert_num_queries(8):
+    # answers, items, their options, two poll questions (each its fingerprint and its
+    # respondents), the inconsistent and checked counts (one query), the inconsistent listed.
+    with django_assert_num_queries(9):
         report = run_quality(run)
+    # The poll's respondents are reference data: read again only when the poll changes.
+    with django_assert_num_queries(7):
+        again = run_quality(run)
 
     assert report["ok"] is True
+    assert again == report
     assert [i["n"] for i in report["items"]] == [30, 30, 30]
+
+
+def test_poll_respondents_are_read_again_when_the_poll_changes(study):
+    rows = sex_table(8, 7, 6, 9)
+    question = make_poll(["yes", "no"], [(a, {"sex": s}) for a, s in rows])
+    personas = make_personas([{"sex": s} for _, s in rows])
+    item = make_item(study, "one", question=question)
+    run = make_run(study, personas)
+    answer(run, item, personas, [a for a, _ in rows])
+    before = run_quality(run)["items"][0]["uniformity"]["poll"]["n"]
+    Response.objects.filter(question=question).order_by("-id").first().delete()
+    after = run_quality(run)["items"][0]["uniformity"]["poll"]["n"]
+    assert (before, after) == (30, 29)
 
 
 def test_report_is_json_ready(study):
