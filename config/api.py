@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import DomainError
+from config.json_types import json_type_errors
+from config.parsers import is_form_data, plain_values
 
 
 class Pagination(LimitOffsetPagination):
@@ -122,6 +124,33 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+class Serializer(serializers.Serializer):
+    """The project's serializer, which every API serializer derives from (or `ModelSerializer`):
+    a JSON request body is held to the JSON types its fields document (`config.json_types`).
+    ``{"name": 47291}`` or ``{"size": "5"}`` is refused with a 400 naming the field, the type it
+    wants and the one it got, before any other validation; a form post or a query string is
+    read as DRF reads it (its values are text). The outermost serializer checks every nested
+    field, once."""
+
+    strict_json_types = True
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if (
+            self.parent is None
+            and self.strict_json_types
+            and isinstance(data, dict)
+            and not is_form_data(data)
+        ):
+            errors = json_type_errors(self, data)
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().run_validation(data)
+
+
+class ModelSerializer(Serializer, serializers.ModelSerializer):
+    """The project's model serializer (see `Serializer`)."""
+
+
 class ChoiceField(serializers.ChoiceField):
     """DRF's ChoiceField whose refusal lists the valid choices, so a client can correct the
     value without reading the schema."""
@@ -177,12 +206,13 @@ class DateTimeField(_EmptyIsAValue, serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class QuerySerializer(serializers.Serializer):
+class QuerySerializer(Serializer):
     """Validates query parameters (``Serializer(data=request.query_params)``) as plain values, so
     a parameter given empty (``?since=``) is refused like any other invalid value, as the schema
-    says, rather than silently ignored as an empty HTML form field would be."""
+    says, rather than silently ignored as an empty HTML form field would be. Query parameters
+    are text by nature: not held to JSON types, even when given as a dict."""
+
+    strict_json_types = False
 
     def __init__(self, instance=None, data=serializers.empty, **kwargs):
-        from config.parsers import plain_values
-
         super().__init__(instance, plain_values(data), **kwargs)

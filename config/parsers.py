@@ -1,9 +1,11 @@
-"""The API's JSON parser: bounded in size and depth, and no NUL characters.
+"""The API's parsers. JSON: bounded in size and depth, no NUL characters, no NaN or Infinity.
+Forms: read as plain values, marked as form data (text by nature, so not held to JSON types).
 
 DRF's own parser reads the body stream directly, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does
 not bound it; a body nested a thousand levels deep reaches Python's recursion limit; and a NUL
-character in a string is refused by PostgreSQL at write time (a 500). All three are the client's
-mistake and are answered here, before any view runs, in the API's JSON error shape.
+character in a string is refused by PostgreSQL at write time (a 500); Python reads NaN and
+Infinity, which JSON does not have. All are the client's mistake and are answered here, before
+any view runs, in the API's JSON error shape.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def _check(value: Any, max_depth: int) -> None:
             )
 
 
+def _not_json(constant: str) -> Any:
+    """Python's reader takes NaN and Infinity, which JSON does not have (and a number field
+    would store)."""
+    raise ValueError(f"{constant} is not JSON; send a finite number or null.")
+
+
 class SafeJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         limit = max_body_bytes()
@@ -63,13 +71,27 @@ class SafeJSONParser(JSONParser):
             raise RequestTooLarge(too_large_message(limit))
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = json.loads(raw.decode(encoding)) if raw else {}
+            data = json.loads(raw.decode(encoding), parse_constant=_not_json) if raw else {}
         except RecursionError as exc:
             raise exceptions.ParseError("JSON is nested too deeply; flatten the body.") from exc
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         _check(data, int(getattr(settings, "API_MAX_JSON_DEPTH", 32)))
         return data
+
+
+class FormData(dict):
+    """The values of a form or a query string, which are text by nature: a serializer reads
+    them as DRF does (``"5"`` for an integer is 5), where a JSON body is held to its JSON types
+    (`config.json_types`). Stays itself when DRF copies it to add a multipart body's files."""
+
+    def copy(self) -> FormData:
+        return FormData(self)
+
+
+def is_form_data(data: Any) -> bool:
+    """Whether `data` came from a form or a query string (a QueryDict, or one as plain values)."""
+    return isinstance(data, FormData) or hasattr(data, "getlist")
 
 
 def plain_values(data: Any) -> Any:
@@ -79,7 +101,9 @@ def plain_values(data: Any) -> Any:
     validated like any other, and refused where the schema says it is invalid."""
     if not hasattr(data, "lists"):
         return data
-    return {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
+    return FormData(
+        (name, values[0] if len(values) == 1 else values) for name, values in data.lists()
+    )
 
 
 class PlainFormParser(FormParser):

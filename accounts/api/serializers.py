@@ -3,10 +3,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditEvent
-from config.api import ChoiceField, DateTimeField, QuerySerializer
+from config.api import ChoiceField, DateTimeField, ModelSerializer, QuerySerializer, Serializer
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
@@ -25,7 +25,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(Serializer):
     name = serializers.CharField(max_length=100)
     scope = ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.RUN)
     expires_at = DateTimeField(required=False, allow_null=True, default=None)
@@ -39,7 +39,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
         read_only_fields = fields
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
@@ -63,7 +63,7 @@ class AuditFilterSerializer(QuerySerializer):
     since = DateTimeField(required=False)
 
 
-class DataDeleteSerializer(serializers.Serializer):
+class DataDeleteSerializer(Serializer):
     confirm = serializers.CharField(
         help_text="Your username, typed out: the deletion cannot be undone"
     )
@@ -72,7 +72,7 @@ class DataDeleteSerializer(serializers.Serializer):
     )
 
 
-class DataDeletedSerializer(serializers.Serializer):
+class DataDeletedSerializer(Serializer):
     runs = serializers.IntegerField()
     studies = serializers.IntegerField()
     populations = serializers.IntegerField()

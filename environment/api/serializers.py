@@ -3,18 +3,18 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api import ChoiceField, QuerySerializer
+from config.api import ChoiceField, ModelSerializer, QuerySerializer, Serializer
 from environment.models import Area, DemographicMarginal
 from environment.selectors import area_unusable_reason
 
 
-class MarginalSerializer(serializers.ModelSerializer):
+class MarginalSerializer(ModelSerializer):
     class Meta:
         model = DemographicMarginal
         fields = ["dimension", "category", "share", "universe", "source", "year"]
 
 
-class AreaUsabilityMixin(serializers.Serializer):
+class AreaUsabilityMixin(Serializer):
     """Whether personas can be drawn in the area, and why not (from `area_usability`)."""
 
     usable = serializers.BooleanField(
@@ -31,7 +31,7 @@ class AreaUsabilityMixin(serializers.Serializer):
         return area_unusable_reason(area)
 
 
-class AreaListSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
+class AreaListSerializer(AreaUsabilityMixin, ModelSerializer):
     class Meta:
         model = Area
         fields = [
@@ -70,7 +70,7 @@ class AreaFilterSerializer(QuerySerializer):
         return value
 
 
-class AreaDetailSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
+class AreaDetailSerializer(AreaUsabilityMixin, ModelSerializer):
     marginals = MarginalSerializer(many=True, read_only=True)
 
     class Meta:
@@ -85,14 +85,14 @@ class AreaDetailSerializer(AreaUsabilityMixin, serializers.ModelSerializer):
 # --- the environmental context (read-only output shapes, for the OpenAPI schema) --------------
 
 
-class CompositionSerializer(serializers.Serializer):
+class CompositionSerializer(Serializer):
     shares = serializers.DictField(child=serializers.FloatField(), help_text="category -> share")
     universe = serializers.CharField()
     year = serializers.IntegerField()
     source = serializers.CharField()
 
 
-class FigureSerializer(serializers.Serializer):
+class FigureSerializer(Serializer):
     value = serializers.FloatField()
     unit = serializers.CharField()
     year = serializers.IntegerField()
@@ -100,13 +100,13 @@ class FigureSerializer(serializers.Serializer):
     source = serializers.CharField()
 
 
-class CountSerializer(serializers.Serializer):
+class CountSerializer(Serializer):
     value = serializers.IntegerField()
     year = serializers.IntegerField()
     source = serializers.CharField()
 
 
-class DemographicCompositionSerializer(serializers.Serializer):
+class DemographicCompositionSerializer(Serializer):
     racial_composition = CompositionSerializer(allow_null=True)
     age_distribution = CompositionSerializer(allow_null=True)
     education_levels = CompositionSerializer(allow_null=True)
@@ -116,7 +116,7 @@ class DemographicCompositionSerializer(serializers.Serializer):
     citizens_voting_age = CountSerializer(allow_null=True)
 
 
-class ElectionSerializer(serializers.Serializer):
+class ElectionSerializer(Serializer):
     year = serializers.IntegerField()
     dem_share = serializers.FloatField(help_text="Democratic votes / all presidential votes")
     gop_share = serializers.FloatField(help_text="Republican votes / all presidential votes")
@@ -128,7 +128,7 @@ class ElectionSerializer(serializers.Serializer):
     source = serializers.CharField()
 
 
-class MarginChangeSerializer(serializers.Serializer):
+class MarginChangeSerializer(Serializer):
     from_year = serializers.IntegerField()
     to_year = serializers.IntegerField()
     margin_change_points = serializers.FloatField()
@@ -140,7 +140,7 @@ class PoliticalTrendSerializer(MarginChangeSerializer):
     method = serializers.CharField()
 
 
-class PoliticalContextSerializer(serializers.Serializer):
+class PoliticalContextSerializer(Serializer):
     political_lean = ChoiceField(choices=["democratic", "republican", "even"], allow_null=True)
     political_strength = serializers.FloatField(
         allow_null=True, help_text="Absolute margin of the latest election, in points"
@@ -152,14 +152,14 @@ class PoliticalContextSerializer(serializers.Serializer):
     trend = PoliticalTrendSerializer(allow_null=True)
 
 
-class DerivedFigureSerializer(serializers.Serializer):
+class DerivedFigureSerializer(Serializer):
     value = serializers.FloatField()
     formula = serializers.CharField()
     year = serializers.IntegerField()
     source = serializers.CharField()
 
 
-class IncomePositionSerializer(serializers.Serializer):
+class IncomePositionSerializer(Serializer):
     ratio = serializers.FloatField(help_text="Area median household income / reference")
     area_value = serializers.FloatField()
     area_year = serializers.IntegerField()
@@ -170,18 +170,18 @@ class IncomePositionSerializer(serializers.Serializer):
     caveat = serializers.CharField()
 
 
-class EconomicPositionSerializer(serializers.Serializer):
+class EconomicPositionSerializer(Serializer):
     relative_to_state = IncomePositionSerializer(allow_null=True)
     relative_to_nation = IncomePositionSerializer(allow_null=True)
 
 
-class SocialDynamicsSerializer(serializers.Serializer):
+class SocialDynamicsSerializer(Serializer):
     cultural_diversity = DerivedFigureSerializer(allow_null=True)
     political_competitiveness = DerivedFigureSerializer(allow_null=True)
     economic_position = EconomicPositionSerializer()
 
 
-class TrendSerializer(serializers.Serializer):
+class TrendSerializer(Serializer):
     from_year = serializers.IntegerField()
     to_year = serializers.IntegerField()
     from_value = serializers.FloatField()
@@ -193,29 +193,29 @@ class TrendSerializer(serializers.Serializer):
     sources = serializers.ListField(child=serializers.CharField())
 
 
-class EconomicTrendSerializer(serializers.Serializer):
+class EconomicTrendSerializer(Serializer):
     unemployment_rate = TrendSerializer(allow_null=True)
     median_household_income = TrendSerializer(allow_null=True)
 
 
-class EconomicIndicatorsSerializer(serializers.Serializer):
+class EconomicIndicatorsSerializer(Serializer):
     unemployment_rate = FigureSerializer(allow_null=True)
     median_income = FigureSerializer(allow_null=True)
     economic_trend = EconomicTrendSerializer()
 
 
-class SourceSerializer(serializers.Serializer):
+class SourceSerializer(Serializer):
     source = serializers.CharField(help_text="Publisher, table and [bundled file]")
     year = serializers.IntegerField()
     used_for = serializers.ListField(child=serializers.CharField())
 
 
-class NotAvailableSerializer(serializers.Serializer):
+class NotAvailableSerializer(Serializer):
     figure = serializers.CharField()
     reason = serializers.CharField()
 
 
-class EnvironmentalContextSerializer(serializers.Serializer):
+class EnvironmentalContextSerializer(Serializer):
     area_id = serializers.CharField()
     location_name = serializers.CharField()
     kind = ChoiceField(choices=Area.Kind.choices)

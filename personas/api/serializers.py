@@ -4,14 +4,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from config.api import ChoiceField, QuerySerializer
+from config.api import ChoiceField, ModelSerializer, QuerySerializer, Serializer
 from environment.categories import choices
 from personas.joint import MAX_AGE, MIN_AGE
 from personas.models import Persona, Population, PopulationArea
 from personas.services import MAX_AREA_WEIGHT
 
 
-class AreaWeightInputSerializer(serializers.Serializer):
+class AreaWeightInputSerializer(Serializer):
     area = serializers.CharField(help_text="Area id, e.g. dallas_tx_city")
     weight = serializers.FloatField(
         required=False,
@@ -30,7 +30,7 @@ def _allowed_field(dimension: str) -> serializers.ListField:
     )
 
 
-class ConstraintsInputSerializer(serializers.Serializer):
+class ConstraintsInputSerializer(Serializer):
     age_min = serializers.IntegerField(required=False, min_value=MIN_AGE, max_value=MAX_AGE)
     age_max = serializers.IntegerField(required=False, min_value=MIN_AGE)
     age_bracket = _allowed_field("age_bracket")
@@ -58,7 +58,7 @@ class ConstraintsInputSerializer(serializers.Serializer):
         return attrs
 
 
-class PopulationCreateSerializer(serializers.Serializer):
+class PopulationCreateSerializer(Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     size = serializers.IntegerField(help_text="Number of personas (1 .. POPULATION_MAX_SIZE)")
     areas = AreaWeightInputSerializer(many=True, allow_empty=False)
@@ -75,7 +75,7 @@ class PopulationCreateSerializer(serializers.Serializer):
     )
 
 
-class PopulationAreaSerializer(serializers.ModelSerializer):
+class PopulationAreaSerializer(ModelSerializer):
     area = serializers.CharField(source="area_id")
     name = serializers.CharField(source="area.name")
 
@@ -97,7 +97,7 @@ BUILD_FIELDS = [
 ]  # fmt: skip
 
 
-class PopulationSerializer(serializers.ModelSerializer):
+class PopulationSerializer(ModelSerializer):
     areas = PopulationAreaSerializer(many=True, read_only=True)
     composition = serializers.SerializerMethodField()
 
@@ -123,7 +123,7 @@ class PopulationSerializer(serializers.ModelSerializer):
         return self.context.get("composition", {})
 
 
-class PopulationSummarySerializer(serializers.ModelSerializer):
+class PopulationSummarySerializer(ModelSerializer):
     """A population in a list: what it is, without its composition or validation report."""
 
     class Meta:
@@ -131,7 +131,7 @@ class PopulationSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "size", "seed", "method", "created_at", "status"]
 
 
-class PersonaSerializer(serializers.ModelSerializer):
+class PersonaSerializer(ModelSerializer):
     state = serializers.CharField(source="area.state", read_only=True)
 
     class Meta:
@@ -163,7 +163,7 @@ class PersonaAwarenessSerializer(PersonaSerializer):
         return self.context.get("awareness", {})
 
 
-class PoolImportSerializer(serializers.Serializer):
+class PoolImportSerializer(Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     pool = serializers.JSONField(help_text="A personas.json document (format persona-lab/personas)")
 

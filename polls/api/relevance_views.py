@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import Serializer
 from personas.models import Persona
 from polls.relevance import (
     CHARS_PER_TOKEN,
@@ -21,7 +22,7 @@ from polls.relevance import (
 BUDGET_MIN, BUDGET_MAX = 50, 20_000
 
 
-class RelevantQuestionsRequestSerializer(serializers.Serializer):
+class RelevantQuestionsRequestSerializer(Serializer):
     scenario = serializers.CharField(
         max_length=5000, help_text="The policy, product or message, in plain words"
     )
@@ -54,20 +55,20 @@ class RelevantQuestionsRequestSerializer(serializers.Serializer):
     )
 
 
-class ScorePartsSerializer(serializers.Serializer):
+class ScorePartsSerializer(Serializer):
     text_similarity = serializers.FloatField()
     topic_match = serializers.FloatField()
     cell_coverage = serializers.FloatField()
     recency = serializers.FloatField()
 
 
-class AnswerShareSerializer(serializers.Serializer):
+class AnswerShareSerializer(Serializer):
     option_code = serializers.CharField()
     label = serializers.CharField()
     share = serializers.FloatField()
 
 
-class RelevantQuestionSerializer(serializers.Serializer):
+class RelevantQuestionSerializer(Serializer):
     question_id = serializers.IntegerField()
     question_code = serializers.CharField()
     question_text = serializers.CharField()
@@ -88,7 +89,7 @@ class RelevantQuestionSerializer(serializers.Serializer):
     grounding_text = serializers.CharField()
 
 
-class SkippedQuestionSerializer(serializers.Serializer):
+class SkippedQuestionSerializer(Serializer):
     question_id = serializers.IntegerField()
     question_code = serializers.CharField()
     poll_title = serializers.CharField()
@@ -98,7 +99,7 @@ class SkippedQuestionSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class SelectorScoringSerializer(serializers.Serializer):
+class SelectorScoringSerializer(Serializer):
     weights = ScorePartsSerializer()
     coverage_target = serializers.IntegerField()
     recency_half_life_years = serializers.FloatField()
@@ -107,7 +108,7 @@ class SelectorScoringSerializer(serializers.Serializer):
     chars_per_token = serializers.IntegerField()
 
 
-class RelevantQuestionsSerializer(serializers.Serializer):
+class RelevantQuestionsSerializer(Serializer):
     topics = serializers.ListField(child=serializers.CharField())
     topics_source = serializers.ChoiceField(choices=["given", "inferred"])
     budget_tokens = serializers.IntegerField()

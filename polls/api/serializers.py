@@ -2,19 +2,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField, DateField, QuerySerializer
+from config.api import ChoiceField, DateField, ModelSerializer, QuerySerializer
 from polls.models import Crosstab, MajorEvent, Option, Poll, Question
 
 GROUP_CHOICES = [d for d in Crosstab.Dimension.values if d != Crosstab.Dimension.ALL]
 
 
-class OptionSerializer(serializers.ModelSerializer):
+class OptionSerializer(ModelSerializer):
     class Meta:
         model = Option
         fields = ["id", "code", "label", "order", "ordinal_value"]
 
 
-class QuestionSerializer(serializers.ModelSerializer):
+class QuestionSerializer(ModelSerializer):
     options = OptionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -26,7 +26,7 @@ class QuestionSerializer(serializers.ModelSerializer):
 COUNTRY_FIELD = {"help_text": "Where the poll was fielded: ISO 3166-1 alpha-2 code, e.g. US, GB"}
 
 
-class PollListSerializer(serializers.ModelSerializer):
+class PollListSerializer(ModelSerializer):
     question_count = serializers.IntegerField(read_only=True)
     question_ids = serializers.PrimaryKeyRelatedField(
         source="questions", many=True, read_only=True, help_text="The poll's questions, in order"
@@ -41,7 +41,7 @@ class PollListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PollDetailSerializer(serializers.ModelSerializer):
+class PollDetailSerializer(ModelSerializer):
     questions = QuestionSerializer(many=True, read_only=True)
     country = serializers.CharField(read_only=True, **COUNTRY_FIELD)
 
@@ -69,7 +69,7 @@ class PollFilterSerializer(QuerySerializer):
         return attrs
 
 
-class CrosstabSerializer(serializers.ModelSerializer):
+class CrosstabSerializer(ModelSerializer):
     option_code = serializers.CharField(source="option.code", read_only=True)
     option_label = serializers.CharField(source="option.label", read_only=True)
 
@@ -92,7 +92,7 @@ class EventFilterSerializer(QuerySerializer):
         return attrs
 
 
-class MajorEventSerializer(serializers.ModelSerializer):
+class MajorEventSerializer(ModelSerializer):
     class Meta:
         model = MajorEvent
         fields = ["id", "date", "title", "type", "description", "related_topics", "source"]

@@ -6,13 +6,13 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from config.api import ChoiceField
+from config.api import ChoiceField, ModelSerializer, Serializer
 from studies.backends.registry import BACKENDS
 from studies.models import Condition, Item, ItemOption, Run, RunPersona, Study
 from studies.services.studies import BEHAVIORAL_MEASURES
 
 
-class OptionInputSerializer(serializers.Serializer):
+class OptionInputSerializer(Serializer):
     code = serializers.SlugField(max_length=80)
     label = serializers.CharField(max_length=200)
     value = serializers.FloatField(
@@ -31,7 +31,7 @@ class OptionInputSerializer(serializers.Serializer):
     )
 
 
-class ItemInputSerializer(serializers.Serializer):
+class ItemInputSerializer(Serializer):
     code = serializers.SlugField(max_length=80)
     type = ChoiceField(choices=Item.Type.choices, default=Item.Type.SINGLE_CHOICE)
     text = serializers.CharField(max_length=4000)
@@ -55,7 +55,7 @@ class ItemInputSerializer(serializers.Serializer):
     )
 
 
-class ConditionInputSerializer(serializers.Serializer):
+class ConditionInputSerializer(Serializer):
     code = serializers.SlugField(max_length=80)
     label = serializers.CharField(max_length=200)
     stimulus = serializers.CharField(
@@ -66,7 +66,7 @@ class ConditionInputSerializer(serializers.Serializer):
     )
 
 
-class StudyCreateSerializer(serializers.Serializer):
+class StudyCreateSerializer(Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     kind = ChoiceField(choices=Study.Kind.choices, default=Study.Kind.POLICY_SUPPORT)
@@ -144,13 +144,13 @@ class StudyCreateSerializer(serializers.Serializer):
     )
 
 
-class ItemOptionSerializer(serializers.ModelSerializer):
+class ItemOptionSerializer(ModelSerializer):
     class Meta:
         model = ItemOption
         fields = ["id", "code", "label", "value", "poll_option"]
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(ModelSerializer):
     options = ItemOptionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -161,13 +161,13 @@ class ItemSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ConditionSerializer(serializers.ModelSerializer):
+class ConditionSerializer(ModelSerializer):
     class Meta:
         model = Condition
         fields = ["code", "label", "stimulus"]
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(ModelSerializer):
     items = ItemSerializer(many=True, read_only=True)
     conditions = ConditionSerializer(many=True, read_only=True)
 
@@ -199,10 +199,13 @@ def backend_config_field(
 
 
 def budget_field(*, help_text: str = BUDGET_HELP) -> serializers.DecimalField:
-    """The `budget` of a request that starts a run: a cost cap, at least 0.0001, or null."""
+    """The `budget` of a request that starts a run: a cost cap, at least 0.0001, or null. A JSON
+    number, as the schema says (JSON types are strict); DRF reads it as a decimal from the
+    number's shortest text, so 0.1 is 0.1 exactly."""
     return serializers.DecimalField(
         max_digits=12,
         decimal_places=4,
+        coerce_to_string=False,
         min_value=Decimal("0.0001"),
         required=False,
         allow_null=True,
@@ -210,7 +213,7 @@ def budget_field(*, help_text: str = BUDGET_HELP) -> serializers.DecimalField:
     )
 
 
-class RunCreateSerializer(serializers.Serializer):
+class RunCreateSerializer(Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
     backend = ChoiceField(choices=[], default="poll_model")
@@ -224,7 +227,7 @@ class RunCreateSerializer(serializers.Serializer):
         self.fields["backend"].choices = sorted(BACKENDS)
 
 
-class RunEstimateInputSerializer(serializers.Serializer):
+class RunEstimateInputSerializer(Serializer):
     study = serializers.IntegerField()
     population = serializers.IntegerField()
     backend = ChoiceField(choices=[], default="poll_model")
@@ -235,7 +238,7 @@ class RunEstimateInputSerializer(serializers.Serializer):
         self.fields["backend"].choices = sorted(BACKENDS)
 
 
-class RunEstimateSerializer(serializers.Serializer):
+class RunEstimateSerializer(Serializer):
     backend = serializers.CharField()
     costs_money = serializers.BooleanField()
     estimate = serializers.DictField(
@@ -245,7 +248,7 @@ class RunEstimateSerializer(serializers.Serializer):
     )
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(ModelSerializer):
     page_url = serializers.SerializerMethodField()
     websocket_path = serializers.SerializerMethodField()
 
@@ -267,7 +270,7 @@ class RunSerializer(serializers.ModelSerializer):
         return f"/ws/runs/{obj.id}/"
 
 
-class OptionResultSerializer(serializers.Serializer):
+class OptionResultSerializer(Serializer):
     """An option's row: share and Wilson interval for single choice, Likert and multiple
     selection; mean rank, first-choice share and Borda score with intervals for a ranking."""
 
@@ -282,7 +285,7 @@ class OptionResultSerializer(serializers.Serializer):
     borda = serializers.FloatField(required=False, allow_null=True)
 
 
-class GroupResultSerializer(serializers.Serializer):
+class GroupResultSerializer(Serializer):
     category = serializers.CharField(required=False)
     code = serializers.CharField(required=False, help_text="Conditions: the condition's code")
     label = serializers.CharField()
@@ -291,7 +294,7 @@ class GroupResultSerializer(serializers.Serializer):
     summary = serializers.DictField(required=False, help_text="The item type's summary")
 
 
-class ComparisonsSerializer(serializers.Serializer):
+class ComparisonsSerializer(Serializer):
     conditions = serializers.DictField(
         help_text="control, correction ('holm') and tests: each condition vs the control on each "
         "measure, with the difference, its interval (named), the test (named), p, Holm-adjusted p "
@@ -303,7 +306,7 @@ class ComparisonsSerializer(serializers.Serializer):
     )
 
 
-class ItemResultSerializer(serializers.Serializer):
+class ItemResultSerializer(Serializer):
     item_id = serializers.IntegerField()
     code = serializers.CharField()
     text = serializers.CharField()
@@ -322,7 +325,7 @@ class ItemResultSerializer(serializers.Serializer):
     model_estimate = serializers.DictField(required=False)
 
 
-class RunResultsSerializer(serializers.Serializer):
+class RunResultsSerializer(Serializer):
     run_id = serializers.IntegerField()
     backend = serializers.CharField()
     personas_answered = serializers.IntegerField()
@@ -335,7 +338,7 @@ class RunResultsSerializer(serializers.Serializer):
     )
 
 
-class RunPersonaSerializer(serializers.ModelSerializer):
+class RunPersonaSerializer(ModelSerializer):
     """One persona's passage through a run, with the engine's artefacts."""
 
     persona_name = serializers.CharField(source="persona.name", read_only=True)

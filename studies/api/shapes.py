@@ -6,34 +6,36 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import Serializer
 
-class IntervalSerializer(serializers.Serializer):
+
+class IntervalSerializer(Serializer):
     estimate = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True, help_text="Lower end of the 95% interval")
     ci_high = serializers.FloatField(allow_null=True, help_text="Upper end of the 95% interval")
 
 
-class ShareSerializer(serializers.Serializer):
+class ShareSerializer(Serializer):
     count = serializers.IntegerField()
     share = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True, help_text="95% Wilson score interval")
     ci_high = serializers.FloatField(allow_null=True)
 
 
-class ShareIntervalSerializer(serializers.Serializer):
+class ShareIntervalSerializer(Serializer):
     share = serializers.FloatField(allow_null=True, help_text="null when no persona counts")
     ci_low = serializers.FloatField(allow_null=True, help_text="95% Wilson score interval")
     ci_high = serializers.FloatField(allow_null=True)
 
 
-class ProgressSerializer(serializers.Serializer):
+class ProgressSerializer(Serializer):
     personas_done = serializers.IntegerField()
     personas_total = serializers.IntegerField()
     personas_failed = serializers.IntegerField()
     fraction = serializers.FloatField(allow_null=True, help_text="personas_done / personas_total")
 
 
-class TestResultSerializer(serializers.Serializer):
+class TestResultSerializer(Serializer):
     test = serializers.CharField(
         allow_null=True, help_text="The test by name and implementation; null when untestable"
     )
@@ -50,7 +52,7 @@ class AdjustedTestResultSerializer(TestResultSerializer):
     significant = serializers.BooleanField(help_text="p_adjusted below 0.05")
 
 
-class PressureAssociationSerializer(serializers.Serializer):
+class PressureAssociationSerializer(Serializer):
     pressure = serializers.CharField(
         help_text="conformity, minority_solidarity, economic, cultural or political"
     )
@@ -66,6 +68,6 @@ class PressureAssociationSerializer(serializers.Serializer):
     significant = serializers.BooleanField()
 
 
-class FieldNotAvailableSerializer(serializers.Serializer):
+class FieldNotAvailableSerializer(Serializer):
     field = serializers.CharField(help_text="A field of the seed's shape, by its path")
     reason = serializers.CharField(help_text="Why the platform does not compute it honestly")

@@ -242,7 +242,7 @@ def test_an_llm_run_rides_out_a_provider_storm_within_its_budget(own):
             "llm": {"provider": "openai", "model": "gpt-storm", "base_url": model.openai_base_url},
             "engine": {"concurrency": 4},
         }
-        budget = "2.00"  # the estimate is about 0.84
+        budget = 2.00  # the estimate is about 0.84
         run_id = _start(
             stack,
             personas,

@@ -111,8 +111,9 @@ def _weighted(*weights) -> dict:
         ((-1, 1), "greater than or equal to 0"),
         ((0, 1), "from 1e-09 to 1000000000"),
         ((1e-12, 1), "from 1e-09 to 1000000000"),
-        (("NaN", 1), "valid number"),
-        (("Infinity", 1), "valid number"),
+        # JSON has no NaN or Infinity; as text they are the wrong type.
+        (("NaN", 1), 'Expected a number, got a string ("NaN")'),
+        (("Infinity", 1), 'Expected a number, got a string ("Infinity")'),
     ],
 )
 def test_an_unusable_area_weight_is_a_400_naming_it(api, weights, fragment):

@@ -280,7 +280,7 @@ def test_the_api_reports_skipped_questions_when_the_budget_is_small(api):
         ({"scenario": "   "}, "scenario", "scenario"),
         ({}, "scenario", "scenario"),
         ({"scenario": "abortion", "persona": 987_654_321}, "persona", "Unknown persona 987654321"),
-        ({"scenario": "abortion", "persona": "alice"}, "persona", "integer id"),
+        ({"scenario": "abortion", "persona": "alice"}, "persona", "Expected an integer"),
         ({"scenario": "abortion", "budget_tokens": 10}, "budget_tokens", "budget_tokens"),
         ({"scenario": "abortion", "budget_tokens": 20_001}, "budget_tokens", "budget_tokens"),
         ({"scenario": "abortion", "topics": "abortion"}, "topics", "topics"),

@@ -157,7 +157,7 @@ def test_the_estimate_includes_the_rounds_and_a_budget_below_it_is_refused(
     # Started (not dispatched: the request's transaction never commits in a test) to read the
     # estimate it was given.
     started = api.post(
-        SIMULATE, _payload(cces_question, group, model_server, budget="100"), format="json"
+        SIMULATE, _payload(cces_question, group, model_server, budget=100), format="json"
     )
     assert started.status_code == 202, started.json()
     estimate = Run.objects.get(id=started.json()["run"]).cost_estimate
@@ -171,7 +171,7 @@ def test_the_estimate_includes_the_rounds_and_a_budget_below_it_is_refused(
     # Enough for the engine, not for the rounds too.
     budget = (engine + rounds / 2).quantize(Decimal("0.0001"))
     response = api.post(
-        SIMULATE, _payload(cces_question, group, model_server, budget=str(budget)), format="json"
+        SIMULATE, _payload(cces_question, group, model_server, budget=float(budget)), format="json"
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -226,7 +226,7 @@ def test_a_budget_stops_the_deliberation_before_a_round_it_cannot_cover(
         responder=persona_responder, responder_tokens=(tokens_in, tokens_out)
     ) as server:
         # Ties to nearly everyone: every persona is asked each round.
-        payload = _payload(cces_question, group, server, mean_degree=11, budget=str(budget))
+        payload = _payload(cces_question, group, server, mean_degree=11, budget=float(budget))
         result = _simulate(api, run_on_commit, payload)
 
     assert result["status"] == "completed", result["error_message"]
@@ -344,7 +344,7 @@ def test_the_same_seed_gives_the_same_network_and_the_same_prompts(
         ({"deliberation_rounds": 11}, "deliberation_rounds", "less than or equal to 10"),
         ({"neighbours_shown": 0}, "neighbours_shown", "greater than or equal to 1"),
         ({"enable_peer_influence": False}, "deliberation_rounds", "enable_peer_influence false"),
-        ({"budget": "0"}, "budget", "greater than or equal to 0.0001"),
+        ({"budget": 0}, "budget", "greater than or equal to 0.0001"),
     ],
 )
 def test_a_bad_deliberation_request_is_refused_with_the_field(

@@ -137,7 +137,7 @@ def test_a_run_over_budget_is_refused_with_the_estimate(api, model_server, small
             "population": small_population.id,
             "backend": "llm",
             "backend_config": _config(model_server),
-            "budget": "0.0001",
+            "budget": 0.0001,
         },
         format="json",
     )
@@ -160,7 +160,7 @@ def test_per_persona_records_and_the_seed_layout_export(
             "population": small_population.id,
             "backend": "llm",
             "backend_config": _config(model_server),
-            "budget": "10",
+            "budget": 10,
         },
         format="json",
     )

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import ChoiceField, QuerySerializer
+from config.api import ChoiceField, ModelSerializer, QuerySerializer, Serializer
 from validation.models import ValidationRun
 
 
-class ValidationRunCreateSerializer(serializers.Serializer):
+class ValidationRunCreateSerializer(Serializer):
     question = serializers.IntegerField(help_text="Poll question id")
     holdout_fraction = serializers.FloatField(default=0.2, help_text="Share held out, in (0, 1)")
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**63 - 1)
@@ -25,7 +25,7 @@ class ValidationRunCreateSerializer(serializers.Serializer):
     )
 
 
-class ValidationDesignCreateSerializer(serializers.Serializer):
+class ValidationDesignCreateSerializer(Serializer):
     question = serializers.IntegerField(help_text="Poll question id")
     design = ChoiceField(
         choices=[
@@ -42,7 +42,7 @@ class ValidationDesignCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
 
 
-class ValidationRunSerializer(serializers.ModelSerializer):
+class ValidationRunSerializer(ModelSerializer):
     poll = serializers.CharField(source="question.poll.slug", read_only=True)
 
     class Meta:
@@ -65,27 +65,27 @@ def _share(help_text: str) -> serializers.FloatField:
     return serializers.FloatField(allow_null=True, help_text=help_text)
 
 
-class TopicAccuracySerializer(serializers.Serializer):
+class TopicAccuracySerializer(Serializer):
     accuracy = _share(
         "Mean 1 − total variation of the platform's backend, over the topic's questions"
     )
     questions = serializers.IntegerField(help_text="Questions of the topic validated in the window")
 
 
-class BackendAccuracySerializer(serializers.Serializer):
+class BackendAccuracySerializer(Serializer):
     accuracy = _share("Mean 1 − total variation over the whole held-out samples")
     coverage = _share("Mean share of (group, option) 95% intervals covering the observed share")
     ece = _share("Mean expected calibration error (validation.calibration)")
     questions = serializers.IntegerField(help_text="Questions on which this method was scored")
 
 
-class TrendPointSerializer(serializers.Serializer):
+class TrendPointSerializer(Serializer):
     date = serializers.DateField(help_text="Day the runs were created (UTC)")
     accuracy = _share("Mean 1 − total variation of the platform's backend over the day's runs")
     runs = serializers.IntegerField(help_text="Held-out runs created that day")
 
 
-class EnvironmentalImprovementsSerializer(serializers.Serializer):
+class EnvironmentalImprovementsSerializer(Serializer):
     baseline_vs_environmental = _share(
         "1 − mean held-out-state MAE with area predictors / without (leave-areas-out runs)"
     )
@@ -95,7 +95,7 @@ class EnvironmentalImprovementsSerializer(serializers.Serializer):
     )
 
 
-class RunCountsSerializer(serializers.Serializer):
+class RunCountsSerializer(Serializer):
     holdout = serializers.IntegerField(help_text="Completed held-out runs in the window")
     holdout_questions = serializers.IntegerField(help_text="Questions with a held-out run")
     leave_areas_out_questions = serializers.IntegerField(
@@ -104,7 +104,7 @@ class RunCountsSerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="Runs that failed in the window")
 
 
-class RecommendationSerializer(serializers.Serializer):
+class RecommendationSerializer(Serializer):
     code = serializers.CharField(help_text="Kind of weakness, e.g. weak_topic, coverage_off")
     message = serializers.CharField(help_text="What was measured and what to do about it")
     measurement = serializers.CharField(
@@ -116,20 +116,20 @@ class RecommendationSerializer(serializers.Serializer):
     )
 
 
-class CalibrationBinSerializer(serializers.Serializer):
+class CalibrationBinSerializer(Serializer):
     bin = serializers.ListField(child=serializers.FloatField(), help_text="[low, high) edges")
     count = serializers.IntegerField(help_text="(respondent, option) forecasts in the bin")
     mean_predicted = serializers.FloatField(help_text="Mean predicted probability in the bin")
     observed_frequency = serializers.FloatField(help_text="Share of those options chosen")
 
 
-class CalibrationSerializer(serializers.Serializer):
+class CalibrationSerializer(Serializer):
     forecasts = serializers.IntegerField(help_text="(respondent, option) forecasts pooled")
     ece = _share("Expected calibration error of the pooled table")
     bins = CalibrationBinSerializer(many=True)
 
 
-class AccuracyReportSerializer(serializers.Serializer):
+class AccuracyReportSerializer(Serializer):
     report_id = serializers.CharField(help_text="acc_rpt_<date>_<days>d")
     days = serializers.IntegerField()
     window_start = serializers.DateTimeField()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import Serializer
 from studies.analyzers.features import FORMATS, RANKING
 from studies.analyzers.market import STRENGTH
 from studies.analyzers.segments import K_MAX, K_MIN, STRUCTURE
@@ -23,7 +24,7 @@ from studies.backends.registry import BACKENDS
 MAX_FEATURES = 10
 
 
-class TargetMarketSerializer(serializers.Serializer):
+class TargetMarketSerializer(Serializer):
     age_min = serializers.IntegerField(required=False, min_value=18)
     age_max = serializers.IntegerField(required=False, min_value=18)
     income = serializers.ListField(
@@ -34,7 +35,7 @@ class TargetMarketSerializer(serializers.Serializer):
     )
 
 
-class MarketAnalysisRequestSerializer(serializers.Serializer):
+class MarketAnalysisRequestSerializer(Serializer):
     product_name = serializers.CharField(max_length=200)
     product_description = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, default=""
@@ -86,7 +87,7 @@ class MarketAnalysisRequestSerializer(serializers.Serializer):
         self.fields["backend"].choices = sorted(BACKENDS)
 
 
-class MarketAnalysisStartedSerializer(serializers.Serializer):
+class MarketAnalysisStartedSerializer(Serializer):
     analysis_id = serializers.IntegerField()
     scenario_id = serializers.CharField()
     analysis_url = serializers.CharField()
@@ -96,7 +97,7 @@ class MarketAnalysisStartedSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class IntentAtPriceSerializer(serializers.Serializer):
+class IntentAtPriceSerializer(Serializer):
     condition = serializers.CharField(help_text="The condition showing this price")
     price = serializers.FloatField()
     n = serializers.IntegerField(help_text="Personas who saw this price")
@@ -106,7 +107,7 @@ class IntentAtPriceSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
 
 
-class RevenueAtPriceSerializer(serializers.Serializer):
+class RevenueAtPriceSerializer(Serializer):
     price = serializers.FloatField()
     revenue_per_person = serializers.FloatField(allow_null=True, help_text="price × intent")
     projected_revenue = serializers.FloatField(
@@ -114,13 +115,13 @@ class RevenueAtPriceSerializer(serializers.Serializer):
     )
 
 
-class AreaMarketSizeSerializer(serializers.Serializer):
+class AreaMarketSizeSerializer(Serializer):
     adults = serializers.IntegerField(allow_null=True, help_text="The area's census adults")
     share = serializers.FloatField(help_text="Share of them in the target (age, income)")
     people = serializers.IntegerField(allow_null=True, help_text="round(adults × share)")
 
 
-class MarketAreaResultSerializer(serializers.Serializer):
+class MarketAreaResultSerializer(Serializer):
     name = serializers.CharField()
     purchase_intent = serializers.FloatField(help_text="Top-two-box share over every price")
     intent_by_price = IntentAtPriceSerializer(many=True)
@@ -134,7 +135,7 @@ class MarketAreaResultSerializer(serializers.Serializer):
     )
 
 
-class LaunchMarketSerializer(serializers.Serializer):
+class LaunchMarketSerializer(Serializer):
     area = serializers.CharField()
     label = serializers.CharField()
     optimal_price = serializers.FloatField()
@@ -142,7 +143,7 @@ class LaunchMarketSerializer(serializers.Serializer):
     projected_revenue = serializers.FloatField(allow_null=True)
 
 
-class MarketEnvironmentalInsightsSerializer(serializers.Serializer):
+class MarketEnvironmentalInsightsSerializer(Serializer):
     geographic_variation = serializers.FloatField(
         allow_null=True, help_text="max − min of the areas' purchase intent (two areas or more)"
     )
@@ -169,7 +170,7 @@ class MarketEnvironmentalInsightsSerializer(serializers.Serializer):
     method = serializers.CharField()
 
 
-class FeatureSerializer(serializers.Serializer):
+class FeatureSerializer(Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
 
@@ -185,7 +186,7 @@ class FeatureShareSerializer(FeatureSerializer):
     ci_high = serializers.FloatField(allow_null=True)
 
 
-class FeatureSummarySerializer(serializers.Serializer):
+class FeatureSummarySerializer(Serializer):
     n = serializers.IntegerField(help_text="Personas whose answers give importance shares")
     ranking = FeatureShareSerializer(many=True)
     top = serializers.CharField(allow_null=True, help_text="The most important feature's code")
@@ -204,7 +205,7 @@ class FeatureTestSerializer(AdjustedTestResultSerializer):
     feature = serializers.CharField()
 
 
-class FeatureBreakdownSerializer(serializers.Serializer):
+class FeatureBreakdownSerializer(Serializer):
     groups = FeatureGroupSerializer(many=True)
     tests = FeatureTestSerializer(
         many=True,
@@ -232,13 +233,13 @@ class FeaturePreferencesSerializer(FeatureSummarySerializer):
     )
 
 
-class SegmentFitSerializer(serializers.Serializer):
+class SegmentFitSerializer(Serializer):
     k = serializers.IntegerField()
     silhouette = serializers.FloatField(help_text="Mean silhouette (−1..1, higher is better)")
     within_sum_of_squares = serializers.FloatField(help_text="On the standardised columns")
 
 
-class DominantCategorySerializer(serializers.Serializer):
+class DominantCategorySerializer(Serializer):
     category = serializers.CharField()
     label = serializers.CharField()
     share = serializers.FloatField(help_text="Share of the segment")
@@ -250,7 +251,7 @@ class TraitSerializer(DominantCategorySerializer):
     over_representation = serializers.FloatField(help_text="share − share_overall")
 
 
-class SegmentProfileSerializer(serializers.Serializer):
+class SegmentProfileSerializer(Serializer):
     mean_age = serializers.FloatField()
     dominant = serializers.DictField(
         child=DominantCategorySerializer(), help_text="Per dimension: the most common category"
@@ -258,7 +259,7 @@ class SegmentProfileSerializer(serializers.Serializer):
     distinctive = TraitSerializer(many=True, help_text="The most over-represented categories")
 
 
-class SegmentIntentSerializer(serializers.Serializer):
+class SegmentIntentSerializer(Serializer):
     n = serializers.IntegerField()
     buyers = serializers.IntegerField()
     share = serializers.FloatField(allow_null=True, help_text="Top-two-box share")
@@ -266,7 +267,7 @@ class SegmentIntentSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
 
 
-class SegmentSerializer(serializers.Serializer):
+class SegmentSerializer(Serializer):
     segment = serializers.IntegerField(help_text="1 = the largest")
     size = serializers.IntegerField(help_text="Personas")
     share = serializers.FloatField(help_text="Of the personas segmented")
@@ -280,7 +281,7 @@ class SegmentSerializer(serializers.Serializer):
     top_feature = serializers.CharField(required=False)
 
 
-class MarketSegmentationSerializer(serializers.Serializer):
+class MarketSegmentationSerializer(Serializer):
     method = serializers.CharField()
     personas = serializers.IntegerField(help_text="Personas segmented")
     k = serializers.IntegerField(allow_null=True, help_text="Segments; null when not computed")
@@ -309,7 +310,7 @@ class RecommendationImpactSerializer(ShareIntervalSerializer):
     )
 
 
-class InfluenceEffectsSerializer(serializers.Serializer):
+class InfluenceEffectsSerializer(Serializer):
     n = serializers.IntegerField(help_text="Personas")
     intent_before = ShareIntervalSerializer(
         help_text="Top-two-box share of the personas' own answers (influence off)"
@@ -365,7 +366,7 @@ class OverallInfluenceSerializer(InfluenceEffectsSerializer):
     optimal_price_after = serializers.FloatField(help_text="argmax price × intent_after")
 
 
-class MultiAgentEffectsSerializer(serializers.Serializer):
+class MultiAgentEffectsSerializer(Serializer):
     method = serializers.CharField(help_text="How every figure is computed")
     by_price = PriceInfluenceSerializer(many=True, help_text="In price order")
     overall = OverallInfluenceSerializer(
@@ -376,7 +377,7 @@ class MultiAgentEffectsSerializer(serializers.Serializer):
     )
 
 
-class MarketAnalysisReportSerializer(serializers.Serializer):
+class MarketAnalysisReportSerializer(Serializer):
     analysis_id = serializers.IntegerField()
     scenario_id = serializers.CharField(help_text="mkt_<product>_env_<yyyymmdd>_<analysis id>")
     status = serializers.CharField(help_text="The run's status: queued, running, completed, ...")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
+from config.api import Serializer
 from environment.categories import DIMENSIONS
 from personas.api.serializers import ConstraintsInputSerializer
 from studies.analyzers.policy import STANCES, THRESHOLD
+from studies.api.serializers import budget_field
 from studies.api.shapes import (
     AdjustedTestResultSerializer,
     FieldNotAvailableSerializer,
@@ -21,7 +21,7 @@ from studies.backends.registry import BACKENDS
 from studies.services.political import PROXY_MIN_SCORE, PROXY_MIN_TEXT_SIMILARITY
 
 
-class PolicyAnalysisRequestSerializer(serializers.Serializer):
+class PolicyAnalysisRequestSerializer(Serializer):
     policy_description = serializers.CharField(
         max_length=2000,
         help_text='The policy as personas read it, e.g. "Universal healthcare system"',
@@ -97,14 +97,7 @@ class PolicyAnalysisRequestSerializer(serializers.Serializer):
         help_text='For the LLM backend: {"llm": {"provider", "model", ...}, "engine": {...}}, as '
         "for /api/v1/runs/. Keys come from the environment, never from here.",
     )
-    budget = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=4,
-        min_value=Decimal("0.0001"),
-        required=False,
-        allow_null=True,
-        help_text="Cost cap in the model's currency: refused above the estimate, stopped at it",
-    )
+    budget = budget_field()
     seed = serializers.IntegerField(
         required=False,
         min_value=0,
@@ -137,12 +130,12 @@ class PolicyAnalysisRequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ProxyThresholdsSerializer(serializers.Serializer):
+class ProxyThresholdsSerializer(Serializer):
     score = serializers.FloatField(help_text="Least relevance score a proxy needs")
     text_similarity = serializers.FloatField(help_text="Least wording similarity a proxy needs")
 
 
-class ProxySerializer(serializers.Serializer):
+class ProxySerializer(Serializer):
     """The poll question answering for the policy offline, and why it was chosen."""
 
     question_id = serializers.IntegerField()
@@ -160,7 +153,7 @@ class ProxySerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
-class PolicyAnalysisStartedSerializer(serializers.Serializer):
+class PolicyAnalysisStartedSerializer(Serializer):
     analysis_id = serializers.IntegerField(help_text="GET /api/v1/political/analyses/<id>/")
     scenario_id = serializers.CharField(help_text="pol_<topic>[_env]_<yyyymmdd>_<analysis id>")
     analysis_url = serializers.CharField()
@@ -178,12 +171,12 @@ class SignificanceTestSerializer(AdjustedTestResultSerializer):
     groups = serializers.IntegerField(help_text="Categories with personas")
 
 
-class StatisticalSignificanceSerializer(serializers.Serializer):
+class StatisticalSignificanceSerializer(Serializer):
     correction = serializers.CharField(help_text="holm: across the dimensions")
     tests = SignificanceTestSerializer(many=True)
 
 
-class SwingNearThresholdSerializer(serializers.Serializer):
+class SwingNearThresholdSerializer(Serializer):
     dimension = serializers.CharField()
     category = serializers.CharField()
     label = serializers.CharField()
@@ -203,20 +196,20 @@ class SwingMoverSerializer(AdjustedTestResultSerializer):
     n = serializers.IntegerField(help_text="Personas in the cells compared")
 
 
-class SwingSerializer(serializers.Serializer):
+class SwingSerializer(Serializer):
     definition = serializers.CharField()
     near_threshold = SwingNearThresholdSerializer(many=True)
     movers_between_areas = SwingMoverSerializer(many=True)
     movers_between_conditions = SwingMoverSerializer(many=True)
 
 
-class PressureEffectSerializer(serializers.Serializer):
+class PressureEffectSerializer(Serializer):
     pressure = serializers.CharField()
     mean_pressure = serializers.FloatField(allow_null=True, help_text="Mean over the area (0..1)")
     personas = serializers.IntegerField(help_text="Personas it could be derived for")
 
 
-class PolicyEnvironmentalInsightsSerializer(serializers.Serializer):
+class PolicyEnvironmentalInsightsSerializer(Serializer):
     key_pressure_types = serializers.ListField(
         child=serializers.CharField(),
         help_text="Pressures significantly associated with support, strongest first",
@@ -232,7 +225,7 @@ class PolicyEnvironmentalInsightsSerializer(serializers.Serializer):
     )
 
 
-class RunnerUpSerializer(serializers.Serializer):
+class RunnerUpSerializer(Serializer):
     condition = serializers.CharField()
     difference = serializers.FloatField(
         allow_null=True, help_text="Best message's support − the runner-up's"
@@ -242,7 +235,7 @@ class RunnerUpSerializer(serializers.Serializer):
     p = serializers.FloatField(allow_null=True, help_text="Two-proportion z-test")
 
 
-class BestMessageSerializer(serializers.Serializer):
+class BestMessageSerializer(Serializer):
     condition = serializers.CharField()
     lift = serializers.FloatField()
     within_noise = serializers.BooleanField()
@@ -250,7 +243,7 @@ class BestMessageSerializer(serializers.Serializer):
     runner_up = RunnerUpSerializer(allow_null=True)
 
 
-class MessageLiftSerializer(serializers.Serializer):
+class MessageLiftSerializer(Serializer):
     condition = serializers.CharField(help_text="The message's condition code")
     n = serializers.IntegerField()
     control_n = serializers.IntegerField()
@@ -267,7 +260,7 @@ class MessageLiftSerializer(serializers.Serializer):
     significant = serializers.BooleanField()
 
 
-class MessageSegmentSerializer(serializers.Serializer):
+class MessageSegmentSerializer(Serializer):
     lifts = MessageLiftSerializer(many=True)
     best = BestMessageSerializer(allow_null=True)
 
@@ -277,7 +270,7 @@ class MessageSegmentGroupSerializer(MessageSegmentSerializer):
     label = serializers.CharField()
 
 
-class MessageOptimizationSerializer(serializers.Serializer):
+class MessageOptimizationSerializer(Serializer):
     control = serializers.CharField(help_text="The control condition's code")
     correction = serializers.CharField()
     overall = MessageSegmentSerializer()
@@ -287,7 +280,7 @@ class MessageOptimizationSerializer(serializers.Serializer):
     )
 
 
-class GroupSupportSerializer(serializers.Serializer):
+class GroupSupportSerializer(Serializer):
     category = serializers.CharField()
     label = serializers.CharField()
     n = serializers.IntegerField(help_text="Personas in the group")
@@ -318,7 +311,7 @@ class AreaResultSerializer(GroupSupportSerializer):
     )
 
 
-class PolicyAnalysisReportSerializer(serializers.Serializer):
+class PolicyAnalysisReportSerializer(Serializer):
     """A policy analysis: its run's state and, once finished, the seed's figures."""
 
     analysis_id = serializers.IntegerField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import Serializer
 from studies.api.serializers import backend_config_field, budget_field
 from studies.influence.dynamics import DEFAULT_MAX_ROUNDS, DEFAULT_TOLERANCE
 from studies.influence.network import DEFAULT_HOMOPHILY, DEFAULT_MEAN_DEGREE
@@ -23,7 +24,7 @@ MAX_NEIGHBOURS_SHOWN = 20
 LLM_ONLY = ("backend_config", "budget", "deliberation_rounds", "neighbours_shown")
 
 
-class SimulateSerializer(serializers.Serializer):
+class SimulateSerializer(Serializer):
     scenario_description = serializers.CharField(max_length=5000)
     poll_question = serializers.IntegerField(
         help_text="The poll question every persona answers (its options are the answers); see "
@@ -150,14 +151,14 @@ class SimulateSerializer(serializers.Serializer):
         return attrs
 
 
-class SimulationStartedSerializer(serializers.Serializer):
+class SimulationStartedSerializer(Serializer):
     simulation_id = serializers.IntegerField()
     status = serializers.CharField()
     run = serializers.IntegerField(help_text="The run answering the personas: /api/v1/runs/{id}/")
     url = serializers.CharField(help_text="Where the result will be")
 
 
-class IndividualResponsesSerializer(serializers.Serializer):
+class IndividualResponsesSerializer(Serializer):
     count = serializers.IntegerField()
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
@@ -169,7 +170,7 @@ class IndividualResponsesSerializer(serializers.Serializer):
     )
 
 
-class SimulationSerializer(serializers.Serializer):
+class SimulationSerializer(Serializer):
     simulation_id = serializers.IntegerField()
     status = serializers.CharField(help_text="The run's: queued, running, completed, failed, ...")
     run = serializers.IntegerField()
