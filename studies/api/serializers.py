@@ -249,6 +249,15 @@ class RunEstimateSerializer(Serializer):
 
 
 class RunSerializer(ModelSerializer):
+    # A number, as a request sends it (`budget_field`), so a run's budget can be sent back as is.
+    budget = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        coerce_to_string=False,
+        read_only=True,
+        allow_null=True,
+        help_text="The run's cost cap (a JSON number, as a request sends it), or null.",
+    )
     page_url = serializers.SerializerMethodField()
     websocket_path = serializers.SerializerMethodField()
 

@@ -169,7 +169,7 @@ def test_per_persona_records_and_the_seed_layout_export(
     assert run["status"] == "completed"
     assert (run["personas_done"], run["personas_failed"]) == (8, 1)
     assert Decimal(run["cost_spent"]) > 0 and run["llm_calls"] == 3 + 7 * 4
-    assert run["cost_estimate"]["amount"] and run["budget"] == "10.0000"
+    assert run["cost_estimate"]["amount"] and run["budget"] == 10.0
 
     listing = api.get(f"/api/v1/runs/{run['id']}/personas/").json()
     assert listing["count"] == 8
