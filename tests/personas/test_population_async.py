@@ -482,3 +482,48 @@ def test_the_population_watchdog_is_on_the_beat_schedule(settings):
     assert entry["task"] in app.tasks
     assert app.tasks[entry["task"]].name == "personas.tasks.populations_watchdog_task"
 
+
+# --- the personas list refuses a population that is not ready ----------------------------------
+
+
+def test_the_personas_of_a_population_being_built_are_a_409_not_an_empty_list(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 25
+    population = _queued(api, django_capture_on_commit_callbacks)
+    path = f"/api/v1/populations/{population.pk}/personas/"
+    response = api.get(path)
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "population_not_ready",
+        "message": f"Population {population.pk} is still being built (0 of 60 personas); try "
+        "again when its status is ready.",
+        "fields": {"population": ["status queued"]},
+    }
+
+    def kill(n: int) -> None:
+        if n == 2:
+            raise WorkerLost
+
+    _insert_spy(monkeypatch, on_call=kill)
+    with pytest.raises(WorkerLost):
+        population_build_task(population.pk)
+    monkeypatch.undo()
+    response = api.get(path)  # 25 personas are stored, but the list is not theirs to give yet
+    assert response.status_code == 409
+    assert "(25 of 60 personas)" in response.json()["error"]["message"]
+    population_build_task(population.pk)
+    response = api.get(path)
+    assert response.status_code == 200 and response.json()["count"] == 60
+
+
+def test_the_personas_of_a_failed_population_are_a_409_saying_why(api, user):
+    population = population_create(
+        size=60, areas=[AreaWeight("dallas_tx_city")], seed=3, created_by=user, defer=True
+    )
+    Population.objects.filter(pk=population.pk).update(
+        status=Population.Status.FAILED, error_message="the task queue could not be reached."
+    )
+    response = api.get(f"/api/v1/populations/{population.pk}/personas/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "population_failed"
