@@ -294,7 +294,7 @@ def test_the_build_reports_each_committed_batch_while_it_is_building(
     assert population_build_task(population.pk) == "ready"
     assert calls == [25, 50, 60]
     assert seen == [
-        ("building", 0, "drawing personas from the census tables"),
+        ("building", 0, "fitting area 2 of 2 (detroit_mi_city)"),
         ("building", 25, "writing personas"),
         ("building", 50, "writing personas"),
     ]
