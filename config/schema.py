@@ -11,7 +11,8 @@ them and a new view is documented without effort:
 - 404 on an operation with a path parameter (an unknown object, or another client's);
 - 413 and 415 on an operation that reads a body (`API_MAX_BODY_BYTES`, JSON depth, media type).
 
-A response a view documents itself is kept as it is.
+A response a view documents itself is kept as it is, except that a 4xx it documents as a bare
+object (`OpenApiTypes.OBJECT`) is given the error shape.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ DESCRIPTIONS = {
     "429": "Too many requests, or the daily quota is used up: the message says when to retry.",
 }
 
+BARE_OBJECT = {"type": "object", "additionalProperties": {}}
+
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 
 
@@ -75,6 +78,12 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            for code, response in responses.items():
+                # A view's own error (e.g. POPULATION_NOT_READY's 409) documented as a bare
+                # object is the error shape too.
+                body = response.get("content", {}).get("application/json", {})
+                if str(code).startswith("4") and body.get("schema") == BARE_OBJECT:
+                    body["schema"] = reference
             for code in _codes_for(operation, path_parameters):
                 responses.setdefault(
                     code,

@@ -58,7 +58,11 @@ class PopulationAdmin(admin.ModelAdmin):
     list_per_page = 50
     search_fields = ["name", "areas__area__name"]
     inlines = [PopulationAreaInline]
-    readonly_fields = ["method", "constraints", "validation_summary", "validation_report_json"]
+    readonly_fields = [
+        "method", "constraints", "validation_summary", "validation_report_json",
+        # The build's bookkeeping belongs to the task and the watchdog (personas.services).
+        "build_attempt", "progress_at", "build_state",
+    ]  # fmt: skip
     exclude = ["validation_report"]
 
     @admin.display(description="max deviation (points)")

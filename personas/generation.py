@@ -125,9 +125,9 @@ def validation_report(
 
 @dataclass(frozen=True)
 class ProfileSource:
-    """What drawing the personas' full profiles needs; profiles are drawn batch by batch at insert
-    time so a million never sit in memory at once (the batches consume one seeded stream, so the
-    same population and seed give the same profiles)."""
+    """What drawing the personas' full profiles needs; profiles are drawn block by block at insert
+    time (`ProfileStream`) so a million never sit in memory at once (the blocks consume one seeded
+    stream, so the same population and seed give the same profiles)."""
 
     area_states: list[str]  # USPS code per area, in the order of Drawn.area's indices
     rng: np.random.Generator
@@ -183,28 +183,95 @@ def json_documents(frame: pd.DataFrame) -> list[str]:
     return ["{" + ",".join(row) + "}" for row in zip(*columns, strict=True)]
 
 
+class ProfileStream:
+    """A population's profiles drawn block by block (INSERT_BATCH personas each, from the start)
+    from the one seeded stream of `ProfileSource`, so writes of any size see the same profiles;
+    `checkpoint` says how to take the stream up again after personas [0, position) are written."""
+
+    def __init__(self, source: ProfileSource, drawn: Drawn, *, block_start: int = 0) -> None:
+        self._source = source
+        self._drawn = drawn
+        self._next = block_start  # first persona of the next block to draw
+        self._next_state = rng_state_dump(source.rng)  # the stream's state before that block
+        self._block: tuple[int, int, list[str], list[str], dict] | None = None
+
+    def take(self, start: int, stop: int) -> tuple[list[str], list[str]]:
+        """Names and profile documents of personas [start, stop), which lie in one block."""
+        while self._block is None or stop > self._block[1]:
+            begin, end = self._next, min(self._next + INSERT_BATCH, len(self._drawn))
+            state = self._next_state
+            names, documents = self._source.draw(self._drawn, begin, end)
+            self._block = (begin, end, names, documents, state)
+            self._next, self._next_state = end, rng_state_dump(self._source.rng)
+        begin, _, names, documents, _ = self._block
+        if start < begin:
+            raise ValueError(f"personas from {start} were drawn before this stream's block {begin}")
+        return names[start - begin : stop - begin], documents[start - begin : stop - begin]
+
+    def checkpoint(self, position: int) -> dict:
+        """Where to resume once personas [0, position) are written: a block's first persona and
+        the stream's state before it."""
+        if self._block is not None and self._block[0] <= position < self._block[1]:
+            return {"block_start": self._block[0], "rng": self._block[4]}
+        return {"block_start": self._next, "rng": self._next_state}
+
+
+def rng_state_dump(rng: np.random.Generator) -> dict:
+    """A generator's state as JSON-safe values (its 128-bit integers as text)."""
+    return _ints_as_text(rng.bit_generator.state)
+
+
+def rng_state_load(state: dict) -> np.random.Generator:
+    """The generator `rng_state_dump` describes, continuing exactly where it stood."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = _text_as_ints(state)
+    return rng
+
+
+def _ints_as_text(value):
+    if isinstance(value, dict):
+        return {k: _ints_as_text(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"int": str(value)}
+    return value
+
+
+def _text_as_ints(value):
+    if isinstance(value, dict):
+        if set(value) == {"int"}:
+            return int(value["int"])
+        return {k: _text_as_ints(v) for k, v in value.items()}
+    return value
+
+
 def _rows(
-    *, population_id: int, area_ids: list[str], drawn: Drawn, profiles: ProfileSource | None
+    *,
+    population_id: int,
+    area_ids: list[str],
+    drawn: Drawn,
+    profiles: ProfileStream | None,
+    start: int,
+    stop: int,
 ) -> Iterator[list[tuple]]:
-    """Insert rows in batches, built column-wise from the arrays (no per-persona model objects)."""
+    """Insert rows of personas [start, stop) in batches that never cross a profile block, built
+    column-wise from the arrays (no per-persona model objects)."""
     area_codes = np.array(area_ids, dtype=object)
     labels = {d: np.array(CODES[d], dtype=object) for d in DIMS}
-    for start in range(0, len(drawn), INSERT_BATCH):
-        stop = min(start + INSERT_BATCH, len(drawn))
-        size = stop - start
-        names, documents = (
-            profiles.draw(drawn, start, stop) if profiles else ([""] * size, [None] * size)
-        )
+    while start < stop:
+        end = min((start // INSERT_BATCH + 1) * INSERT_BATCH, stop)
+        size = end - start
+        names, documents = profiles.take(start, end) if profiles else ([""] * size, [None] * size)
         columns = [
             [population_id] * size,
-            list(range(start, stop)),
-            area_codes[drawn.area[start:stop]].tolist(),
-            drawn.age[start:stop].tolist(),
-            *(labels[d][drawn.cells[d][start:stop]].tolist() for d in DIMS),
+            list(range(start, end)),
+            area_codes[drawn.area[start:end]].tolist(),
+            drawn.age[start:end].tolist(),
+            *(labels[d][drawn.cells[d][start:end]].tolist() for d in DIMS),
             names,
             documents,
         ]
         yield list(zip(*columns, strict=True))
+        start = end
 
 
 def personas_insert(
@@ -212,9 +279,11 @@ def personas_insert(
     population_id: int,
     area_ids: list[str],
     drawn: Drawn,
-    profiles: ProfileSource | None = None,
+    profiles: ProfileStream | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> None:
-    """Write the personas: COPY on PostgreSQL, executemany elsewhere (SQLite)."""
+    """Write personas [start, stop) (all by default): COPY on PostgreSQL, executemany elsewhere."""
     # Raw inserts rather than bulk_create: a million Persona instances cost more time and
     # memory than the insert itself, and every column here is already validated by the fit.
     meta = Persona._meta
@@ -223,7 +292,14 @@ def personas_insert(
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     column_sql = ", ".join(quote(c) for c in columns)
-    batches = _rows(population_id=population_id, area_ids=area_ids, drawn=drawn, profiles=profiles)
+    batches = _rows(
+        population_id=population_id,
+        area_ids=area_ids,
+        drawn=drawn,
+        profiles=profiles,
+        start=start,
+        stop=len(drawn) if stop is None else stop,
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             from psycopg.copy import QueuedLibpqWriter

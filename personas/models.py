@@ -49,6 +49,22 @@ class Population(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # An off-request build commits its personas batch by batch (personas.services): these say
+    # which worker owns it, when it last moved, and where a re-delivered task resumes.
+    build_attempt = models.PositiveIntegerField(
+        default=0, help_text="Times a worker took the build up (a newer attempt stops older ones)"
+    )
+    progress_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of progress of the build; the watchdog takes up one silent too long",
+    )
+    build_state = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where an interrupted build resumes: the profile stream's state at the start "
+        "of the block being written",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -15,9 +15,18 @@ def _execute(population_id: int):
 
 @shared_task(acks_late=True)
 def population_build_task(population_id: int) -> str:
-    # acks_late: a build lost with its worker is delivered again; population_build replaces any
-    # partial personas, so a re-run never duplicates them.
+    # acks_late: a build lost with its worker is delivered again (and the watchdog below hands a
+    # silent one on); population_build continues after the last committed batch and a newer
+    # attempt stops an older one, so a re-run never duplicates personas.
     return _execute(population_id).status
+
+
+@shared_task
+def populations_watchdog_task() -> list[int]:
+    """Celery beat, every POPULATION_WATCHDOG_SECONDS: take up builds whose worker died."""
+    from personas.services import populations_resume_stale
+
+    return populations_resume_stale()
 
 
 def _broker_down(population_id: int) -> None:

@@ -38,7 +38,22 @@ def population_page(request, population_id: int):
     """Size, areas, constraints, seed, and the composition against the census targets per
     dimension (chart and table); another user's population is a 404."""
     population = get_object_or_404(population_detail(user=request.user), id=population_id)
+    return population_page_render(request, population)
+
+
+def population_page_render(request, population, *, error: str = "", status: int = 200):
+    """The population page; with the run the study form holds for it (studies.pending_runs),
+    offered once the population is ready, and `error` when starting that run was refused."""
+    from studies.forms import BACKEND_CHOICES
+    from studies.models import Study
+    from studies.pending_runs import pending_run_get
+    from studies.selectors import study_list
+
     report = population.validation_report or {}
+    pending = pending_run_get(request.session, population_id=population.pk)
+    pending_study: Study | None = None
+    if pending:
+        pending_study = study_list(user=request.user).filter(id=pending["study"]).first()
     return render(
         request,
         "pages/population.html",
@@ -49,5 +64,15 @@ def population_page(request, population_id: int):
             "overall": report.get("overall") or {},
             "composition": composition_charts(report),
             "constraints": constraint_lines(population.constraints or {}),
+            "pending_run": (
+                {
+                    "study": pending_study,
+                    "backend": dict(BACKEND_CHOICES).get(pending["backend"], pending["backend"]),
+                }
+                if pending and pending_study
+                else None
+            ),
+            "pending_error": error,
         },
+        status=status,
     )

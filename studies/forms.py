@@ -189,6 +189,11 @@ class StudyStartForm(forms.Form):
             population_ready_list(user=user) if user is not None else Population.objects.none()
         )
         population.label_from_instance = lambda p: f"{p} — {p.size} personas (#{p.pk})"
+        self.fields["size"].help_text = (
+            f"Up to {settings.POPULATION_MAX_SIZE:,}. Above {settings.POPULATION_INLINE_MAX:,} the "
+            "population is built in the background: its page shows the progress and offers the "
+            "run once it is ready."
+        )
         self.fields["size"].validators.append(MaxValueValidator(settings.POPULATION_MAX_SIZE))
         self.fields["size"].widget.attrs["max"] = settings.POPULATION_MAX_SIZE
 

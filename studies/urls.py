@@ -10,6 +10,11 @@ urlpatterns = [
     path("studies/<int:study_id>/", views.study_page, name="study-page"),
     path("studies/<int:study_id>/run/", views.study_run_again, name="study-run-again"),
     path("populations/", views.populations_page, name="populations-page"),
+    path(
+        "populations/<int:population_id>/run/",
+        views.population_run_start,
+        name="population-run-start",
+    ),
     path("runs/", views.runs_page, name="runs-page"),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path("runs/<int:run_id>/charts/", views.run_charts, name="run-charts"),

@@ -3,6 +3,9 @@ run live, read its results."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -14,8 +17,10 @@ from accounts.models import AuditEvent
 from accounts.services import audit_record
 from config.errors import DomainError
 from config.throttles import daily_quota_check
-from personas.selectors import population_list_summary
+from personas.selectors import population_detail, population_list_summary
 from personas.services import AreaWeight, population_create
+from personas.tasks import population_build_dispatch
+from personas.views import population_page_render
 from studies.charts.labels import DIMENSION_LABELS
 from studies.charts.pages import (
     area_geography,
@@ -27,6 +32,7 @@ from studies.charts.pages import (
 )
 from studies.forms import RunAgainForm, StudyStartForm
 from studies.models import Run
+from studies.pending_runs import pending_run_drop, pending_run_get, pending_run_hold
 from studies.selectors import (
     run_list,
     run_list_search,
@@ -64,6 +70,8 @@ def study_new(request):
     if request.method == "POST" and form.is_valid():
         v = form.cleaned_data
         estimating = request.POST.get("action") == "estimate"
+        if v.get("population") is None and v["size"] > settings.POPULATION_INLINE_MAX:
+            return _study_new_deferred(request, form, estimating=estimating)
         try:
             # All or nothing: a population or run that fails leaves no study or population behind;
             # an estimate builds both to price the run, then rolls them back.
@@ -117,6 +125,102 @@ def study_new(request):
         },
         status=200,
     )
+
+
+def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimating: bool):
+    """A new population above POPULATION_INLINE_MAX is built off the request, as the API builds
+    it: the study and the queued population are created, the build is dispatched once they are
+    committed, and the browser goes to the population page, which shows the build's progress and
+    offers the run (held in the session) once the population is ready."""
+    v = form.cleaned_data
+    limit = settings.POPULATION_INLINE_MAX
+    if estimating:
+        form.add_error(
+            "size",
+            f"A new population of more than {limit:,} personas is built in the background, so a "
+            "run on it cannot be priced before it exists. Start the study (the run is offered once "
+            f"the population is ready), or estimate with {limit:,} personas or fewer: the "
+            "estimate grows in proportion to the personas.",
+        )
+        return _study_form_page(request, form, status=400)
+    try:
+        with transaction.atomic():
+            daily_quota_check(user=request.user, personas=v["size"], runs=1)
+            study = study_create(title=v["title"], items=form.item_specs(), created_by=request.user)
+            population = population_create(
+                size=v["size"],
+                areas=[AreaWeight(a.id) for a in v["areas"]],
+                created_by=request.user,
+                name=f"{v['title']} population",
+                defer=True,
+            )
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.CREATE,
+                obj=population,
+                via="page",
+                request=request,
+            )
+            population_id = population.pk
+            transaction.on_commit(lambda: population_build_dispatch(population_id=population_id))
+    except DomainError as exc:
+        form.add_error(None, exc.message)
+        return _study_form_page(request, form, status=400)
+    pending_run_hold(
+        request.session,
+        population_id=population.pk,
+        study_id=study.pk,
+        backend=v["backend"],
+        backend_config=form.backend_config(),
+        budget=v.get("budget"),
+    )
+    return redirect("population-page", population_id=population.pk)
+
+
+def _study_form_page(request: HttpRequest, form: StudyStartForm, *, status: int = 200):
+    return render(
+        request,
+        "pages/study_form.html",
+        {
+            "form": form,
+            "runs": run_list(user=request.user)[:5],
+            "estimate": None,
+            "has_populations": form.fields["population"].queryset.exists(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def population_run_start(request, population_id: int) -> HttpResponse:
+    """Start the run the study form held for this population (studies.pending_runs), now that it
+    is built; refused with the population page saying why (not built, failed, quota, budget)."""
+    population = get_object_or_404(population_detail(user=request.user), id=population_id)
+    pending = pending_run_get(request.session, population_id=population.pk)
+    if pending is None:
+        raise Http404(
+            f"No run is waiting for population {population.pk} in this browser; start one from "
+            "the study's page."
+        )
+    study = get_object_or_404(study_list(user=request.user), id=pending["study"])
+    try:
+        daily_quota_check(user=request.user, personas=0, runs=1)
+        run = run_start(
+            study=study,
+            population=population,
+            backend=pending["backend"],
+            backend_config=pending["backend_config"],
+            budget=None if pending["budget"] is None else Decimal(pending["budget"]),
+            created_by=request.user,
+        )
+    except DomainError as exc:
+        return population_page_render(
+            request, population, error=exc.message, status=exc.status_code
+        )
+    pending_run_drop(request.session, population_id=population.pk)
+    _audit_start(request, run)
+    return redirect("run-page", run_id=run.id)
 
 
 def _result_charts(results: dict | None) -> dict:

@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "studies.tasks.runs_watchdog_task",
         "schedule": env.float("RUN_WATCHDOG_SECONDS", default=20),
     },
+    "populations-watchdog": {
+        "task": "personas.tasks.populations_watchdog_task",
+        "schedule": env.float("POPULATION_WATCHDOG_SECONDS", default=60),
+    },
     "poll-uploads-expire": {
         "task": "polls.tasks.poll_uploads_expire_task",
         "schedule": 60 * 60,
@@ -268,6 +272,14 @@ POPULATION_MAX_SIZE = env.int("POPULATION_MAX_SIZE", default=100_000)
 # The API builds a population up to this size in the request (201); a larger one is built by a
 # task (202, the population's status shows its progress).
 POPULATION_INLINE_MAX = env.int("POPULATION_INLINE_MAX", default=20_000)
+# A task writes a population's personas this many at a time, each batch committed with its
+# progress (personas_done); a build taken up again continues after the last batch.
+POPULATION_BUILD_BATCH = env.int("POPULATION_BUILD_BATCH", default=10_000)
+# The population watchdog (personas.tasks.populations_watchdog_task, on Celery beat): a build with
+# no progress for this long has lost its worker (no live task outlasts the time limit) and is
+# handed to the workers again, at most POPULATION_BUILD_ATTEMPTS times in all, then failed.
+POPULATION_STALE_SECONDS = env.float("POPULATION_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT)
+POPULATION_BUILD_ATTEMPTS = env.int("POPULATION_BUILD_ATTEMPTS", default=3)
 RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
 # A run queues at most this many chunk tasks, whatever chunk_size a client asks for.
 RUN_MAX_CHUNKS = env.int("RUN_MAX_CHUNKS", default=200)

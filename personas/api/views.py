@@ -125,14 +125,20 @@ class PersonaListView(generics.ListAPIView):
 
     serializer_class = PersonaSerializer
 
-    @extend_schema(parameters=[PersonaFilterSerializer])
+    @extend_schema(
+        parameters=[PersonaFilterSerializer],
+        responses={200: PersonaSerializer(many=True), 409: POPULATION_NOT_READY},
+    )
     def get(self, request, *args, **kwargs):
+        """A population's personas, filtered; a population still being built (or failed) is a
+        409 saying so, never an empty or partial list."""
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         population = get_object_or_404(
             population_list(user=self.request.user), pk=self.kwargs["pk"]
         )
+        population_usable_check(population=population)
         filters = PersonaFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return persona_list(population=population, filters=filters.validated_data)

@@ -253,3 +253,277 @@ def test_the_population_page_shows_the_build_progress(
     population_build_task(population.pk)
     page = client.get(f"/populations/{population.pk}/").content.decode()
     assert "population-status" not in page and "window.location.reload" not in page
+
+
+# --- progress: personas written and committed batch by batch -----------------------------------
+
+
+class WorkerLost(BaseException):
+    """A worker killed mid-build: nothing in the task catches it (as nothing runs after kill -9)."""
+
+
+def _insert_spy(monkeypatch, *, on_call=None) -> list[int]:
+    """Wrap the batch writer; `on_call(n)` runs before the n-th batch (from 1) is written."""
+    from personas import services
+
+    real = services.personas_insert
+    calls: list[int] = []
+
+    def spy(**kwargs):
+        calls.append(kwargs["stop"])
+        if on_call:
+            on_call(len(calls))
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "personas_insert", spy)
+    return calls
+
+
+def test_the_build_reports_each_committed_batch_while_it_is_building(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 25
+    population = _queued(api, django_capture_on_commit_callbacks)
+    seen: list[tuple] = []
+
+    def look(n: int) -> None:  # what a client polling the population sees before batch n
+        detail = api.get(f"/api/v1/populations/{population.pk}/").json()
+        seen.append((detail["status"], detail["personas_done"], detail["stage"]))
+
+    calls = _insert_spy(monkeypatch, on_call=look)
+    assert population_build_task(population.pk) == "ready"
+    assert calls == [25, 50, 60]
+    assert seen == [
+        ("building", 0, "fitting area 2 of 2 (detroit_mi_city)"),
+        ("building", 25, "writing personas"),
+        ("building", 50, "writing personas"),
+    ]
+    population.refresh_from_db()
+    assert population.personas_done == 60 and population.build_state == {}
+
+
+@pytest.mark.parametrize("profile", [False, True], ids=["demographics", "profiles"])
+@pytest.mark.parametrize(
+    ("batch", "crash_before"),
+    [(7, 4), (10, 3)],
+    ids=["inside-a-profile-block", "at-a-profile-block-boundary"],
+)
+def test_a_build_killed_after_batch_k_resumes_there_with_the_same_personas(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks,
+    profile, batch, crash_before,
+):  # fmt: skip
+    # Profiles come from one stream drawn in blocks of INSERT_BATCH; 20 here, so the resumed
+    # build must restore the stream inside a block (21 written) or at its end (20 written).
+    monkeypatch.setattr("personas.generation.INSERT_BATCH", 20)
+    settings.POPULATION_BUILD_BATCH = batch
+    settings.POPULATION_INLINE_MAX = 60
+    expected = _post(api, 60, seed=33, include_behavioral_characteristics=profile)
+    assert expected.status_code == 201  # built in one write, in the request
+    settings.POPULATION_INLINE_MAX = 50
+    uninterrupted = _queued(
+        api, django_capture_on_commit_callbacks, seed=33, include_behavioral_characteristics=profile
+    )
+    population_build_task(uninterrupted.pk)
+    population = _queued(
+        api, django_capture_on_commit_callbacks, seed=33, include_behavioral_characteristics=profile
+    )
+
+    def kill(n: int) -> None:
+        if n == crash_before:
+            raise WorkerLost
+
+    _insert_spy(monkeypatch, on_call=kill)
+    with pytest.raises(WorkerLost):
+        population_build_task(population.pk)
+    written = batch * (crash_before - 1)
+    population.refresh_from_db()
+    assert population.status == "building" and population.personas_done == written
+    assert population.personas.count() == written
+    kept = list(population.personas.order_by("index").values_list("id", flat=True))
+
+    calls = _insert_spy(monkeypatch)  # the task delivered again, to a worker that lives
+    assert population_build_task(population.pk) == "ready"
+    assert calls[0] == min(written + batch, 60)  # it went on from batch k, not from the start
+    assert population.personas.count() == 60
+    assert list(population.personas.order_by("index")[:written].values_list("id", flat=True)) == (
+        kept
+    )
+    reference = Population.objects.get(pk=expected.json()["id"])
+    assert _personas(population) == _personas(reference) == _personas(uninterrupted)
+    population.refresh_from_db()
+    assert population.validation_report == reference.validation_report
+    assert population.build_attempt == 2
+
+
+def test_rows_left_by_an_interrupted_build_that_cannot_be_continued_are_replaced(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 20
+    population = _queued(
+        api, django_capture_on_commit_callbacks, include_behavioral_characteristics=True
+    )
+
+    def kill(n: int) -> None:
+        if n == 3:
+            raise WorkerLost
+
+    _insert_spy(monkeypatch, on_call=kill)
+    with pytest.raises(WorkerLost):
+        population_build_task(population.pk)
+    monkeypatch.undo()
+    # The profile stream's saved state is lost: the build cannot continue exactly, so it starts over.
+    Population.objects.filter(pk=population.pk).update(build_state={})
+    assert population_build_task(population.pk) == "ready"
+    settings.POPULATION_INLINE_MAX = 60
+    reference = _post(api, 60, include_behavioral_characteristics=True)
+    assert _personas(population) == _personas(Population.objects.get(pk=reference.json()["id"]))
+
+
+def test_a_newer_attempt_stops_the_older_one_at_its_next_batch(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db.models import F
+
+    settings.POPULATION_BUILD_BATCH = 10
+    population = _queued(api, django_capture_on_commit_callbacks)
+
+    def take_over(n: int) -> None:  # the watchdog's task takes the build up during batch 2
+        if n == 2:
+            Population.objects.filter(pk=population.pk).update(build_attempt=F("build_attempt") + 1)
+
+    _insert_spy(monkeypatch, on_call=take_over)
+    # The older attempt writes batch 2 (it owned the row when it locked it), then stops quietly.
+    assert population_build_task(population.pk) == "building"
+    population.refresh_from_db()
+    assert population.personas_done == 20 and population.error_message == ""
+    monkeypatch.undo()
+    assert population_build_task(population.pk) == "ready"
+    assert population.personas.count() == 60
+    assert sorted(population.personas.values_list("index", flat=True)) == list(range(60))
+
+
+# --- the watchdog (personas.tasks.populations_watchdog_task, on Celery beat) --------------------
+
+
+def _stalled(api, monkeypatch, django_capture_on_commit_callbacks, *, minutes_ago: int):
+    """A build whose worker died after two batches of 10, `minutes_ago` minutes ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    population = _queued(api, django_capture_on_commit_callbacks)
+
+    def kill(n: int) -> None:
+        if n == 3:
+            raise WorkerLost
+
+    _insert_spy(monkeypatch, on_call=kill)
+    with pytest.raises(WorkerLost):
+        population_build_task(population.pk)
+    monkeypatch.undo()
+    Population.objects.filter(pk=population.pk).update(
+        progress_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    return population
+
+
+@pytest.fixture
+def watched(settings, small_inline_max, monkeypatch):
+    """Celery as the executor, its queue recorded: what the watchdog hands to the workers."""
+    settings.RUN_EXECUTOR = "celery"
+    settings.POPULATION_BUILD_BATCH = 10
+    settings.POPULATION_STALE_SECONDS = 20 * 60
+    sent: list[int] = []
+    monkeypatch.setattr(population_build_task, "delay", lambda pk: sent.append(pk))
+    return sent
+
+
+def test_the_watchdog_hands_a_silent_build_to_the_workers_and_it_finishes(
+    api, watched, monkeypatch, django_capture_on_commit_callbacks
+):
+    from personas.services import populations_resume_stale
+
+    silent = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=21)
+    monkeypatch.setattr(population_build_task, "delay", lambda pk: watched.append(pk))
+    assert populations_resume_stale() == [silent.pk]
+    assert watched == [silent.pk]
+    assert populations_resume_stale() == []  # claimed: the next round leaves it to its worker
+    assert population_build_task(silent.pk) == "ready"  # the worker
+    assert silent.personas.count() == 60
+
+
+def test_the_watchdog_leaves_a_build_that_is_moving(
+    api, watched, monkeypatch, django_capture_on_commit_callbacks
+):
+    from personas.services import populations_resume_stale
+
+    _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=19)
+    assert populations_resume_stale() == [] and watched == []
+
+
+def test_the_watchdog_fails_a_build_that_keeps_dying_with_a_clear_message(
+    api, settings, watched, monkeypatch, django_capture_on_commit_callbacks
+):
+    from personas.services import populations_resume_stale
+
+    settings.POPULATION_BUILD_ATTEMPTS = 1
+    silent = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=21)
+    assert populations_resume_stale() == [] and watched == []
+    detail = api.get(f"/api/v1/populations/{silent.pk}/").json()
+    assert detail["status"] == "failed"
+    assert detail["error_message"].startswith("the build stopped 1 times without finishing")
+    assert not Persona.objects.filter(population=silent).exists()
+
+
+def test_the_population_watchdog_is_on_the_beat_schedule(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["populations-watchdog"]
+    assert entry["task"] in app.tasks
+    assert app.tasks[entry["task"]].name == "personas.tasks.populations_watchdog_task"
+
+
+# --- the personas list refuses a population that is not ready ----------------------------------
+
+
+def test_the_personas_of_a_population_being_built_are_a_409_not_an_empty_list(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 25
+    population = _queued(api, django_capture_on_commit_callbacks)
+    path = f"/api/v1/populations/{population.pk}/personas/"
+    response = api.get(path)
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "population_not_ready",
+        "message": f"Population {population.pk} is still being built (0 of 60 personas); try "
+        "again when its status is ready.",
+        "fields": {"population": ["status queued"]},
+    }
+
+    def kill(n: int) -> None:
+        if n == 2:
+            raise WorkerLost
+
+    _insert_spy(monkeypatch, on_call=kill)
+    with pytest.raises(WorkerLost):
+        population_build_task(population.pk)
+    monkeypatch.undo()
+    response = api.get(path)  # 25 personas are stored, but the list is not theirs to give yet
+    assert response.status_code == 409
+    assert "(25 of 60 personas)" in response.json()["error"]["message"]
+    population_build_task(population.pk)
+    response = api.get(path)
+    assert response.status_code == 200 and response.json()["count"] == 60
+
+
+def test_the_personas_of_a_failed_population_are_a_409_saying_why(api, user):
+    population = population_create(
+        size=60, areas=[AreaWeight("dallas_tx_city")], seed=3, created_by=user, defer=True
+    )
+    Population.objects.filter(pk=population.pk).update(
+        status=Population.Status.FAILED, error_message="the task queue could not be reached."
+    )
+    response = api.get(f"/api/v1/populations/{population.pk}/personas/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "population_failed"
