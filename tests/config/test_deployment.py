@@ -7,10 +7,12 @@ importing the settings in a fresh interpreter (tests.config.interpreter).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -60,8 +62,8 @@ def _env_example_names() -> list[str]:
     return names
 
 
-def test_compose_has_the_four_services(services: dict[str, Any]) -> None:
-    assert {"web", "worker", "postgres", "redis"} <= set(services)
+def test_compose_has_the_five_services(services: dict[str, Any]) -> None:
+    assert {"web", "worker", "beat", "postgres", "redis"} <= set(services)
 
 
 def test_web_migrates_then_serves_asgi_with_uvicorn_worker_processes(
@@ -95,7 +97,40 @@ def test_worker_can_be_scaled(services: dict[str, Any]) -> None:
     assert "ports" not in services["worker"]
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "postgres", "redis"])
+def test_one_beat_sends_the_watchdogs_and_sweeps(services: dict[str, Any]) -> None:
+    # Without beat a run or a population build whose worker died is never taken up again.
+    beat = services["beat"]
+    assert "celery -A config beat" in _command_text(beat)
+    assert beat["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert "deploy" not in beat  # no replicas: two beats would send every task twice
+    from django.conf import settings
+
+    assert {"runs-watchdog", "populations-watchdog", "retention-apply"} <= set(
+        settings.CELERY_BEAT_SCHEDULE
+    )
+
+
+def test_the_beat_healthcheck_fails_on_a_stale_or_missing_schedule_file(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    test = services["beat"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert "/tmp/celerybeat-schedule" in _command_text(services["beat"])
+    code = test[3].replace("/tmp/celerybeat-schedule", str(tmp_path / "celerybeat-schedule"))
+
+    def healthy() -> bool:
+        return subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+    assert not healthy()  # beat never wrote its schedule
+    schedule = tmp_path / "celerybeat-schedule.dat"
+    schedule.write_bytes(b"x")
+    assert healthy()
+    old = time.time() - 11 * 60
+    os.utime(schedule, (old, old))
+    assert not healthy()  # beat stopped writing 11 minutes ago: hung
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat", "postgres", "redis"])
 def test_every_service_has_a_healthcheck(services: dict[str, Any], name: str) -> None:
     healthcheck = services[name].get("healthcheck")
     assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
@@ -356,6 +391,7 @@ def test_production_starts_with_secret_key_allowed_hosts_database_and_redis(
 
 _PRINT_HTTPS = """
 import json
+import os
 import django
 django.setup()
 from django.conf import settings
@@ -433,6 +469,7 @@ def test_production_reports_an_unreadable_secret_file(tmp_path: Path) -> None:
 
 _PRINT_BACKENDS = """
 import json
+import os
 import django
 django.setup()
 from django.conf import settings
