@@ -28,11 +28,20 @@ worker: install  ## a Celery worker (needs REDIS_URL)
 services:  ## start PostgreSQL and Redis if stopped, install Chromium if missing (needs root)
 	bash scripts/services.sh
 
+# The SQLite tests run in TEST_WORKERS processes (pytest-xdist; each has its own test database and
+# Redis databases, tests/redis_db.py). `--dist load` hands tests out in collection order, so on each
+# worker the transactional tests still come after the others (pytest-django's order), as in a
+# single process: their flush never empties the reference data another test reads. The integration
+# and browser tests start servers, workers and their own PostgreSQL and Redis: one process.
+TEST_WORKERS ?= 2
+UNIT := -m "not integration and not browser" -n $(TEST_WORKERS) --dist load
+
 test: install services  ## everything: SQLite unit tests, PostgreSQL/Redis/worker integration, browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(UNIT)
+	$(BIN)/python -m pytest -m "integration or browser"
 
 test-fast: install  ## SQLite only
-	$(BIN)/python -m pytest -m "not integration and not browser"
+	$(BIN)/python -m pytest $(UNIT)
 
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml

@@ -29,10 +29,11 @@ from llm.models import CachedResponse, LLMCall
 from llm.ratelimit import AsyncRedisLimiter, LocalLimiter, RateLimits
 from tests.llm.conftest import FAST_RETRY
 from tests.llm.fake_llm_server import error, reply, sleep
+from tests.redis_db import redis_test_url
 
 pytestmark = pytest.mark.django_db
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+REDIS_TEST_URL = redis_test_url("async")
 
 
 class Verdict(BaseModel):

@@ -14,8 +14,9 @@ from llm.gateway import LLMConfig, complete_text
 from llm.models import LLMCall
 from llm.ratelimit import LocalLimiter, RateLimits, RedisLimiter, limiter_for
 from tests.llm.conftest import FAST_RETRY
+from tests.redis_db import redis_test_url
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+REDIS_TEST_URL = redis_test_url("ratelimit")
 
 
 def _redis_available() -> bool:

@@ -20,6 +20,7 @@ from studies.backends.base import BackendConfigError
 from studies.models import Run
 from studies.services import ItemSpec, OptionSpec, run_start, study_create
 from studies.tasks import run_chunk, run_complete
+from tests.redis_db import redis_test_url
 from tests.studies.test_llm_backend import llm_config
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_metrics_are_for_staff_only(user, anonymous_api, api, staff):
 def test_metrics_read_the_queue_depth_from_a_redis_broker(staff, settings):
     import redis
 
-    url = "redis://127.0.0.1:6379/12"
+    url = redis_test_url("observability")
     client = redis.Redis.from_url(url)
     try:
         client.ping()
