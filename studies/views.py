@@ -114,17 +114,7 @@ def study_new(request):
             form.add_error(None, exc.message)
         else:
             return redirect("run-page", run_id=run.id)
-    return render(
-        request,
-        "pages/study_form.html",
-        {
-            "form": form,
-            "runs": run_list(user=request.user)[:5],
-            "estimate": estimate,
-            "has_populations": form.fields["population"].queryset.exists(),
-        },
-        status=200,
-    )
+    return _study_form_page(request, form, estimate=estimate)
 
 
 def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimating: bool):
@@ -177,14 +167,16 @@ def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimatin
     return redirect("population-page", population_id=population.pk)
 
 
-def _study_form_page(request: HttpRequest, form: StudyStartForm, *, status: int = 200):
+def _study_form_page(
+    request: HttpRequest, form: StudyStartForm, *, estimate: dict | None = None, status: int = 200
+):
     return render(
         request,
         "pages/study_form.html",
         {
             "form": form,
             "runs": run_list(user=request.user)[:5],
-            "estimate": None,
+            "estimate": estimate,
             "has_populations": form.fields["population"].queryset.exists(),
         },
         status=status,

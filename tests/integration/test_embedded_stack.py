@@ -5,23 +5,12 @@ them, and its progress over the in-memory channel layer to a WebSocket on the sa
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
-import websockets
+
+from tests.integration.sockets import run_messages
 
 pytestmark = pytest.mark.integration
-
-
-async def _collect(url: str, origin: str, timeout: float = 120) -> list[dict]:
-    messages: list[dict] = []
-    async with websockets.connect(url, origin=origin, open_timeout=10) as socket:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = json.loads(await socket.recv())
-                messages.append(message)
-                if message["type"] in ("completion", "error"):
-                    return messages
 
 
 def test_a_run_started_over_http_reports_live_progress_over_a_socket(embedded_stack):
@@ -29,7 +18,9 @@ def test_a_run_started_over_http_reports_live_progress_over_a_socket(embedded_st
     run = stack.start_run(size=3000, chunk_size=100, seed=5)
     assert run["status"] in ("queued", "running", "completed")
     messages = asyncio.run(
-        _collect(f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url)
+        run_messages(
+            f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url
+        )
     )
     # The socket joins while the run goes on: it hears the run's progress, then its end.
     progress = [m for m in messages if m["type"] == "progress"]

@@ -11,18 +11,9 @@ import pytest
 import websockets
 from celery import Celery
 
+from tests.integration.sockets import run_messages
+
 pytestmark = pytest.mark.integration
-
-
-async def _collect(url: str, origin: str, timeout: float = 120) -> list[dict]:
-    messages: list[dict] = []
-    async with websockets.connect(url, origin=origin, open_timeout=10) as socket:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = json.loads(await socket.recv())
-                messages.append(message)
-                if message["type"] in ("completion", "error"):
-                    return messages
 
 
 def test_a_run_started_through_the_api_completes_in_the_worker_with_live_progress(services_stack):
@@ -30,7 +21,9 @@ def test_a_run_started_through_the_api_completes_in_the_worker_with_live_progres
     run = stack.start_run(size=3000, chunk_size=100, seed=21)
     assert run["status"] in ("queued", "running")
     messages = asyncio.run(
-        _collect(f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url)
+        run_messages(
+            f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url
+        )
     )
 
     progress = [m for m in messages if m["type"] == "progress"]
@@ -130,7 +123,7 @@ def test_an_llm_run_completes_in_the_worker_and_a_rerun_is_served_from_the_cache
         }
         run = stack.start_run(size=40, chunk_size=10, seed=31, backend="llm", backend_config=config)
         messages = asyncio.run(
-            _collect(
+            run_messages(
                 f"{stack.ws_base}/ws/runs/{run['id']}/?token={stack.token}", origin=stack.base_url
             )
         )
