@@ -375,15 +375,18 @@ def population_build_execute(*, population_id: int) -> Population:
     return Population.objects.get(pk=population_id)
 
 
-def populations_resume_stale(*, now=None) -> list[int]:
+def populations_resume_stale(
+    *, now=None, stale_for: timedelta | None = None, executor: str = "celery"
+) -> list[int]:
     """Hand every build whose worker fell silent (queued or building, no progress for
-    POPULATION_STALE_SECONDS, the build task's time limit by default) to the workers again; it
-    continues after its last committed batch. After POPULATION_BUILD_ATTEMPTS attempts a build
+    `stale_for`, by default POPULATION_STALE_SECONDS, the build task's time limit) to `executor`
+    again (the workers, for the watchdog; the calling thread for `manage.py resume_populations`);
+    it continues after its last committed batch. After POPULATION_BUILD_ATTEMPTS attempts a build
     is marked failed instead, with a message saying so."""
     from personas.tasks import population_build_dispatch  # tasks -> services: import late
 
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.POPULATION_STALE_SECONDS)
+    cutoff = now - (stale_for or timedelta(seconds=settings.POPULATION_STALE_SECONDS))
     stale = (
         Population.objects.filter(status__in=[Population.Status.QUEUED, Population.Status.BUILDING])
         .annotate(last_progress=Coalesce("progress_at", "created_at"))
@@ -409,12 +412,13 @@ def populations_resume_stale(*, now=None) -> list[int]:
             population_fail(population_id=population.pk, message=message)
             logger.error("Population %s: %s", population.pk, message)
             continue
-        population_build_dispatch(population_id=population.pk, executor="celery")
         logger.warning(
-            "Population %s was silent since %s: its build was handed to the workers again",
+            "Population %s was silent since %s: its build is taken up again (%s)",
             population.pk,
             population.last_progress,
+            executor,
         )
+        population_build_dispatch(population_id=population.pk, executor=executor)
         resumed.append(population.pk)
     return resumed
 

@@ -4,9 +4,11 @@ it is ready."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from personas.models import Persona, Population
 from personas.services import AreaWeight, population_create
@@ -473,6 +475,45 @@ def test_the_watchdog_fails_a_build_that_keeps_dying_with_a_clear_message(
     assert detail["status"] == "failed"
     assert detail["error_message"].startswith("the build stopped 1 times without finishing")
     assert not Persona.objects.filter(population=silent).exists()
+
+
+# --- manage.py resume_populations (the embedded setup has no beat) ------------------------------
+
+
+def test_resume_populations_continues_a_silent_build_in_the_command(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 10
+    silent = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=21)
+    assert silent.personas.count() == 20
+    out = io.StringIO()
+    call_command("resume_populations", "--stale-minutes", "30", stdout=out)
+    assert out.getvalue().strip() == (
+        "No queued or building population has been idle for 30 minutes."
+    )
+    call_command("resume_populations", "--stale-minutes", "20", stdout=out)
+    assert f"Population {silent.pk}: ready, 60/60 personas" in out.getvalue()
+    reference = _queued(api, django_capture_on_commit_callbacks)
+    assert population_build_task(reference.pk) == "ready"
+    assert _personas(silent) == _personas(reference)  # as if it had never stopped
+
+
+def test_resume_populations_takes_up_a_named_build_and_refuses_a_finished_one(
+    api, settings, small_inline_max, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.POPULATION_BUILD_BATCH = 10
+    orphan = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=1)
+    out = io.StringIO()
+    call_command("resume_populations", "--population", str(orphan.pk), stdout=out)
+    assert out.getvalue().strip() == f"Population {orphan.pk}: ready, 60/60 personas"
+    with pytest.raises(CommandError, match=f"population {orphan.pk} is ready"):
+        call_command("resume_populations", "--population", str(orphan.pk))
+    with pytest.raises(CommandError, match="No population with id 987654"):
+        call_command("resume_populations", "--population", "987654")
+    with pytest.raises(CommandError, match="Say which builds to take up"):
+        call_command("resume_populations")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("resume_populations", "--stale-minutes", "0")
 
 
 def test_the_population_watchdog_is_on_the_beat_schedule(settings):
