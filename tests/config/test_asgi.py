@@ -208,3 +208,37 @@ async def test_a_websocket_goes_to_channels():
     assert connected is False
     assert code == 4401
     await communicator.wait()
+
+
+def test_the_server_start_tunes_the_collector_and_a_plain_import_does_not():
+    import gc
+
+    from config.asgi import GC_THRESHOLD
+
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLD  # importing config.asgi (this module does) changed nothing
+
+    async def lifespan() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await application({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+        return sent
+
+    try:
+        sent = asyncio.run(lifespan())
+        assert sent == [
+            {"type": "lifespan.startup.complete"},
+            {"type": "lifespan.shutdown.complete"},
+        ]
+        assert gc.get_threshold() == GC_THRESHOLD
+        assert gc.get_freeze_count() > 100_000  # the loaded application, out of the generations
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
