@@ -1,8 +1,10 @@
-"""What the benchmarks that run the platform in a process of their own share: the environment of
-a throwaway deployment, the machine's busy CPU time, and the local fake LLM server."""
+"""What the benchmarks that run the platform in a process of their own share: the child process
+that measures, the environment of a throwaway deployment, the machine's busy CPU time, and the
+local fake LLM server."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +13,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_SERVER_MAIN = "from tests.llm.fake_llm_server import main; main()"
+
+
+def worker_run(module: str, *args: str, env: dict[str, str]) -> dict:
+    """`python -m <module> --worker <args>` in a fresh process (its own memory high-water mark and
+    caches) with `env` added to this one's: the JSON object its last line of output prints, or
+    {"error": the end of its stderr} when it fails."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, "--worker", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        return {"error": completed.stderr[-2000:]}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def bench_environment(workdir: Path) -> None:

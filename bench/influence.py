@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.common import worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "influence.json"
@@ -142,18 +143,7 @@ def main() -> dict:
             "DATABASE_URL": "",
             "DEBUG": "False",
         }
-        completed = subprocess.run(
-            [sys.executable, "-m", "bench.influence", "--worker"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if completed.returncode != 0:
-        measured: dict = {"error": completed.stderr[-2000:]}
-    else:
-        measured = json.loads(completed.stdout.strip().splitlines()[-1])
+        measured = worker_run("bench.influence", env=env)
     result = {
         "benchmark": "influence",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -22,12 +22,13 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.common import worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "offline_run.json"
@@ -210,17 +211,10 @@ def _worker(size: int, database: str) -> dict:
 
 
 def _run(size: int, database: str, env: dict[str, str]) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.offline_run", "--worker", str(size), database],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        return {"database": database, "personas": size, "error": completed.stderr[-2000:]}
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    measured = worker_run("bench.offline_run", str(size), database, env=env)
+    if "error" in measured:
+        return {"database": database, "personas": size, **measured}
+    return measured
 
 
 def main(size: int = int(os.environ.get("BENCH_OFFLINE_SIZE", SIZE))) -> dict:

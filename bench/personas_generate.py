@@ -17,12 +17,13 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.common import worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "personas_generate.json"
@@ -90,30 +91,11 @@ def _worker(size: int, database: str, profile: bool) -> dict:
 
 
 def _run(size: int, database: str, env: dict[str, str], profile: bool = False) -> dict:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.personas_generate",
-            "--worker",
-            str(size),
-            database,
-            "profile" if profile else "plain",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        return {
-            "database": database,
-            "personas": size,
-            "with_profile": profile,
-            "error": completed.stderr[-2000:],
-        }
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    args = (str(size), database, "profile" if profile else "plain")
+    measured = worker_run("bench.personas_generate", *args, env=env)
+    if "error" in measured:
+        return {"database": database, "personas": size, "with_profile": profile, **measured}
+    return measured
 
 
 def _measured(size: int, database: str, env: dict[str, str], profile: bool) -> dict:

@@ -23,13 +23,14 @@ import itertools
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.common import worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "population_build.json"
@@ -161,19 +162,9 @@ def _worker(database: str) -> dict:
 
 def _measured(database: str, env: dict[str, str]) -> dict:
     load_before = [round(x, 2) for x in os.getloadavg()]
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.population_build", "--worker", database],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        run = {"database": database, "error": completed.stderr[-2000:]}
-    else:
-        run = json.loads(completed.stdout.strip().splitlines()[-1])
+    run = worker_run("bench.population_build", database, env=env)
     return {
+        "database": database,
         **run,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": load_before,
