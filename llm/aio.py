@@ -7,10 +7,11 @@ the interpreter lock. The loop runs on a thread of its own; the thread that aske
 cache look-ups, a lazily read price or area) between taking results, and writes the results, so the
 run's connection, its transaction and SQLite's single writer stay on one thread.
 
-A `Session` is what one loop's calls share: the SDK clients (`AsyncOpenAI`, `AsyncAnthropic`) and
-the `redis.asyncio` client of the shared rate limits, which belong to the loop and are closed with
-it; the cache reader that gathers the keys asked for in one turn of the loop into one query; and
-the outbound check of each server, repeated at most every `OUTBOUND_RECHECK_S`.
+A `Session` is what one loop's calls share: the providers' HTTP clients (aiohttp sessions sending
+what the SDKs would send, `llm.providers.http`) and the `redis.asyncio` client of the shared rate
+limits, which belong to the loop and are closed with it; the cache reader that gathers the keys
+asked for in one turn of the loop into one query; and the outbound check of each server, repeated
+at most every `OUTBOUND_RECHECK_S`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Anthropic Messages API through the official SDK.
+"""Anthropic Messages API through the official SDK (on an event loop, its endpoint and headers
+posted through aiohttp: `llm.providers.http`).
 
 Structured output uses forced tool use by default: one tool named `respond` whose `input_schema` is
 the answer's JSON Schema, and `tool_choice` naming it, so the reply is a `tool_use` block whose
@@ -14,18 +15,18 @@ from typing import Any
 import anthropic
 
 from llm.providers.base import (
-    RETRYABLE_STATUSES,
     ClientPool,
     PermanentProviderError,
     ProviderReply,
     StructuredSpec,
     TransientProviderError,
     merge_roles,
-    retry_after_seconds,
 )
+from llm.providers.http import AsyncJsonClient, status_error
 from llm.types import LLMConfig, Message
 
 TOOL_NAME = "respond"
+MESSAGES_PATH = "/v1/messages"
 
 
 def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> anthropic.Anthropic:
@@ -34,21 +35,14 @@ def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> anthropi
     )
 
 
-def async_client(
-    *, base_url: str | None, api_key: str, timeout_s: float
-) -> anthropic.AsyncAnthropic:
-    """The asyncio client (one per event loop: its connections belong to the loop), on the SDK's
-    aiohttp transport (see `llm.providers.openai.async_client`)."""
-    return anthropic.AsyncAnthropic(
-        api_key=api_key,
-        base_url=base_url or None,
-        timeout=timeout_s,
-        max_retries=0,
-        http_client=anthropic.DefaultAioHttpClient(timeout=timeout_s),
-    )
-
-
 _POOL = ClientPool(_client)
+
+
+def async_client(*, base_url: str | None, api_key: str, timeout_s: float) -> AsyncJsonClient:
+    """The event loop's client: the pooled SDK client's endpoint and headers, posted through
+    aiohttp (see `llm.providers.openai.async_client`)."""
+    sdk = _POOL.get(base_url=base_url, api_key=api_key, timeout_s=timeout_s)
+    return AsyncJsonClient.from_sdk(sdk, timeout_s=timeout_s)
 
 
 class AnthropicMessagesAdapter:
@@ -71,10 +65,9 @@ class AnthropicMessagesAdapter:
         }
         if system:
             kwargs["system"] = system
-        # The Messages API has no seed; it still keys the cache (see gateway). The SDK no longer
-        # declares `temperature`, which the API accepts for the models that support it.
+        # The Messages API has no seed; it still keys the cache (see gateway).
         if config.temperature is not None:
-            kwargs["extra_body"] = {"temperature": config.temperature}
+            kwargs["temperature"] = config.temperature
         if spec is not None and config.effective_mode == "tool":
             kwargs["tools"] = [
                 {
@@ -96,9 +89,11 @@ class AnthropicMessagesAdapter:
         seed: int | None,
     ) -> ProviderReply:
         client = _POOL.get(base_url=config.base_url, api_key=api_key, timeout_s=config.timeout_s)
-        kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        body = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
         try:
-            resp = client.messages.create(**kwargs)
+            # The SDK's low-level post of the body `messages.create` sends, its reply as the plain
+            # JSON object the event loop's path reads too.
+            resp = client.post(MESSAGES_PATH, body=body, cast_to=dict[str, Any])
         except anthropic.AnthropicError as exc:
             raise _classified(exc, config) from exc
         return _reply(resp)
@@ -106,19 +101,16 @@ class AnthropicMessagesAdapter:
     async def asend(
         self,
         *,
-        client: anthropic.AsyncAnthropic,
+        client: AsyncJsonClient,
         config: LLMConfig,
         messages: list[Message],
         spec: StructuredSpec | None,
         seed: int | None,
     ) -> ProviderReply:
-        """`send` on an event loop, through the caller's `AsyncAnthropic` client."""
-        kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
-        try:
-            resp = await client.messages.create(**kwargs)
-        except anthropic.AnthropicError as exc:
-            raise _classified(exc, config) from exc
-        return _reply(resp)
+        """`send` on an event loop: the same body to the same endpoint, through the loop's
+        client."""
+        body = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        return _reply(await client.post(MESSAGES_PATH, body))
 
 
 def _classified(
@@ -137,31 +129,30 @@ def _classified(
             f"Connection failed: {exc}", status="http_error", http_status=None, retry_after=None
         )
     if isinstance(exc, anthropic.APIStatusError):
-        message = f"HTTP {exc.status_code}: {exc.api_message or exc.message}"
-        if exc.status_code in RETRYABLE_STATUSES:
-            return TransientProviderError(
-                message,
-                status="http_error",
-                http_status=exc.status_code,
-                retry_after=retry_after_seconds(exc.response.headers),
-            )
-        return PermanentProviderError(message, http_status=exc.status_code)
+        return status_error(exc.status_code, exc.api_message or exc.message, exc.response.headers)
     return PermanentProviderError(f"Unreadable response: {exc}", http_status=None)
 
 
 def _reply(resp: Any) -> ProviderReply:
-    text = ""
-    for block in resp.content:
-        if block.type == "tool_use" and block.name == TOOL_NAME:
-            text = json.dumps(block.input, ensure_ascii=False)
-            break
-    else:
-        text = "".join(block.text for block in resp.content if block.type == "text")
-    usage = resp.usage
-    return ProviderReply(
-        text=text,
-        input_tokens=usage.input_tokens if usage else None,
-        output_tokens=usage.output_tokens if usage else None,
-        finish_reason=resp.stop_reason or "",
-        request_id=resp.id or "",
-    )
+    """The answer in a Messages API reply (a JSON object): the forced tool's input as JSON, or
+    the text blocks."""
+    try:
+        blocks = [b for b in resp.get("content") or [] if isinstance(b, dict)]
+        tool = next(
+            (b for b in blocks if b.get("type") == "tool_use" and b.get("name") == TOOL_NAME),
+            None,
+        )
+        if tool is not None:
+            text = json.dumps(tool.get("input"), ensure_ascii=False)
+        else:
+            text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+        usage = resp.get("usage") or {}
+        return ProviderReply(
+            text=text,
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            finish_reason=resp.get("stop_reason") or "",
+            request_id=resp.get("id") or "",
+        )
+    except AttributeError as exc:  # not an object, or a field of the wrong shape
+        raise PermanentProviderError(f"Unreadable response: {exc}", http_status=200) from exc

@@ -75,7 +75,8 @@ class ProviderAdapter(Protocol):
     ) -> ProviderReply: ...
 
     def async_client(self, *, base_url: str | None, api_key: str, timeout_s: float) -> Any:
-        """A new asyncio SDK client (the caller owns it, and closes it with its event loop)."""
+        """A new client for an event loop (`llm.providers.http.AsyncJsonClient`; the caller owns
+        it, and closes it with its loop)."""
         ...
 
 
