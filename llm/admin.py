@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from llm.models import CachedResponse, LLMCall, ModelPrice
+from llm.selectors import llm_call_prompt
 
 
 @admin.register(ModelPrice)
@@ -89,8 +90,15 @@ class LLMCallAdmin(_ReadOnlyAdmin):
 
     @admin.display(description="prompt")
     def prompt(self, obj: LLMCall) -> str:
-        text = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in obj.messages)
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        messages, kept_on = llm_call_prompt(obj)
+        text = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+        if kept_on is None:
+            note = "A cache hit whose request is no longer in the call log."
+        elif kept_on.pk != obj.pk:
+            note = f"A cache hit: the request as first sent, in call #{kept_on.pk}."
+        else:
+            note = ""
+        return format_html('<p>{}</p><pre style="white-space: pre-wrap">{}</pre>', note, text)
 
 
 @admin.register(CachedResponse)

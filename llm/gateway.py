@@ -979,7 +979,10 @@ def _record_reply(
         model=config.model,
         base_url=config.base_url or "",
         parameters=parameters,
-        messages=list(messages),
+        # A cache hit's request is the one first logged under its key (llm_call_prompt): a
+        # replayed run would otherwise store every prompt again (6.5 kB a call on average in
+        # the engine bench), for nothing it does not already hold.
+        messages=[] if exchange.cached else list(messages),
         status=status,
         response_text=reply.text,
         parsed_ok=error is None,

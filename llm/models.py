@@ -69,7 +69,11 @@ class LLMCall(models.Model):
     model = models.CharField(max_length=200)
     base_url = models.CharField(max_length=500, blank=True)
     parameters = models.JSONField(default=dict)
-    messages = models.JSONField(default=list, help_text="The prompt as sent.")
+    messages = models.JSONField(
+        default=list,
+        help_text="The prompt as sent; empty on a cache hit, whose request is the one first "
+        "logged under the same cache key.",
+    )
     response_text = models.TextField(blank=True)
     parsed_ok = models.BooleanField(null=True, help_text="Empty for calls that got no reply.")
     status = models.CharField(max_length=20, choices=Status.choices)

@@ -104,6 +104,22 @@ def llm_call_list(*, run_id: int | None = None, persona_id: int | None = None) -
     return qs
 
 
+def llm_call_prompt(call: LLMCall) -> tuple[list[dict], LLMCall | None]:
+    """The prompt of a logged call and the row it is kept on. A cache hit's row does not repeat
+    the prompt: it is the request first logged under the same cache key (a SHA-256 of the
+    provider, server, model, parameters, messages and sample), whose earliest sent try keeps it.
+    ([], None) when that row is gone (e.g. a cache filled in another database)."""
+    if call.messages or call.status != LLMCall.Status.CACHE_HIT:
+        return call.messages, call
+    first = (
+        LLMCall.objects.filter(cache_key=call.cache_key)
+        .exclude(status=LLMCall.Status.CACHE_HIT)
+        .order_by("id")
+        .first()
+    )
+    return (first.messages, first) if first is not None else ([], None)
+
+
 def llm_run_usage(*, run_id: int) -> dict[str, int | Decimal | None]:
     """Tokens, calls and cost of a run; cost is None when some billed call had no price."""
     qs = LLMCall.objects.filter(run_id=run_id)

@@ -59,3 +59,26 @@ def test_admin_edits_prices(admin_client):
 
     price = ModelPrice.objects.get(model="claude-test")
     assert price.output_per_million == Decimal("15")
+
+
+def test_a_cache_hit_keeps_no_copy_of_the_prompt_and_the_admin_shows_the_first(admin_client, call):
+    config = LLMConfig(provider="openai", model="gpt-test", base_url=call.base_url)
+    again = complete_text(
+        config=config,
+        messages=[{"role": "user", "content": "Would you vote for the levy?"}],
+        run_id=4,
+        retry=FAST_RETRY,
+    )
+    hit = LLMCall.objects.get(pk=again.attempt.call_id)
+    assert hit.status == "cache_hit" and hit.cache_key == call.cache_key
+    assert hit.messages == []  # the request is the one logged on `call`
+    assert hit.response_text == call.response_text
+
+    page = admin_client.get(reverse("admin:llm_llmcall_change", args=[hit.pk])).content.decode()
+    assert f"the request as first sent, in call #{call.pk}" in page
+    assert "Would you vote for the levy?" in page
+
+    LLMCall.objects.filter(pk=call.pk).delete()
+    page = admin_client.get(reverse("admin:llm_llmcall_change", args=[hit.pk])).content.decode()
+    assert "A cache hit whose request is no longer in the call log." in page
+    assert "Would you vote for the levy?" not in page

@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from llm.models import LLMCall
+from llm.selectors import llm_call_prompt
 from personas.services import AreaWeight, population_create
 from studies.dispatch import run_dispatch
 from studies.models import Answer, InfluenceSimulation, Run
@@ -66,9 +67,10 @@ def _simulate(api, run_on_commit, payload) -> dict:
 
 
 def _prompts(run_id: int) -> dict[tuple[int, str], str]:
-    """(persona, round label) -> the user prompt each deliberation call sent."""
+    """(persona, round label) -> the user prompt each deliberation call sent (a cache hit's is
+    the one first logged under its key)."""
     calls = LLMCall.objects.filter(run_id=run_id, label__startswith="deliberation_round_")
-    return {(c.persona_id, c.label): c.messages[-1]["content"] for c in calls}
+    return {(c.persona_id, c.label): llm_call_prompt(c)[0][-1]["content"] for c in calls}
 
 
 def test_a_simulation_on_the_llm_backend_deliberates_and_reports_answers_before_and_after(
