@@ -23,7 +23,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, status_code_conformance
 
@@ -64,16 +64,35 @@ def fuzz_env(user, settings, monkeypatch):
 
 
 def _as_received(case) -> None:
-    """Werkzeug (schemathesis' WSGI transport) encodes an empty multipart field as a part with no
-    line break before the next boundary, which Django's parser drops: the server never sees the
-    value, and a request it rightly accepts would count as accepting invalid data. Such a body is
-    sent as the schema's other form type, urlencoded, which carries empty values."""
+    """The body as an HTTP client sends it, where Werkzeug (schemathesis' WSGI transport) would
+    send something else:
+
+    - Werkzeug encodes an empty multipart field as a part with no line break before the next
+      boundary, which Django's parser drops: the server never sees the value, and a request it
+      rightly accepts would count as accepting invalid data. Such a body is sent as the schema's
+      other form type, urlencoded, which carries empty values.
+    - A urlencoded form is flat: a nested object in one cannot be sent as what it is (requests
+      sends its keys, Werkzeug takes it for a file and sends a multipart body under the
+      urlencoded Content-Type, so the server sees none of the fields and an invalid
+      `expires_at` object went unseen). Such a case tests the transport, not the server, and is
+      not run (`assume`); nested objects stay covered in JSON bodies."""
     if (
         case.media_type == "multipart/form-data"
         and isinstance(case.body, dict)
         and "" in case.body.values()
     ):
         case.media_type = "application/x-www-form-urlencoded"
+    assume(
+        case.media_type != "application/x-www-form-urlencoded"
+        or not isinstance(case.body, dict)
+        or not any(_nested(v) for v in case.body.values())
+    )
+
+
+def _nested(value) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(_nested(v) for v in value)
 
 
 @pytest.mark.django_db
