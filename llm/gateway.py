@@ -7,10 +7,11 @@
     await acomplete_structured(...), await acomplete_text(...)   # the same on an event loop
 
 The `a` functions are the platform's main path: a run's chunk makes its calls as tasks of one
-event loop (`llm.aio`), through the SDKs' asyncio clients and the limiters' asyncio faces, with the
-cache read for a turn of the loop's keys in one query. The plain functions serve threads (the
-influence deliberation, the management commands) with the SDKs' blocking clients; both share the
-cache keys, the retry policy, the call-log rows and the limits.
+event loop (`llm.aio`), through the loop's aiohttp clients (`llm.providers.http`) and the
+limiters' asyncio faces, with the cache read for a turn of the loop's keys in one query. The plain
+functions serve threads (the influence deliberation, the management commands) with the SDKs'
+blocking clients; both share the cache keys, the retry policy, the call-log rows and the limits,
+and one exchange of a request (`llm.exchange`) under two drivers.
 
 One call = cache lookup → (replay-only check) → rate-limit slot → HTTP request with the gateway's
 retry policy → cache entry → call-log row; the last two are written when the call ends, or held in
@@ -30,27 +31,20 @@ sample index. `LLM_REPLAY_ONLY=1` (or `replay_only=True`) turns a cache miss int
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
 import logging
-import random
 import re
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.db import connection
 from pydantic import BaseModel, ValidationError
 
 from config import telemetry
 from llm import aio, selectors, services
+from llm.calllog import CallBuffer, CallContext, abuffered, buffered
 from llm.costs import cost_of
 from llm.errors import (
     LLMError,
@@ -59,17 +53,9 @@ from llm.errors import (
     ReplayMissError,
     StructuredOutputError,
 )
-from llm.keys import api_key_for
+from llm.exchange import Exchange, Request, areply_for, reply_for
 from llm.models import LLMCall, ModelPrice
-from llm.outbound import check_outbound
-from llm.providers import adapter_for
-from llm.providers.base import (
-    PermanentProviderError,
-    ProviderReply,
-    StructuredSpec,
-    TransientProviderError,
-)
-from llm.ratelimit import estimate_tokens, limiter_for
+from llm.providers.base import StructuredSpec
 from llm.types import (
     AttemptUsage,
     CostEstimate,
@@ -109,98 +95,6 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 CACHE_KEY_VERSION = 1
 
-# SQLite has one writer at a time and makes the others poll for the lock with sleeps growing to
-# 100 ms (its busy handler): with dozens of threads each writing their calls, most of a run went to
-# those sleeps, and a starved writer could even exceed the busy timeout. Queueing the gateway's own
-# writes on a lock hands the write lock from one thread to the next at once. (A run's engine threads
-# no longer write: the chunk writer logs their calls; the lock still serves direct gateway calls
-# made from several threads.) PostgreSQL takes concurrent inserts as they come.
-_SQLITE_WRITES = threading.Lock()
-
-
-@contextmanager
-def _db_write() -> Iterator[None]:
-    # Inside a caller's transaction this thread may already hold SQLite's write lock; waiting here
-    # while another thread waits for that lock would stall both until the busy timeout.
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with _SQLITE_WRITES:
-        yield
-
-
-class CallBuffer:
-    """Call-log rows and cache entries held back and written together by `flush()`.
-
-    A call written as it happens cost two inserts (the cache entry inside a savepoint) and, on
-    SQLite, two turns at the write lock. The persona engine fills one buffer per persona and the
-    run pipeline writes it with the persona's record, a batch of personas to a transaction. A
-    gateway call given no buffer flushes its own before it returns or raises.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[LLMCall] = []
-        self.cache: list[Any] = []
-
-    def __len__(self) -> int:
-        return len(self.calls) + len(self.cache)
-
-    def extend(self, other: CallBuffer) -> None:
-        """Take over another buffer's rows (it is left empty), to write many in one go."""
-        self.calls += other.calls
-        self.cache += other.cache
-        other.calls, other.cache = [], []
-
-    def flush(self) -> None:
-        if not (self.calls or self.cache):
-            return
-        with _db_write():
-            services.llm_calls_write(calls=self.calls, cache=self.cache)
-        self.calls, self.cache = [], []
-
-
-@contextmanager
-def _buffered(buffer: CallBuffer | None) -> Iterator[CallBuffer]:
-    if buffer is not None:
-        yield buffer
-        return
-    own = CallBuffer()
-    try:
-        yield own
-    finally:
-        own.flush()  # what was tried is logged, even when the call raises
-
-
-@asynccontextmanager
-async def _abuffered(buffer: CallBuffer | None) -> AsyncIterator[CallBuffer]:
-    if buffer is not None:
-        yield buffer
-        return
-    own = CallBuffer()
-    try:
-        yield own
-    finally:
-        if len(own):
-            await aio.run_db(own.flush)
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """Who the call is for; copied onto every call-log row."""
-
-    sample_index: int = 0
-    label: str = ""
-    run_id: int | None = None
-    persona_id: int | None = None
-
-
-@dataclass(frozen=True)
-class _Exchange:
-    reply: ProviderReply
-    cached: bool
-    latency_ms: int
-    transport_try: int
-
 
 class PriceBook:
     """The price row, read once per gateway call rather than once per attempt; a caller making many
@@ -229,32 +123,12 @@ class PriceBook:
 # --- public API -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Ask:
-    """One exchange an attempt loop needs from its driver: the exact request and its attempt."""
-
-    messages: list[Message]
-    key: str
-    attempt: int
-    spec: StructuredSpec | None
-    parameters: dict[str, Any]
-
-    def request(self) -> dict[str, Any]:
-        return {
-            "messages": self.messages,
-            "spec": self.spec,
-            "key": self.key,
-            "attempt": self.attempt,
-            "parameters": self.parameters,
-        }
-
-
 # An attempt loop: yields what it needs exchanged, is sent each exchange, returns its result.
 # One loop serves both drivers, blocking (`_drive`) and on the event loop (`_adrive`).
-Steps = Generator[_Ask, _Exchange, R]
+Steps = Generator[Request, Exchange, R]
 
 
-def _drive(steps: Steps[R], exchange: Callable[[_Ask], _Exchange]) -> R:
+def _drive(steps: Steps[R], exchange: Callable[[Request], Exchange]) -> R:
     """Run an attempt loop, answering each ask with a blocking exchange; an exchange's error is
     raised inside the loop (so its call span records it) and from there to the caller."""
     try:
@@ -270,7 +144,7 @@ def _drive(steps: Steps[R], exchange: Callable[[_Ask], _Exchange]) -> R:
         return done.value
 
 
-async def _adrive(steps: Steps[R], exchange: Callable[[_Ask], Awaitable[_Exchange]]) -> R:
+async def _adrive(steps: Steps[R], exchange: Callable[[Request], Awaitable[Exchange]]) -> R:
     """`_drive` on the event loop."""
     try:
         ask = next(steps)
@@ -310,7 +184,7 @@ def _structured_steps(
             config=config, messages=convo, sample_index=sample_index, parameters=parameters
         )
         with _call_span(config=config, ctx=ctx, attempt=attempt) as span:
-            exchange = yield _Ask(convo, key, attempt, spec, parameters)
+            exchange = yield Request(config, convo, spec, key, ctx, attempt, parameters)
             value, error = _parse(exchange.reply.text, schema)
             usage = _record_reply(
                 config=config,
@@ -365,7 +239,7 @@ def _text_steps(
     parameters = {**config.parameters(), "structured_mode": "text"}
     key = cache_key(config=config, messages=convo, sample_index=sample_index, parameters=parameters)
     with _call_span(config=config, ctx=ctx, attempt=1) as span:
-        exchange = yield _Ask(convo, key, 1, None, parameters)
+        exchange = yield Request(config, convo, None, key, ctx, 1, parameters)
         usage = _record_reply(
             config=config,
             messages=convo,
@@ -385,21 +259,9 @@ def _text_steps(
     )
 
 
-def _fixed(
-    config: LLMConfig,
-    ctx: CallContext,
-    use_cache: bool,
-    replay_only: bool | None,
-    retry: RetryPolicy | None,
-) -> dict[str, Any]:
-    """What every exchange of one call shares (the drivers add the buffer and the request)."""
-    return {
-        "config": config,
-        "ctx": ctx,
-        "use_cache": use_cache,
-        "replay_only": replay_only,
-        "retry": retry or RetryPolicy(),
-    }
+def _fixed(use_cache: bool, replay_only: bool | None, retry: RetryPolicy | None) -> dict[str, Any]:
+    """What every exchange of one call shares (the drivers add the request and the buffer)."""
+    return {"use_cache": use_cache, "replay_only": replay_only, "retry": retry or RetryPolicy()}
 
 
 def complete_structured(
@@ -427,8 +289,8 @@ def complete_structured(
     """
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = prices or PriceBook(config)
-    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
-    with _buffered(buffer) as calls:
+    fixed = _fixed(use_cache, replay_only, retry)
+    with buffered(buffer) as calls:
         steps = _structured_steps(
             config=config,
             messages=messages,
@@ -441,7 +303,7 @@ def complete_structured(
         )
         return _drive(
             steps,
-            lambda ask: _exchange(**fixed, calls=calls, **ask.request()),
+            lambda request: reply_for(request, **fixed, calls=calls),
         )
 
 
@@ -460,8 +322,8 @@ def complete_text(
 ) -> TextResult:
     """A free-text answer (no schema), with the same cache, limits, retries, log and buffer."""
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
-    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
-    with _buffered(buffer) as calls:
+    fixed = _fixed(use_cache, replay_only, retry)
+    with buffered(buffer) as calls:
         steps = _text_steps(
             config=config,
             messages=messages,
@@ -472,7 +334,7 @@ def complete_text(
         )
         return _drive(
             steps,
-            lambda ask: _exchange(**fixed, calls=calls, **ask.request()),
+            lambda request: reply_for(request, **fixed, calls=calls),
         )
 
 
@@ -498,8 +360,8 @@ async def acomplete_structured(
     one of its own for this call."""
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = prices or PriceBook(config)
-    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
-    async with aio.current_or_new() as session, _abuffered(buffer) as calls:
+    fixed = _fixed(use_cache, replay_only, retry)
+    async with aio.current_or_new() as session, abuffered(buffer) as calls:
         await prices.aget()
         steps = _structured_steps(
             config=config,
@@ -513,7 +375,7 @@ async def acomplete_structured(
         )
         return await _adrive(
             steps,
-            lambda ask: _aexchange(session, **fixed, calls=calls, **ask.request()),
+            lambda request: areply_for(session, request, **fixed, calls=calls),
         )
 
 
@@ -533,8 +395,8 @@ async def acomplete_text(
     """`complete_text` on an event loop."""
     ctx = CallContext(sample_index=sample_index, label=label, run_id=run_id, persona_id=persona_id)
     prices = PriceBook(config)
-    fixed = _fixed(config, ctx, use_cache, replay_only, retry)
-    async with aio.current_or_new() as session, _abuffered(buffer) as calls:
+    fixed = _fixed(use_cache, replay_only, retry)
+    async with aio.current_or_new() as session, abuffered(buffer) as calls:
         await prices.aget()
         steps = _text_steps(
             config=config,
@@ -546,7 +408,7 @@ async def acomplete_text(
         )
         return await _adrive(
             steps,
-            lambda ask: _aexchange(session, **fixed, calls=calls, **ask.request()),
+            lambda request: areply_for(session, request, **fixed, calls=calls),
         )
 
 
@@ -591,15 +453,6 @@ def cache_key(
 
 
 # --- internals --------------------------------------------------------------------------------
-
-
-def _replay_only(flag: bool | None) -> bool:
-    return flag if flag is not None else settings.LLM_REPLAY_ONLY
-
-
-def _effective_seed(config: LLMConfig, sample_index: int) -> int | None:
-    # Each sample of the same prompt gets its own, still reproducible, seed.
-    return None if config.seed is None else config.seed + sample_index
 
 
 @functools.lru_cache(maxsize=512)
@@ -651,243 +504,6 @@ def _parse(text: str, schema: type[T]) -> tuple[T | None, str | None]:
         return None, "the JSON does not match the schema — " + "; ".join(problems)
 
 
-def _exchange(
-    *,
-    config: LLMConfig,
-    messages: list[Message],
-    spec: StructuredSpec | None,
-    key: str,
-    ctx: CallContext,
-    attempt: int,
-    parameters: dict[str, Any],
-    use_cache: bool,
-    replay_only: bool | None,
-    retry: RetryPolicy,
-    calls: CallBuffer,
-) -> _Exchange:
-    """One reply for one exact request: from the cache, or from the provider with retries."""
-    if use_cache:
-        start = time.monotonic()
-        reply = selectors.cached_response_get(key=key)
-        if reply is not None:
-            latency = int((time.monotonic() - start) * 1000)
-            return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
-    if _replay_only(replay_only):
-        raise _replay_miss(config, key)
-    # Resolved again now: the address a name points to may have changed since the run started.
-    check_outbound(base_url=config.base_url, key=config.key)
-    api_key = api_key_for(config)
-    adapter = adapter_for(config.provider)
-    limiter = limiter_for(config)
-    seed = _effective_seed(config, ctx.sample_index)
-    estimated = estimate_tokens(messages, config.max_tokens)
-
-    where = {
-        "config": config,
-        "messages": messages,
-        "parameters": parameters,
-        "key": key,
-        "ctx": ctx,
-        "attempt": attempt,
-    }
-    for n in range(1, retry.max_tries + 1):
-        start = time.monotonic()
-        try:
-            if limiter is None:
-                start = time.monotonic()
-                reply = adapter.send(
-                    config=config, api_key=api_key, messages=messages, spec=spec, seed=seed
-                )
-            else:
-                with limiter.slot(
-                    estimated_tokens=estimated, lease_s=config.timeout_s + 30
-                ) as lease:
-                    start = time.monotonic()  # the wait for a slot is not the provider's latency
-                    reply = adapter.send(
-                        config=config, api_key=api_key, messages=messages, spec=spec, seed=seed
-                    )
-                    lease.settle(actual_tokens=_tokens_used(reply))
-        except TransientProviderError as exc:
-            time.sleep(_tried_again(exc, calls, start=start, n=n, retry=retry, **where))
-            continue
-        except PermanentProviderError as exc:
-            _failed(exc, calls, start=start, n=n, **where)
-            raise _permanent(config, exc, n) from exc
-        return _answered(reply, calls, start=start, n=n, use_cache=use_cache, **where)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-
-async def _aexchange(
-    session: aio.Session,
-    *,
-    config: LLMConfig,
-    messages: list[Message],
-    spec: StructuredSpec | None,
-    key: str,
-    ctx: CallContext,
-    attempt: int,
-    parameters: dict[str, Any],
-    use_cache: bool,
-    replay_only: bool | None,
-    retry: RetryPolicy,
-    calls: CallBuffer,
-) -> _Exchange:
-    """`_exchange` on the event loop: the cache through the session's batched reader, the
-    provider through its asyncio client, waits with `asyncio.sleep`."""
-    if use_cache:
-        start = time.monotonic()
-        reply = await session.cache.get(key)
-        if reply is not None:
-            latency = int((time.monotonic() - start) * 1000)
-            return _Exchange(reply=reply, cached=True, latency_ms=latency, transport_try=0)
-    if _replay_only(replay_only):
-        raise _replay_miss(config, key)
-    await session.check_outbound(config)
-    api_key = api_key_for(config)
-    adapter = adapter_for(config.provider)
-    client = session.client(adapter, config=config, api_key=api_key)
-    limiter = session.limiter(config)
-    seed = _effective_seed(config, ctx.sample_index)
-    estimated = estimate_tokens(messages, config.max_tokens)
-    where = {
-        "config": config,
-        "messages": messages,
-        "parameters": parameters,
-        "key": key,
-        "ctx": ctx,
-        "attempt": attempt,
-    }
-    for n in range(1, retry.max_tries + 1):
-        start = time.monotonic()
-        try:
-            if limiter is None:
-                reply = await adapter.asend(
-                    client=client, config=config, messages=messages, spec=spec, seed=seed
-                )
-            else:
-                async with limiter.aslot(
-                    estimated_tokens=estimated, lease_s=config.timeout_s + 30
-                ) as lease:
-                    start = time.monotonic()  # the wait for a slot is not the provider's latency
-                    reply = await adapter.asend(
-                        client=client, config=config, messages=messages, spec=spec, seed=seed
-                    )
-                    lease.settle(actual_tokens=_tokens_used(reply))
-        except TransientProviderError as exc:
-            await asyncio.sleep(_tried_again(exc, calls, start=start, n=n, retry=retry, **where))
-            continue
-        except PermanentProviderError as exc:
-            _failed(exc, calls, start=start, n=n, **where)
-            raise _permanent(config, exc, n) from exc
-        return _answered(reply, calls, start=start, n=n, use_cache=use_cache, **where)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-
-def _failed(
-    exc: TransientProviderError | PermanentProviderError,
-    calls: CallBuffer,
-    *,
-    start: float,
-    n: int,
-    **where: Any,
-) -> None:
-    """Log transport try `n` of an exchange, refused by the provider (both exchange drivers)."""
-    calls.calls.append(
-        _failure_row(
-            status=exc.status
-            if isinstance(exc, TransientProviderError)
-            else LLMCall.Status.HTTP_ERROR,
-            http_status=exc.http_status,
-            error=str(exc),
-            latency=int((time.monotonic() - start) * 1000),
-            transport_try=n,
-            **where,
-        )
-    )
-
-
-def _tried_again(
-    exc: TransientProviderError,
-    calls: CallBuffer,
-    *,
-    start: float,
-    n: int,
-    retry: RetryPolicy,
-    **where: Any,
-) -> float:
-    """Log a transient refusal; the seconds to wait before the next try."""
-    _failed(exc, calls, start=start, n=n, **where)
-    delay = _retry_delay(exc, tries=n, retry=retry, config=where["config"])
-    logger.info("LLM %s try %d failed (%s); retrying in %.2f s", where["key"][:12], n, exc, delay)
-    return delay
-
-
-def _answered(
-    reply: ProviderReply, calls: CallBuffer, *, start: float, n: int, use_cache: bool, **where: Any
-) -> _Exchange:
-    """A provider's reply as the exchange's result, queued for the cache when it is used."""
-    latency = int((time.monotonic() - start) * 1000)
-    if use_cache:
-        config = where["config"]
-        calls.cache.append(
-            services.cached_response_build(
-                key=where["key"], provider=config.provider, model=config.model, reply=reply
-            )
-        )
-    return _Exchange(reply=reply, cached=False, latency_ms=latency, transport_try=n)
-
-
-def _failure_row(
-    *,
-    config: LLMConfig,
-    messages: list[Message],
-    parameters: dict[str, Any],
-    key: str,
-    ctx: CallContext,
-    attempt: int,
-    status: str,
-    http_status: int | None,
-    error: str,
-    latency: int,
-    transport_try: int,
-) -> LLMCall:
-    return services.llm_call_build(
-        provider=config.provider,
-        model=config.model,
-        base_url=config.base_url or "",
-        parameters=parameters,
-        messages=list(messages),
-        status=status,
-        http_status=http_status,
-        error=error,
-        latency_ms=latency,
-        attempt=attempt,
-        transport_try=transport_try,
-        sample_index=ctx.sample_index,
-        cache_key=key,
-        label=ctx.label,
-        run_id=ctx.run_id,
-        persona_id=ctx.persona_id,
-    )
-
-
-def _replay_miss(config: LLMConfig, key: str) -> ReplayMissError:
-    return ReplayMissError(
-        f"Replay-only mode: no cached response for this {config.provider}/{config.model} "
-        f"call (key {key[:12]}…). Run once without LLM_REPLAY_ONLY to record it.",
-        cache_key=key,
-    )
-
-
-def _permanent(config: LLMConfig, exc: PermanentProviderError, tries: int) -> ProviderError:
-    return ProviderError(
-        f"{config.provider}/{config.model} refused the request: {exc}",
-        status=LLMCall.Status.HTTP_ERROR,
-        http_status=exc.http_status,
-        tries=tries,
-    )
-
-
 def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):
     """The trace span of one model call (cache look-up, provider tries, parsing); OpenTelemetry's
     `gen_ai.*` names where they exist. Never carries the prompt or the reply."""
@@ -904,7 +520,7 @@ def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):
     )
 
 
-def _span_usage(span, usage: AttemptUsage, exchange: _Exchange) -> None:
+def _span_usage(span, usage: AttemptUsage, exchange: Exchange) -> None:
     telemetry.set_attributes(
         span,
         {
@@ -918,42 +534,11 @@ def _span_usage(span, usage: AttemptUsage, exchange: _Exchange) -> None:
     )
 
 
-def _retry_delay(
-    exc: TransientProviderError, *, tries: int, retry: RetryPolicy, config: LLMConfig
-) -> float:
-    """The wait before the next try; ProviderError once the tries are used up or the provider
-    asks for a longer wait than the policy allows."""
-    if exc.retry_after is not None and exc.retry_after > retry.max_retry_after_s:
-        raise ProviderError(
-            f"{config.provider} asks to wait {exc.retry_after:.0f} s (more than "
-            f"{retry.max_retry_after_s:.0f} s): {exc}",
-            status=exc.status,
-            http_status=exc.http_status,
-            tries=tries,
-            retryable=True,
-        ) from exc
-    if tries == retry.max_tries:
-        raise ProviderError(
-            f"{config.provider}/{config.model} failed after {tries} tries; last: {exc}",
-            status=exc.status,
-            http_status=exc.http_status,
-            tries=tries,
-            retryable=True,
-        ) from exc
-    return retry.delay(tries, exc.retry_after, random.random())
-
-
-def _tokens_used(reply: ProviderReply) -> int | None:
-    if reply.input_tokens is None or reply.output_tokens is None:
-        return None
-    return reply.input_tokens + reply.output_tokens
-
-
 def _record_reply(
     *,
     config: LLMConfig,
     messages: list[Message],
-    exchange: _Exchange,
+    exchange: Exchange,
     key: str,
     ctx: CallContext,
     attempt: int,
