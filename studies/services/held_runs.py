@@ -118,7 +118,7 @@ def held_run_start(*, held_run_id: int, actor=None) -> HeldRun | None:
         HeldRun.objects.filter(id=held_run_id, status=HeldRun.Status.HELD).update(
             status=HeldRun.Status.FAILED, error_message=INTERNAL_ERROR, settled_at=timezone.now()
         )
-        return HeldRun.objects.get(id=held_run_id)
+        return HeldRun.objects.filter(id=held_run_id).first()  # None if cancelled meanwhile
 
 
 def held_runs_fail(*, population_id: int, message: str) -> int:
