@@ -346,6 +346,8 @@ def population_build(*, population_id: int, batch: int | None = None) -> Populat
 def population_fail(*, population_id: int, message: str) -> None:
     """Mark a build failed with `message` (for users, no internals) and drop its partial
     personas: a failed population is never used, only created again."""
+    from studies.services.held_runs import held_runs_fail  # studies builds on personas
+
     with transaction.atomic():
         Population.objects.filter(pk=population_id).update(
             status=Population.Status.FAILED,
@@ -355,13 +357,18 @@ def population_fail(*, population_id: int, message: str) -> None:
             finished_at=timezone.now(),
         )
         Persona.objects.filter(population_id=population_id).delete()
+        held_runs_fail(population_id=population_id, message=message)
 
 
 def population_build_execute(*, population_id: int) -> Population:
     """Build a queued population off the request, recording building/ready/failed on its row;
-    a failure's details go to the log, users read a message without internals."""
+    a failure's details go to the log, users read a message without internals. Once it is
+    ready, the runs held for it start (after commit; one that cannot start is marked failed and
+    never fails the build), also when a completed build is delivered again."""
+    from studies.services.held_runs import held_runs_start  # studies builds on personas
+
     try:
-        return population_build(population_id=population_id)
+        population = population_build(population_id=population_id)
     except BuildSuperseded:
         logger.info("Population %s: a newer attempt took the build over", population_id)
         return Population.objects.get(pk=population_id)
@@ -371,6 +378,10 @@ def population_build_execute(*, population_id: int) -> Population:
     except Exception:
         logger.exception("Population %s failed to build", population_id)
         message = "the server stopped on an internal error; create the population again"
+    else:
+        if population.status == Population.Status.READY:
+            transaction.on_commit(lambda: held_runs_start(population_id=population_id), robust=True)
+        return population
     population_fail(population_id=population_id, message=message)
     return Population.objects.get(pk=population_id)
 

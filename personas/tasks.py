@@ -30,11 +30,12 @@ def populations_watchdog_task() -> list[int]:
 
 
 def _broker_down(population_id: int) -> None:
-    from personas.models import Population
+    from personas.services import population_fail
 
-    Population.objects.filter(id=population_id).update(
-        status=Population.Status.FAILED,
-        error_message="the task queue could not be reached; create the population again shortly",
+    # Through population_fail, so the runs held for the population fail with it.
+    population_fail(
+        population_id=population_id,
+        message="the task queue could not be reached; create the population again shortly",
     )
 
 

@@ -42,18 +42,18 @@ def population_page(request, population_id: int):
 
 
 def population_page_render(request, population, *, error: str = "", status: int = 200):
-    """The population page; with the run the study form holds for it (studies.pending_runs),
-    offered once the population is ready, and `error` when starting that run was refused."""
+    """The population page; with the runs the study form holds for it (the user's own; staff
+    all): waiting for the build, started (a link to the run) or failed (why), and `error` when
+    starting or cancelling one was refused."""
     from studies.forms import BACKEND_CHOICES
-    from studies.models import Study
-    from studies.pending_runs import pending_run_get
-    from studies.selectors import study_list
+    from studies.selectors import held_run_list
 
     report = population.validation_report or {}
-    pending = pending_run_get(request.session, population_id=population.pk)
-    pending_study: Study | None = None
-    if pending:
-        pending_study = study_list(user=request.user).filter(id=pending["study"]).first()
+    backends = dict(BACKEND_CHOICES)
+    held_runs = [
+        (held, backends.get(held.backend, held.backend))
+        for held in held_run_list(user=request.user).filter(population=population)
+    ]
     return render(
         request,
         "pages/population.html",
@@ -64,15 +64,8 @@ def population_page_render(request, population, *, error: str = "", status: int 
             "overall": report.get("overall") or {},
             "composition": composition_charts(report),
             "constraints": constraint_lines(population.constraints or {}),
-            "pending_run": (
-                {
-                    "study": pending_study,
-                    "backend": dict(BACKEND_CHOICES).get(pending["backend"], pending["backend"]),
-                }
-                if pending and pending_study
-                else None
-            ),
-            "pending_error": error,
+            "held_runs": held_runs,
+            "held_error": error,
         },
         status=status,
     )

@@ -8,6 +8,7 @@ from config.admin_tables import json_tables
 from studies.models import (
     Answer,
     Condition,
+    HeldRun,
     Item,
     ItemOption,
     MarketAnalysis,
@@ -162,6 +163,29 @@ class RunAdmin(admin.ModelAdmin):
         if not obj.results:
             return "No results yet (they are stored when the run completes)."
         return json_tables(obj.results)
+
+
+@admin.register(HeldRun)
+class HeldRunAdmin(admin.ModelAdmin):
+    """A held run is stored by the study form and settled by its population's build: the admin
+    reads it and leads to the run it started; deleting one that still waits cancels it."""
+
+    list_display = ["id", "study", "population", "backend", "status", "run", "created_by"]
+    list_filter = ["status", "backend", "created_at"]
+    search_fields = ["study__title", "error_message"]
+    list_select_related = ["study", "population", "run", "created_by"]
+    list_per_page = 50
+    readonly_fields = [
+        "study", "population", "backend", "backend_config", "budget", "status", "run",
+        "error_message", "created_at", "settled_at", "created_by",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # held by the study form (studies.services.held_runs)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(RunPersona)

@@ -191,8 +191,8 @@ class StudyStartForm(forms.Form):
         population.label_from_instance = lambda p: f"{p} — {p.size} personas (#{p.pk})"
         self.fields["size"].help_text = (
             f"Up to {settings.POPULATION_MAX_SIZE:,}. Above {settings.POPULATION_INLINE_MAX:,} the "
-            "population is built in the background: its page shows the progress and offers the "
-            "run once it is ready."
+            "population is built in the background: its page shows the progress, and the run "
+            "starts by itself once it is ready."
         )
         self.fields["size"].validators.append(MaxValueValidator(settings.POPULATION_MAX_SIZE))
         self.fields["size"].widget.attrs["max"] = settings.POPULATION_MAX_SIZE

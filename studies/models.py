@@ -304,6 +304,60 @@ class Run(models.Model):
         return self.status in self.FINISHED
 
 
+class HeldRun(models.Model):
+    """A run the study form asked for on a population still being built: started through
+    `run_start` when the build completes (`studies.services.held_runs`), failed with the build,
+    or refused then with a message its owner can act on."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Waiting for the population"
+        STARTED = "started", "Started"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="held_runs")
+    population = models.ForeignKey(
+        "personas.Population", on_delete=models.CASCADE, related_name="held_runs"
+    )
+    backend = models.CharField(max_length=40)
+    backend_config = models.JSONField(
+        default=dict, blank=True, help_text="As the run's: the backend's settings, never a key"
+    )
+    budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.HELD)
+    run = models.OneToOneField(
+        Run,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="held_run",
+        help_text="The run started from it",
+    )
+    error_message = models.TextField(
+        blank=True, help_text="Why it did not start, worded for its owner"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was started or failed"
+    )
+    created_by = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="held_runs")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A run only once started (it may be deleted later: then none); a failure says why.
+            models.CheckConstraint(
+                condition=Q(run__isnull=True) | Q(status="started"), name="held_run_run_if_started"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error_message=""),
+                name="held_run_failed_has_message",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Held run {self.pk} of {self.study} on population {self.population_id}"
+
+
 class Answer(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="answers")
     persona = models.ForeignKey(

@@ -10,7 +10,15 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from config.ownership import visible_to
-from studies.models import Item, ItemOption, PolicyAnalysis, Run, RunPersona, Study
+from studies.models import (
+    HeldRun,
+    Item,
+    ItemOption,
+    PolicyAnalysis,
+    Run,
+    RunPersona,
+    Study,
+)
 from studies.progress import ProgressMessage, run_message
 
 
@@ -36,6 +44,14 @@ def run_list(*, user) -> QuerySet[Run]:
     """The runs `user` may see (their own; staff all), newest first."""
     return visible_to(Run.objects.select_related("study", "population"), user).order_by(
         "-created_at"
+    )
+
+
+def held_run_list(*, user) -> QuerySet[HeldRun]:
+    """The held runs `user` may see (their own; staff all), newest first, with their study and
+    started run."""
+    return visible_to(HeldRun.objects.select_related("study", "run"), user).order_by(
+        "-created_at", "-id"
     )
 
 

@@ -11,9 +11,14 @@ urlpatterns = [
     path("studies/<int:study_id>/run/", views.study_run_again, name="study-run-again"),
     path("populations/", views.populations_page, name="populations-page"),
     path(
-        "populations/<int:population_id>/run/",
-        views.population_run_start,
-        name="population-run-start",
+        "populations/<int:population_id>/held-runs/<int:held_run_id>/start/",
+        views.population_held_run_start,
+        name="population-held-run-start",
+    ),
+    path(
+        "populations/<int:population_id>/held-runs/<int:held_run_id>/cancel/",
+        views.population_held_run_cancel,
+        name="population-held-run-cancel",
     ),
     path("runs/", views.runs_page, name="runs-page"),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),

@@ -3,8 +3,6 @@ run live, read its results."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -18,7 +16,7 @@ from accounts.services import audit_record
 from config.errors import DomainError
 from config.throttles import daily_quota_check
 from personas.selectors import population_detail, population_list_summary
-from personas.services import AreaWeight, population_create
+from personas.services import AreaWeight, population_create, population_usable_check
 from personas.tasks import population_build_dispatch
 from personas.views import population_page_render
 from studies.charts.labels import DIMENSION_LABELS
@@ -32,8 +30,8 @@ from studies.charts.pages import (
 )
 from studies.forms import RunAgainForm, StudyStartForm
 from studies.models import Run
-from studies.pending_runs import pending_run_drop, pending_run_get, pending_run_hold
 from studies.selectors import (
+    held_run_list,
     run_list,
     run_list_search,
     run_snapshot,
@@ -41,6 +39,7 @@ from studies.selectors import (
     study_list_summary,
 )
 from studies.services import run_estimate, run_start, study_create
+from studies.services.held_runs import held_run_cancel, held_run_create, held_run_start
 
 PAGE_SIZE = 25
 
@@ -119,16 +118,17 @@ def study_new(request):
 
 def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimating: bool):
     """A new population above POPULATION_INLINE_MAX is built off the request, as the API builds
-    it: the study and the queued population are created, the build is dispatched once they are
-    committed, and the browser goes to the population page, which shows the build's progress and
-    offers the run (held in the session) once the population is ready."""
+    it: the study, the queued population and the run held for it are stored together (the run
+    checked first for what can be checked without personas), the build is dispatched once they
+    are committed, and the browser goes to the population page, which shows the build's progress
+    and the held run's state; the run starts by itself once the population is ready."""
     v = form.cleaned_data
     limit = settings.POPULATION_INLINE_MAX
     if estimating:
         form.add_error(
             "size",
             f"A new population of more than {limit:,} personas is built in the background, so a "
-            "run on it cannot be priced before it exists. Start the study (the run is offered once "
+            "run on it cannot be priced before it exists. Start the study (the run starts once "
             f"the population is ready), or estimate with {limit:,} personas or fewer: the "
             "estimate grows in proportion to the personas.",
         )
@@ -144,6 +144,14 @@ def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimatin
                 name=f"{v['title']} population",
                 defer=True,
             )
+            held_run_create(
+                study=study,
+                population=population,
+                backend=v["backend"],
+                backend_config=form.backend_config(),
+                budget=v.get("budget"),
+                created_by=request.user,
+            )
             audit_record(
                 actor=request.user,
                 action=AuditEvent.Action.CREATE,
@@ -156,14 +164,6 @@ def _study_new_deferred(request: HttpRequest, form: StudyStartForm, *, estimatin
     except DomainError as exc:
         form.add_error(None, exc.message)
         return _study_form_page(request, form, status=400)
-    pending_run_hold(
-        request.session,
-        population_id=population.pk,
-        study_id=study.pk,
-        backend=v["backend"],
-        backend_config=form.backend_config(),
-        budget=v.get("budget"),
-    )
     return redirect("population-page", population_id=population.pk)
 
 
@@ -183,36 +183,45 @@ def _study_form_page(
     )
 
 
+def _held_run(request: HttpRequest, population_id: int, held_run_id: int):
+    """The user's held run on the user's population, or 404 (another user's included)."""
+    population = get_object_or_404(population_detail(user=request.user), id=population_id)
+    held = get_object_or_404(
+        held_run_list(user=request.user).filter(population=population), id=held_run_id
+    )
+    return population, held
+
+
 @login_required
 @require_POST
-def population_run_start(request, population_id: int) -> HttpResponse:
-    """Start the run the study form held for this population (studies.pending_runs), now that it
-    is built; refused with the population page saying why (not built, failed, quota, budget)."""
-    population = get_object_or_404(population_detail(user=request.user), id=population_id)
-    pending = pending_run_get(request.session, population_id=population.pk)
-    if pending is None:
-        raise Http404(
-            f"No run is waiting for population {population.pk} in this browser; start one from "
-            "the study's page."
-        )
-    study = get_object_or_404(study_list(user=request.user), id=pending["study"])
+def population_held_run_start(request, population_id: int, held_run_id: int) -> HttpResponse:
+    """Start a held run now, if its population is ready and it has not started by itself (its
+    build's process stopped before it could); refused with the population page saying why."""
+    population, held = _held_run(request, population_id, held_run_id)
     try:
-        daily_quota_check(user=request.user, personas=0, runs=1)
-        run = run_start(
-            study=study,
-            population=population,
-            backend=pending["backend"],
-            backend_config=pending["backend_config"],
-            budget=None if pending["budget"] is None else Decimal(pending["budget"]),
-            created_by=request.user,
-        )
+        population_usable_check(population=population)
     except DomainError as exc:
         return population_page_render(
             request, population, error=exc.message, status=exc.status_code
         )
-    pending_run_drop(request.session, population_id=population.pk)
-    _audit_start(request, run)
-    return redirect("run-page", run_id=run.id)
+    held = held_run_start(held_run_id=held.id, actor=request.user) or held
+    if held.run_id is not None:
+        return redirect("run-page", run_id=held.run_id)
+    return redirect("population-page", population_id=population.pk)
+
+
+@login_required
+@require_POST
+def population_held_run_cancel(request, population_id: int, held_run_id: int) -> HttpResponse:
+    """Drop a run still waiting for the population (the population goes on building)."""
+    population, held = _held_run(request, population_id, held_run_id)
+    try:
+        held_run_cancel(held_run=held, actor=request.user, request=request)
+    except DomainError as exc:
+        return population_page_render(
+            request, population, error=exc.message, status=exc.status_code
+        )
+    return redirect("population-page", population_id=population.pk)
 
 
 def _result_charts(results: dict | None) -> dict:

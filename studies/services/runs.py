@@ -48,15 +48,8 @@ def run_start(
     shape), added before the budget is checked. `executor` overrides settings.RUN_EXECUTOR.
     """
     population_usable_check(population=population)
-    backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
-    problems = study_foreign_poll_problems(study) + backend_cls.study_problems(study)
-    if problems:
-        raise DomainError(
-            "The backend refuses this study: " + " ".join(problems),
-            code="backend_refused",
-            fields={"study": problems},
-        )
+    backend_cls = run_request_check(study=study, backend=backend, backend_config=backend_config)
     chunk_size = (
         chunk_size or backend_cls.default_chunk_size(backend_config) or settings.RUN_CHUNK_SIZE
     )
@@ -132,6 +125,30 @@ def run_start(
     return run
 
 
+def run_request_check(
+    *, study: Study, backend: str, backend_config: dict
+) -> type[RespondentBackend]:
+    """Refuse what a run's request gets wrong whatever its population: an unknown backend, a
+    study the backend cannot answer (or grounded in a foreign poll), a config it cannot use (an
+    LLM config whose key is missing). The backend's class when all is well."""
+    backend_cls = _backend_class(backend)
+    problems = study_foreign_poll_problems(study) + backend_cls.study_problems(study)
+    if problems:
+        raise DomainError(
+            "The backend refuses this study: " + " ".join(problems),
+            code="backend_refused",
+            fields={"study": problems},
+        )
+    _config_check(backend_cls, backend_config)
+    return backend_cls
+
+
+def _config_check(backend_cls: type[RespondentBackend], backend_config: dict) -> None:
+    problem = backend_cls.config_problems(backend_config)
+    if problem is not None:
+        raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
+
+
 def _backend_class(backend: str) -> type[RespondentBackend]:
     try:
         return BACKENDS[backend]
@@ -155,6 +172,7 @@ def run_estimate(
         if needs_selection(study)
         else None
     )
+    _config_check(_backend_class(backend), backend_config or {})
     return _estimate(
         study=study,
         population=population,
@@ -172,11 +190,9 @@ def _estimate(
     backend_config: dict | None,
     participants: list[int] | None,
 ) -> dict | None:
+    """The backend's estimate; its config is checked by the caller."""
     backend_cls = _backend_class(backend)
     backend_config = backend_config or {}
-    problem = backend_cls.config_problems(backend_config)
-    if problem is not None:
-        raise DomainError(str(problem), code="invalid_backend_config", fields=problem.fields)
     return backend_cls.estimate(
         study=study, population=population, config=backend_config, participants=participants
     )
