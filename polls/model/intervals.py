@@ -60,7 +60,9 @@ def distinct_profiles(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         column_codes, levels = pd.factorize(frame[column], use_na_sentinel=False)
         key = key * max(len(levels), 1) + column_codes
     codes, _ = pd.factorize(key)
-    _, first = np.unique(codes, return_index=True)
+    # Codes are numbered in order of first appearance: a profile's first row is where the
+    # running maximum of the codes rises (a pass, not a sort).
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
     return codes, frame.iloc[first][PROFILE].reset_index(drop=True)
 
 
@@ -85,7 +87,9 @@ def group_estimates(
     # them (exact ages fall into the model's age levels, unmeasured dimensions drop out).
     codes, profiles = distinct_profiles(_as_the_model_sees(personas, fitted))
     X = design(profiles, fitted.spec)
-    mode = fitted.fit.predict(X)[codes]  # (personas, K)
+    # (profiles, K): a group's personas' rows are gathered from it, not from a (personas, K)
+    # copy.
+    mode = fitted.fit.predict(X)
     sampled = fitted.fit.draws(X, count=draws, seed=seed)  # (draws, profiles, K)
     rng = np.random.default_rng(seed)
     tail = (1 - level) / 2
@@ -107,10 +111,10 @@ def group_estimates(
             w = weights[index]
             if w.sum() <= 0:
                 continue
-            shares = w @ mode[index] / w.sum()
+            group_codes = codes[index]
+            shares = w @ mode[group_codes] / w.sum()
             # Personas of one profile are exchangeable: a Poisson(1) bootstrap of m of them is a
             # Poisson(m) count, scaled by their mean weight.
-            group_codes = codes[index]
             per_profile = np.bincount(group_codes, minlength=len(profiles))
             present = np.flatnonzero(per_profile)
             members = per_profile[present]
