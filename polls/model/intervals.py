@@ -9,6 +9,8 @@ finite sample of personas that stands for the census table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -75,11 +77,14 @@ def group_estimates(
     level: float = 0.95,
     draws: int = DRAWS,
     seed: int = 0,
+    factorized: Mapping[str, tuple[np.ndarray, Sequence]] | None = None,
 ) -> dict[str, list[dict]]:
     """{dimension: [{"category", "n", "shares", "low", "high"}]} with "all" for everyone.
 
     `personas` has the profile columns and one column per dimension; `weights` (e.g. each
     persona's probability of belonging to the question's universe) weight the personas.
+    `factorized` may give a dimension's codes (-1 for none) and values, numbered in any order,
+    as the caller has them already; the groups come in order of first appearance whatever it is.
     """
     n = len(personas)
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
@@ -96,8 +101,9 @@ def group_estimates(
     out: dict[str, list[dict]] = {}
     groups: list[tuple[str, np.ndarray, list[str]]] = [("all", np.zeros(n, dtype=int), ["all"])]
     for dimension in dimensions:
-        group_codes, group_values = pd.factorize(personas[dimension])
-        groups.append((dimension, group_codes, [str(v) for v in group_values]))
+        given = factorized.get(dimension) if factorized is not None else None
+        dimension_codes, values = given or pd.factorize(personas[dimension])
+        groups.append((dimension, dimension_codes, [str(v) for v in values]))
     for dimension, gcodes, gvalues in groups:
         rows = []
         # One stable sort per dimension: each group's personas are a slice of it, in their own
@@ -106,7 +112,10 @@ def group_estimates(
         small = gcodes.astype(np.int16) if len(gvalues) < 2**15 else gcodes
         order = np.argsort(small, kind="stable")  # a radix sort for 16-bit codes
         bounds = np.searchsorted(gcodes[order], np.arange(len(gvalues) + 1))
-        for g, value in enumerate(gvalues):
+        # The groups in order of their first persona (the bootstrap draws follow it).
+        present = np.flatnonzero(bounds[1:] > bounds[:-1])
+        for g in present[np.argsort(order[bounds[present]])]:
+            value = gvalues[g]
             index = order[bounds[g] : bounds[g + 1]]
             w = weights[index]
             if w.sum() <= 0:

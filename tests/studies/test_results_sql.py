@@ -39,10 +39,19 @@ FRAME_COLUMNS_BEFORE = {
 
 
 def group_estimates_before(
-    fitted, personas, *, dimensions, weights=None, level=0.95, draws=intervals.DRAWS, seed=0
+    fitted,
+    personas,
+    *,
+    dimensions,
+    weights=None,
+    level=0.95,
+    draws=intervals.DRAWS,
+    seed=0,
+    factorized=None,
 ):
     """`polls.model.intervals.group_estimates` before issue 19: a pass over every persona and
-    a sort of the group's profiles per group."""
+    a sort of the group's profiles per group, each dimension factorised here (`factorized`, the
+    caller's option-table codes, is not used)."""
     n = len(personas)
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     codes, profiles = intervals.distinct_profiles(intervals._as_the_model_sees(personas, fitted))
