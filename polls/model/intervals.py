@@ -9,6 +9,8 @@ finite sample of personas that stands for the census table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -60,7 +62,9 @@ def distinct_profiles(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         column_codes, levels = pd.factorize(frame[column], use_na_sentinel=False)
         key = key * max(len(levels), 1) + column_codes
     codes, _ = pd.factorize(key)
-    _, first = np.unique(codes, return_index=True)
+    # Codes are numbered in order of first appearance: a profile's first row is where the
+    # running maximum of the codes rises (a pass, not a sort).
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
     return codes, frame.iloc[first][PROFILE].reset_index(drop=True)
 
 
@@ -73,11 +77,14 @@ def group_estimates(
     level: float = 0.95,
     draws: int = DRAWS,
     seed: int = 0,
+    factorized: Mapping[str, tuple[np.ndarray, Sequence]] | None = None,
 ) -> dict[str, list[dict]]:
     """{dimension: [{"category", "n", "shares", "low", "high"}]} with "all" for everyone.
 
     `personas` has the profile columns and one column per dimension; `weights` (e.g. each
     persona's probability of belonging to the question's universe) weight the personas.
+    `factorized` may give a dimension's codes (-1 for none) and values, numbered in any order,
+    as the caller has them already; the groups come in order of first appearance whatever it is.
     """
     n = len(personas)
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
@@ -85,15 +92,18 @@ def group_estimates(
     # them (exact ages fall into the model's age levels, unmeasured dimensions drop out).
     codes, profiles = distinct_profiles(_as_the_model_sees(personas, fitted))
     X = design(profiles, fitted.spec)
-    mode = fitted.fit.predict(X)[codes]  # (personas, K)
+    # (profiles, K): a group's personas' rows are gathered from it, not from a (personas, K)
+    # copy.
+    mode = fitted.fit.predict(X)
     sampled = fitted.fit.draws(X, count=draws, seed=seed)  # (draws, profiles, K)
     rng = np.random.default_rng(seed)
     tail = (1 - level) / 2
     out: dict[str, list[dict]] = {}
     groups: list[tuple[str, np.ndarray, list[str]]] = [("all", np.zeros(n, dtype=int), ["all"])]
     for dimension in dimensions:
-        group_codes, group_values = pd.factorize(personas[dimension])
-        groups.append((dimension, group_codes, [str(v) for v in group_values]))
+        given = factorized.get(dimension) if factorized is not None else None
+        dimension_codes, values = given or pd.factorize(personas[dimension])
+        groups.append((dimension, dimension_codes, [str(v) for v in values]))
     for dimension, gcodes, gvalues in groups:
         rows = []
         # One stable sort per dimension: each group's personas are a slice of it, in their own
@@ -102,15 +112,18 @@ def group_estimates(
         small = gcodes.astype(np.int16) if len(gvalues) < 2**15 else gcodes
         order = np.argsort(small, kind="stable")  # a radix sort for 16-bit codes
         bounds = np.searchsorted(gcodes[order], np.arange(len(gvalues) + 1))
-        for g, value in enumerate(gvalues):
+        # The groups in order of their first persona (the bootstrap draws follow it).
+        present = np.flatnonzero(bounds[1:] > bounds[:-1])
+        for g in present[np.argsort(order[bounds[present]])]:
+            value = gvalues[g]
             index = order[bounds[g] : bounds[g + 1]]
             w = weights[index]
             if w.sum() <= 0:
                 continue
-            shares = w @ mode[index] / w.sum()
+            group_codes = codes[index]
+            shares = w @ mode[group_codes] / w.sum()
             # Personas of one profile are exchangeable: a Poisson(1) bootstrap of m of them is a
             # Poisson(m) count, scaled by their mean weight.
-            group_codes = codes[index]
             per_profile = np.bincount(group_codes, minlength=len(profiles))
             present = np.flatnonzero(per_profile)
             members = per_profile[present]

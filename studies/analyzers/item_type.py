@@ -60,6 +60,8 @@ class OptionTable:
         chosen = pd.Index([o.id for o in options]).get_indexer(answers["option_id"])
         groups, k = len(categories), len(options)
         known = codes >= 0
+        #: Each answer's category (-1 for none) and the categories, for other passes by group.
+        self.codes, self.values = codes, list(categories)
         self.categories = {category: g for g, category in enumerate(categories)}
         self.sizes = np.bincount(codes[known], minlength=groups)
         counted = known & (chosen >= 0)

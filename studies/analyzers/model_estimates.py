@@ -3,11 +3,14 @@ uncertainty (not only the personas' sampling noise)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from environment.categories import DIMENSIONS
 from polls.model.intervals import DRAWS, group_estimates
 from polls.model.store import poll_model_get
+from studies.analyzers.item_type import OptionTable
 from studies.models import Item, Run
 
 METHOD = (
@@ -22,8 +25,16 @@ METHOD = (
 )
 
 
-def item_model_estimate(*, run: Run, item: Item, answers: pd.DataFrame, labels: dict) -> dict:
-    """The item's model-based estimate overall and by area and demographic group."""
+def item_model_estimate(
+    *,
+    run: Run,
+    item: Item,
+    answers: pd.DataFrame,
+    labels: dict,
+    tables: Mapping[str, OptionTable] | None = None,
+) -> dict:
+    """The item's model-based estimate overall and by area and demographic group (grouped by
+    the item's option tables' categories where it has them)."""
     options = list(item.options.all())
     fitted = poll_model_get(item.poll_question, options=[o.poll_option_id for o in options])
     by_poll_option = {o.poll_option_id: o for o in options}
@@ -35,6 +46,7 @@ def item_model_estimate(*, run: Run, item: Item, answers: pd.DataFrame, labels: 
         dimensions=["area", *DIMENSIONS],
         weights=answers["weight"].to_numpy(),
         seed=int(run.seed) % (2**32),
+        factorized={d: (t.codes, t.values) for d, t in (tables or {}).items()},
     )
 
     def rows(estimate: dict) -> list[dict]:

@@ -246,11 +246,11 @@ class QuestionnaireAnalyzer(Analyzer):
                 f"{question.universe} (personas weighted by their modelled probability of "
                 "belonging)"
             )
+        tables = option_tables(analysis, answers, BREAKDOWN_DIMENSIONS)
         if n and _model_estimate_applies(run, item, options):
             entry["model_estimate"] = item_model_estimate(
-                run=run, item=item, answers=answers, labels=labels
+                run=run, item=item, answers=answers, labels=labels, tables=tables
             )
-        tables = option_tables(analysis, answers, BREAKDOWN_DIMENSIONS)
         by_condition = []
         for condition in conditions:
             arm = answers[answers["condition"] == condition.code]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date
 
 import numpy as np
@@ -273,3 +274,39 @@ def test_group_estimates_equal_the_mean_of_each_personas_own_probabilities(cces_
         members = (personas["state"] == group["category"]).to_numpy()
         assert group["shares"] == pytest.approx(own[members].mean(axis=0))
         assert np.all(group["low"] <= group["shares"]) and np.all(group["shares"] <= group["high"])
+
+
+def test_group_estimates_from_the_callers_codes_equal_its_own(cces_question):
+    """A caller's codes (here sorted, as option tables number categories) give the same groups,
+    in order of first appearance, and the same bootstrap draws."""
+    from polls.model.intervals import group_estimates
+
+    fitted = poll_model_get(cces_question)
+    rng = np.random.default_rng(6)
+    n = 400
+    ages = rng.integers(18, 91, n)
+    personas = pd.DataFrame(
+        {
+            "sex": rng.choice(["male", "female"], n),
+            "race_ethnicity": rng.choice(["white", "black", "hispanic"], n),
+            "education": rng.choice(["hs", "graduate"], n),
+            "income": rng.choice(["lt_25k", "150k_plus"], n),
+            "state": rng.choice(["TX", "MN", "AZ"], n),
+            "age_min": ages,
+            "age_max": ages,
+        }
+    )
+    dimensions = ["state", "education"]
+    sorted_codes = {d: pd.factorize(personas[d], sort=True) for d in dimensions}
+    assert [*sorted_codes["state"][1]] == ["AZ", "MN", "TX"] != [*pd.unique(personas["state"])]
+    own = group_estimates(fitted, personas, dimensions=dimensions, draws=40, seed=3)
+    given = group_estimates(
+        fitted,
+        personas,
+        dimensions=dimensions,
+        draws=40,
+        seed=3,
+        factorized={d: (codes, list(values)) for d, (codes, values) in sorted_codes.items()},
+    )
+    assert [g["category"] for g in given["state"]] == [*pd.unique(personas["state"])]
+    assert pickle.dumps(given) == pickle.dumps(own)

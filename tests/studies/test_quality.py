@@ -499,11 +499,11 @@ def test_queries_are_bounded_one_per_linked_poll_question(study, django_assert_n
         answer(run, item, personas, [a for a, _ in rows])
 
     # answers, items, their options, two poll questions (each its fingerprint and its
-    # respondents), the inconsistent and checked counts (one query), the inconsistent listed.
-    with django_assert_num_queries(9):
+    # respondents), the checked count (none checked: nothing inconsistent to count or list).
+    with django_assert_num_queries(8):
         report = run_quality(run)
     # The poll's respondents are reference data: read again only when the poll changes.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         again = run_quality(run)
 
     assert report["ok"] is True

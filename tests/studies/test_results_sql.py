@@ -39,10 +39,19 @@ FRAME_COLUMNS_BEFORE = {
 
 
 def group_estimates_before(
-    fitted, personas, *, dimensions, weights=None, level=0.95, draws=intervals.DRAWS, seed=0
+    fitted,
+    personas,
+    *,
+    dimensions,
+    weights=None,
+    level=0.95,
+    draws=intervals.DRAWS,
+    seed=0,
+    factorized=None,
 ):
     """`polls.model.intervals.group_estimates` before issue 19: a pass over every persona and
-    a sort of the group's profiles per group."""
+    a sort of the group's profiles per group, each dimension factorised here (`factorized`, the
+    caller's option-table codes, is not used)."""
     n = len(personas)
     weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     codes, profiles = intervals.distinct_profiles(intervals._as_the_model_sees(personas, fitted))
@@ -251,3 +260,47 @@ def test_a_choice_answer_with_text_is_read_through_the_orm(population):
     run.answers.filter(persona=personas[5]).update(text="yes, mostly")
     assert answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS) is None
     assert questionnaire.answers_frame(run)["text"].iloc[5] == "yes, mostly"
+
+
+def _single_choice_run(population, seed: int):
+    rng = np.random.default_rng(seed)
+    _give_parties(population, rng)
+    personas = list(population.personas.order_by("index"))
+    study = make_study(conditions=("control", "treated"))
+    run = make_run(study, population)
+    item = make_item(study, "support", Item.Type.SINGLE_CHOICE, ["yes", "no", "unsure"])
+    conditions = list(rng.choice(["control", "treated"], size=len(personas)))
+    chosen = rng.choice(["yes", "no", "unsure"], size=len(personas))
+    store(run, item, personas, chosen, field="option", conditions=conditions)
+    return run, personas
+
+
+def test_answers_without_an_option_are_read_coded(population, monkeypatch):
+    run, personas = _single_choice_run(population, 5)
+    run.answers.filter(persona__in=personas[3:6]).update(option=None)
+    frame = answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS)
+    assert frame is not None and frame["option_id"].isna().sum() == 3
+    pd.testing.assert_frame_equal(frame, questionnaire.answers_frame_orm(run), check_exact=True)
+
+
+def test_a_row_packed_into_more_integers_reads_the_same(population, monkeypatch):
+    run, _ = _single_choice_run(population, 6)
+    # Integers of 24 bits with 12 kept for the ids: the row's other digits need more of them.
+    monkeypatch.setattr(answers_read, "PACKED_BITS", 24)
+    monkeypatch.setattr(answers_read, "TOP_BITS", 12)
+    with CaptureQueriesContext(connection) as queries:
+        frame = answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS)
+    assert frame is not None
+    read = next(q["sql"] for q in queries if "_packed" in q["sql"])
+    assert '"_packed2"' in read  # a third integer
+    pd.testing.assert_frame_equal(frame, questionnaire.answers_frame_orm(run), check_exact=True)
+
+
+def test_ids_beyond_the_packed_room_are_read_through_the_orm(population, monkeypatch):
+    run, _ = _single_choice_run(population, 7)
+    # Room for ids below 2**4 only: the run's answers and personas have larger ones.
+    monkeypatch.setattr(answers_read, "PACKED_BITS", 4 + 28)
+    monkeypatch.setattr(answers_read, "TOP_BITS", 4)
+    assert run.answers.order_by("-id").first().id >= 2**4
+    assert answers_read.answers_frame_read(run, questionnaire.FRAME_COLUMNS) is None
+    assert json.dumps(run_results_compute(run=run), sort_keys=True) == _reference(run, monkeypatch)
