@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Exchange:
+    """A request's reply, whether it came from the cache, how long it took (the provider's answer,
+    or the cache read for a hit) and on which transport try (0 for a hit)."""
+
     reply: ProviderReply
     cached: bool
     latency_ms: int
