@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.fields import AutoFieldMixin
 
 
@@ -59,10 +59,7 @@ def bulk_insert(
             for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = new_id
             fields = [pk, *fields]
-        rows = [
-            [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-            for obj in objs
-        ]
+        rows = _prepared_rows(fields, objs)
         columns = ", ".join(quote(f.column) for f in fields)
         target = table
         if ignore_conflicts:
@@ -82,6 +79,15 @@ def bulk_insert(
             )
             cursor.execute(f"DELETE FROM {target}")
     _mark_saved(objs)
+
+
+def _prepared_rows(fields: list, objs: Sequence[models.Model]) -> list[list]:
+    """Each object's column values as its fields prepare them for the database. The fields are
+    handed the connection itself: `django.db.connection` is a proxy that looks the connection up
+    (an asgiref thread-local) on every attribute read, and the integer and date fields read
+    `connection.ops` once per value, a tenth of a run's write CPU."""
+    db = connections[DEFAULT_DB_ALIAS]
+    return [[f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields] for obj in objs]
 
 
 def _mark_saved(objs: Sequence[models.Model]) -> None:
@@ -106,9 +112,7 @@ def _sqlite_insert(
     columns = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join("%s" for _ in fields)
     verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-    rows = [
-        [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs
-    ]
+    rows = _prepared_rows(fields, objs)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(f"{verb} INTO {table} ({columns}) VALUES ({marks})", rows)
         if not ignore_conflicts:
