@@ -93,7 +93,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
-CACHE_KEY_VERSION = 1
+# 2: length-prefixed parts instead of a JSON dump of the request (entries of 1 no longer match).
+CACHE_KEY_VERSION = 2
 
 
 class PriceBook:
@@ -439,17 +440,46 @@ def cache_key(
     sample_index: int,
     parameters: dict[str, Any] | None = None,
 ) -> str:
-    payload = {
-        "v": CACHE_KEY_VERSION,
-        "provider": str(config.provider),
-        "base_url": (config.base_url or "").rstrip("/"),
-        "model": config.model,
-        "parameters": parameters if parameters is not None else config.parameters(),
-        "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-        "sample_index": sample_index,
-    }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    """The response cache's key: a SHA-256 over what decides a reply (provider, endpoint, model,
+    sampling parameters, sample index, then each message's role and content, every part
+    length-prefixed so no two requests share a byte stream). The request's head is hashed once per
+    distinct head and copied, so a call hashes only its messages: 15-21 µs a call against 55-92 µs
+    for the JSON dump of the whole request it replaces (20,000 keys of a 6.5 kB prompt, timed
+    alone, interleaved, load 2.8)."""
+    params = parameters if parameters is not None else config.parameters()
+    digest = _key_head(
+        str(config.provider),
+        (config.base_url or "").rstrip("/"),
+        config.model,
+        tuple(sorted(params.items())),  # scalars (LLMConfig.parameters)
+        sample_index,
+    ).copy()
+    parts = []
+    for message in messages:
+        for part in (message["role"], message["content"]):
+            data = part.encode("utf-8")
+            parts += (len(data).to_bytes(8, "big"), data)
+    digest.update(b"".join(parts))
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _key_head(
+    provider: str, base_url: str, model: str, params: tuple[tuple[str, Any], ...], sample_index: int
+):
+    head = (
+        f"persona-lab-cache-v{CACHE_KEY_VERSION}",
+        provider,
+        base_url,
+        model,
+        json.dumps(dict(params), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+    )
+    digest = hashlib.sha256()
+    for part in head:
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big") + data)
+    digest.update(sample_index.to_bytes(8, "big", signed=True))
+    return digest
 
 
 # --- internals --------------------------------------------------------------------------------

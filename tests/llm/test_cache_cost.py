@@ -89,6 +89,23 @@ def test_sample_index_and_parameters_change_the_key(config):
     assert len(base) == 64
 
 
+def test_the_key_tells_apart_messages_whose_text_runs_together(config):
+    """Each part is length-prefixed: moving text across a message boundary, or between a role and
+    its content, or changing the model, base URL or provider, gives another key."""
+
+    def key(messages, **update):
+        return cache_key(config=config.model_copy(update=update), messages=messages, sample_index=0)
+
+    split = key([{"role": "user", "content": "ab"}, {"role": "user", "content": "c"}])
+    assert split != key([{"role": "user", "content": "a"}, {"role": "user", "content": "bc"}])
+    assert split != key([{"role": "user", "content": "abc"}])
+    assert split != key([{"role": "user", "content": "ab"}, {"role": "system", "content": "c"}])
+    one = [{"role": "user", "content": "Grüße"}]
+    assert key(one) != key(one, model=config.model + "x")
+    assert key(one) != key(one, base_url="http://127.0.0.1:9/v1")
+    assert key(one) == key(list(one))
+
+
 def test_different_sample_index_calls_out_again(fake_llm, config):
     fake_llm.default_content = '{"support": "yes"}'
     complete_structured(config=config, messages=MESSAGES, schema=Verdict, retry=FAST_RETRY)
