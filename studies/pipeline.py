@@ -99,7 +99,9 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         return 0
     backend = BACKENDS[run.backend](run, items)
     backend.assigned = assigned
-    writer = _ChunkWriter(run=run, reporter=reporter, batch=backend.write_batch)
+    writer = _ChunkWriter(
+        run=run, reporter=reporter, batch=backend.write_batch, interval=backend.write_interval
+    )
     writer.conditions = {pid: c.code for pid, c in assigned.items()}
     last_check = time.monotonic()
     dropped: list[PersonaResult] = []
@@ -111,7 +113,7 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
                 writer.flush()
                 run_stop_at_budget(run_id=run_id, reporter=reporter)
                 break
-            if writer.pending >= writer.batch:
+            if writer.due():
                 writer.flush()
             if time.monotonic() - last_check > CANCEL_CHECK_SECONDS:
                 last_check = time.monotonic()
@@ -233,10 +235,14 @@ def _threaded_persona_results(
 class _ChunkWriter:
     """Buffers finished personas and writes them (answers, records, usage) in one transaction."""
 
-    def __init__(self, *, run: Run, reporter: Reporter, batch: int) -> None:
+    def __init__(
+        self, *, run: Run, reporter: Reporter, batch: int, interval: float | None = None
+    ) -> None:
         self.run = run
         self.reporter = reporter
         self.batch = batch
+        self.interval = interval
+        self.flushed_at = time.monotonic()
         self.answers: list[Answer] = []
         # Persona id -> the code of the condition it was assigned to (runs with conditions).
         self.conditions: dict[int, str] = {}
@@ -255,6 +261,17 @@ class _ChunkWriter:
     @property
     def pending(self) -> int:
         return len(self.records)
+
+    def due(self) -> bool:
+        """Whether the personas waiting should be written now: `batch` of them, or (with an
+        interval) any once `interval` seconds have passed since the last write."""
+        if self.pending >= self.batch:
+            return True
+        return (
+            self.interval is not None
+            and self.pending > 0
+            and time.monotonic() - self.flushed_at >= self.interval
+        )
 
     def add_calls(self, result: PersonaResult) -> None:
         """Only the persona's model calls: they were made (and billed), so they are logged even
@@ -329,6 +346,7 @@ class _ChunkWriter:
         self.calls = []
 
     def flush(self) -> None:
+        self.flushed_at = time.monotonic()
         if not self.records:
             with transaction.atomic():
                 self._write_calls()

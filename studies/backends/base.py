@@ -54,6 +54,9 @@ class RespondentBackend:
     abstract: ClassVar[bool] = False
     #: Personas written per transaction, and so between two progress messages.
     write_batch: ClassVar[int] = 50
+    #: With it, the personas waiting are also written once this many seconds have passed since
+    #: the last write (`write_batch` is then the most written at once).
+    write_interval: ClassVar[float | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
