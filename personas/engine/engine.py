@@ -279,7 +279,9 @@ class PersonaEngine:
             "measures": self.measures,
             "depth": self.depth,
         }
-        return self.templates[name].render(Context({**base, **values})).strip()
+        # A prompt is plain text: nothing in it is HTML-escaped (a Context escapes by default,
+        # whatever its engine says, which turned "don't" into "don&#x27;t" in every prompt).
+        return self.templates[name].render(Context({**base, **values}, autoescape=False)).strip()
 
     def _messages(self, name: str, condition: Any = None, **values: Any) -> list[Message]:
         return [

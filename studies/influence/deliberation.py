@@ -148,7 +148,8 @@ def deliberation_prompt(
                     for s in heard
                 ],
                 "round": round_number,
-            }
+            },
+            autoescape=False,  # plain text: the ties' reasoning is shown as they wrote it
         )
     )
     return [

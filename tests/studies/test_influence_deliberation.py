@@ -42,6 +42,21 @@ def test_the_prompt_shows_the_personas_own_answer_and_what_its_ties_said():
     assert "- yes: Yes" in text and "A teacher in Dallas." in text
 
 
+def test_the_prompt_is_plain_text_with_nothing_html_escaped():
+    messages = deliberation_prompt(
+        scenario="Parks & <rec>",
+        question='Don\'t you "agree"?',
+        options=[("yes", "Yes, it's fine"), ("no", "No")],
+        context="A teacher in Dallas.",
+        own=Statement("no", "It isn't worth it & costs <a lot>."),
+        heard=[Statement("yes", "We'd all gain.")],
+        round_number=1,
+    )
+    text = messages[1]["content"]
+    assert "It isn't worth it & costs <a lot>." in text and "We'd all gain." in text
+    assert "Yes, it's fine" in text and "&#x27;" not in text and "&amp;" not in text
+
+
 # --- the rounds' scheduling ---------------------------------------------------------------------
 # A line 0-1-2-3-4-5 and a separate pair 6-7: each persona hears its ties.
 LINE = {0: [1], 1: [0, 2], 2: [1, 3], 3: [2, 4], 4: [3, 5], 5: [4], 6: [7], 7: [6]}

@@ -105,6 +105,31 @@ def test_an_llm_run_stores_all_four_artefacts_and_aggregates_like_offline_runs(
     assert len(model_server.requests) == 48
 
 
+def test_prompts_carry_the_studys_words_verbatim_not_html_escaped(
+    model_server, cces_question, small_population, run_llm
+):
+    study = study_create(
+        title="Parks & Recreation",
+        description="Don't the city's \"pocket parks\" need <more> shade & benches?",
+        items=[
+            ItemSpec(
+                code="shade",
+                text="Would you pay $5 a year for the city's shade trees?",
+                options=[OptionSpec("yes", "Yes, I'd pay"), OptionSpec("no", "No")],
+            )
+        ],
+    )
+    run = run_llm(study, small_population, llm_config(model_server))
+
+    assert run.status == Run.Status.COMPLETED, run.error_message
+    prompts = [m["content"] for r in model_server.requests for m in r.body["messages"]]
+    assert any(
+        "Don't the city's \"pocket parks\" need <more> shade & benches?" in p for p in prompts
+    )
+    assert any("Yes, I'd pay" in p for p in prompts)
+    assert not [p for p in prompts if "&#x27;" in p or "&amp;" in p or "&quot;" in p or "&lt;" in p]
+
+
 def test_the_cost_is_the_tokens_at_the_price_and_a_rerun_is_served_from_the_cache(
     model_server, llm_study, small_population, price, run_llm
 ):
