@@ -365,6 +365,10 @@ class HeldRun(models.Model):
     def __str__(self) -> str:
         return f"Held run {self.pk} of {self.study} on population {self.population_id}"
 
+    def get_absolute_url(self) -> str:
+        # Shown on its population's page, with its state and actions.
+        return f"/populations/{self.population_id}/#held-run-{self.pk}"
+
 
 class Answer(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="answers")

@@ -37,7 +37,7 @@ class HeldRunSerializer(ModelSerializer):
         }
 
     def get_page_url(self, obj) -> str:
-        return f"/populations/{obj.population_id}/#held-run-{obj.id}"
+        return obj.get_absolute_url()
 
 
 class HeldRunFilterSerializer(QuerySerializer):
