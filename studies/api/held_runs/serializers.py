@@ -43,7 +43,10 @@ class HeldRunSerializer(ModelSerializer):
 class HeldRunFilterSerializer(QuerySerializer):
     status = ChoiceField(choices=HeldRun.Status.choices, required=False)
     population = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only the runs held for this population"
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,  # an id; a larger number overflows the database's integer
+        help_text="Only the runs held for this population",
     )
 
 
