@@ -2,7 +2,7 @@
 the operator's retention policy for old runs (seed 000's ``anonymize_historical_data``).
 
 What a user owns: populations (with personas), studies, runs (answers, per-persona records),
-validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
+held runs, validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
 their contents), so the deletion itself stays on record.
 """
 
@@ -30,15 +30,16 @@ def _json(value) -> str:
 
 def user_data_export(*, user, actor=None, request=None, via: str = "api") -> bytes:
     """One zip of everything `user` owns: ``populations/<id>.json`` (personas.json layout),
-    ``studies.json``, ``runs/<id>/run.json`` and ``runs/<id>/answers.csv``, ``validation_runs.json``,
-    ``api_keys.json`` (no secrets) and ``audit.json``."""
+    ``studies.json``, ``runs/<id>/run.json`` and ``runs/<id>/answers.csv``, ``held_runs.json``,
+    ``validation_runs.json``, ``api_keys.json`` (no secrets) and ``audit.json``."""
     from accounts.selectors import audit_event_list
     from personas.models import Population
     from personas.profile.export import pool_to_json
     from personas.selectors import persona_list, persona_rows
+    from studies.api.held_runs.serializers import HeldRunSerializer
     from studies.api.serializers import RunSerializer, StudySerializer
     from studies.exports import answers_csv_lines
-    from studies.models import Run
+    from studies.models import HeldRun, Run
     from studies.selectors import study_list
     from validation.api.serializers import ValidationRunSerializer
     from validation.models import ValidationRun
@@ -53,6 +54,8 @@ def user_data_export(*, user, actor=None, request=None, via: str = "api") -> byt
         for run in Run.objects.filter(created_by=user).order_by("id"):
             archive.writestr(f"runs/{run.id}/run.json", _json(RunSerializer(run).data))
             archive.writestr(f"runs/{run.id}/answers.csv", "".join(answers_csv_lines(run)))
+        held_runs = HeldRun.objects.filter(created_by=user).order_by("id")
+        archive.writestr("held_runs.json", _json(HeldRunSerializer(held_runs, many=True).data))
         validations = ValidationRun.objects.filter(created_by=user).order_by("id")
         archive.writestr(
             "validation_runs.json", _json(ValidationRunSerializer(validations, many=True).data)
@@ -79,6 +82,7 @@ def user_data_export(*, user, actor=None, request=None, via: str = "api") -> byt
 @dataclass
 class DeletionReport:
     runs: int = 0
+    held_runs: int = 0
     studies: int = 0
     populations: int = 0
     validation_runs: int = 0
@@ -89,6 +93,7 @@ class DeletionReport:
     def as_dict(self) -> dict:
         return {
             "runs": self.runs,
+            "held_runs": self.held_runs,
             "studies": self.studies,
             "populations": self.populations,
             "validation_runs": self.validation_runs,
@@ -103,13 +108,18 @@ def user_data_delete(
     """Delete everything `user` owns, all or nothing (one transaction), runs first (a population
     is protected while a run uses it); the audit entry is written in the same transaction."""
     from personas.models import Population
-    from studies.models import Run, Study
+    from studies.models import HeldRun, Run, Study
     from validation.models import ValidationRun
 
     report = DeletionReport()
     username = user.get_username()
     with transaction.atomic():
         report.runs = Run.objects.filter(created_by=user).delete()[1].get("studies.Run", 0)
+        # Held on the user's behalf; others' held on this user's studies or populations go with
+        # those (cascade).
+        report.held_runs = (
+            HeldRun.objects.filter(created_by=user).delete()[1].get("studies.HeldRun", 0)
+        )
         # Runs of other users on this user's studies or populations go with them (staff may have
         # run them); a population is PROTECTed by its runs, so those runs are deleted first.
         Run.objects.filter(population__created_by=user).delete()

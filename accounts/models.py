@@ -15,6 +15,7 @@ class AuditEvent(models.Model):
         CREATE = "create"
         START = "start"
         CANCEL = "cancel"
+        RETRY = "retry"
         EXPORT = "export"
         DELETE = "delete"
         KEY_CREATE = "key_create", "API key created"

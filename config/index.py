@@ -24,6 +24,11 @@ RESOURCES = (
     ("populations", "population-create", "Your populations of personas (POST creates one)"),
     ("studies", "study-list", "Your studies (POST creates one)"),
     ("runs", "run-list", "Your runs (POST starts one); results, answers and exports per run"),
+    (
+        "held-runs",
+        "held-run-list",
+        "Your runs held for a population still being built (POST holds one); start, cancel, retry",
+    ),
     ("validation", "validation-run-list", "Validation runs against held-out polls"),
     ("keys", "api-key-list", "Your API keys"),
     ("audit", "audit-list", "Your audit log"),

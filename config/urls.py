@@ -45,6 +45,7 @@ api_v1 = [
     path("", include("polls.api.urls")),
     path("", include("personas.api.urls")),
     path("", include("studies.api.urls")),
+    path("", include("studies.api.held_runs.urls")),
     path("", include("studies.api.political.urls")),
     path("", include("studies.api.market.urls")),
     path("", include("studies.influence.api.urls")),

@@ -22,11 +22,17 @@ def population_build_task(population_id: int) -> str:
 
 
 @shared_task
-def populations_watchdog_task() -> list[int]:
-    """Celery beat, every POPULATION_WATCHDOG_SECONDS: take up builds whose worker died."""
+def populations_watchdog_task() -> dict[str, list[int]]:
+    """Celery beat, every POPULATION_WATCHDOG_SECONDS: take up builds whose worker died, and
+    start the runs held on a ready population that the process which finished it did not start
+    (HELD_RUN_START_GRACE_SECONDS after it was ready)."""
     from personas.services import populations_resume_stale
+    from studies.services.held_runs import held_runs_start_stale  # studies builds on personas
 
-    return populations_resume_stale()
+    return {
+        "populations_resumed": populations_resume_stale(),
+        "held_runs_settled": held_runs_start_stale(),
+    }
 
 
 def _broker_down(population_id: int) -> None:

@@ -167,8 +167,9 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(HeldRun)
 class HeldRunAdmin(admin.ModelAdmin):
-    """A held run is stored by the study form and settled by its population's build: the admin
-    reads it and leads to the run it started; deleting one that still waits cancels it."""
+    """A held run is stored by the study form or an API client and settled by its population's
+    build (or the watchdog, or its owner's start or retry): the admin reads it and leads to the
+    run it started; deleting one that still waits cancels it."""
 
     list_display = ["id", "study", "population", "backend", "status", "run", "created_by"]
     list_filter = ["status", "backend", "created_at"]
@@ -176,13 +177,13 @@ class HeldRunAdmin(admin.ModelAdmin):
     list_select_related = ["study", "population", "run", "created_by"]
     list_per_page = 50
     readonly_fields = [
-        "study", "population", "backend", "backend_config", "budget", "status", "run",
-        "error_message", "created_at", "settled_at", "created_by",
+        "study", "population", "backend", "backend_config", "budget", "seed", "chunk_size",
+        "status", "run", "error_message", "created_at", "settled_at", "created_by",
     ]  # fmt: skip
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # held by the study form (studies.services.held_runs)
+        return False  # held by the study form or the API (studies.services.held_runs)
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

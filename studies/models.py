@@ -305,9 +305,10 @@ class Run(models.Model):
 
 
 class HeldRun(models.Model):
-    """A run the study form asked for on a population still being built: started through
-    `run_start` when the build completes (`studies.services.held_runs`), failed with the build,
-    or refused then with a message its owner can act on."""
+    """A run asked for on a population still being built (by the study form, or an API client
+    through POST /api/v1/held-runs/): started through `run_start` when the build completes
+    (`studies.services.held_runs`), failed with the build, or refused then with a message its
+    owner can act on; a failed one can be retried."""
 
     class Status(models.TextChoices):
         HELD = "held", "Waiting for the population"
@@ -323,6 +324,13 @@ class HeldRun(models.Model):
         default=dict, blank=True, help_text="As the run's: the backend's settings, never a key"
     )
     budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # An API client holds a run with the body of POST /api/v1/runs/, so these too.
+    seed = models.BigIntegerField(
+        null=True, blank=True, help_text="As the run's; none: drawn when the run starts"
+    )
+    chunk_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="As the run's; none: the backend's default"
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.HELD)
     run = models.OneToOneField(
         Run,
@@ -356,6 +364,10 @@ class HeldRun(models.Model):
 
     def __str__(self) -> str:
         return f"Held run {self.pk} of {self.study} on population {self.population_id}"
+
+    def get_absolute_url(self) -> str:
+        # Shown on its population's page, with its state and actions.
+        return f"/populations/{self.population_id}/#held-run-{self.pk}"
 
 
 class Answer(models.Model):

@@ -20,6 +20,11 @@ urlpatterns = [
         views.population_held_run_cancel,
         name="population-held-run-cancel",
     ),
+    path(
+        "populations/<int:population_id>/held-runs/<int:held_run_id>/retry/",
+        views.population_held_run_retry,
+        name="population-held-run-retry",
+    ),
     path("runs/", views.runs_page, name="runs-page"),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path("runs/<int:run_id>/charts/", views.run_charts, name="run-charts"),

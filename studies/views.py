@@ -39,7 +39,12 @@ from studies.selectors import (
     study_list_summary,
 )
 from studies.services import run_estimate, run_start, study_create
-from studies.services.held_runs import held_run_cancel, held_run_create, held_run_start
+from studies.services.held_runs import (
+    held_run_cancel,
+    held_run_create,
+    held_run_retry,
+    held_run_start,
+)
 
 PAGE_SIZE = 25
 
@@ -221,6 +226,24 @@ def population_held_run_cancel(request, population_id: int, held_run_id: int) ->
         return population_page_render(
             request, population, error=exc.message, status=exc.status_code
         )
+    return redirect("population-page", population_id=population.pk)
+
+
+@login_required
+@require_POST
+def population_held_run_retry(request, population_id: int, held_run_id: int) -> HttpResponse:
+    """Retry a failed held run: started now on a ready population (to its run's page), held
+    again on one still being built; refused with the population page saying why (its
+    population failed, or the start was refused again)."""
+    population, held = _held_run(request, population_id, held_run_id)
+    try:
+        held = held_run_retry(held_run=held, actor=request.user, via="page", request=request)
+    except DomainError as exc:
+        return population_page_render(
+            request, population, error=exc.message, status=exc.status_code
+        )
+    if held.run_id is not None:
+        return redirect("run-page", run_id=held.run_id)
     return redirect("population-page", population_id=population.pk)
 
 

@@ -74,6 +74,7 @@ class DataDeleteSerializer(Serializer):
 
 class DataDeletedSerializer(Serializer):
     runs = serializers.IntegerField()
+    held_runs = serializers.IntegerField()
     studies = serializers.IntegerField()
     populations = serializers.IntegerField()
     validation_runs = serializers.IntegerField()

@@ -280,6 +280,10 @@ POPULATION_BUILD_BATCH = env.int("POPULATION_BUILD_BATCH", default=10_000)
 # handed to the workers again, at most POPULATION_BUILD_ATTEMPTS times in all, then failed.
 POPULATION_STALE_SECONDS = env.float("POPULATION_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT)
 POPULATION_BUILD_ATTEMPTS = env.int("POPULATION_BUILD_ATTEMPTS", default=3)
+# The same watchdog starts the runs still held on a population ready for longer than this: the
+# build starts them right after its commit, so one still waiting lost that process
+# (studies.services.held_runs.held_runs_start_stale).
+HELD_RUN_START_GRACE_SECONDS = env.float("HELD_RUN_START_GRACE_SECONDS", default=60)
 RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
 # A run queues at most this many chunk tasks, whatever chunk_size a client asks for.
 RUN_MAX_CHUNKS = env.int("RUN_MAX_CHUNKS", default=200)
@@ -441,6 +445,7 @@ SPECTACULAR_SETTINGS = {
         "StudyKindEnum": "studies.models.Study.Kind",
         "RunStatusEnum": "studies.models.Run.Status",
         "RunPersonaStatusEnum": "studies.models.RunPersona.Status",
+        "HeldRunStatusEnum": "studies.models.HeldRun.Status",
         "PopulationStatusEnum": "personas.models.Population.Status",
         "ItemTypeEnum": "studies.models.Item.Type",
         "StudyAssignmentEnum": "studies.models.Study.Assignment",

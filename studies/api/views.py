@@ -123,7 +123,7 @@ class StudyDetailView(generics.RetrieveAPIView):
         return study_list(user=self.request.user)
 
 
-def _lookup(queryset, pk: int, field: str):
+def visible_lookup(queryset, pk: int, field: str):
     """An object named in a request body, among those the caller may see: another user's object
     is reported as missing, exactly like one that does not exist."""
     obj = queryset.filter(pk=pk).first()
@@ -151,16 +151,25 @@ class RunListCreateView(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         daily_quota_check(user=request.user, runs=1)
-        run = run_start(
-            study=_lookup(study_list(user=request.user), v["study"], "study"),
-            population=_lookup(population_list(user=request.user), v["population"], "population"),
-            backend=v["backend"],
-            backend_config=v["backend_config"],
-            budget=v.get("budget"),
-            seed=v.get("seed"),
-            chunk_size=v.get("chunk_size"),
-            created_by=request.user,
-        )
+        try:
+            run = run_start(
+                study=visible_lookup(study_list(user=request.user), v["study"], "study"),
+                population=visible_lookup(
+                    population_list(user=request.user), v["population"], "population"
+                ),
+                backend=v["backend"],
+                backend_config=v["backend_config"],
+                budget=v.get("budget"),
+                seed=v.get("seed"),
+                chunk_size=v.get("chunk_size"),
+                created_by=request.user,
+            )
+        except ConflictError as exc:
+            if exc.code == "population_not_ready":  # the way to not wait: say it
+                exc.message += (
+                    " Or hold the run until it is: POST the same body to /api/v1/held-runs/."
+                )
+            raise
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.START,
@@ -314,8 +323,10 @@ class RunEstimateView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         estimate = run_estimate(
-            study=_lookup(study_list(user=request.user), v["study"], "study"),
-            population=_lookup(population_list(user=request.user), v["population"], "population"),
+            study=visible_lookup(study_list(user=request.user), v["study"], "study"),
+            population=visible_lookup(
+                population_list(user=request.user), v["population"], "population"
+            ),
             backend=v["backend"],
             backend_config=v["backend_config"],
         )

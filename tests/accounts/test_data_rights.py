@@ -16,9 +16,10 @@ from accounts.models import AuditEvent
 from accounts.services import api_key_create
 from personas.models import Persona, Population
 from personas.services import AreaWeight, population_create
-from studies.models import Answer, Run, RunPersona, Study
+from studies.models import Answer, HeldRun, Run, RunPersona, Study
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import ItemSpec, run_start, study_create
+from studies.services.held_runs import held_run_create
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +46,29 @@ def _finished_run(owner, question, *, seed: int = 1) -> Run:
     return run_finalize(run_id=run.id, reporter=_Silent())
 
 
+def _held_run(owner, run: Run):
+    """A run `owner` holds on a population of theirs still being built."""
+    building = population_create(
+        size=12, areas=[AreaWeight("phoenix_az_city")], seed=3, created_by=owner, defer=True
+    )
+    return held_run_create(
+        study=run.study,
+        population=building,
+        backend="poll_cell",
+        backend_config={},
+        budget=None,
+        created_by=owner,
+    )
+
+
 def test_the_export_holds_everything_the_user_owns_and_nothing_else(
     api, user, cces_question, django_user_model
 ):
     mine = _finished_run(user, cces_question)
     other = django_user_model.objects.create_user("other", password="x" * 20)
     theirs = _finished_run(other, cces_question, seed=2)
+    held = _held_run(user, mine)
+    _held_run(other, theirs)
     api_key_create(user=user, name="laptop")
     response = api.get("/api/v1/me/export/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
@@ -64,6 +82,10 @@ def test_the_export_holds_everything_the_user_owns_and_nothing_else(
     assert [s["id"] for s in studies] == [mine.study_id]
     answers = archive.read(f"runs/{mine.id}/answers.csv").decode().strip().splitlines()
     assert len(answers) == 1 + Answer.objects.filter(run=mine).count()
+    held_runs = json.loads(archive.read("held_runs.json"))
+    assert [(h["id"], h["study"], h["status"]) for h in held_runs] == [
+        (held.id, mine.study_id, "held")
+    ]
     keys = json.loads(archive.read("api_keys.json"))
     assert [k["name"] for k in keys] == ["laptop"] and "hashed_secret" not in keys[0]
     assert AuditEvent.objects.filter(action="data_export", owner=user).count() == 1
@@ -75,6 +97,8 @@ def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
     mine = _finished_run(user, cces_question)
     other = django_user_model.objects.create_user("other", password="x" * 20)
     theirs = _finished_run(other, cces_question, seed=2)
+    held = _held_run(user, mine)
+    their_held = _held_run(other, theirs)
     refused = api.post("/api/v1/me/delete/", {"confirm": "someone-else"}, format="json")
     assert refused.status_code == 400 and "confirm" in refused.json()["error"]["fields"]
     assert Run.objects.filter(id=mine.id).exists()
@@ -83,8 +107,9 @@ def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
     assert response.status_code == 200
     assert response.json() == {
         "runs": 1,
+        "held_runs": 1,
         "studies": 1,
-        "populations": 1,
+        "populations": 2,
         "validation_runs": 0,
         "api_keys": 0,
         "account_deleted": False,
@@ -93,6 +118,8 @@ def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
     assert not Population.objects.filter(id=mine.population_id).exists()
     assert not Persona.objects.filter(population_id=mine.population_id).exists()
     assert not Study.objects.filter(id=mine.study_id).exists()
+    assert not HeldRun.objects.filter(id=held.id).exists()
+    assert HeldRun.objects.filter(id=their_held.id).exists()
     assert Run.objects.filter(id=theirs.id).exists() and Answer.objects.filter(run=theirs).exists()
     entry = AuditEvent.objects.get(action="data_delete")
     assert entry.detail["runs"] == 1 and entry.actor == user

@@ -20,7 +20,7 @@ def test_the_api_root_lists_its_resources_with_working_urls(anonymous_api, api):
     resources = response.json()["resources"]
     assert {"areas", "polls", "populations", "studies", "runs", "docs", "schema"} <= set(resources)
     assert resources["runs"]["url"] == "http://testserver/api/v1/runs/"
-    for name in ("areas", "polls", "populations", "studies", "runs", "audit"):
+    for name in ("areas", "polls", "populations", "studies", "runs", "held-runs", "audit"):
         assert api.get(resources[name]["url"]).status_code == 200, name
 
 

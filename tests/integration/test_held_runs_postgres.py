@@ -1,5 +1,6 @@
 """Held runs on the real stack: PostgreSQL, the Celery worker building the population and starting
-the run held for it, and two processes' threads racing to start one held run."""
+the run held for it, two processes' threads racing to start one held run, and the population
+watchdog starting one that a stopped process left waiting."""
 
 from __future__ import annotations
 
@@ -87,6 +88,33 @@ print("RESULT=" + json.dumps({{
 }}))
 """
 
+WATCHDOG = """
+import json
+from datetime import timedelta
+from django.contrib.auth.models import User
+from django.utils import timezone
+from personas.models import Population
+from personas.services import AreaWeight, population_build, population_create
+from personas.tasks import populations_watchdog_task
+from studies.models import Study
+from studies.services.held_runs import held_run_create
+
+user = User.objects.get(username="{username}")
+population = population_create(
+    size=50, areas=[AreaWeight("dallas_tx_city")], created_by=user, seed=6, defer=True
+)
+held = held_run_create(study=Study.objects.get(pk={study}), population=population,
+                       backend="poll_model", backend_config={{}}, budget=None, created_by=user)
+population_build(population_id=population.pk)  # ready; its process stops before the start
+within_grace = populations_watchdog_task()
+Population.objects.filter(pk=population.pk).update(
+    finished_at=timezone.now() - timedelta(minutes=2)
+)
+print("RESULT=" + json.dumps({{
+    "held": held.pk, "within_grace": within_grace, "after": populations_watchdog_task(),
+}}))
+"""
+
 
 def _result(out: str) -> dict:
     return json.loads(out.split("RESULT=")[1])
@@ -130,3 +158,16 @@ def test_two_threads_starting_one_held_run_start_it_once(services_stack):
     assert (lost, won) == (0, 1)
     # The loser really raced: it waited on the winner's row lock rather than coming after it.
     assert lost_s >= 0.9
+
+
+def test_the_watchdog_starts_a_held_run_left_waiting_on_a_ready_population(services_stack):
+    study = services_stack.create_study()["id"]
+    script = WATCHDOG.format(username=services_stack.username, study=study)
+    result = _result(services_stack.manage("shell", "-c", script))
+    held = result["held"]
+    assert held not in result["within_grace"]["held_runs_settled"]
+    assert held in result["after"]["held_runs_settled"]
+    status, run_id = _held(services_stack, held)
+    assert status == "started" and run_id is not None
+    run = services_stack.wait_for_run(run_id)  # the worker runs it
+    assert run["status"] == "completed" and run["personas_done"] == 50

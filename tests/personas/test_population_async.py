@@ -213,9 +213,10 @@ def test_a_run_on_a_population_still_being_built_is_a_409_with_its_progress(
         assert response.status_code == 409, (path, response.json())
         error = response.json()["error"]
         assert error["code"] == "population_not_ready"
+        hold = " Or hold the run until it is: POST the same body to /api/v1/held-runs/."
         assert error["message"] == (
             f"Population {population.pk} is still being built (0 of 60 personas); try again "
-            "when its status is ready."
+            "when its status is ready." + (hold if path == "/api/v1/runs/" else "")
         )
     export = api.get(f"/api/v1/populations/{population.pk}/export/")
     assert export.status_code == 409

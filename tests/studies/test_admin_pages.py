@@ -72,6 +72,32 @@ def test_the_study_and_population_lead_to_their_pages(curator, finished_run):
     assert population.count("<details>") >= 1 + len(finished_run.population.areas.all())
 
 
+def test_held_runs_are_read_only_in_the_admin_and_lead_to_their_population_page(
+    curator, study, population
+):
+    from studies.services.held_runs import held_run_create
+
+    held = held_run_create(
+        study=study,
+        population=population,
+        backend="poll_model",
+        backend_config={},
+        budget=None,
+        seed=9,
+        created_by=study.created_by,
+    )
+    listing = curator.get("/admin/studies/heldrun/")
+    assert listing.status_code == 200 and f"/admin/studies/heldrun/{held.id}/change/" in (
+        listing.content.decode()
+    )
+    html = curator.get(f"/admin/studies/heldrun/{held.id}/change/").content.decode()
+    for field in ("status", "seed", "budget", "backend_config", "run"):
+        assert f'name="{field}"' not in html, field
+    assert '<div class="readonly">9</div>' in html  # the seed, shown
+    assert curator.get("/admin/studies/heldrun/add/").status_code == 403
+    assert _view_on_site(curator, html) == f"/populations/{population.id}/"
+
+
 def test_validation_metrics_are_folded_tables(curator):
     from polls.models import Question
     from validation.services import validation_run_holdout

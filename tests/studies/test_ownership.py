@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from studies.models import RunPersona
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import run_start
+from studies.services.held_runs import held_run_create
 from validation.models import ValidationRun
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def owned(user, study, population, cces_question, reporter):
-    """User A's population, study, finished run (with per-persona records) and validation run."""
+    """User A's population, study, finished run (with per-persona records), a run held on the
+    population and a validation run."""
     run = run_start(
         study=study, population=population, seed=2, backend="poll_cell", created_by=user
     )
@@ -26,10 +28,19 @@ def owned(user, study, population, cces_question, reporter):
     validation = ValidationRun.objects.create(
         question=cces_question, seed=1, created_by=user, metrics={}
     )
+    held = held_run_create(
+        study=study,
+        population=population,
+        backend="poll_cell",
+        backend_config={},
+        budget=None,
+        created_by=user,
+    )
     return {
         "population": population.id,
         "study": study.id,
         "run": run.id,
+        "held_run": held.id,
         "persona": persona_id,
         "validation": validation.id,
     }
@@ -64,7 +75,19 @@ def _reads(o: dict) -> list[str]:
         f"/api/v1/runs/{run}/results/?format=csv",
         f"/api/v1/populations/{population}/export/?format=parquet",
         f"/api/v1/validation/runs/{o['validation']}/",
+        f"/api/v1/held-runs/{o['held_run']}/",
         f"/runs/{run}/",
+    ]
+
+
+def _actions(o: dict) -> list[str]:
+    """The object endpoints that change something (POST)."""
+    held = o["held_run"]
+    return [
+        f"/api/v1/runs/{o['run']}/cancel/",
+        f"/api/v1/held-runs/{held}/cancel/",
+        f"/api/v1/held-runs/{held}/start/",
+        f"/api/v1/held-runs/{held}/retry/",
     ]
 
 
@@ -73,8 +96,8 @@ def test_another_user_gets_404_on_every_object_endpoint(owned, django_user_model
     for url in _reads(owned):
         response = stranger.get(url)
         assert response.status_code == 404, url
-    cancel = stranger.post(f"/api/v1/runs/{owned['run']}/cancel/")
-    assert cancel.status_code == 404
+    for url in _actions(owned):
+        assert stranger.post(url).status_code == 404, url
 
 
 def test_the_owner_and_staff_read_the_same_endpoints(owned, api, user, django_user_model):
@@ -91,6 +114,7 @@ def test_lists_hold_only_the_callers_own_work(owned, api, django_user_model):
         "/api/v1/populations/": owned["population"],
         "/api/v1/studies/": owned["study"],
         "/api/v1/runs/": owned["run"],
+        "/api/v1/held-runs/": owned["held_run"],
         "/api/v1/validation/runs/": owned["validation"],
     }
     for url, own_id in lists.items():
@@ -122,8 +146,12 @@ def test_nobody_runs_or_prices_another_users_study_or_population(
 
 
 def test_a_stranger_cannot_cancel_and_the_run_is_untouched(owned, django_user_model):
-    from studies.models import Run
+    from studies.models import HeldRun, Run
 
     before = Run.objects.get(id=owned["run"]).status
-    _client(django_user_model, "stranger").post(f"/api/v1/runs/{owned['run']}/cancel/")
+    stranger = _client(django_user_model, "stranger")
+    for url in _actions(owned):
+        stranger.post(url)
     assert Run.objects.get(id=owned["run"]).status == before
+    assert HeldRun.objects.get(id=owned["held_run"]).status == "held"
+    assert Run.objects.count() == 1  # the held run was not started by the stranger
