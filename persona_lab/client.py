@@ -45,6 +45,14 @@ class RunFailed(Exception):
         self.run = run
 
 
+class HeldRunFailed(Exception):
+    """A held run the server could not start (its population failed, a quota, the budget)."""
+
+    def __init__(self, held: HeldRun):
+        self.held = held
+        super().__init__(f"Held run {held.id} failed: {held.data.get('error_message', '')}")
+
+
 class PopulationFailed(Exception):
     """A population the server could not build (its `error_message` says why)."""
 
@@ -192,6 +200,63 @@ class Run:
         return pd.read_csv(io.BytesIO(response.content), keep_default_na=False, na_values=[""])
 
 
+@dataclass
+class HeldRun:
+    """A run held for a population still being built: the server starts it when the build
+    completes (`wait` follows it until then and gives the run)."""
+
+    client: Client = field(repr=False)
+    data: dict
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    def refresh(self) -> HeldRun:
+        self.data = self.client._get(f"held-runs/{self.id}/").json()
+        return self
+
+    def run(self) -> Run:
+        """The run it became (once `status` is "started")."""
+        if self.data.get("run") is None:
+            raise ValueError(f"Held run {self.id} is {self.status} and has no run.")
+        return self.client.run(int(self.data["run"]))
+
+    def wait(self, *, interval: float = 1.0, timeout: float | None = 3600) -> Run:
+        """Poll until the server has started it, then its run; raises HeldRunFailed when it
+        could not be started, TimeoutError when still held after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status == "held":
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"Held run {self.id} is still held after {timeout} s")
+            time.sleep(interval)
+            self.refresh()
+        if self.status == "failed":
+            raise HeldRunFailed(self)
+        return self.run()
+
+    def _act(self, action: str) -> HeldRun:
+        self.data = self.client._post(f"held-runs/{self.id}/{action}/", {})
+        return self
+
+    def start(self) -> HeldRun:
+        """Start it now (its population is ready but the run was not started)."""
+        return self._act("start")
+
+    def retry(self) -> HeldRun:
+        """Give a failed one another go: started on a ready population, held again on one
+        still being built."""
+        return self._act("retry")
+
+    def cancel(self) -> None:
+        self.client._request("POST", f"held-runs/{self.id}/cancel/", json={})
+        self.data = {**self.data, "status": "cancelled"}
+
+
 class Client:
     """The API at `base_url`, authenticated with a DRF token or an API key (both sent as
     ``Authorization: Bearer …``); defaults from PERSONA_LAB_URL and PERSONA_LAB_TOKEN."""
@@ -262,12 +327,14 @@ class Client:
         seed: int | None = None,
         name: str = "",
         profile: bool = False,
+        wait: bool = True,
         wait_timeout: float | None = 3600,
         wait_interval: float = 1.0,
     ) -> Population:
         """Generate a population over areas (ids, or {id: weight}). A large one is built by the
         server off the request (202): this waits until it is ready (at most `wait_timeout`
-        seconds, then TimeoutError; PopulationFailed when the build failed)."""
+        seconds, then TimeoutError; PopulationFailed when the build failed), unless `wait` is
+        false (then `hold_run` can queue a run on it meanwhile)."""
         if isinstance(areas, dict):
             spec = [{"area": a, "weight": w} for a, w in areas.items()]
         else:
@@ -280,9 +347,8 @@ class Client:
         }
         if seed is not None:
             payload["seed"] = seed
-        return Population(self, self._post("populations/", payload)).wait(
-            interval=wait_interval, timeout=wait_timeout
-        )
+        population = Population(self, self._post("populations/", payload))
+        return population.wait(interval=wait_interval, timeout=wait_timeout) if wait else population
 
     def create_study(
         self,
@@ -311,18 +377,41 @@ class Client:
         seed: int | None = None,
         **fields: Any,
     ) -> Run:
-        payload: dict[str, Any] = {
-            "study": study.id if isinstance(study, Study) else study,
-            "population": population.id if isinstance(population, Population) else population,
-            "backend": backend,
-            **fields,
-        }
-        if seed is not None:
-            payload["seed"] = seed
-        return Run(self, self._post("runs/", payload))
+        return Run(
+            self, self._post("runs/", _run_payload(study, population, backend, seed, fields))
+        )
+
+    def hold_run(
+        self,
+        study: Study | int,
+        population: Population | int,
+        *,
+        backend: str = "poll_model",
+        seed: int | None = None,
+        **fields: Any,
+    ) -> HeldRun:
+        """`start_run` for a population still being built (one from `create_population(...,
+        wait=False)` that is not ready yet): the server holds the run and starts it when the
+        build completes; on a ready population it starts at once. `.wait()` gives the run."""
+        payload = _run_payload(study, population, backend, seed, fields)
+        return HeldRun(self, self._post("held-runs/", payload))
 
     def run(self, run_id: int) -> Run:
         return Run(self, self._get(f"runs/{run_id}/").json())
 
     def runs(self) -> list[Run]:
         return [Run(self, r) for r in self._get("runs/").json()["results"]]
+
+
+def _run_payload(
+    study: Study | int, population: Population | int, backend: str, seed: int | None, fields: dict
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "study": study.id if isinstance(study, Study) else study,
+        "population": population.id if isinstance(population, Population) else population,
+        "backend": backend,
+        **fields,
+    }
+    if seed is not None:
+        payload["seed"] = seed
+    return payload

@@ -4,12 +4,13 @@ offline backend: population, study, run followed to the end, answers and results
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 
 from accounts.models import Token
 from environment.models import Area
-from persona_lab.client import ApiError, Client, PopulationFailed
+from persona_lab.client import ApiError, Client, HeldRunFailed, PopulationFailed
 from polls.models import Poll
 from studies.models import Answer
 from tests.conftest import load_reference_data
@@ -88,3 +89,44 @@ def test_a_population_that_fails_to_build_raises_with_the_servers_message(
         lab.create_population(["phoenix_az_city"], size=80, seed=4, wait_interval=0.05)
     assert "failed to build: the server stopped on an internal error" in str(failed.value)
     assert "postgresql" not in str(failed.value)
+
+
+def test_a_run_held_for_a_population_being_built_is_started_by_the_build(lab, settings):
+    settings.POPULATION_INLINE_MAX = 50
+    population = lab.create_population(["phoenix_az_city"], size=80, seed=4, wait=False)
+    question = lab.question("cces-2018-abortion", "employers-decline-abortion-coverage")
+    study = lab.create_study("Held from Python", questions=[question])
+
+    held = lab.hold_run(study, population, backend="poll_cell", seed=9)
+    # Held while the build goes on, or started at once if the build finished first.
+    assert held.status in ("held", "started")
+    run = held.wait(interval=0.05, timeout=120)
+    assert held.status == "started" and run.id == held.data["run"]
+    assert run.wait(progress=False, interval=0.05, timeout=120).status == "completed"
+    assert len(run.to_pandas()) == 80
+
+
+def test_a_held_run_whose_population_fails_raises_and_cannot_be_retried(lab, settings, monkeypatch):
+    settings.POPULATION_INLINE_MAX = 50
+    release = threading.Event()
+
+    def broken(*args, **kwargs):
+        # The build fails once the run is held; it waits outside any transaction, so the
+        # test's own writes are not locked out of the SQLite database meanwhile.
+        release.wait(30)
+        raise RuntimeError("disk I/O error")
+
+    monkeypatch.setattr("personas.services._population_plan", broken)
+    population = lab.create_population(["phoenix_az_city"], size=80, seed=4, wait=False)
+    question = lab.question("cces-2018-abortion", "employers-decline-abortion-coverage")
+    study = lab.create_study("Held on a failing build", questions=[question])
+    held = lab.hold_run(study, population, backend="poll_cell")
+    assert held.status == "held"
+    release.set()
+
+    with pytest.raises(HeldRunFailed) as failed:
+        held.wait(interval=0.05, timeout=60)
+    assert "failed to build" in str(failed.value)
+    with pytest.raises(ApiError) as refused:
+        held.retry()
+    assert refused.value.status == 409 and "new population" in refused.value.message
