@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, ClassVar, Self, TextIO
 
 import pandas as pd
 import requests
@@ -85,22 +85,30 @@ class _Bar:
 
 
 @dataclass
-class Population:
+class _Resource:
+    """An object of the API as last read (`data`), at `{path}/{id}/`."""
+
     client: Client = field(repr=False)
     data: dict
+    path: ClassVar[str]
 
     @property
     def id(self) -> int:
         return int(self.data["id"])
 
+    def refresh(self) -> Self:
+        self.data = self.client._get(f"{self.path}/{self.id}/").json()
+        return self
+
+
+@dataclass
+class Population(_Resource):
+    path = "populations"
+
     @property
     def status(self) -> str:
         # A server from before off-request builds has no status: its populations are all ready.
         return str(self.data.get("status", "ready"))
-
-    def refresh(self) -> Population:
-        self.data = self.client._get(f"populations/{self.id}/").json()
-        return self
 
     def wait(self, *, interval: float = 1.0, timeout: float | None = 3600) -> Population:
         """Poll until the server has built the population; raises PopulationFailed when it
@@ -126,23 +134,13 @@ class Population:
 
 
 @dataclass
-class Study:
-    client: Client = field(repr=False)
-    data: dict
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
+class Study(_Resource):
+    path = "studies"
 
 
 @dataclass
-class Run:
-    client: Client = field(repr=False)
-    data: dict
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
+class Run(_Resource):
+    path = "runs"
 
     @property
     def status(self) -> str:
@@ -151,10 +149,6 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
-
-    def refresh(self) -> Run:
-        self.data = self.client._get(f"runs/{self.id}/").json()
-        return self
 
     def wait(
         self,
@@ -201,24 +195,15 @@ class Run:
 
 
 @dataclass
-class HeldRun:
+class HeldRun(_Resource):
     """A run held for a population still being built: the server starts it when the build
     completes (`wait` follows it until then and gives the run)."""
 
-    client: Client = field(repr=False)
-    data: dict
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
+    path = "held-runs"
 
     @property
     def status(self) -> str:
         return str(self.data["status"])
-
-    def refresh(self) -> HeldRun:
-        self.data = self.client._get(f"held-runs/{self.id}/").json()
-        return self
 
     def run(self) -> Run:
         """The run it became (once `status` is "started")."""
