@@ -59,7 +59,7 @@ class LLMBackend(RespondentBackend):
     # Personas are slow and cost money: what is done is written (and its progress shown) twice a
     # second. A fixed ten at a time made a run of 1,000 personas 100 transactions, each with its
     # commit, counter update and progress message: two thirds of a cached re-run's CPU went to
-    # writing, a third of it on those per-write costs (py-spy, the LLM engine bench).
+    # writing, nearly half of that on those per-write costs (py-spy, the LLM engine bench).
     write_batch = 500
     write_interval = 0.5
 
