@@ -183,6 +183,9 @@ else:
 # see a version bumped by another process (manage.py load_areas while the server runs).
 ENVIRONMENT_CONTEXT_CACHE_SECONDS = env.int("ENVIRONMENT_CONTEXT_CACHE_SECONDS", default=600)
 RUN_RESULTS_CACHE_SECONDS = env.int("RUN_RESULTS_CACHE_SECONDS", default=3600)
+# Each web process also keeps the results JSON it served lately, up to this many bytes (least
+# recently served dropped first), so a repeated request reads no body from Redis.
+RUN_RESULTS_PROCESS_CACHE_BYTES = env.int("RUN_RESULTS_PROCESS_CACHE_BYTES", default=32 * 2**20)
 # "caller" (studies.dispatch) is for code that works through its own run (the command line); as a
 # server's setting it would leave every run started over the API waiting.
 if RUN_EXECUTOR not in ("celery", "thread", "inline"):
