@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import pickle
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import ApiKey, AuditEvent, Token
 from config.errors import DomainError
+from config.process_cache import ProcessCache
 
 KEY_PREFIX = "pl_"
 
@@ -123,23 +126,66 @@ def api_key_revoke(*, key: ApiKey, actor, request=None) -> ApiKey:
     return key
 
 
+# Credentials this web process verified lately (a token's or a key's row with its user, pickled),
+# so a burst of requests from one client costs no Redis or database read to authenticate. A change
+# made in this process (`accounts.signals`) drops them at once; one made in another process (a key
+# revoked there, a user deactivated) reaches this one within AUTH_PROCESS_CACHE_SECONDS.
+_verified = ProcessCache(max_bytes=4 * 1024 * 1024)
+
+
+def _verified_get(cache_key: str) -> Any:
+    kept = _verified.get(cache_key)
+    return None if kept is None else pickle.loads(kept)
+
+
+def _verified_keep(cache_key: str, credential: Token | ApiKey) -> None:
+    _verified.set(cache_key, pickle.dumps(credential), seconds=settings.AUTH_PROCESS_CACHE_SECONDS)
+
+
+def verified_forget_all() -> None:
+    """Forget every credential this process verified (a user changed: any of theirs may be in)."""
+    _verified.clear()
+
+
+def api_key_cache_key(prefix: str) -> str:
+    return f"auth:api-key:{prefix}"
+
+
 def api_key_authenticate(raw: str) -> ApiKey | None:
-    """The active key `raw` names, or None (unknown, wrong secret, revoked or expired)."""
+    """The active key `raw` names, or None (unknown, wrong secret, revoked or expired). The secret
+    and the expiry are checked on every request; the row may come from this process's cache."""
     if not raw.startswith(KEY_PREFIX):
         return None
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     if not prefix or not secret:
         return None
-    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
-    if key is None or not secrets.compare_digest(key.hashed_secret, _hash(secret)):
+    cache_key = api_key_cache_key(prefix)
+    key = _verified_get(cache_key)
+    if key is None:
+        key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+        if key is None:
+            return None
+        cached = False
+    else:
+        cached = True
+    if not secrets.compare_digest(key.hashed_secret, _hash(secret)):
         return None
     if not key.is_active or not key.user.is_active:
+        _verified.delete(cache_key)
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        cached = False
+    if not cached:
+        _verified_keep(cache_key, key)
     return key
+
+
+def api_key_forget(*, prefix: str) -> None:
+    """Drop this process's verified copy of a key (revoked, changed or deleted here)."""
+    _verified.delete(api_key_cache_key(prefix))
 
 
 def token_digest(key: str) -> str:
@@ -168,11 +214,15 @@ def token_cache_key(digest: str) -> str:
 
 
 def token_authenticate(key: str) -> Token | None:
-    """The token whose key is `key`, of an active user, or None."""
+    """The token whose key is `key`, of an active user, or None. Looked up in this process's
+    cache of verified credentials, then the shared cache, then the database."""
     if not key:
         return None
     digest = token_digest(key)
     cache_key = token_cache_key(digest)
+    token = _verified_get(cache_key)
+    if token is not None:
+        return token
     try:
         token = cache.get(cache_key)
     except (redis.RedisError, OSError):
@@ -184,13 +234,17 @@ def token_authenticate(key: str) -> Token | None:
                 cache.set(cache_key, token, TOKEN_CACHE_SECONDS)
     if token is None or not token.user.is_active:
         return None
+    _verified_keep(cache_key, token)
     return token
 
 
 def token_cache_forget(*, digests: list[str]) -> None:
-    """Drop cached token resolutions, so a revoked token or a deactivated user stops at once."""
+    """Drop cached token resolutions, so a revoked token or a deactivated user stops at once (in
+    other web processes, within AUTH_PROCESS_CACHE_SECONDS)."""
     if not digests:
         return
+    for digest in digests:
+        _verified.delete(token_cache_key(digest))
     try:
         cache.delete_many([token_cache_key(d) for d in digests])
     except (redis.RedisError, OSError):

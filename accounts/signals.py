@@ -1,5 +1,6 @@
 """Admin edits go into the audit log too: Django's admin records a LogEntry for each one. A token's
-cached resolution is dropped when the token or its user changes."""
+cached resolution is dropped when the token or its user changes, and this process's verified copy
+of a key when the key or its user changes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts.models import AuditEvent, Token
-from accounts.services import token_cache_forget
+from accounts.models import ApiKey, AuditEvent, Token
+from accounts.services import api_key_forget, token_cache_forget, verified_forget_all
 
 _ACTIONS = {
     ADDITION: AuditEvent.Action.ADMIN_ADD,
@@ -44,7 +45,14 @@ def token_changed_forget(sender, instance: Token, **kwargs) -> None:
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def user_changed_forget_tokens(sender, instance, **kwargs) -> None:
-    # Deactivating a user ends their token at once. A user's deletion deletes their token too.
+    # Deactivating a user ends their token and keys at once. A user's deletion deletes them too.
+    verified_forget_all()
     token_cache_forget(
         digests=list(Token.objects.filter(user=instance).values_list("digest", flat=True))
     )
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=ApiKey)
+def api_key_changed_forget(sender, instance: ApiKey, **kwargs) -> None:
+    api_key_forget(prefix=instance.prefix)

@@ -136,6 +136,24 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
+def cache_backends_per_thread() -> None:
+    """Keep Django's cache backends per thread, as its database connections are.
+
+    Django keeps them in an asgiref `Local` that follows the context (contextvars), and a2wsgi
+    runs every request in a fresh copy of the event loop's context: each request built a new
+    Redis cache backend, so a new connection pool and a new TCP connection to Redis, and the last
+    one was closed when collected (about 0.5 ms of CPU a request, measured in-process; README,
+    Serving). Per thread, each of the `WEB_THREADS` threads keeps one backend and its open
+    connections. The Redis backend is safe to share between requests of a thread (redis-py's
+    pool is thread-safe); a test that changes CACHES gets Django's own handler state back."""
+    from asgiref.local import Local
+    from django.core.cache import caches
+
+    caches._connections = Local(thread_critical=True)  # type: ignore[attr-defined]
+
+
+cache_backends_per_thread()
+
 # The stubs give WSGIHandler.__call__ its HttpResponse type; a response iterates as bytes, which is
 # what a2wsgi's WSGI app type asks for.
 http_application = ChunkedBodyLength(

@@ -24,6 +24,7 @@ from django.db.models import (
     Window,
 )
 
+from config.process_cache import ProcessCache
 from environment.categories import DIMENSIONS
 from environment.elections import last_presidential_year_before
 from environment.models import (
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 # The cache key holding the reference data's version (environment.services.reference_data_changed
 # replaces it); what is derived from areas and their figures is cached under keys that include it.
 REFERENCE_VERSION_KEY = "environment:reference-version"
+# Rendered contexts this web process served lately, under the same keys as in the shared cache:
+# the version read from the shared cache on every request still decides which one is current.
+_rendered_contexts = ProcessCache(max_bytes=8 * 1024 * 1024)
 
 # How a reason names each dimension whose census marginals an area lacks.
 DIMENSION_NAMES = {
@@ -521,6 +525,9 @@ def environmental_context_rendered(*, area_id: str, render: Callable[[dict], byt
         # The version is read before the context is computed: a change committed meanwhile leaves
         # newer data under the older key, never older data under the newer one.
         key = f"environment:context:{reference_data_version()}:{area_id}"
+        body = _rendered_contexts.get(key)
+        if body is not None:
+            return body
         body = cache.get(key)
     except (redis.RedisError, OSError) as exc:
         logger.warning(
@@ -533,4 +540,5 @@ def environmental_context_rendered(*, area_id: str, render: Callable[[dict], byt
             cache.set(key, body, settings.ENVIRONMENT_CONTEXT_CACHE_SECONDS)
         except (redis.RedisError, OSError) as exc:
             logger.warning("Environmental context of %s not cached: %s", area_id, exc)
+    _rendered_contexts.set(key, body, seconds=settings.ENVIRONMENT_CONTEXT_CACHE_SECONDS)
     return body

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
+from django.db import connection
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from config.ownership import visible_to
+from config.ownership import sees_everything, visible_to
 from studies.models import (
     HeldRun,
     Item,
@@ -45,6 +46,55 @@ def run_list(*, user) -> QuerySet[Run]:
     return visible_to(Run.objects.select_related("study", "population"), user).order_by(
         "-created_at"
     )
+
+
+def run_results_version_sql() -> str:
+    """SQL naming the version of a run's stored results, for a query on the runs table.
+
+    On PostgreSQL, the row's version: `xmin` (the transaction that wrote it) and `ctid` (where;
+    every UPDATE writes a new tuple, so two updates in one transaction differ too). Any change to
+    the results changes it, and reading it costs nothing, where an MD5 of the results made the
+    database cast and hash the whole JSON on every request (~1 ms of its CPU for a 30 KB result,
+    on the cores the web processes share). SQLite has neither: the MD5 there."""
+    table = connection.ops.quote_name(Run._meta.db_table)
+    if connection.vendor == "postgresql":
+        return f"{table}.xmin::text || '/' || {table}.ctid::text"
+    return f"MD5(CAST({table}.{connection.ops.quote_name('results')} AS text))"
+
+
+class RunResultsState(NamedTuple):
+    status: str
+    version: str
+    ready: bool
+
+
+def run_results_state(*, user, run_id: int) -> RunResultsState | None:
+    """A run's status, the version of its stored results and whether it has any, if `user` may
+    see the run (as `run_list`: their own, staff all); None otherwise.
+
+    The hot path of the results endpoint, so one SQL statement written out rather than a
+    queryset: compiling the equivalent ORM query (ownership filter, annotations) cost about 1 ms
+    of the web process's CPU a request, the statement 0.2 ms (README, Serving). Whom it lets see
+    what is `config.ownership.visible_to` on `created_by`, and a test holds the two together."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    quote = connection.ops.quote_name
+    table = quote(Run._meta.db_table)
+    sql = (
+        f"SELECT {quote('status')}, {run_results_version_sql()}, "
+        f"{table}.{quote('results')} IS NOT NULL FROM {table} WHERE {table}.{quote('id')} = %s"
+    )
+    params: list[int] = [run_id]
+    if not sees_everything(user):
+        sql += f" AND {table}.{quote(Run._meta.get_field('created_by').column)} = %s"
+        params.append(user.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, version, ready = row
+    return RunResultsState(status=status, version=version, ready=bool(ready))
 
 
 def held_run_list(*, user) -> QuerySet[HeldRun]:

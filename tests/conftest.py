@@ -34,12 +34,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Throttle and lockout counters live in the cache: each test starts with none."""
+    """Throttle and lockout counters live in the cache, verified credentials and rendered bodies
+    also in each process's own caches: each test starts with none."""
     from django.core.cache import cache
 
+    from config.process_cache import process_caches_clear
+
     cache.clear()
+    process_caches_clear()
     yield
     cache.clear()
+    process_caches_clear()
 
 
 @pytest.fixture

@@ -183,6 +183,9 @@ else:
 # see a version bumped by another process (manage.py load_areas while the server runs).
 ENVIRONMENT_CONTEXT_CACHE_SECONDS = env.int("ENVIRONMENT_CONTEXT_CACHE_SECONDS", default=600)
 RUN_RESULTS_CACHE_SECONDS = env.int("RUN_RESULTS_CACHE_SECONDS", default=3600)
+# Each web process also keeps the results JSON it served lately, up to this many bytes (least
+# recently served dropped first), so a repeated request reads no body from Redis.
+RUN_RESULTS_PROCESS_CACHE_BYTES = env.int("RUN_RESULTS_PROCESS_CACHE_BYTES", default=32 * 2**20)
 # "caller" (studies.dispatch) is for code that works through its own run (the command line); as a
 # server's setting it would leave every run started over the API waiting.
 if RUN_EXECUTOR not in ("celery", "thread", "inline"):
@@ -383,6 +386,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Daily quotas per user (config.throttles.daily_quota_check); staff are exempt.
 QUOTA_PERSONAS_PER_DAY = env.int("QUOTA_PERSONAS_PER_DAY", default=2_000_000)
 QUOTA_RUNS_PER_DAY = env.int("QUOTA_RUNS_PER_DAY", default=500)
+# How long a web process keeps a token or API key it verified (accounts.services), so a client's
+# burst of requests costs no Redis or database read to authenticate. The bound on revocation: a key
+# revoked, a token replaced or a user deactivated stops working at once in the process that made
+# the change, and in every other web process within this many seconds. 0 turns it off.
+AUTH_PROCESS_CACHE_SECONDS = env.float("AUTH_PROCESS_CACHE_SECONDS", default=5)
+if AUTH_PROCESS_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        f"AUTH_PROCESS_CACHE_SECONDS={AUTH_PROCESS_CACHE_SECONDS}: give 0 (off) or more seconds."
+    )
 # Sign-in: this many failures for one username from one address lock it out for the window.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)

@@ -5,10 +5,8 @@ import logging
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import BooleanField, Expression, ExpressionWrapper, Q, TextField
+from django.db.models import TextField
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import MD5, Cast
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import AuditEvent
 from accounts.services import audit_record
 from config.errors import ConflictError, DomainError
+from config.process_cache import ProcessCache
 from config.tabular import (
     FileNegotiationMixin,
     requested_format,
@@ -44,7 +43,13 @@ from studies.api.serializers import (
 from studies.exports import answer_table, comparison_table, result_table, run_export_zip
 from studies.models import Run, RunPersona
 from studies.progress import ChannelsProgressReporter
-from studies.selectors import run_list, run_persona_list, study_list
+from studies.selectors import (
+    run_list,
+    run_persona_list,
+    run_results_state,
+    run_results_version_sql,
+    study_list,
+)
 from studies.services import (
     ConditionSpec,
     ItemSpec,
@@ -205,18 +210,11 @@ def _results_not_ready(run_id: int, run_status: str) -> ConflictError:
     )
 
 
-def _results_version() -> Expression:
-    """What names the version of a run's stored results, read by the query that checks access.
-
-    On PostgreSQL, the row's version: `xmin` (the transaction that wrote it) and `ctid` (where;
-    every UPDATE writes a new tuple, so two updates in one transaction differ too). Any change to
-    the results changes it, and reading it costs nothing, where an MD5 of the results made the
-    database cast and hash the whole JSON on every request (~1 ms of its CPU for a 30 KB result,
-    on the cores the web processes share). SQLite has neither: the MD5 there."""
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Run._meta.db_table)
-        return RawSQL(f"{table}.xmin::text || '/' || {table}.ctid::text", (), TextField())
-    return MD5(Cast("results", TextField()))
+# Results JSON this web process served lately, under the same keys as in the shared cache (the run
+# and the version of its stored results), so a repeated request reads no body from Redis. Whether
+# the caller may see the run, and which version is current, is read from the database on every
+# request before either cache is consulted.
+_served_results = ProcessCache(max_bytes=settings.RUN_RESULTS_PROCESS_CACHE_BYTES)
 
 
 def _results_json(*, user, pk: int) -> HttpResponse:
@@ -224,44 +222,36 @@ def _results_json(*, user, pk: int) -> HttpResponse:
     under the run id and that version (read by the database, so a request neither loads nor
     parses the results): any change to a run's results changes the key. The run is looked up
     among those `user` may see on every request; another user's run is a 404 as before."""
-    version = _results_version()
-    row = (
-        run_list(user=user)
-        .filter(pk=pk)
-        .values_list("id", "status")
-        .annotate(
-            version=version,
-            ready=ExpressionWrapper(Q(results__isnull=False), output_field=BooleanField()),
-        )
-        .first()
-    )
-    if row is None:
+    state = run_results_state(user=user, run_id=pk)
+    if state is None:
         raise Http404
-    run_id, run_status, results_version, ready = row
-    if not ready:
-        raise _results_not_ready(run_id, run_status)
-    key = f"studies:run-results:{run_id}:{results_version}"
+    if not state.ready:
+        raise _results_not_ready(pk, state.status)
+    key = f"studies:run-results:{pk}:{state.version}"
+    body = _served_results.get(key)
+    if body is not None:
+        return HttpResponse(body, content_type="application/json")
     try:
         body = cache.get(key)
     except (redis.RedisError, OSError) as exc:
-        logger.warning("Results of run %s not cached, the cache is unreachable: %s", run_id, exc)
+        logger.warning("Results of run %s not cached, the cache is unreachable: %s", pk, exc)
         body = None
     if body is None:
         # The results and their version from one row, so the bytes cached match their key.
-        results, results_version = (
-            Run.objects.filter(pk=run_id).values_list("results", version.copy()).get()
+        results, version = (
+            Run.objects.filter(pk=pk)
+            .values_list("results", RawSQL(run_results_version_sql(), (), TextField()))
+            .get()
         )
         if results is None:
-            raise _results_not_ready(run_id, run_status)
+            raise _results_not_ready(pk, state.status)
         body = JSONRenderer().render(results)
+        key = f"studies:run-results:{pk}:{version}"
         try:
-            cache.set(
-                f"studies:run-results:{run_id}:{results_version}",
-                body,
-                settings.RUN_RESULTS_CACHE_SECONDS,
-            )
+            cache.set(key, body, settings.RUN_RESULTS_CACHE_SECONDS)
         except (redis.RedisError, OSError) as exc:
-            logger.warning("Results of run %s not cached: %s", run_id, exc)
+            logger.warning("Results of run %s not cached: %s", pk, exc)
+    _served_results.set(key, body, seconds=settings.RUN_RESULTS_CACHE_SECONDS)
     return HttpResponse(body, content_type="application/json")
 
 

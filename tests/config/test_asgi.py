@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.core.cache import caches
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
 
 from accounts.models import Token
-from config.asgi import application
+from config.asgi import application, cache_backends_per_thread
 from tests.config.asgi_urls import STREAMED_ROWS
 
 # Requests are answered on the pool's threads, each with its own database connection: what a test
@@ -107,6 +108,25 @@ def test_concurrent_requests_share_at_most_web_threads_threads(handled_by, setti
     threads = {thread for _, thread in handled_by}
     assert all(t.startswith("WSGI") for t in threads)
     assert 1 <= len(threads) <= settings.WEB_THREADS
+
+
+def test_each_pool_thread_keeps_one_cache_backend_across_requests(settings):
+    """a2wsgi runs each request in a new copy of the loop's context; the cache backends (and so
+    their Redis connection pools) are kept per thread, not built again for every request."""
+    cache_backends_per_thread()  # again: a test that changed CACHES gave Django's handler back
+    backends: list[Any] = []  # the objects themselves, so a freed one's id is not reused
+
+    def record(sender: type, **kwargs: Any) -> None:
+        backends.append(caches["default"])
+
+    request_started.connect(record, weak=False)
+    try:
+        for _ in range(3 * settings.WEB_THREADS):
+            assert _request("GET", "/healthz/")[0] == 200
+    finally:
+        request_started.disconnect(record)
+    assert len(backends) == 3 * settings.WEB_THREADS
+    assert len({id(b) for b in backends}) <= settings.WEB_THREADS
 
 
 def test_a_request_body_sent_in_parts_reaches_the_view_whole(django_user_model):

@@ -40,6 +40,30 @@ def test_a_cached_context_is_the_computed_one_and_costs_no_query(api):
     assert len(queries) == 0, [q["sql"] for q in queries]
 
 
+def test_a_context_this_process_served_needs_only_the_version_from_the_shared_cache(api):
+    first = api.get(URL.format("texas_state"))
+    # The shared cache loses the body (evicted); the version still names it.
+    cache.delete(f"environment:context:{cache.get(REFERENCE_VERSION_KEY)}:texas_state")
+    with CaptureQueriesContext(connection) as queries:
+        second = api.get(URL.format("texas_state"))
+    assert second.status_code == 200 and second.content == first.content
+    assert len(queries) == 0, [q["sql"] for q in queries]
+
+
+def test_a_context_this_process_served_is_retired_with_the_version(api):
+    """A new version (another process's loader, a lost key) is never answered with a body
+    this process kept for the old one."""
+    api.get(URL.format("minneapolis_mn_city"))
+    DemographicMarginal.objects.filter(area_id="minneapolis_mn_city", dimension="income").update(
+        share=0.125
+    )
+    cache.set(REFERENCE_VERSION_KEY, "set-by-another-process", timeout=None)
+    fresh = api.get(URL.format("minneapolis_mn_city")).json()
+    assert fresh == _fresh("minneapolis_mn_city")
+    income = fresh["demographic_composition"]["income_distribution"]["shares"]
+    assert set(income.values()) == {0.125}
+
+
 def test_a_miss_computes_the_context_in_a_bounded_number_of_queries(
     api, django_assert_max_num_queries
 ):
