@@ -287,7 +287,9 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
-        deadline = time.monotonic() + 60
+        # Two web processes importing Django on a busy 2-core machine (CI beside other work) took
+        # over a minute to answer; a stack that never started errors every test that shares it.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError("uvicorn exited:\n" + self.log_text("server"))
