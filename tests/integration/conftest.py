@@ -6,9 +6,32 @@ from playwright.sync_api import sync_playwright
 from tests.stack import Stack
 
 
+# The reference data is loaded once per database engine (a minute's work on a busy machine) and
+# copied for every stack: the shared ones below and the ones a module needs of its own (other
+# settings, or servers a fault test stops). A copy holds the same rows as a fresh load.
 @pytest.fixture(scope="session")
-def services_stack(tmp_path_factory):
-    stack = Stack(mode="services", workdir=tmp_path_factory.mktemp("services-stack"))
+def postgres_seed(tmp_path_factory):
+    seed = Stack(mode="services", workdir=tmp_path_factory.mktemp("postgres-seed"))
+    try:
+        yield seed.prepare()
+    finally:
+        seed.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_seed(tmp_path_factory):
+    seed = Stack(mode="embedded", workdir=tmp_path_factory.mktemp("sqlite-seed"))
+    try:
+        yield seed.prepare()
+    finally:
+        seed.stop()
+
+
+@pytest.fixture(scope="session")
+def services_stack(tmp_path_factory, postgres_seed):
+    stack = Stack(
+        mode="services", workdir=tmp_path_factory.mktemp("services-stack"), seed=postgres_seed
+    )
     try:
         yield stack.start()
     finally:
@@ -16,8 +39,10 @@ def services_stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def embedded_stack(tmp_path_factory):
-    stack = Stack(mode="embedded", workdir=tmp_path_factory.mktemp("embedded-stack"))
+def embedded_stack(tmp_path_factory, sqlite_seed):
+    stack = Stack(
+        mode="embedded", workdir=tmp_path_factory.mktemp("embedded-stack"), seed=sqlite_seed
+    )
     try:
         yield stack.start()
     finally:
@@ -36,7 +61,9 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
+# One Chromium for the session: each test opens contexts of its own (no cookies, storage or
+# pages shared), so a module gains nothing from a fresh browser process but its start-up.
+@pytest.fixture(scope="session")
 def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)

@@ -187,3 +187,6 @@ def test_a_population_build_survives_its_worker_being_killed(services_stack):
         assert stack.sql(PERSONA_ROWS, population_id) == stack.sql(PERSONA_ROWS, reference_id)
     finally:
         stack.stop_process(beat)
+        # The stack is shared: the modules after this one get two worker processes again, not
+        # this test's single one with its short batches and stale time.
+        stack.replace_workers()

@@ -35,16 +35,18 @@ WATCHDOG = {"RUN_STALE_SECONDS": "8", "RUN_HEARTBEAT_SECONDS": "2", "RUN_WATCHDO
 
 
 @pytest.fixture(scope="module")
-def own(tmp_path_factory):
+def own(tmp_path_factory, postgres_seed):
     workdir = tmp_path_factory.mktemp("fault-stack")
     postgres = OwnPostgres().init()
     broker = OwnRedis(workdir / "redis").start()
+    # Its own cluster and Redis, loaded with a dump of the shared seed's database.
     stack = Stack(
         mode="services",
         workdir=workdir,
         pg_admin_url=postgres.admin_url,
         redis_url=broker.url,
         extra_env=WATCHDOG,
+        seed=postgres_seed,
     )
     try:
         stack.start()
