@@ -79,7 +79,7 @@ def test_a_run_survives_its_worker_being_killed(services_stack):
             detail = stack.api().get(url).json()
             if detail["status"] in ("completed", "failed", "stopped", "cancelled"):
                 break
-            time.sleep(1)
+            time.sleep(0.2)
         recovered_in = time.monotonic() - killed_at
         assert detail["status"] == "completed", (detail, stack.log_text("beat")[-3000:])
         assert recovered_in < 120
@@ -136,7 +136,7 @@ def test_a_population_build_survives_its_worker_being_killed(services_stack):
             detail = api.get(url).json()
             if detail["status"] in ("ready", "failed"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         return detail
 
     try:

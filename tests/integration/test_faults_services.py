@@ -84,7 +84,7 @@ def _wait_finished(stack: Stack, run_id: int, timeout: float) -> dict:
         detail = _get(stack, f"/api/v1/runs/{run_id}/") or detail
         if detail and detail["status"] in FINISHED:
             return detail
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"run {run_id} still not finished after {timeout:.0f} s: {detail}")
 
 
