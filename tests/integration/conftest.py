@@ -77,9 +77,9 @@ FLAGS = [
 ]
 
 
-# One Chromium for the session: each test opens contexts of its own (no cookies, storage or
-# pages shared), so a module gains nothing from a fresh browser process but its start-up.
-@pytest.fixture(scope="session")
+# One Chromium per module, not per session: while sync Playwright is open its event loop runs in
+# this thread, and the socket tests' `asyncio.run` refuses to start inside a running loop.
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
