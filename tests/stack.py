@@ -111,6 +111,8 @@ class Stack:
     pg_admin_url: str = PG_ADMIN_URL
     redis_url: str = REDIS_BASE_URL
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A stack only prepared (same mode) whose database this one copies instead of loading again.
+    seed: Stack | None = None
 
     @property
     def base_url(self) -> str:
@@ -127,6 +129,15 @@ class Stack:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Stack:
+        self.prepare()
+        if self.mode == "services":
+            self._start_worker()
+        self._start_server()
+        return self
+
+    def prepare(self) -> Stack:
+        """The environment and a database holding the reference data and the admin, no process
+        running: `start` goes on to the servers; a stack only prepared is a `seed` for others."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {
             k: v
@@ -146,19 +157,28 @@ class Stack:
             OPENAI_API_KEY="sk-integration-" + uuid.uuid4().hex[:12],
         )
         env.update(self.extra_env)
+        seed = self.seed
+        if seed is not None and seed.mode != self.mode:
+            raise ValueError(f"a {self.mode} stack cannot copy a {seed.mode} seed")
         if self.mode == "services":
             self.database = f"personalab_it_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            # On the seed's own server the copy is a template; see _copy_seed for another server.
+            template = (
+                f' TEMPLATE "{seed.database}"'
+                if seed is not None and seed.pg_admin_url == self.pg_admin_url
+                else ""
+            )
             with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.database}"')
+                conn.execute(f'CREATE DATABASE "{self.database}"{template}')
             base = self.pg_admin_url.rsplit("/", 1)[0]
             env["DATABASE_URL"] = f"{base}/{self.database}"
             env["REDIS_URL"] = self.redis_url
             redis.Redis.from_url(self.redis_url).flushdb()
         self.env = env
-        self._load_data()
-        if self.mode == "services":
-            self._start_worker()
-        self._start_server()
+        if seed is None:
+            self._load_data()
+        else:
+            self._copy_seed(seed)
         return self
 
     def stop(self) -> None:
@@ -196,31 +216,49 @@ class Stack:
             (ROOT / "polls/data/cces2018_abortion.csv").read_text().splitlines()[: POLL_ROWS + 1]
         )
         subset.write_text("\n".join(lines) + "\n")
-        self.manage("migrate", "--noinput", "-v0")
-        self.manage("load_areas")
-        self.manage(
-            "import_poll",
-            "--csv",
-            str(subset),
-            "--mapping",
-            "polls/mappings/cces2018_abortion.yaml",
+        # One Django process for every step: five `manage.py` start-ups cost more than the steps.
+        script = (
+            "from django.core.management import call_command\n"
+            "from django.contrib.auth.models import User\n"
+            "from accounts.models import Token\n"
+            "call_command('migrate', interactive=False, verbosity=0)\n"
+            "call_command('load_areas')\n"
+            f"call_command('import_poll', csv={str(subset)!r},"
+            " mapping='polls/mappings/cces2018_abortion.yaml')\n"
+            # ANES 1996 (bundled with statsmodels): its ideology scale grounds Likert items.
+            "call_command('import_poll', statsmodels='anes96', mapping='polls/mappings/anes96.yaml')\n"
+            f"u = User.objects.create_superuser({self.username!r}, 'it@example.com', "
+            f"{self.password!r})\n"
+            "print('TOKEN=' + Token.objects.create(user=u).key)\n"
         )
-        # ANES 1996 (bundled with statsmodels): its ideology scale grounds Likert items.
-        self.manage(
-            "import_poll", "--statsmodels", "anes96", "--mapping", "polls/mappings/anes96.yaml"
-        )
-        self.token = (
-            self.manage(
-                "shell",
-                "-c",
-                "from django.contrib.auth.models import User\n"
-                "from accounts.models import Token\n"
-                f"u = User.objects.create_superuser('{self.username}', 'it@example.com', '{self.password}')\n"
-                "print('TOKEN=' + Token.objects.create(user=u).key)",
+        self.token = self.manage("shell", "-c", script).split("TOKEN=")[1].strip()
+
+    def _copy_seed(self, seed: Stack) -> None:
+        """The seed's database, copied: the same rows (areas, polls, validation targets, the
+        admin and its token) as `_load_data` would write, in seconds instead of a minute."""
+        self.token, self.username, self.password = seed.token, seed.username, seed.password
+        if self.mode == "embedded":
+            source, target = seed.workdir / "var", self.workdir / "var"
+            target.mkdir(parents=True, exist_ok=True)
+            # No process has the seed open, so its file (and any WAL beside it) is settled.
+            for path in source.glob("personalab.sqlite3*"):
+                shutil.copy2(path, target / path.name)
+        elif seed.pg_admin_url != self.pg_admin_url:  # another server: dump and restore
+            dump = subprocess.run(
+                [str(PG_BIN / "pg_dump"), "--no-owner", seed.env["DATABASE_URL"]],
+                capture_output=True,
+                timeout=300,
             )
-            .split("TOKEN=")[1]
-            .strip()
-        )
+            if dump.returncode:
+                raise RuntimeError(f"pg_dump failed: {dump.stderr.decode()}")
+            restore = subprocess.run(
+                [str(PG_BIN / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.env["DATABASE_URL"]],
+                input=dump.stdout,
+                capture_output=True,
+                timeout=300,
+            )
+            if restore.returncode:
+                raise RuntimeError(f"restoring the seed failed: {restore.stderr.decode()}")
 
     def _log(self, name: str):
         return open(self.workdir / f"{name}.log", "w")
@@ -234,6 +272,14 @@ class Stack:
                 env=self.env, log_path=self.workdir / "worker.log", name="it", concurrency=2
             )
         )
+
+    def replace_workers(self) -> None:
+        """Stop every Celery worker of the stack (a fault test may have started its own, with
+        other settings) and start the one `start` does, so the tests after find it as it was."""
+        for process in [p for p in self.processes if "worker" in p.args]:
+            self.stop_process(process)
+            self.processes.remove(process)
+        self._start_worker()
 
     def start_beat(self, *, interval_s: float, **env: str) -> subprocess.Popen:
         """Start `celery beat` (services mode) with the validation targets' task every
@@ -287,7 +333,9 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
-        deadline = time.monotonic() + 60
+        # Two web processes importing Django on a busy 2-core machine (CI beside other work) took
+        # over a minute to answer; a stack that never started errors every test that shares it.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError("uvicorn exited:\n" + self.log_text("server"))

@@ -35,16 +35,18 @@ WATCHDOG = {"RUN_STALE_SECONDS": "8", "RUN_HEARTBEAT_SECONDS": "2", "RUN_WATCHDO
 
 
 @pytest.fixture(scope="module")
-def own(tmp_path_factory):
+def own(tmp_path_factory, postgres_seed):
     workdir = tmp_path_factory.mktemp("fault-stack")
     postgres = OwnPostgres().init()
     broker = OwnRedis(workdir / "redis").start()
+    # Its own cluster and Redis, loaded with a dump of the shared seed's database.
     stack = Stack(
         mode="services",
         workdir=workdir,
         pg_admin_url=postgres.admin_url,
         redis_url=broker.url,
         extra_env=WATCHDOG,
+        seed=postgres_seed,
     )
     try:
         stack.start()
@@ -82,7 +84,7 @@ def _wait_finished(stack: Stack, run_id: int, timeout: float) -> dict:
         detail = _get(stack, f"/api/v1/runs/{run_id}/") or detail
         if detail and detail["status"] in FINISHED:
             return detail
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"run {run_id} still not finished after {timeout:.0f} s: {detail}")
 
 

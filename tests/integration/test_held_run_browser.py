@@ -13,11 +13,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
-def small_inline_stack(tmp_path_factory):
+def small_inline_stack(tmp_path_factory, sqlite_seed):
+    # A server of its own (the shared one builds up to 20,000 personas inline), on a copy of the
+    # shared seed's database rather than a second load of the reference data.
     stack = Stack(
         mode="embedded",
         workdir=tmp_path_factory.mktemp("held-run-stack"),
         extra_env={"POPULATION_INLINE_MAX": "500"},
+        seed=sqlite_seed,
     )
     try:
         yield stack.start()

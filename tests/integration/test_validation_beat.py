@@ -34,7 +34,7 @@ def test_beat_validates_the_imported_target_on_a_worker_once_per_version(service
             runs = stack.sql(RUNS)
             if len(runs) >= len(targets) and all(r[1] in ("completed", "failed") for r in runs):
                 break
-            time.sleep(1)
+            time.sleep(0.2)
         assert runs, "beat queued no run:\n" + stack.log_text("beat")
         assert len(runs) == len(targets), runs  # one run per target
         ((_, status, error, model_version, data_version, code_version, n_test, _slug),) = [
