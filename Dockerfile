@@ -58,5 +58,8 @@ EXPOSE 8000
 # WEB_CONCURRENCY worker processes, one per core (see docker-compose.yml); each keeps a pool of
 # database connections when DATABASE_POOL=true and answers HTTP on WEB_THREADS threads through
 # Django's WSGI handler, WebSockets through Channels (config/asgi.py).
-ENV WEB_CONCURRENCY=2 WEB_THREADS=4
+# uvicorn restarts a worker process that does not answer its health check in time (5 s by
+# default): on a host whose cores are saturated a busy process missed it, was killed and dropped
+# the requests it held. 30 s still replaces a hung one.
+ENV WEB_CONCURRENCY=2 WEB_THREADS=4 UVICORN_TIMEOUT_WORKER_HEALTHCHECK=30
 CMD ["sh", "-c", "exec uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --no-access-log"]

@@ -174,6 +174,9 @@ class Stack:
             env["DATABASE_URL"] = f"{base}/{self.database}"
             env["REDIS_URL"] = self.redis_url
             redis.Redis.from_url(self.redis_url).flushdb()
+        # As production (Dockerfile, docker-compose.yml): uvicorn's 5 s default killed web
+        # processes busy on a loaded machine, and the requests they held were dropped.
+        env.setdefault("UVICORN_TIMEOUT_WORKER_HEALTHCHECK", "30")
         self.env = env
         if seed is None:
             self._load_data()
