@@ -158,3 +158,25 @@ def test_a_finished_run_cannot_be_resumed(study, population, reporter):
     run_cancel(run=run, reporter=reporter)
     with pytest.raises(CommandError, match="already cancelled"):
         call_command("resume_runs", run=[run.id], stdout=StringIO())
+
+
+def test_a_writer_with_an_interval_writes_what_waits_once_it_has_passed(monkeypatch):
+    """LLM runs write twice a second rather than a fixed number of personas at a time: nothing
+    is due before the interval or with nothing waiting, and a full batch is due at once."""
+    from studies import pipeline
+
+    clock = [100.0]
+    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock[0])
+    writer = pipeline._ChunkWriter(run=Run(), reporter=None, batch=3, interval=0.5)
+    assert not writer.due()  # nothing waiting
+    writer.records = ["a"]
+    assert not writer.due()  # one waiting, the interval not over
+    clock[0] += 0.5
+    assert writer.due()
+    writer.flushed_at = clock[0]
+    writer.records = ["a", "b", "c"]
+    assert writer.due()  # a full batch does not wait for the interval
+    fixed = pipeline._ChunkWriter(run=Run(), reporter=None, batch=3)
+    fixed.records = ["a", "b"]
+    clock[0] += 60
+    assert not fixed.due()  # without an interval only a full batch is due
