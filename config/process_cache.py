@@ -18,8 +18,11 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 
 _ALL: weakref.WeakSet[ProcessCache] = weakref.WeakSet()
+# Other per-process caches (of live objects, not bytes) that `process_caches_clear` empties too.
+_CLEARERS: list[Callable[[], None]] = []
 
 
 class ProcessCache:
@@ -74,7 +77,15 @@ class ProcessCache:
         self._bytes -= len(value)
 
 
+def process_cache_register(clear: Callable[[], None]) -> Callable[[], None]:
+    """Have `process_caches_clear` call `clear` too (a cache of another shape); returns it."""
+    _CLEARERS.append(clear)
+    return clear
+
+
 def process_caches_clear() -> None:
     """Empty every process cache of this process."""
     for process_cache in list(_ALL):
         process_cache.clear()
+    for clear in _CLEARERS:
+        clear()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
@@ -100,18 +100,39 @@ def tracer() -> Tracer:
     return trace.get_tracer(_TRACER_NAME)
 
 
-@contextmanager
+# What `span` gives when nothing traces: reusable, and re-entrant.
+_OFF: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
+
+
+def tracing() -> bool:
+    """Whether spans go anywhere: `configure` turned tracing on, or a real tracer provider was
+    installed globally by other means."""
+    return _provider is not None or not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    )
+
+
 def span(
     name: str, attributes: Mapping[str, AttributeValue | None] | None = None
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """A span around a block; attributes that are None are left out. An exception leaving the
-    block is recorded on the span, which ends with an error status."""
+    block is recorded on the span, which ends with an error status. When nothing traces, a
+    do-nothing context whose span records nothing."""
+    if not tracing():
+        return _OFF
+    return _span(name, attributes)
+
+
+@contextmanager
+def _span(name: str, attributes: Mapping[str, AttributeValue | None] | None) -> Iterator[Span]:
     clean = {k: v for k, v in (attributes or {}).items() if v is not None}
     with tracer().start_as_current_span(name, attributes=clean) as current:
         yield current
 
 
 def set_attributes(target: Span, attributes: Mapping[str, Any]) -> None:
+    if not target.is_recording():
+        return
     for key, value in attributes.items():
         if value is None:
             continue

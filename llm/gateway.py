@@ -537,6 +537,8 @@ def _parse(text: str, schema: type[T]) -> tuple[T | None, str | None]:
 def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):
     """The trace span of one model call (cache look-up, provider tries, parsing); OpenTelemetry's
     `gen_ai.*` names where they exist. Never carries the prompt or the reply."""
+    if not telemetry.tracing():  # not even the attributes are gathered
+        return telemetry.span("llm.call")
     return telemetry.span(
         "llm.call",
         {
@@ -551,6 +553,8 @@ def _call_span(*, config: LLMConfig, ctx: CallContext, attempt: int):
 
 
 def _span_usage(span, usage: AttemptUsage, exchange: Exchange) -> None:
+    if not span.is_recording():
+        return
     telemetry.set_attributes(
         span,
         {

@@ -22,7 +22,7 @@ from polls.models import (
     Response,
 )
 from polls.selectors import poll_data_problems
-from polls.services import poll_import_start
+from polls.services import poll_data_changed, poll_import_start
 from polls.uploads import poll_uploads_expire, upload_check, upload_dir
 
 PREVIEW_ROWS = 10
@@ -220,8 +220,32 @@ class CrosstabAdmin(admin.ModelAdmin):
     raw_id_fields = ["question", "option"]
 
 
+class _PollDataAdmin(admin.ModelAdmin):
+    """Edits of respondents and answers change their poll's data: `poll_data_changed` says so, so
+    what processes keep of its answers is read again."""
+
+    poll_path: str = "poll_id"  # from the object to its poll's id, as a query path
+
+    def _polls(self, queryset) -> set[int]:
+        return set(queryset.values_list(self.poll_path, flat=True))
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The poll it belonged to before the edit, and the one it belongs to after.
+        before = self._polls(self.model.objects.filter(pk=obj.pk)) if change else set()
+        super().save_model(request, obj, form, change)
+        poll_data_changed(poll_ids=before | self._polls(self.model.objects.filter(pk=obj.pk)))
+
+    def delete_model(self, request, obj) -> None:
+        poll_data_changed(poll_ids=self._polls(self.model.objects.filter(pk=obj.pk)))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        poll_data_changed(poll_ids=self._polls(queryset))
+        super().delete_queryset(request, queryset)
+
+
 @admin.register(Respondent)
-class RespondentAdmin(admin.ModelAdmin):
+class RespondentAdmin(_PollDataAdmin):
     list_display = [
         "external_id", "poll", "weight", "age_min", "age_max", "sex", "race_ethnicity",
         "education", "income", "party", "state",
@@ -233,7 +257,9 @@ class RespondentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(_PollDataAdmin):
+    poll_path = "question__poll_id"
+
     list_display = ["respondent", "question", "option"]
     search_fields = ["respondent__external_id", "question__code"]
     list_select_related = ["respondent__poll", "question__poll", "option"]

@@ -35,6 +35,12 @@ BATCH = 5000
 logger = logging.getLogger(__name__)
 
 
+def poll_data_changed(*, poll_ids) -> None:
+    """Mark polls' respondent data as changed (an edit outside an import): `imported_at` moves,
+    so what a process kept of their answers is read again (`personas.engine.grounding`)."""
+    Poll.objects.filter(pk__in=list(poll_ids)).update(imported_at=timezone.now())
+
+
 @dataclass(frozen=True)
 class PollImportReport:
     poll: Poll

@@ -6,17 +6,68 @@ demographic cell, computed in memory by polls.cells.QuestionCells (the offline b
 Ranking once and matching in memory keeps grounding to microseconds per persona where the
 selector's per-persona scoring costs a grouped query each. Items linked to a poll question are
 always grounded in it first.
+
+A question's respondents are read once per process and kept (`_QuestionCellsCache`) while its
+poll's data is unchanged: reading four questions' answers took about a tenth of an LLM run's CPU,
+in every run and, on workers, in every chunk. A poll's data changes by re-import or an admin edit,
+each of which moves `Poll.imported_at` (the import saves the poll; the admin's edits of
+respondents and answers touch it, `polls.services.poll_data_changed`); the key includes it, so a
+changed poll is read again. Anything else that edits answers behind the application's back (SQL in
+a shell) is seen within `CELLS_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
+from config.process_cache import process_cache_register
 from polls.cells import DIMENSION_NAMES, MATCH_ORDER, QuestionCells, persona_describe
 from polls.models import Question
 from polls.relevance import poll_select_relevant
 
 DEFAULT_QUESTIONS = 4
+# How many questions' respondents a process keeps, and for how long at most.
+CELLS_CACHE_QUESTIONS = 16
+CELLS_CACHE_SECONDS = 600.0
+
+
+class _QuestionCellsCache:
+    """Questions' respondents in memory, least recently used first out, keyed by the question and
+    its poll's `imported_at`. A `QuestionCells` is read-only once built but for the masks it
+    caches (each set whole), so runs and threads of a process share one."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple, tuple[float, QuestionCells]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.reads = 0  # questions read from the database (tests)
+
+    def get(self, question: Question) -> QuestionCells:
+        key = (question.id, question.poll.imported_at)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                self._entries.move_to_end(key)
+                return entry[1]
+        cells = QuestionCells(question)  # outside the lock: two threads may both read it once
+        with self._lock:
+            self.reads += 1
+            self._entries[key] = (now + CELLS_CACHE_SECONDS, cells)
+            self._entries.move_to_end(key)
+            while len(self._entries) > CELLS_CACHE_QUESTIONS:
+                self._entries.popitem(last=False)
+        return cells
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+question_cells = _QuestionCellsCache()
+process_cache_register(question_cells.clear)
 
 
 class Grounding:
@@ -36,7 +87,7 @@ class Grounding:
         by_id = Question.objects.select_related("poll").prefetch_related("options").in_bulk(ids)
         self.questions = [by_id[i] for i in ids if i in by_id]
         # Without the answers (the cost estimate) only `sized_text` can be used.
-        self._cells = {q.id: QuestionCells(q) for q in self.questions} if load_answers else {}
+        self._cells = {q.id: question_cells.get(q) for q in self.questions} if load_answers else {}
 
     @property
     def question_ids(self) -> list[int]:
