@@ -81,13 +81,55 @@ def bulk_insert(
     _mark_saved(objs)
 
 
+# Fields whose preparation leaves a value of the listed type as it is (`pre_save` reads the
+# attribute; `get_db_prep_save` converts to that type, then the backends adapt integers, strings
+# and booleans as themselves), so such a value is taken straight from the object. Exact classes
+# only: a subclass may prepare values its own way.
+_AS_IS: dict[type, type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveBigIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.BooleanField: bool,
+    models.FloatField: float,
+    models.AutoField: int,
+    models.BigAutoField: int,
+    models.SmallAutoField: int,
+}
+
+
+def _as_is(field) -> type | None:
+    """The type of value `field` stores as it is, if any (a foreign key: its target's)."""
+    if type(field) is models.ForeignKey:
+        return _AS_IS.get(type(field.target_field))
+    return _AS_IS.get(type(field))
+
+
 def _prepared_rows(fields: list, objs: Sequence[models.Model]) -> list[list]:
     """Each object's column values as its fields prepare them for the database. The fields are
     handed the connection itself: `django.db.connection` is a proxy that looks the connection up
     (an asgiref thread-local) on every attribute read, and the integer and date fields read
-    `connection.ops` once per value, a tenth of a run's write CPU."""
+    `connection.ops` once per value, a tenth of a run's write CPU. A plain value of a plain field
+    (`_AS_IS`), or a None, is taken as it is: preparing each of a call-log row's 23 values cost a
+    few percent of an LLM run's CPU."""
     db = connections[DEFAULT_DB_ALIAS]
-    return [[f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields] for obj in objs]
+    plan = [(f, f.attname, _as_is(f)) for f in fields]
+    rows = []
+    for obj in objs:
+        values = obj.__dict__
+        row = []
+        for field, attname, plain in plan:
+            value = values.get(attname, field)  # the field itself: not set, let it decide
+            if plain is not None and (value is None or type(value) is plain):
+                row.append(value)
+            else:
+                row.append(field.get_db_prep_save(field.pre_save(obj, add=True), db))
+        rows.append(row)
+    return rows
 
 
 def _mark_saved(objs: Sequence[models.Model]) -> None:

@@ -85,3 +85,39 @@ def test_a_clash_without_ignore_conflicts_writes_nothing():
         bulk_insert(CachedResponse, clash)
 
     assert list(CachedResponse.objects.values_list("key", flat=True)) == ["k"]
+
+
+def test_values_that_are_not_plain_are_still_prepared_by_their_field():
+    # A choices member (a str subclass) in a CharField and a float in an integer field take the
+    # field's preparation; plain values go as they are. Both read back as the field's type.
+    call = _call(20)
+    call.status = LLMCall.Status.CACHE_HIT
+    call.latency_ms = 12.0
+    call.parsed_ok = None
+
+    bulk_insert(LLMCall, [call])
+
+    stored = LLMCall.objects.values("status", "latency_ms", "parsed_ok").get(pk=call.pk)
+    assert stored == {"status": "cache_hit", "latency_ms": 12, "parsed_ok": None}
+    assert type(stored["status"]) is str and type(stored["latency_ms"]) is int
+
+
+def test_foreign_keys_and_floats_round_trip_given_plainly_or_not(cces_question):
+    from polls.models import Respondent
+
+    poll = cces_question.poll
+    rows = [
+        Respondent(poll_id=poll.pk, external_id="bulk-a", weight=1.25),  # plain int and float
+        Respondent(poll=poll, external_id="bulk-b", weight=Decimal("2.5")),  # prepared by the field
+        Respondent(poll_id=poll.pk, external_id="bulk-c", weight=3),
+    ]
+
+    bulk_insert(Respondent, rows)
+
+    stored = Respondent.objects.filter(external_id__startswith="bulk-").order_by("external_id")
+    assert [(r.poll_id, r.weight) for r in stored] == [
+        (poll.pk, 1.25),
+        (poll.pk, 2.5),
+        (poll.pk, 3.0),
+    ]
+    assert all(type(r.weight) is float for r in stored)
