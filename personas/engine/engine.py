@@ -29,7 +29,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connection
-from django.template import Context
 from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError
 
@@ -62,6 +61,7 @@ from personas.engine.prompts import (
     template_engine,
     template_sources,
 )
+from personas.engine.render import PromptTemplate
 from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
@@ -172,7 +172,7 @@ class PersonaEngine:
         self.scenario = (study.description or study.title).strip()
         engine = template_engine()
         self.templates = {
-            name: engine.from_string(text)
+            name: PromptTemplate(engine.from_string(text))
             for name, text in template_sources(study.prompt_templates).items()
         }
         self.conditions = list(study.conditions.all()) if study.pk else []
@@ -182,6 +182,7 @@ class PersonaEngine:
             for code in [None, *(c.code for c in self.conditions)]
         }
         self.item_view = self.item_views[None]
+        self._shared_by_condition: dict[str | None, dict] = {}
         self.option_id = {
             (item["code"], o["code"]): o["id"] for item in self.item_view for o in item["options"]
         }
@@ -266,22 +267,31 @@ class PersonaEngine:
             grounding = await aio.run_db(self._load_grounding)
         return grounding.text(persona)
 
+    def _shared(self, condition: Any) -> dict:
+        """What every prompt in the condition shows (the study, its items), built once each."""
+        code = condition.code if condition is not None else None
+        shared = self._shared_by_condition.get(code)
+        if shared is None:
+            shared = {
+                "study_title": self.study.title,
+                "study_kind": self.study.get_kind_display(),
+                "scenario": self.scenario,
+                "items": self.item_views.get(code, self.item_view),
+                "condition": _condition_view(condition),
+                "think_aloud": self.study.think_aloud,
+                "time_on_task": self.study.time_on_task,
+                "measures": self.measures,
+                "depth": self.depth,
+            }
+            self._shared_by_condition[code] = shared
+        return shared
+
     def _render(self, name: str, condition: Any = None, **values: Any) -> str:
         code = condition.code if condition is not None else None
-        base = {
-            "study_title": self.study.title,
-            "study_kind": self.study.get_kind_display(),
-            "scenario": self.scenario,
-            "items": self.item_views.get(code, self.item_view),
-            "condition": _condition_view(condition),
-            "think_aloud": self.study.think_aloud,
-            "time_on_task": self.study.time_on_task,
-            "measures": self.measures,
-            "depth": self.depth,
-        }
-        # A prompt is plain text: nothing in it is HTML-escaped (a Context escapes by default,
-        # whatever its engine says, which turned "don't" into "don&#x27;t" in every prompt).
-        return self.templates[name].render(Context({**base, **values}, autoescape=False)).strip()
+        # The same for every call in this condition; plain text, nothing HTML-escaped (a Context
+        # escapes by default, whatever its engine says: "don't" became "don&#x27;t" until
+        # 2026-12-07). See `personas.engine.render`.
+        return self.templates[name].render(self._shared(condition), values, shape=code)
 
     def _messages(self, name: str, condition: Any = None, **values: Any) -> list[Message]:
         return [
