@@ -321,3 +321,104 @@ def _drain(jobs: _CallerJobs, dropped: list | None) -> None:
             logger.warning("A call in flight at the stop failed: %s", second)
         elif kind == "done":
             return
+
+
+# --- calls the calling thread hands out one by one ----------------------------------------------
+
+
+class CallsOnLoop:
+    """An event loop on a thread of its own running the coroutines the calling thread submits, at
+    most `concurrency` at once, inside a `Session` whose database work runs on the calling thread
+    while it waits in `result()`: for callers that decide what to ask next from the answers so far
+    (the deliberation rounds), where `results_on_loop` takes a fixed list.
+
+        with CallsOnLoop(concurrency=25) as calls:
+            calls.submit(key, work, *args)      # `await work(*args)` on the loop
+            key, value, error = calls.result()  # the next to finish, with its error if it raised
+
+    Leaving the block lets the calls in flight finish (their results are dropped) and closes the
+    session.
+    """
+
+    def __init__(self, *, concurrency: int) -> None:
+        self._jobs = _CallerJobs()
+        self._concurrency = max(1, concurrency)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._main,), name="llm-calls", daemon=True
+        )
+
+    def __enter__(self) -> CallsOnLoop:
+        self._thread.start()
+        self._started.wait()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._loop is not None and self._closing is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                self._loop.call_soon_threadsafe(self._closing.set)
+        _drain(self._jobs, None)
+        self._thread.join()
+
+    def submit(self, key: Any, work: Callable[..., Awaitable[Any]], /, *args: Any) -> None:
+        assert self._loop is not None, "use CallsOnLoop as a context manager"
+        # In the loop's context (its session), not this thread's, which a callback would get.
+        self._loop.call_soon_threadsafe(self._start, key, work, args, context=self._context)
+
+    def result(self) -> tuple[Any, Any, BaseException | None]:
+        """The next call to finish: (key, value, None), or (key, None, the exception it raised).
+        Serves the loop's database work while it waits."""
+        while True:
+            kind, first, second = self._jobs.inbox.get()
+            if kind == "job":
+                self._jobs.serve(first, second)
+            elif kind == "result":
+                return first, second, None
+            elif kind == "error" and first is not _LOOP:
+                return first, None, second
+            else:  # the loop itself failed or ended: nothing more will come
+                raise RuntimeError("the calls' event loop has stopped") from (
+                    second if kind == "error" else None
+                )
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._closing = asyncio.Event()
+            self._slots = asyncio.Semaphore(self._concurrency)
+            self._tasks: set[asyncio.Task] = set()
+            async with session(run_db=self._jobs.run):
+                self._context = contextvars.copy_context()
+                self._started.set()
+                await self._closing.wait()
+                while self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._jobs.inbox.put(("error", _LOOP, exc))
+        finally:
+            self._started.set()
+            self._jobs.inbox.put(("done", None, None))
+
+    def _start(self, key: Any, work: Callable[..., Awaitable[Any]], args: tuple) -> None:
+        task = asyncio.get_running_loop().create_task(self._call(key, work, args))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, key: Any, work: Callable[..., Awaitable[Any]], args: tuple) -> None:
+        async with self._slots:
+            try:
+                value = await work(*args)
+            except BaseException as exc:
+                self._jobs.inbox.put(("error", key, exc))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+        self._jobs.inbox.put(("result", key, value))
+
+
+_LOOP = object()  # the key of an error of the loop itself, not of a call

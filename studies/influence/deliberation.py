@@ -34,23 +34,27 @@ answer and has no failure (the next would read the same answers).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.template import Context, Engine
 from pydantic import BaseModel, Field, create_model
 
+from llm import aio
 from llm.errors import LLMError, ProviderError, StructuredOutputError
-from llm.gateway import CallBuffer, PriceBook, complete_structured
+from llm.gateway import CallBuffer, PriceBook, acomplete_structured
 from llm.types import LLMConfig, Message
 from personas.engine.estimate import CHARS_PER_TOKEN, run_cost
 from personas.engine.prompts import context_as_text
@@ -265,8 +269,8 @@ def deliberate(
         cost = schedule.tallies[round_number - 1].usage.cost if round_number > 1 else None
         return _why_not_start(run.id, round_number, estimated if cost is None else cost)
 
-    def ask(i: int, round_number: int):
-        return asking.ask(
+    async def ask(i: int, round_number: int):
+        return await asking.ask(
             i, previous=schedule.statements[round_number - 1], round_number=round_number
         )
 
@@ -318,10 +322,11 @@ class _Asking:
     max_attempts: int
     prices: PriceBook
 
-    def ask(
+    async def ask(
         self, i: int, *, previous: list[Statement], round_number: int
     ) -> tuple[int, Any, tuple[PersonaResult, CallBuffer]]:
-        """Persona i's answer in the round (None when its call failed), its usage and calls."""
+        """Persona i's answer in the round (None when its call failed), its usage and calls: a
+        task of the rounds' event loop (`llm.aio`)."""
         pid = self.persona_ids[i]
         messages = deliberation_prompt(
             scenario=self.scenario,
@@ -336,7 +341,7 @@ class _Asking:
         calls = CallBuffer()
         result = PersonaResult(narrative_source="llm")
         try:
-            structured = complete_structured(
+            structured = await acomplete_structured(
                 config=self.config,
                 messages=messages,
                 schema=self.schema,
@@ -352,7 +357,7 @@ class _Asking:
             return i, None, (result, calls)
         except ProviderError as exc:
             if exc.http_status in (400, 401, 403, 404):
-                calls.flush()
+                await aio.run_db(calls.flush)
                 raise  # wrong for every persona: the run fails with it
             return i, None, (result, calls)
         result.add_usage(structured.attempts)
@@ -505,8 +510,9 @@ class _Writer:
 
 
 class _Rounds:
-    """Every call of the rounds, up to `concurrency` in flight on threads of their own (each
-    closing its database connection), or one by one in this thread when 1, in round order.
+    """Every call of the rounds, up to `concurrency` in flight as tasks of one event loop
+    (`llm.aio.CallsOnLoop`; their database work runs on this thread between replies), or one by
+    one in this thread when 1, in round order.
 
     A round opens when the one before is complete (`may_open(r, early=False)`: cancelled,
     budget) and it changed an answer or had a failure; with `early` (a run without a budget)
@@ -519,7 +525,7 @@ class _Rounds:
         self,
         *,
         schedule: _Schedule,
-        ask: Callable[[int, int], tuple[int, Any, tuple[PersonaResult, CallBuffer]]],
+        ask: Callable[[int, int], Awaitable[tuple[int, Any, tuple[PersonaResult, CallBuffer]]]],
         concurrency: int,
         may_open: Callable[..., str],
         round_done: Callable[[int], None],
@@ -528,42 +534,31 @@ class _Rounds:
         self.schedule, self.ask, self.may_open, self.round_done = (
             schedule, ask, may_open, round_done,
         )  # fmt: skip
-        self.threads = [
-            threading.Thread(target=self._work, name=f"deliberation-{n}", daemon=True)
-            for n in range(concurrency if concurrency > 1 else 0)
-        ]
-        self.early = early and bool(self.threads)
-        self.todo: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
-        self.replies: queue.SimpleQueue[tuple[int, int, Any, BaseException | None]] = (
-            queue.SimpleQueue()
-        )
+        self.concurrency = concurrency
+        self.early = early and concurrency > 1
+        self.calls: aio.CallsOnLoop | None = None
+        self.todo: collections.deque[tuple[int, int]] = collections.deque()  # one by one
         self.in_flight = 0
         self.stopped = ""
         self.failure: tuple[int, BaseException] | None = None
 
     def run(self) -> str:
-        for thread in self.threads:
-            thread.start()
-        try:
+        with contextlib.ExitStack() as stack:
+            if self.concurrency > 1:
+                self.calls = stack.enter_context(aio.CallsOnLoop(concurrency=self.concurrency))
             self._open(1, early=False)
             while self.in_flight:
-                if self.threads:
-                    i, r, outcome, error = self.replies.get()
+                if self.calls is not None:
+                    (i, r), outcome, error = self.calls.result()
                 else:
-                    task = self.todo.get()  # FIFO: round by round
-                    assert task is not None
-                    i, r, outcome, error = self._call(*task)
+                    i, r = self.todo.popleft()  # FIFO: round by round
+                    outcome, error = self._call(i, r)
                 self.in_flight -= 1
                 if self.failure is None and error is not None:
                     self.failure = (r, error)
                 if self.failure is None:
                     self._reply(i, r, outcome)
                 # after a failure: let the calls in flight finish, start no more
-        finally:
-            for _ in self.threads:
-                self.todo.put(None)
-            for thread in self.threads:
-                thread.join()
         if self.failure is not None:
             r, error = self.failure
             if isinstance(error, ProviderError):
@@ -571,22 +566,18 @@ class _Rounds:
             raise error
         return self.stopped
 
-    def _call(self, i: int, r: int) -> tuple[int, int, Any, BaseException | None]:
+    def _call(self, i: int, r: int) -> tuple[Any, BaseException | None]:
         try:
-            return i, r, self.ask(i, r), None
-        except BaseException as exc:  # re-raised in the calling thread
-            return i, r, None, exc
-
-    def _work(self) -> None:
-        try:
-            while (task := self.todo.get()) is not None:
-                self.replies.put(self._call(*task))
-        finally:
-            connection.close()
+            return async_to_sync(self.ask)(i, r), None
+        except Exception as exc:  # re-raised by run once the calls in flight are done
+            return None, exc
 
     def _submit(self, personas: list[int], r: int) -> None:
         for i in personas:
-            self.todo.put((i, r))
+            if self.calls is not None:
+                self.calls.submit((i, r), self.ask, i, r)
+            else:
+                self.todo.append((i, r))
             self.in_flight += 1
 
     def _more(self, r: int) -> bool:

@@ -339,6 +339,48 @@ def test_results_on_loop_runs_database_work_on_the_calling_thread():
     assert {thread for _, thread in got.values()} == {caller}
 
 
+def test_calls_on_loop_answer_as_they_finish_with_database_work_on_the_calling_thread():
+    caller = threading.get_ident()
+    running = {"now": 0, "most": 0}
+
+    async def work(n: int) -> tuple[int, int]:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        await asyncio.sleep(0.05 * (5 - n % 5))
+        running["now"] -= 1
+        if n == 3:
+            raise ValueError("call 3 broke")
+        return n * 10, await aio.run_db(threading.get_ident)
+
+    with aio.CallsOnLoop(concurrency=4) as calls:
+        for n in range(8):
+            calls.submit(n, work, n)
+        got = [calls.result() for _ in range(8)]
+
+    values = {key: value for key, value, error in got if error is None}
+    errors = {key: error for key, _, error in got if error is not None}
+    assert sorted(values) == [0, 1, 2, 4, 5, 6, 7] and list(errors) == [3]
+    assert str(errors[3]) == "call 3 broke"
+    assert {value[0] for value in values.values()} == {0, 10, 20, 40, 50, 60, 70}
+    assert {value[1] for value in values.values()} == {caller}
+    assert running["most"] == 4  # at most `concurrency` at once
+
+
+def test_leaving_calls_on_loop_lets_the_calls_in_flight_finish():
+    finished: list[int] = []
+
+    async def work(n: int) -> int:
+        await asyncio.sleep(0.05)
+        finished.append(n)
+        return n
+
+    with aio.CallsOnLoop(concurrency=8) as calls:
+        for n in range(3):
+            calls.submit(n, work, n)
+
+    assert sorted(finished) == [0, 1, 2]
+
+
 def test_the_sync_gateway_still_answers_threads(fake_llm):
     result = complete_text(config=_config(fake_llm), messages=[{"role": "user", "content": "x"}])
     assert result.text == '{"ok": true}'

@@ -79,6 +79,7 @@ def _rounds(*, concurrency: int, early: bool, slow: dict | None = None, stop_all
     """Run the scheduler with a stand-in for the model: each call's reply is the majority of what
     it read. Returns the schedule, why it stopped, and every call as (round, persona, what it
     read: its own and its ties' statements, start time, end time)."""
+    import asyncio
     import threading
     import time
     from types import SimpleNamespace
@@ -93,11 +94,11 @@ def _rounds(*, concurrency: int, early: bool, slow: dict | None = None, stop_all
     lock = threading.Lock()
     clock = time.perf_counter()
 
-    def ask(i: int, r: int):
+    async def ask(i: int, r: int):
         previous = schedule.statements[r - 1]
         read = (previous[i], tuple(previous[j] for j in LINE[i]))
         started = time.perf_counter() - clock
-        time.sleep((slow or {}).get((i, r), 0.01))
+        await asyncio.sleep((slow or {}).get((i, r), 0.01))
         answer = read[0].answer if stop_all else _majority(*read)
         with lock:
             calls.append((r, i, read, started, time.perf_counter() - clock))
