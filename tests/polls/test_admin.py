@@ -7,7 +7,8 @@ import yaml
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
-from polls.models import Poll, Respondent
+from personas.engine.grounding import Grounding, question_cells
+from polls.models import Poll, Respondent, Response
 from tests.conftest import CCES_MAPPING
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,47 @@ def test_question_page_shows_crosstabs_and_poll_page_shows_data_checks(
     assert b"No problems found." in poll_page.content
     assert admin_client_logged.get("/admin/polls/poll/?q=cces").status_code == 200
     assert admin_client_logged.get("/admin/polls/majorevent/").status_code == 200
+
+
+# --- edits of respondents and answers: what processes keep of the poll is read again ------------
+
+
+def _grounding(question) -> Grounding:
+    return Grounding(scenario="", linked_question_ids=[question.id], questions=1)
+
+
+def test_an_admin_deleting_an_answer_is_seen_by_the_next_run(cces_question, admin_client_logged):
+    before = _grounding(cces_question)._cells[cces_question.id].size
+    stamp = Poll.objects.get(pk=cces_question.poll_id).imported_at
+    answer = cces_question.responses.order_by("id").first()
+
+    page = admin_client_logged.post(f"/admin/polls/response/{answer.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 302 and not Response.objects.filter(pk=answer.pk).exists()
+    assert Poll.objects.get(pk=cces_question.poll_id).imported_at > stamp
+    question = type(cces_question).objects.select_related("poll").get(pk=cces_question.pk)
+    assert _grounding(question)._cells[question.id].size == before - 1
+
+
+def test_an_admin_deleting_respondents_in_bulk_has_the_poll_read_again(
+    cces_question, admin_client_logged
+):
+    respondent = Respondent.objects.filter(poll_id=cces_question.poll_id).order_by("id").first()
+    stamp = Poll.objects.get(pk=cces_question.poll_id).imported_at
+    reads = question_cells.reads
+    _grounding(cces_question)
+
+    page = admin_client_logged.post(
+        "/admin/polls/respondent/?" + f"id__exact={respondent.pk}",
+        {
+            "action": "delete_selected",
+            "_selected_action": [respondent.pk],
+            "post": "yes",
+        },
+    )
+
+    assert page.status_code == 302 and not Respondent.objects.filter(pk=respondent.pk).exists()
+    assert Poll.objects.get(pk=cces_question.poll_id).imported_at > stamp
+    question = type(cces_question).objects.select_related("poll").get(pk=cces_question.pk)
+    _grounding(question)
+    assert question_cells.reads == reads + 2
