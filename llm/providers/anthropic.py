@@ -22,7 +22,7 @@ from llm.providers.base import (
     TransientProviderError,
     merge_roles,
 )
-from llm.providers.http import AsyncJsonClient, status_error
+from llm.providers.http import AsyncJsonClient, EncodedJSON, status_error
 from llm.types import LLMConfig, Message
 
 TOOL_NAME = "respond"
@@ -110,6 +110,8 @@ class AnthropicMessagesAdapter:
         """`send` on an event loop: the same body to the same endpoint, through the loop's
         client."""
         body = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        if spec is not None and "tools" in body:  # built from the spec alone
+            body["tools"] = EncodedJSON(spec.encoded("anthropic.tools", body["tools"]))
         return _reply(await client.post(MESSAGES_PATH, body))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,17 @@ class StructuredSpec:
 
     name: str
     json_schema: dict[str, Any]
+
+    def encoded(self, part: str, value: Any) -> str:
+        """`value`, a part of a request built from this spec alone (named `part`, e.g. the
+        response format in one mode), as JSON text: encoded the first time, then reused. A spec
+        serves every call of its step, and encoding the nested schema was most of encoding a
+        request's body."""
+        kept = self.__dict__.setdefault("_encoded", {})  # frozen: not through __setattr__
+        text = kept.get(part)
+        if text is None:
+            text = kept[part] = json.dumps(value, ensure_ascii=False)
+        return text
 
 
 @dataclass(frozen=True)

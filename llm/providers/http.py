@@ -34,6 +34,23 @@ from llm.providers.base import (
 MAX_CONNECTIONS = 1000
 
 
+class EncodedJSON(str):
+    """A value of a request's body given as JSON text, put into the body as it is (a part that is
+    the same for many requests, encoded once). Only as a top-level value of the body."""
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The body as UTF-8 JSON, its `EncodedJSON` values spliced in as they are."""
+    plain = {k: v for k, v in body.items() if not isinstance(v, EncodedJSON)}
+    text = json.dumps(plain, ensure_ascii=False)
+    encoded = [
+        f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in body.items() if k not in plain
+    ]
+    if encoded:
+        text = text[:-1] + ("," if plain else "") + ",".join(encoded) + "}"
+    return text.encode("utf-8")
+
+
 class AsyncJsonClient:
     """POSTs JSON to one provider endpoint from one event loop (its connections belong to it)."""
 
@@ -67,7 +84,7 @@ class AsyncJsonClient:
         """The decoded JSON object of a 2xx reply; `TransientProviderError` or
         `PermanentProviderError` otherwise."""
         session = self._session or self._open()
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = encode_body(body)
         try:
             async with session.post(self.base_url + path.lstrip("/"), data=data) as resp:
                 raw = await resp.read()

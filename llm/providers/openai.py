@@ -14,7 +14,7 @@ from llm.providers.base import (
     StructuredSpec,
     TransientProviderError,
 )
-from llm.providers.http import AsyncJsonClient, status_error
+from llm.providers.http import AsyncJsonClient, EncodedJSON, status_error
 from llm.types import LLMConfig, Message
 
 
@@ -108,6 +108,9 @@ class OpenAIChatAdapter:
         """`send` on an event loop: the same body to the same endpoint, through the loop's
         client."""
         kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        if spec is not None and "response_format" in kwargs:  # built from the spec alone
+            part = f"openai.response_format.{config.effective_mode}"
+            kwargs["response_format"] = EncodedJSON(spec.encoded(part, kwargs["response_format"]))
         return _reply(await client.post("chat/completions", kwargs))
 
 

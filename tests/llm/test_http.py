@@ -4,18 +4,27 @@ expects."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from asgiref.sync import async_to_sync
+from pydantic import BaseModel, Field
 
 from llm import aio
-from llm.gateway import LLMConfig, ProviderError, acomplete_text, complete_text
+from llm.gateway import (
+    LLMConfig,
+    ProviderError,
+    acomplete_structured,
+    acomplete_text,
+    complete_structured,
+    complete_text,
+)
 from llm.models import LLMCall
 from llm.providers.base import PermanentProviderError, TransientProviderError
-from llm.providers.http import AsyncJsonClient
+from llm.providers.http import AsyncJsonClient, EncodedJSON, encode_body
 from tests.llm.conftest import FAST_RETRY
 from tests.llm.fake_llm_server import error, reply
 
@@ -69,6 +78,49 @@ def test_the_loop_sends_what_the_sdk_sends(fake_llm, provider):
     assert {k: v for k, v in loop.headers.items() if k not in _PATH_HEADERS} == strip
     assert loop.headers["content-type"] == "application/json"
     assert "authorization" in strip
+
+
+class _Answer(BaseModel):
+    answer: str = Field(description="yes or no — «either»")
+    reasons: list[str]
+
+
+@pytest.mark.parametrize(
+    ("provider", "mode"),
+    [("openai", "json_schema"), ("openai", "json_object"), ("anthropic", "tool")],
+)
+def test_a_structured_request_on_the_loop_sends_what_the_sdk_sends(fake_llm, provider, mode):
+    # The loop encodes the schema's part of the body once per spec and reuses it.
+    answer = '{"answer": "yes", "reasons": ["r"]}'
+    fake_llm.script(*(reply(answer) for _ in range(3)))
+    config = _config(fake_llm, provider).model_copy(update={"structured_mode": mode})
+    messages = [{"role": "user", "content": "same — «question»"}]
+    blocking = complete_structured(
+        config=config, messages=messages, schema=_Answer, use_cache=False
+    )
+
+    async def main():
+        async with aio.session():
+            return [
+                await acomplete_structured(
+                    config=config, messages=messages, schema=_Answer, use_cache=False
+                )
+                for _ in range(2)
+            ]
+
+    looped = async_to_sync(main)()
+
+    assert blocking.value.answer == looped[0].value.answer == looped[1].value.answer == "yes"
+    sdk, first, second = fake_llm.requests
+    assert first.body == sdk.body and second.body == sdk.body
+    assert ("response_format" if provider == "openai" else "tools") in sdk.body
+
+
+def test_encoded_parts_of_a_body_are_spliced_in_as_they_are():
+    body = {"model": "m", "n": 1, "format": EncodedJSON('{"a": [1, "é"]}')}
+    assert json.loads(encode_body(body)) == {"model": "m", "n": 1, "format": {"a": [1, "é"]}}
+    assert json.loads(encode_body({"only": EncodedJSON("[]")})) == {"only": []}
+    assert json.loads(encode_body({"plain": "ü"})) == {"plain": "ü"}
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
