@@ -346,6 +346,7 @@ class CallsOnLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: asyncio.Event | None = None
         self._started = threading.Event()
+        self._ended = False  # `result()` took the loop's last message
         self._thread = threading.Thread(
             target=contextvars.copy_context().run, args=(self._main,), name="llm-calls", daemon=True
         )
@@ -359,7 +360,8 @@ class CallsOnLoop:
         if self._loop is not None and self._closing is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already ended
                 self._loop.call_soon_threadsafe(self._closing.set)
-        _drain(self._jobs, None)
+        if not self._ended:
+            _drain(self._jobs, None)
         self._thread.join()
 
     def submit(self, key: Any, work: Callable[..., Awaitable[Any]], /, *args: Any) -> None:
@@ -379,6 +381,7 @@ class CallsOnLoop:
             elif kind == "error" and first is not _LOOP:
                 return first, None, second
             else:  # the loop itself failed or ended: nothing more will come
+                self._ended = kind == "done"
                 raise RuntimeError("the calls' event loop has stopped") from (
                     second if kind == "error" else None
                 )

@@ -381,6 +381,16 @@ def test_leaving_calls_on_loop_lets_the_calls_in_flight_finish():
     assert sorted(finished) == [0, 1, 2]
 
 
+def test_asking_calls_on_loop_for_a_result_with_none_in_flight_is_an_error_not_a_hang():
+    async def work() -> None:
+        raise AssertionError("never called")
+
+    with aio.CallsOnLoop(concurrency=2) as calls:
+        calls._loop.call_soon_threadsafe(calls._closing.set)  # the loop ends with nothing left
+        with pytest.raises(RuntimeError, match="event loop has stopped"):
+            calls.result()
+
+
 def test_the_sync_gateway_still_answers_threads(fake_llm):
     result = complete_text(config=_config(fake_llm), messages=[{"role": "user", "content": "x"}])
     assert result.text == '{"ok": true}'
