@@ -197,33 +197,37 @@ class RespondentCells:
         return mask
 
     def cell(self, who: CellProfile | Persona) -> Cell:
-        """The profile's (or persona's) cell, widened in DROP_ORDER until it holds `min_cell`."""
+        """The profile's (or persona's) cell, widened in DROP_ORDER until it holds `min_cell`.
+
+        Each widening drops the next dimension of DROP_ORDER among those used, so every cell
+        tried is the dimensions kept so far: the masks are combined once, in the reverse of the
+        order they are dropped, and the cell is the longest combination that holds `min_cell`
+        (counted with `count_nonzero`), instead of combining them again after every drop."""
         profile = who if isinstance(who, CellProfile) else CellProfile.of_persona(who)
         used = [d for d in self.dimensions if profile.has(d)]
-        dropped: list[str] = []
-        exact_count = None
-        while True:
-            mask = np.ones(self.size, dtype=bool)
-            for dimension in used:
-                mask &= self._mask(profile, dimension)
-            count = int(mask.sum())
-            if exact_count is None:
-                exact_count = count
-            if count >= self.min_cell or not used:
-                break
-            drop = next(d for d in DROP_ORDER if d in used)
-            used.remove(drop)
-            dropped.append(drop)
+        drops = [d for d in DROP_ORDER if d in used]
+        kept_longest = drops[::-1]  # kept_longest[:k] is what is left after the last n - k drops
+        masks = [np.ones(self.size, dtype=bool)]
+        counts = [self.size]
+        for dimension in kept_longest:
+            masks.append(masks[-1] & self._mask(profile, dimension))
+            counts.append(int(np.count_nonzero(masks[-1])))
+        k = len(kept_longest)
+        while k and counts[k] < self.min_cell:
+            k -= 1
+        kept = set(kept_longest[:k])
+        mask = masks[k]
+        rows = np.flatnonzero(mask)
         return Cell(
             mask=mask,
-            count=count,
-            exact_count=exact_count,
-            dimensions=tuple(used),
-            widened_by=tuple(dropped),
-            weights=self.weights[mask],
-            option_ids=self.option_ids[mask],
+            count=counts[k],
+            exact_count=counts[-1],
+            dimensions=tuple(d for d in used if d in kept),
+            widened_by=tuple(drops[: len(drops) - k]),
+            weights=self.weights[rows],
+            option_ids=self.option_ids[rows],
             answer_options=self.answer_options,
-            answer_index=self.answer_index[mask],
+            answer_index=self.answer_index[rows],
         )
 
 

@@ -114,3 +114,62 @@ def test_a_respondents_profile_takes_its_exact_ages_census_bracket():
     )
     missing = CellProfile.of_respondent({"age_min": np.nan, "age_max": np.nan})
     assert not missing.has("age") and not missing.has("sex")
+
+
+def _widened_one_drop_at_a_time(cells: RespondentCells, profile: CellProfile):
+    """The widening rule as first written: combine the masks of the dimensions still used, drop
+    the next of DROP_ORDER, combine again, until the cell holds min_cell."""
+    from polls.cells import DROP_ORDER
+
+    used = [d for d in cells.dimensions if profile.has(d)]
+    dropped, exact = [], None
+    while True:
+        mask = np.ones(cells.size, dtype=bool)
+        for dimension in used:
+            mask &= cells._mask(profile, dimension)
+        count = int(mask.sum())
+        exact = count if exact is None else exact
+        if count >= cells.min_cell or not used:
+            return mask, count, exact, tuple(used), tuple(dropped)
+        drop = next(d for d in DROP_ORDER if d in used)
+        used.remove(drop)
+        dropped.append(drop)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("min_cell", [1, 30, 400, 100_000])
+def test_a_poll_questions_cells_are_those_of_dropping_one_dimension_at_a_time(
+    cces_question, min_cell
+):
+    from polls.cells import QuestionCells
+
+    cells = QuestionCells(cces_question, min_cell=min_cell)
+    rng = np.random.default_rng(7)
+    respondents = cces_question.responses.values(
+        "respondent__sex", "respondent__race_ethnicity", "respondent__education",
+        "respondent__income", "respondent__state", "respondent__age_min", "respondent__age_max",
+    )  # fmt: skip
+    rows = list(respondents[:3000])
+    for index in rng.choice(len(rows), size=150, replace=False):
+        row = {k.removeprefix("respondent__"): v for k, v in rows[index].items()}
+        profile = CellProfile.of_respondent(row)
+        if rng.random() < 0.3:  # some profiles lack a dimension
+            profile = CellProfile(**{**profile.__dict__, "income": "", "state": ""})
+        cell = cells.cell(profile)
+        mask, count, exact, used, dropped = _widened_one_drop_at_a_time(cells, profile)
+        assert (cell.count, cell.exact_count, cell.dimensions, cell.widened_by) == (
+            count,
+            exact,
+            used,
+            dropped,
+        )
+        assert np.array_equal(cell.mask, mask)
+        assert cell.shares() == pytest.approx(
+            RespondentCells(
+                {"option_id": cells.option_ids[mask], "weight": cells.weights[mask],
+                 **{c: [""] * count for c in ("sex", "race_ethnicity", "education", "income",
+                                              "state")},
+                 "age_min": [None] * count, "age_max": [None] * count},
+                min_cell=0,
+            ).cell(CellProfile()).shares()
+        )  # fmt: skip
