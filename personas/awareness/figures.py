@@ -7,6 +7,7 @@ every figure shown to a model or a person is cited.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,6 +36,9 @@ class Figure:
         return {"value": self.value, "year": self.year, "source": self.source}
 
 
+# A context carries a few dozen distinct source strings and every persona's prompt cites them:
+# kept, the regular expressions run once per string, not a dozen times per persona.
+@functools.lru_cache(maxsize=1024)
 def source_short_name(source: str) -> str:
     """A short, readable name for a context source string.
 
