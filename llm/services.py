@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from config.bulk import bulk_insert
 from llm.models import CachedResponse, LLMCall, ModelPrice
@@ -78,31 +80,43 @@ def llm_call_build(
     run_id: int | None = None,
     persona_id: int | None = None,
 ) -> LLMCall:
-    """One call-log row, stamped now by its `created_at` default (written by `llm_calls_write`)."""
-    return LLMCall(
-        provider=provider,
-        model=model,
-        base_url=base_url,
-        parameters=parameters,
-        messages=list(messages),
-        response_text=response_text,
-        parsed_ok=parsed_ok,
-        status=status,
-        http_status=http_status,
-        error=error,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cost=cost,
-        currency=currency,
-        latency_ms=latency_ms,
-        attempt=attempt,
-        transport_try=transport_try,
-        sample_index=sample_index,
-        cache_key=cache_key,
-        label=label[:60],
-        run_id=run_id,
-        persona_id=persona_id,
-    )
+    """One call-log row, stamped now (written by `llm_calls_write`). Built from its values in
+    field order: Django's keyword construction of a 24-field row cost three times as much, about
+    1 % of a model call's CPU in a run."""
+    values = {
+        "id": None,
+        "provider": provider,
+        "model": model,
+        "base_url": base_url,
+        "parameters": parameters,
+        "messages": list(messages),
+        "response_text": response_text,
+        "parsed_ok": parsed_ok,
+        "status": status,
+        "http_status": http_status,
+        "error": error,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": cost,
+        "currency": currency,
+        "latency_ms": latency_ms,
+        "attempt": attempt,
+        "transport_try": transport_try,
+        "sample_index": sample_index,
+        "cache_key": cache_key,
+        "label": label[:60],
+        "run_id": run_id,
+        "persona_id": persona_id,
+        "created_at": timezone.now(),
+    }
+    return LLMCall(*(values[name] for name in _call_fields()))
+
+
+@functools.cache
+def _call_fields() -> tuple[str, ...]:
+    """LLMCall's columns in the order its constructor takes them (a KeyError above names one
+    the row does not set)."""
+    return tuple(f.attname for f in LLMCall._meta.concrete_fields)
 
 
 def llm_calls_write(*, calls: list[LLMCall], cache: list[CachedResponse]) -> None:
