@@ -72,7 +72,7 @@ class PollAdmin(admin.ModelAdmin):
     list_filter = ["country", "year", "mode", "pollster"]
     search_fields = ["slug", "title", "pollster", "source"]
     date_hierarchy = "field_start"
-    readonly_fields = ["data_problems", "imported_at"]
+    readonly_fields = ["data_problems", "imported_at", "data_changed_at"]
     inlines = [QuestionInline]
 
     @admin.display(description="Data checks")

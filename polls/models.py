@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.db.models.lookups import Exact
+from django.utils import timezone
 
 
 def country_choices() -> list[tuple[str, str]]:
@@ -39,6 +40,11 @@ class Poll(models.Model):
     licence = models.CharField(max_length=200, blank=True)
     topic_tags = models.JSONField(default=list, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
+    data_changed_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When its respondents or answers last changed: an import, or an admin's edit. "
+        "What processes keep of the answers is read again after it moves.",
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -36,9 +36,10 @@ logger = logging.getLogger(__name__)
 
 
 def poll_data_changed(*, poll_ids) -> None:
-    """Mark polls' respondent data as changed (an edit outside an import): `imported_at` moves,
-    so what a process kept of their answers is read again (`personas.engine.grounding`)."""
-    Poll.objects.filter(pk__in=list(poll_ids)).update(imported_at=timezone.now())
+    """Mark polls' respondents or answers as changed outside an import (an admin's edit):
+    `data_changed_at` moves, so what processes kept of their answers is read again
+    (`personas.engine.grounding`, `studies.quality`)."""
+    Poll.objects.filter(pk__in=list(poll_ids)).update(data_changed_at=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _poll_clear_rows(poll: Poll) -> None:
 @transaction.atomic
 def poll_import(*, plan: ImportPlan) -> PollImportReport:
     """Create or update a poll from a validated plan; re-importing the same slug never duplicates."""
-    defaults = _poll_defaults(plan)
+    defaults = {**_poll_defaults(plan), "data_changed_at": timezone.now()}
     poll, created = Poll.objects.update_or_create(slug=plan.poll["slug"], defaults=defaults)
     if not created:
         _poll_clear_rows(poll)

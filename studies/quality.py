@@ -210,11 +210,12 @@ _POLL_FRAMES_KEPT = 16
 
 def _respondents_frame(question_id: int) -> pd.DataFrame:
     """The poll question's respondents with their answer, survey weight and demographics: read
-    once per process while the poll is unchanged (it is reference data; its import time and the
-    count and last id of the question's responses fingerprint it, as for the poll model)."""
+    once per process while the poll is unchanged (it is reference data; when its data last
+    changed, by an import or an admin's edit, and the count and last id of the question's
+    responses fingerprint it)."""
     responses = Response.objects.filter(question_id=question_id)
     seen = responses.aggregate(
-        count=Count("id"), last=Max("id"), imported=Max("question__poll__imported_at")
+        count=Count("id"), last=Max("id"), imported=Max("question__poll__data_changed_at")
     )
     key = (question_id, seen["imported"], seen["count"], seen["last"])
     frame = _POLL_FRAMES.get(key)

@@ -10,8 +10,8 @@ always grounded in it first.
 A question's respondents are read once per process and kept (`_QuestionCellsCache`) while its
 poll's data is unchanged: reading four questions' answers took about a tenth of an LLM run's CPU,
 in every run and, on workers, in every chunk. A poll's data changes by re-import or an admin edit,
-each of which moves `Poll.imported_at` (the import saves the poll; the admin's edits of
-respondents and answers touch it, `polls.services.poll_data_changed`); the key includes it, so a
+each of which moves `Poll.data_changed_at` (`polls.services.poll_import`, and
+`poll_data_changed` for the admin's edits of respondents and answers); the key includes it, so a
 changed poll is read again. Anything else that edits answers behind the application's back (SQL in
 a shell) is seen within `CELLS_CACHE_SECONDS`.
 """
@@ -36,7 +36,7 @@ CELLS_CACHE_SECONDS = 600.0
 
 class _QuestionCellsCache:
     """Questions' respondents in memory, least recently used first out, keyed by the question and
-    its poll's `imported_at`. A `QuestionCells` is read-only once built but for the masks it
+    its poll's `data_changed_at`. A `QuestionCells` is read-only once built but for the masks it
     caches (each set whole), so runs and threads of a process share one."""
 
     def __init__(self) -> None:
@@ -45,7 +45,7 @@ class _QuestionCellsCache:
         self.reads = 0  # questions read from the database (tests)
 
     def get(self, question: Question) -> QuestionCells:
-        key = (question.id, question.poll.imported_at)
+        key = (question.id, question.poll.data_changed_at)
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)

@@ -88,13 +88,13 @@ def _grounding(question) -> Grounding:
 
 def test_an_admin_deleting_an_answer_is_seen_by_the_next_run(cces_question, admin_client_logged):
     before = _grounding(cces_question)._cells[cces_question.id].size
-    stamp = Poll.objects.get(pk=cces_question.poll_id).imported_at
+    stamp = Poll.objects.get(pk=cces_question.poll_id).data_changed_at
     answer = cces_question.responses.order_by("id").first()
 
     page = admin_client_logged.post(f"/admin/polls/response/{answer.pk}/delete/", {"post": "yes"})
 
     assert page.status_code == 302 and not Response.objects.filter(pk=answer.pk).exists()
-    assert Poll.objects.get(pk=cces_question.poll_id).imported_at > stamp
+    assert Poll.objects.get(pk=cces_question.poll_id).data_changed_at > stamp
     question = type(cces_question).objects.select_related("poll").get(pk=cces_question.pk)
     assert _grounding(question)._cells[question.id].size == before - 1
 
@@ -103,7 +103,7 @@ def test_an_admin_deleting_respondents_in_bulk_has_the_poll_read_again(
     cces_question, admin_client_logged
 ):
     respondent = Respondent.objects.filter(poll_id=cces_question.poll_id).order_by("id").first()
-    stamp = Poll.objects.get(pk=cces_question.poll_id).imported_at
+    stamp = Poll.objects.get(pk=cces_question.poll_id).data_changed_at
     reads = question_cells.reads
     _grounding(cces_question)
 
@@ -117,7 +117,7 @@ def test_an_admin_deleting_respondents_in_bulk_has_the_poll_read_again(
     )
 
     assert page.status_code == 302 and not Respondent.objects.filter(pk=respondent.pk).exists()
-    assert Poll.objects.get(pk=cces_question.poll_id).imported_at > stamp
+    assert Poll.objects.get(pk=cces_question.poll_id).data_changed_at > stamp
     question = type(cces_question).objects.select_related("poll").get(pk=cces_question.pk)
     _grounding(question)
     assert question_cells.reads == reads + 2

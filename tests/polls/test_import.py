@@ -51,8 +51,11 @@ def models_F():
 
 def test_reimporting_the_same_file_updates_and_never_duplicates():
     question_id = Question.objects.get(poll__slug="cces-2018-abortion").id
+    changed = Poll.objects.get(slug="cces-2018-abortion").data_changed_at
     call_command("import_poll", csv=str(CCES_CSV), mapping=CCES_MAPPING, stdout=io.StringIO())
     assert Poll.objects.filter(slug="cces-2018-abortion").count() == 1
+    # Its data changed: what processes keep of its answers is read again.
+    assert Poll.objects.get(slug="cces-2018-abortion").data_changed_at > changed
     assert Respondent.objects.filter(poll__slug="cces-2018-abortion").count() == 59_756
     # Study items link to questions: their ids survive a re-import.
     assert Question.objects.get(poll__slug="cces-2018-abortion").id == question_id
