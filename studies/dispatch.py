@@ -24,11 +24,11 @@ import logging
 import threading
 
 from celery import chord, group
-from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from config.background import executor_default
 from studies.models import Run
 from studies.pipeline import run_chunks
 from studies.tasks import run_chunk, run_complete
@@ -93,7 +93,7 @@ def _thread_main(run_id: int) -> None:
 
 
 def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
-    executor = executor or settings.RUN_EXECUTOR
+    executor = executor or executor_default()
     if executor == "celery":
         try:
             run_canvas(Run.objects.get(id=run_id)).apply_async()

@@ -89,7 +89,9 @@ def held_run_hold(
         population = Population.objects.select_for_update().get(pk=population.pk)
         if population.status == Population.Status.FAILED:
             population_usable_check(population=population)
-        daily_quota_check(user=created_by, runs=1)
+        ready = population.status == Population.Status.READY
+        if not ready:  # a run held now counts once it starts; on a ready one, `_launch` checks
+            daily_quota_check(user=created_by, runs=1)
         held = held_run_create(
             study=study,
             population=population,
@@ -107,7 +109,7 @@ def held_run_hold(
             request=request,
             detail={"study": study.pk, "population": population.pk, "backend": backend},
         )
-        if population.status == Population.Status.READY:
+        if ready:
             run = _launch(held, actor=created_by, via="api", request=request)
             held.status, held.run, held.settled_at = HeldRun.Status.STARTED, run, timezone.now()
             held.save(update_fields=["status", "run", "settled_at"])
@@ -311,18 +313,25 @@ def held_run_retry(*, held_run: HeldRun, actor, via: str = "api", request=None) 
     return held
 
 
-def held_runs_start_stale(*, now=None, grace: timedelta | None = None) -> list[int]:
-    """The population watchdog's part for held runs: start those still held on a population
-    ready for longer than `grace` (HELD_RUN_START_GRACE_SECONDS), which a process stopped
-    between marking it ready and starting them left waiting. The held runs it settled."""
+def held_runs_start_stale(
+    *, now=None, grace: timedelta | None = None, population_ids: list[int] | None = None
+) -> list[int]:
+    """The population watchdog's part for held runs (and `manage.py resume_populations`'s, where
+    no beat runs): start those still held on a population ready for longer than `grace`
+    (HELD_RUN_START_GRACE_SECONDS), which a process stopped between marking it ready and starting
+    them left waiting; only on `population_ids` when given. The held runs it settled."""
     now = now or timezone.now()
     if grace is None:
         grace = timedelta(seconds=settings.HELD_RUN_START_GRACE_SECONDS)
+    candidates = HeldRun.objects.filter(
+        status=HeldRun.Status.HELD, population__status=Population.Status.READY
+    )
+    if population_ids is not None:
+        candidates = candidates.filter(population_id__in=population_ids)
     waiting = (
-        HeldRun.objects.filter(
-            status=HeldRun.Status.HELD, population__status=Population.Status.READY
+        candidates.annotate(
+            ready_since=Coalesce("population__finished_at", "population__created_at")
         )
-        .annotate(ready_since=Coalesce("population__finished_at", "population__created_at"))
         .filter(ready_since__lt=now - grace)
         .order_by("id")
         .values_list("id", "population_id", "ready_since")

@@ -490,7 +490,8 @@ def test_resume_populations_continues_a_silent_build_in_the_command(
     out = io.StringIO()
     call_command("resume_populations", "--stale-minutes", "30", stdout=out)
     assert out.getvalue().strip() == (
-        "No queued or building population has been idle for 30 minutes."
+        "No queued or building population has been idle for 30 minutes, and no run is waiting "
+        "on a ready one."
     )
     call_command("resume_populations", "--stale-minutes", "20", stdout=out)
     assert f"Population {silent.pk}: ready, 60/60 personas" in out.getvalue()

@@ -102,6 +102,25 @@ def test_a_start_refused_on_a_ready_population_is_answered_and_nothing_is_held(
     assert not AuditEvent.objects.filter(object_type="studies.heldrun").exists()
 
 
+def test_the_daily_quota_is_checked_once_a_hold_whichever_the_population(
+    api, user, study, queued, settings, monkeypatch
+):
+    from studies.services import held_runs
+
+    counted = []
+    check = held_runs.daily_quota_check
+    monkeypatch.setattr(
+        held_runs, "daily_quota_check", lambda **kw: counted.append(kw) or check(**kw)
+    )
+    assert _hold(api, study, queued).status_code == 202  # checked at the hold
+    assert _hold(api, study, _population(user, ready=True)).status_code == 202  # at the start
+    assert [kw["runs"] for kw in counted] == [1, 1]
+    settings.QUOTA_RUNS_PER_DAY = 1  # the run just started used the day's quota up
+    refused = _hold(api, study, _population(user, ready=True))
+    assert refused.status_code == 429 and "quota is 1 a day" in refused.json()["error"]["message"]
+    assert len(counted) == 3 and HeldRun.objects.count() == 2 and Run.objects.count() == 1
+
+
 def test_holding_on_a_failed_population_is_a_409_saying_to_create_it_again(api, study, queued):
     population_fail(population_id=queued.pk, message="the disk was full")
     response = _hold(api, study, queued)

@@ -4,9 +4,11 @@ population page."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -194,3 +196,61 @@ def test_a_stranger_cannot_retry_a_held_run(user, study, queued, django_user_mod
     stranger.force_login(django_user_model.objects.create_user("stranger", password="x" * 20))
     assert _retry(stranger, held).status_code == 404
     assert HeldRun.objects.get().status == "failed"
+
+
+# --- manage.py resume_populations: the embedded setup has no beat to run the watchdog ------------
+
+
+def test_resume_populations_starts_a_run_left_waiting_once_the_grace_period_is_over(
+    user, study, queued, settings, django_capture_on_commit_callbacks
+):
+    settings.HELD_RUN_START_GRACE_SECONDS = 60
+    held = _left_waiting(study, queued, user, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("resume_populations", "--stale-minutes", "30", stdout=out)
+    assert out.getvalue().strip() == (
+        "No queued or building population has been idle for 30 minutes, and no run is waiting "
+        "on a ready one."
+    )
+    assert HeldRun.objects.get().status == "held"  # within the grace period: left alone
+    Population.objects.filter(pk=queued.pk).update(
+        finished_at=timezone.now() - timedelta(seconds=61)
+    )
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("resume_populations", "--stale-minutes", "30", stdout=out)
+    run = Run.objects.get()
+    assert out.getvalue().strip() == (
+        f"Held run {held.id} on population {queued.pk}: started run {run.id} (queued)"
+    )
+    held.refresh_from_db()
+    run.refresh_from_db()
+    assert held.status == "started" and held.run == run and run.status == "completed"
+    out = io.StringIO()
+    call_command("resume_populations", "--stale-minutes", "30", stdout=out)
+    assert "no run is waiting on a ready one" in out.getvalue()
+    assert Run.objects.count() == 1
+
+
+def test_resume_populations_starts_the_held_runs_of_a_named_ready_population(
+    user, study, queued, settings, django_capture_on_commit_callbacks
+):
+    settings.QUOTA_RUNS_PER_DAY = 0  # the start is refused: the held run fails with why
+    held = _left_waiting(study, queued, user, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command(
+        "resume_populations",
+        "--population",
+        str(queued.pk),
+        "--held-grace-seconds",
+        "0",
+        stdout=out,
+    )
+    line = out.getvalue().strip()
+    assert line.startswith(f"Held run {held.id} on population {queued.pk}: failed (You have ")
+    assert "quota is 0 a day" in line and not Run.objects.exists()
+    # Nothing is held on it any more: a ready population is refused as before.
+    with pytest.raises(CommandError, match=f"population {queued.pk} is ready"):
+        call_command("resume_populations", "--population", str(queued.pk))
+    with pytest.raises(CommandError, match="--held-grace-seconds must be 0 or more; got -1"):
+        call_command("resume_populations", "--stale-minutes", "5", "--held-grace-seconds", "-1")
