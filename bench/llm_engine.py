@@ -384,6 +384,12 @@ def measure(mode: str) -> dict:
     server = worker = None
     try:
         study, population, make_population = _load_data(personas, seed=20240601)
+        if not workers:
+            # The embedded default's web process tunes its collector when it serves its first
+            # run on a thread (studies.dispatch), the workers' pool processes when they start.
+            from config.collector import tune_collector
+
+            tune_collector()
         server, url = _start_server()
         config = {
             "llm": {"provider": "openai", "model": "gpt-bench", "seed": 3, "base_url": f"{url}/v1"},
@@ -463,10 +469,11 @@ def measure(mode: str) -> dict:
             "deployment": (
                 f"celery worker --concurrency {WORKER_PROCESSES} (prefork), PostgreSQL, Redis; "
                 f"{WORKER_PROCESSES} chunks of {chunk_size} personas, each on one event loop "
-                f"with {threads} in flight"
+                f"with {threads} in flight; collector tuned in each pool process (config.collector)"
                 if workers
                 else f"embedded default (SQLite, no Redis), inline executor, one chunk of "
-                f"{chunk_size} personas as tasks of one event loop, {threads} in flight"
+                f"{chunk_size} personas as tasks of one event loop, {threads} in flight; "
+                "collector tuned after loading, as the web process is (config.collector)"
             ),
             "personas": personas,
             "calls": calls,

@@ -15,7 +15,6 @@ all load `config.asgi:application`.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from django.core.wsgi import get_wsgi_application
 
 from config import telemetry
+from config.collector import tune_collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 telemetry.configure()  # before Django builds its middleware chain; off unless OTLP is configured
@@ -106,21 +106,14 @@ async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-# A collection starts after this many new container objects (Python's default is 700).
-GC_THRESHOLD = (20_000, 50, 100)
-
-
 def server_gc_tune() -> None:
-    """The collector, tuned for a long-lived server process once the application is loaded.
-
-    What the application loaded (modules, settings, URL patterns, serializers: about 250,000
-    objects) is frozen out of the collector's generations, so a full collection no longer walks
-    it during a request; and a collection starts after 20,000 new container objects instead of
-    700, so a request that builds a few thousand (a results payload) does not set one off by
-    itself. Measured with `bench.serve` on a quiet machine (README, Benchmarks): p99 138 and 257 ms
-    before, 47–57 and 40–44 ms after."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
+    """The collector, tuned for a long-lived server process once the application is loaded
+    (`config.collector`): what it loaded is frozen out of the collector's generations, so a full
+    collection no longer walks it during a request, and a collection starts after 20,000 new
+    container objects instead of 700, so a request that builds a few thousand (a results payload)
+    does not set one off by itself. Measured with `bench.serve` on a quiet machine (README,
+    Benchmarks): p99 138 and 257 ms before, 47–57 and 40–44 ms after."""
+    tune_collector()
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -16,7 +16,11 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect(weak=False)
 def _trace_worker_process(**_kwargs) -> None:
-    """Each pool process starts its own tracer (an exporter's thread does not survive a fork)."""
+    """Each pool process starts its own tracer (an exporter's thread does not survive a fork) and
+    tunes its collector (`config.collector`)."""
     from config import telemetry
+    from config.collector import tune_collector
 
     telemetry.configure()
+    # The pool process has loaded the application: freeze it out of the collector's walks.
+    tune_collector()

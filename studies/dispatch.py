@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from config.background import executor_default
+from config.collector import tune_collector
 from studies.models import Run
 from studies.pipeline import run_chunks
 from studies.tasks import run_chunk, run_complete
@@ -104,6 +105,9 @@ def run_dispatch(*, run_id: int, executor: str | None = None) -> None:
             # is back. The client got its run id and sees the status.
             logger.error("Run %s could not be queued (broker unavailable): %s", run_id, exc)
     elif executor == "thread":
+        # This process serves runs on its threads (the embedded default's web process): its
+        # collector is tuned as the workers' are, once (config.collector).
+        tune_collector()
         threading.Thread(
             target=_thread_main, args=(run_id,), name=f"run-{run_id}", daemon=True
         ).start()

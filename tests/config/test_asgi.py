@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from typing import Any
 
@@ -232,11 +233,30 @@ async def test_a_websocket_goes_to_channels():
 
 def test_the_server_start_tunes_the_collector_and_a_plain_import_does_not():
     import gc
+    import subprocess
+    import sys
 
-    from config.asgi import GC_THRESHOLD
+    from config import collector
+    from config.collector import GC_THRESHOLD
 
-    before = gc.get_threshold()
-    assert before != GC_THRESHOLD  # importing config.asgi (this module does) changed nothing
+    # Importing config.asgi changes nothing (in a fresh process: this one may have served a run
+    # on a thread, which tunes it).
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, django; django.setup(); before = gc.get_threshold(); "
+            "import config.asgi; assert gc.get_threshold() == before != "
+            f"{GC_THRESHOLD!r}, gc.get_threshold(); assert gc.get_freeze_count() == 0",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    assert imported.returncode == 0, imported.stderr
+    before, was_tuned = gc.get_threshold(), collector._tuned
+    gc.set_threshold(700, 10, 10)
+    collector._tuned = False
 
     async def lifespan() -> list[dict[str, Any]]:
         sent: list[dict[str, Any]] = []
@@ -259,6 +279,8 @@ def test_the_server_start_tunes_the_collector_and_a_plain_import_does_not():
         ]
         assert gc.get_threshold() == GC_THRESHOLD
         assert gc.get_freeze_count() > 100_000  # the loaded application, out of the generations
+        assert collector.tune_collector() is False  # once a process
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+        collector._tuned = was_tuned
