@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.trace import Span, Tracer, TracerProvider
 
 logger = logging.getLogger(__name__)
@@ -100,16 +101,30 @@ def tracer() -> Tracer:
     return trace.get_tracer(_TRACER_NAME)
 
 
+_UNKNOWN = object()
+
 # What `span` gives when nothing traces: reusable, and re-entrant.
 _OFF: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
 
 
+# Whether the environment names a tracer provider for the API to load (read at import, as the API
+# itself only loads one on its first use).
+_ENV_PROVIDER = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+
+
 def tracing() -> bool:
     """Whether spans go anywhere: `configure` turned tracing on, or a real tracer provider was
-    installed globally by other means."""
-    return _provider is not None or not isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider
-    )
+    installed globally by other means.
+
+    Asked once or more a model call: `trace.get_tracer_provider()` looks the environment up
+    (`os.environ`, a KeyError raised and caught) every time no provider is set, a few percent of
+    an LLM run's CPU. The API's global is read first; should a release of the API not have it,
+    its public call decides."""
+    if _provider is not None:
+        return True
+    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _ENV_PROVIDER:
+        return False
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def span(

@@ -62,6 +62,21 @@ def test_tracing_is_off_unless_a_collector_is_configured(monkeypatch):
         assert not span.is_recording()
 
 
+def test_a_tracer_provider_installed_globally_by_other_means_turns_spans_on(monkeypatch):
+    from opentelemetry import trace
+
+    assert telemetry.tracing() is False
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # What `trace.set_tracer_provider` sets (once a process: patched here, and undone after).
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    assert telemetry.tracing() is True
+    with telemetry.span("elsewhere", {"a": 1}) as span:
+        assert span.is_recording()
+    assert [s.name for s in exporter.get_finished_spans()] == ["elsewhere"]
+
+
 def test_a_request_is_traced_as_a_server_span(spans, api):
     response = api.get("/api/v1/studies/")
     assert response.status_code == 200
