@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from config.bulk import bulk_insert
+from config.clock import now
 from llm.models import CachedResponse, LLMCall, ModelPrice
 from llm.providers.base import ProviderReply
 
@@ -107,7 +107,7 @@ def llm_call_build(
         "label": label[:60],
         "run_id": run_id,
         "persona_id": persona_id,
-        "created_at": timezone.now(),
+        "created_at": now(),
     }
     return LLMCall(*(values[name] for name in _call_fields()))
 
