@@ -294,3 +294,55 @@ def test_retention_delete_mode_and_off_by_default(user, cces_question, settings)
     report = retention_apply(days=30, mode="delete")
     assert report is not None and report.runs == 1
     assert not Run.objects.filter(id=old.id).exists()
+
+
+@pytest.mark.parametrize("mode", ["anonymize", "delete"])
+def test_the_daily_retention_task_ages_out_old_runs_per_the_settings(
+    user, cces_question, settings, mode
+):
+    from config.celery import app
+
+    # The task beat sends, found by its name in the schedule as a worker finds it.
+    app.loader.import_default_modules()
+    task = app.tasks[settings.CELERY_BEAT_SCHEDULE["retention-apply"]["task"]]
+    old = _finished_run(user, cces_question)
+    recent = _finished_run(user, cces_question, seed=2)
+    long_ago = timezone.now() - timedelta(days=40)
+    Run.objects.filter(id=old.id).update(finished_at=long_ago)
+    Population.objects.filter(id=old.population_id).update(created_at=long_ago)
+    recent_names = sorted(
+        Persona.objects.filter(population_id=recent.population_id).values_list("name", flat=True)
+    )
+    answers_before = Answer.objects.filter(run=old).count()
+
+    settings.RETENTION_DAYS = None
+    assert task.apply().get() is None
+    assert RunPersona.objects.filter(run=old).exists()
+    assert not AuditEvent.objects.filter(action="retention").exists()
+
+    settings.RETENTION_DAYS, settings.RETENTION_MODE = 30, mode
+    report = task.apply().get()
+    assert (report["mode"], report["runs"], report["populations"]) == (mode, 1, 1)
+    if mode == "delete":
+        assert not Run.objects.filter(id=old.id).exists()
+        assert not Population.objects.filter(id=old.population_id).exists()
+        assert not Answer.objects.filter(run_id=old.id).exists()
+    else:
+        assert not RunPersona.objects.filter(run=old).exists()
+        assert Answer.objects.filter(run=old).count() == answers_before
+        assert not Answer.objects.filter(run=old).exclude(reasoning="").exists()
+        personas = Persona.objects.filter(population_id=old.population_id)
+        assert all(p.name.startswith("persona-") and p.profile is None for p in personas)
+    # The recent run and its population are kept as they were.
+    assert RunPersona.objects.filter(run=recent).count() == recent.personas_total
+    assert Answer.objects.filter(run=recent).exclude(reasoning="").exists()
+    assert (
+        sorted(
+            Persona.objects.filter(population_id=recent.population_id).values_list(
+                "name", flat=True
+            )
+        )
+        == recent_names
+    )
+    entry = AuditEvent.objects.get(action="retention")
+    assert (entry.actor, entry.via, entry.detail) == (None, "system", report)
