@@ -2,7 +2,7 @@
 the operator's retention policy for old runs (seed 000's ``anonymize_historical_data``).
 
 What a user owns: populations (with personas), studies, runs (answers, per-persona records),
-held runs, validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
+held runs, policy and market analyses, multi-agent simulations, validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
 their contents), so the deletion itself stays on record.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,19 +29,34 @@ def _json(value) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
 
 
+def _write_json_array(archive: zipfile.ZipFile, name: str, rows: Iterable[dict]) -> None:
+    """A JSON array written a row at a time, so a run of a million personas is never one string."""
+    with archive.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8") as out:
+        out.write("[")
+        for i, row in enumerate(rows):
+            out.write(",\n" if i else "\n")
+            out.write(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        out.write("\n]\n")
+
+
 def user_data_export(*, user, actor=None, request=None, via: str = "api") -> bytes:
     """One zip of everything `user` owns: ``populations/<id>.json`` (personas.json layout),
-    ``studies.json``, ``runs/<id>/run.json`` and ``runs/<id>/answers.csv``, ``held_runs.json``,
+    ``studies.json``, ``runs/<id>/run.json``, ``runs/<id>/answers.csv`` and
+    ``runs/<id>/personas.json`` (each persona's artefacts), ``held_runs.json``,
+    ``policy_analyses.json`` and ``market_analyses.json`` (each as its endpoint reports it, with
+    the request), ``influence_simulations.json`` (settings, results and every persona's answers),
     ``validation_runs.json``, ``api_keys.json`` (no secrets) and ``audit.json``."""
     from accounts.selectors import audit_event_list
     from personas.models import Population
     from personas.profile.export import pool_to_json
     from personas.selectors import persona_list, persona_rows
     from studies.api.held_runs.serializers import HeldRunSerializer
-    from studies.api.serializers import RunSerializer, StudySerializer
+    from studies.api.market.report import market_report
+    from studies.api.political.report import analysis_report
+    from studies.api.serializers import RunPersonaSerializer, RunSerializer, StudySerializer
     from studies.exports import answers_csv_lines
-    from studies.models import HeldRun, Run
-    from studies.selectors import study_list
+    from studies.models import HeldRun, InfluenceSimulation, MarketAnalysis, PolicyAnalysis, Run
+    from studies.selectors import run_persona_list, study_list
     from validation.api.serializers import ValidationRunSerializer
     from validation.models import ValidationRun
 
@@ -54,8 +70,39 @@ def user_data_export(*, user, actor=None, request=None, via: str = "api") -> byt
         for run in Run.objects.filter(created_by=user).order_by("id"):
             archive.writestr(f"runs/{run.id}/run.json", _json(RunSerializer(run).data))
             archive.writestr(f"runs/{run.id}/answers.csv", "".join(answers_csv_lines(run)))
+            records = run_persona_list(run_id=run.id).iterator(chunk_size=500)
+            _write_json_array(
+                archive,
+                f"runs/{run.id}/personas.json",
+                (RunPersonaSerializer(record).data for record in records),
+            )
         held_runs = HeldRun.objects.filter(created_by=user).order_by("id")
         archive.writestr("held_runs.json", _json(HeldRunSerializer(held_runs, many=True).data))
+        policies = PolicyAnalysis.objects.filter(created_by=user).select_related("run")
+        archive.writestr(
+            "policy_analyses.json",
+            _json([analysis_report(a) | {"request": a.request} for a in policies.order_by("id")]),
+        )
+        markets = MarketAnalysis.objects.filter(created_by=user).select_related("run")
+        archive.writestr(
+            "market_analyses.json",
+            _json([market_report(a) | {"request": a.request} for a in markets.order_by("id")]),
+        )
+        simulations = InfluenceSimulation.objects.filter(created_by=user).order_by("id")
+        _write_json_array(
+            archive,
+            "influence_simulations.json",
+            simulations.values(
+                "id",
+                "run_id",
+                "scenario_description",
+                "enable_peer_influence",
+                "parameters",
+                "results",
+                "responses",
+                "created_at",
+            ).iterator(chunk_size=100),
+        )
         validations = ValidationRun.objects.filter(created_by=user).order_by("id")
         archive.writestr(
             "validation_runs.json", _json(ValidationRunSerializer(validations, many=True).data)

@@ -75,7 +75,9 @@ class MyDataExportView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request):
         """Everything the caller owns in one zip: populations (personas.json), studies, runs
-        (run.json, answers.csv), validation runs, API keys (no secrets) and the audit log."""
+        (run.json, answers.csv, each persona's artefacts in personas.json), held runs, policy and
+        market analyses, multi-agent simulations, validation runs, API keys (no secrets) and the
+        audit log."""
         content = user_data_export(user=request.user, request=request)
         response = HttpResponse(content, content_type="application/zip")
         name = f"persona-lab-{request.user.get_username()}.zip"

@@ -31,6 +31,9 @@ def test_creating_starting_exporting_and_cancelling_are_recorded(api, user, cces
     ).json()
     api.get(f"/api/v1/populations/{population['id']}/export/")
     api.get(f"/api/v1/runs/{run['id']}/answers.csv")
+    assert api.post(f"/api/v1/runs/{run['id']}/cancel/").status_code == 200
+    # Cancelling it again is refused, and a refusal is not recorded.
+    assert api.post(f"/api/v1/runs/{run['id']}/cancel/").status_code == 409
     events = api.get("/api/v1/audit/").json()["results"]
     seen = [(e["action"], e["object_type"], e["object_id"]) for e in reversed(events)]
     assert seen == [
@@ -39,12 +42,35 @@ def test_creating_starting_exporting_and_cancelling_are_recorded(api, user, cces
         ("start", "studies.run", str(run["id"])),
         ("export", "personas.population", str(population["id"])),
         ("export", "studies.run", str(run["id"])),
+        ("cancel", "studies.run", str(run["id"])),
     ]
     assert all(e["actor_name"] == user.username and e["via"] == "api" for e in events)
     start = AuditEvent.objects.get(action="start")
     assert start.detail["backend"] == "poll_cell" and start.ip_address == "127.0.0.1"
     filtered = api.get("/api/v1/audit/", {"action": "export"}).json()["results"]
     assert {e["action"] for e in filtered} == {"export"}
+
+
+def test_creating_and_revoking_an_api_key_are_recorded_once(api, user):
+    created = api.post("/api/v1/keys/", {"name": "laptop", "scope": "read"}, format="json")
+    assert created.status_code == 201
+    key_id = str(created.json()["id"])
+    assert api.delete(f"/api/v1/keys/{key_id}/").status_code == 200
+    # Revoking a revoked key changes nothing and records nothing.
+    assert api.delete(f"/api/v1/keys/{key_id}/").status_code == 200
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("key_create", "accounts.apikey", key_id),
+        ("key_revoke", "accounts.apikey", key_id),
+    ]
+    assert all(
+        (e.actor, e.owner, e.via, e.ip_address) == (user, user, "api", "127.0.0.1") for e in events
+    )
+    assert events[0].detail == {"scope": "read"} and events[0].object_repr.startswith("laptop (")
+    # The secret is in no event.
+    assert created.json()["key"] not in str([e.__dict__ for e in events])
+    listed = api.get("/api/v1/audit/", {"object_type": "accounts.apikey"}).json()["results"]
+    assert [e["action"] for e in listed] == ["key_revoke", "key_create"]
 
 
 def test_events_are_append_only():

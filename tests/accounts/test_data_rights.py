@@ -16,10 +16,23 @@ from accounts.models import AuditEvent
 from accounts.services import api_key_create
 from personas.models import Persona, Population
 from personas.services import AreaWeight, population_create
-from studies.models import Answer, HeldRun, Run, RunPersona, Study
+from studies.influence.services import influence_simulation_start
+from studies.influence.simulate import InfluenceParams
+from studies.models import (
+    Answer,
+    HeldRun,
+    InfluenceSimulation,
+    MarketAnalysis,
+    PolicyAnalysis,
+    Run,
+    RunPersona,
+    Study,
+)
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import ItemSpec, run_start, study_create
 from studies.services.held_runs import held_run_create
+from studies.services.market import MarketRequest, market_analysis_start
+from studies.services.political import PolicyRequest, policy_analysis_start
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +41,11 @@ class _Silent:
     def progress(self, **kw): ...
     def completion(self, **kw): ...
     def error(self, **kw): ...
+
+
+def _finish(run: Run) -> Run:
+    run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=_Silent())
+    return run_finalize(run_id=run.id, reporter=_Silent())
 
 
 def _finished_run(owner, question, *, seed: int = 1) -> Run:
@@ -42,8 +60,56 @@ def _finished_run(owner, question, *, seed: int = 1) -> Run:
     run = run_start(
         study=study, population=population, seed=seed, backend="poll_cell", created_by=owner
     )
-    run_process_chunk(run_id=run.id, start=0, end=run.personas_total, reporter=_Silent())
-    return run_finalize(run_id=run.id, reporter=_Silent())
+    return _finish(run)
+
+
+def _analyses(owner, question, llm_base_url: str, *, seed: int):
+    """A finished policy analysis, a market analysis (queued: it needs the LLM) and a finished
+    multi-agent simulation of `owner`."""
+    policy = policy_analysis_start(
+        request=PolicyRequest(
+            policy_description="Let employers decline abortion coverage",
+            poll_question=question.id,
+            target_areas=["phoenix_az_city"],
+            population_size=12,
+            backend="poll_cell",
+            seed=seed,
+        ),
+        raw={"policy_description": "Let employers decline abortion coverage"},
+        environmental=False,
+        created_by=owner,
+    )
+    _finish(policy.run)
+    market = market_analysis_start(
+        request=MarketRequest(
+            product_name=f"Gadget {seed}",
+            price_points=[10.0, 20.0],
+            target_areas=["phoenix_az_city"],
+            population_size=4,
+            backend_config={
+                "llm": {"provider": "openai", "model": "gpt-test", "base_url": llm_base_url}
+            },
+            seed=seed,
+        ),
+        raw={"product_name": f"Gadget {seed}"},
+        created_by=owner,
+    )
+    group = population_create(
+        size=12,
+        areas=[AreaWeight("phoenix_az_city")],
+        seed=seed,
+        include_behavioral_characteristics=True,
+        created_by=owner,
+    )
+    simulation = influence_simulation_start(
+        scenario_description=f"Council vote {seed}",
+        question=question,
+        population=group,
+        params=InfluenceParams(seed=seed),
+        created_by=owner,
+    )
+    _finish(simulation.run)
+    return policy, market, simulation
 
 
 def _held_run(owner, run: Run):
@@ -62,13 +128,15 @@ def _held_run(owner, run: Run):
 
 
 def test_the_export_holds_everything_the_user_owns_and_nothing_else(
-    api, user, cces_question, django_user_model
+    api, user, cces_question, django_user_model, llm_env, fake_llm
 ):
     mine = _finished_run(user, cces_question)
     other = django_user_model.objects.create_user("other", password="x" * 20)
     theirs = _finished_run(other, cces_question, seed=2)
     held = _held_run(user, mine)
     _held_run(other, theirs)
+    policy, market, simulation = _analyses(user, cces_question, fake_llm.openai_base_url, seed=1)
+    their_policy, _, _ = _analyses(other, cces_question, fake_llm.openai_base_url, seed=2)
     api_key_create(user=user, name="laptop")
     response = api.get("/api/v1/me/export/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
@@ -79,7 +147,9 @@ def test_the_export_holds_everything_the_user_owns_and_nothing_else(
     assert f"runs/{theirs.id}/run.json" not in names
     assert f"populations/{theirs.population_id}.json" not in names
     studies = json.loads(archive.read("studies.json"))
-    assert [s["id"] for s in studies] == [mine.study_id]
+    assert sorted(s["id"] for s in studies) == sorted(
+        [mine.study_id, policy.study_id, market.study_id, simulation.run.study_id]
+    )
     answers = archive.read(f"runs/{mine.id}/answers.csv").decode().strip().splitlines()
     assert len(answers) == 1 + Answer.objects.filter(run=mine).count()
     held_runs = json.loads(archive.read("held_runs.json"))
@@ -88,28 +158,55 @@ def test_the_export_holds_everything_the_user_owns_and_nothing_else(
     ]
     keys = json.loads(archive.read("api_keys.json"))
     assert [k["name"] for k in keys] == ["laptop"] and "hashed_secret" not in keys[0]
+
+    # Each persona's artefacts, for the user's runs only.
+    records = json.loads(archive.read(f"runs/{mine.id}/personas.json"))
+    stored = RunPersona.objects.filter(run=mine).order_by("persona__index")
+    assert [r["persona"] for r in records] == [r.persona_id for r in stored]
+    assert len(records) == mine.personas_total
+    assert all(r["status"] == "ok" and r["profile"] and r["response"] for r in records)
+    assert f"runs/{their_policy.run_id}/personas.json" not in names
+    # The analyses as their endpoints report them (figures included), with the request.
+    policies = json.loads(archive.read("policy_analyses.json"))
+    assert [p["analysis_id"] for p in policies] == [policy.id]
+    report = api.get(f"/api/v1/political/analyses/{policy.id}/").json()
+    assert policies[0] == report | {"request": policy.request}
+    assert policies[0]["status"] == "completed" and policies[0]["sample_size"] == 12
+    markets = json.loads(archive.read("market_analyses.json"))
+    assert [(m["analysis_id"], m["request"]) for m in markets] == [
+        (market.id, {"product_name": "Gadget 1"})
+    ]
+    simulations = json.loads(archive.read("influence_simulations.json"))
+    simulation.refresh_from_db()
+    assert [(s["id"], s["run_id"]) for s in simulations] == [(simulation.id, simulation.run_id)]
+    assert simulations[0]["results"] == json.loads(json.dumps(simulation.results))
+    assert len(simulations[0]["responses"]) == 12
     assert AuditEvent.objects.filter(action="data_export", owner=user).count() == 1
 
 
 def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
-    api, user, cces_question, django_user_model
+    api, user, cces_question, django_user_model, llm_env, fake_llm
 ):
     mine = _finished_run(user, cces_question)
     other = django_user_model.objects.create_user("other", password="x" * 20)
     theirs = _finished_run(other, cces_question, seed=2)
     held = _held_run(user, mine)
     their_held = _held_run(other, theirs)
+    analyses = _analyses(user, cces_question, fake_llm.openai_base_url, seed=1)
+    their_analyses = _analyses(other, cces_question, fake_llm.openai_base_url, seed=2)
+    assert RunPersona.objects.filter(run=mine).exists()
     refused = api.post("/api/v1/me/delete/", {"confirm": "someone-else"}, format="json")
     assert refused.status_code == 400 and "confirm" in refused.json()["error"]["fields"]
     assert Run.objects.filter(id=mine.id).exists()
 
     response = api.post("/api/v1/me/delete/", {"confirm": user.username}, format="json")
     assert response.status_code == 200
+    # The analyses' and the simulation's runs, studies and populations are the user's too.
     assert response.json() == {
-        "runs": 1,
+        "runs": 4,
         "held_runs": 1,
-        "studies": 1,
-        "populations": 2,
+        "studies": 4,
+        "populations": 5,
         "validation_runs": 0,
         "api_keys": 0,
         "account_deleted": False,
@@ -121,8 +218,20 @@ def test_deleting_removes_everything_owned_keeps_others_and_the_audit_entry(
     assert not HeldRun.objects.filter(id=held.id).exists()
     assert HeldRun.objects.filter(id=their_held.id).exists()
     assert Run.objects.filter(id=theirs.id).exists() and Answer.objects.filter(run=theirs).exists()
+    # The analyses, the simulation and the per-persona artefacts go with their runs; the other
+    # user's stay.
+    policy, market, simulation = analyses
+    assert not PolicyAnalysis.objects.filter(id=policy.id).exists()
+    assert not MarketAnalysis.objects.filter(id=market.id).exists()
+    assert not InfluenceSimulation.objects.filter(id=simulation.id).exists()
+    assert not RunPersona.objects.filter(run_id__in=[mine.id, policy.run_id]).exists()
+    their_policy, their_market, their_simulation = their_analyses
+    assert PolicyAnalysis.objects.filter(id=their_policy.id).exists()
+    assert MarketAnalysis.objects.filter(id=their_market.id).exists()
+    assert InfluenceSimulation.objects.filter(id=their_simulation.id).exists()
+    assert RunPersona.objects.filter(run_id__in=[theirs.id, their_policy.run_id]).count() == 24
     entry = AuditEvent.objects.get(action="data_delete")
-    assert entry.detail["runs"] == 1 and entry.actor == user
+    assert entry.detail["runs"] == 4 and entry.actor == user
 
 
 def test_deleting_the_account_keeps_the_audit_trail(user, cces_question, django_user_model):
@@ -185,3 +294,55 @@ def test_retention_delete_mode_and_off_by_default(user, cces_question, settings)
     report = retention_apply(days=30, mode="delete")
     assert report is not None and report.runs == 1
     assert not Run.objects.filter(id=old.id).exists()
+
+
+@pytest.mark.parametrize("mode", ["anonymize", "delete"])
+def test_the_daily_retention_task_ages_out_old_runs_per_the_settings(
+    user, cces_question, settings, mode
+):
+    from config.celery import app
+
+    # The task beat sends, found by its name in the schedule as a worker finds it.
+    app.loader.import_default_modules()
+    task = app.tasks[settings.CELERY_BEAT_SCHEDULE["retention-apply"]["task"]]
+    old = _finished_run(user, cces_question)
+    recent = _finished_run(user, cces_question, seed=2)
+    long_ago = timezone.now() - timedelta(days=40)
+    Run.objects.filter(id=old.id).update(finished_at=long_ago)
+    Population.objects.filter(id=old.population_id).update(created_at=long_ago)
+    recent_names = sorted(
+        Persona.objects.filter(population_id=recent.population_id).values_list("name", flat=True)
+    )
+    answers_before = Answer.objects.filter(run=old).count()
+
+    settings.RETENTION_DAYS = None
+    assert task.apply().get() is None
+    assert RunPersona.objects.filter(run=old).exists()
+    assert not AuditEvent.objects.filter(action="retention").exists()
+
+    settings.RETENTION_DAYS, settings.RETENTION_MODE = 30, mode
+    report = task.apply().get()
+    assert (report["mode"], report["runs"], report["populations"]) == (mode, 1, 1)
+    if mode == "delete":
+        assert not Run.objects.filter(id=old.id).exists()
+        assert not Population.objects.filter(id=old.population_id).exists()
+        assert not Answer.objects.filter(run_id=old.id).exists()
+    else:
+        assert not RunPersona.objects.filter(run=old).exists()
+        assert Answer.objects.filter(run=old).count() == answers_before
+        assert not Answer.objects.filter(run=old).exclude(reasoning="").exists()
+        personas = Persona.objects.filter(population_id=old.population_id)
+        assert all(p.name.startswith("persona-") and p.profile is None for p in personas)
+    # The recent run and its population are kept as they were.
+    assert RunPersona.objects.filter(run=recent).count() == recent.personas_total
+    assert Answer.objects.filter(run=recent).exclude(reasoning="").exists()
+    assert (
+        sorted(
+            Persona.objects.filter(population_id=recent.population_id).values_list(
+                "name", flat=True
+            )
+        )
+        == recent_names
+    )
+    entry = AuditEvent.objects.get(action="retention")
+    assert (entry.actor, entry.via, entry.detail) == (None, "system", report)

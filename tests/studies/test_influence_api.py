@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Token
+from accounts.models import AuditEvent, Token
 from personas.services import AreaWeight, population_create
 from studies.models import Answer, InfluenceSimulation, Run, Study
 from studies.services import run_start
@@ -157,6 +157,35 @@ def test_bad_input_is_a_json_error(api, cces_question, owned_population, extra, 
     assert response.status_code == status, response.json()
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
+
+
+def test_starting_a_simulation_records_its_study_run_and_simulation_in_the_audit_log(
+    api, user, cces_question, owned_population
+):
+    started = api.post(
+        SIMULATE, _payload(cces_question, population=owned_population.id), format="json"
+    )
+    assert started.status_code == 202, started.json()
+    simulation = InfluenceSimulation.objects.select_related("run").get(
+        pk=started.json()["simulation_id"]
+    )
+    run = simulation.run
+    events = AuditEvent.objects.order_by("id")
+    # The population existed before: only what the request created or started is recorded.
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("create", "studies.study", str(run.study_id)),
+        ("start", "studies.run", str(run.id)),
+        ("create", "studies.influencesimulation", str(simulation.id)),
+    ]
+    assert all(
+        (e.actor, e.owner, e.via, e.ip_address) == (user, user, "api", "127.0.0.1") for e in events
+    )
+    assert events[1].detail == {
+        "backend": "poll_model",
+        "study": run.study_id,
+        "population": owned_population.id,
+    }
+    assert events[2].detail == {"run": run.id}
 
 
 def test_an_unknown_question_is_refused(api, owned_population):

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 from statsmodels.stats.proportion import proportion_confint
 
-from accounts.models import Token
+from accounts.models import AuditEvent, Token
 from studies.analyzers.market import MarketAnalyzer
 from studies.analyzers.pricing import BUYING
 from studies.models import Answer, MarketAnalysis, Run
@@ -58,6 +58,31 @@ def test_the_seed_request_starts_on_the_llm_backend_and_sizes_the_market(api, mo
     analysis = MarketAnalysis.objects.get(pk=report["analysis_id"])
     assert analysis.target_market["income"] == ["50_75k", "75_100k", "100_150k", "150k_plus"]
     assert sorted(analysis.prices.values()) == SEED_MARKET["price_points"]
+
+
+def test_starting_an_analysis_records_what_it_created_in_the_audit_log(api, user, model_server):
+    body = SEED_MARKET | _llm(model_server) | {"target_areas": ["phoenix_az_city"],
+                                               "population_size": 16, "seed": 2}  # fmt: skip
+    started = api.post("/api/v1/market/analyze-environmental", body, format="json")
+    assert started.status_code == 202, started.json()
+    analysis = MarketAnalysis.objects.select_related("run").get(pk=started.json()["analysis_id"])
+    run = analysis.run
+    events = AuditEvent.objects.order_by("id")
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("create", "personas.population", str(run.population_id)),
+        ("create", "studies.study", str(run.study_id)),
+        ("start", "studies.run", str(run.id)),
+        ("create", "studies.marketanalysis", str(analysis.id)),
+    ]
+    assert all(
+        (e.actor, e.owner, e.via, e.ip_address) == (user, user, "api", "127.0.0.1") for e in events
+    )
+    assert events[2].detail == {
+        "backend": "llm",
+        "study": run.study_id,
+        "population": run.population_id,
+    }
+    assert events[3].detail == {"run": run.id}
 
 
 def test_the_seed_request_offline_is_refused_with_a_pointer_to_the_llm_backend(api):

@@ -155,3 +155,70 @@ def test_a_stranger_cannot_cancel_and_the_run_is_untouched(owned, django_user_mo
     assert Run.objects.get(id=owned["run"]).status == before
     assert HeldRun.objects.get(id=owned["held_run"]).status == "held"
     assert Run.objects.count() == 1  # the held run was not started by the stranger
+
+
+@pytest.fixture
+def strangers_own(django_user_model, cces_question):
+    """A stranger's client with a study and a ready population of their own, so each request
+    below names one foreign object and one the stranger may use."""
+    from personas.services import AreaWeight, population_create
+    from studies.services import ItemSpec, study_create
+
+    client = _client(django_user_model, "stranger")
+    stranger = django_user_model.objects.get(username="stranger")
+    population = population_create(
+        size=5, areas=[AreaWeight("phoenix_az_city")], seed=1, created_by=stranger
+    )
+    study = study_create(
+        created_by=stranger,
+        title="Stranger's own",
+        items=[ItemSpec(code="q", text=cces_question.text, poll_question_id=cces_question.id)],
+    )
+    return client, {"study": study.id, "population": population.id}
+
+
+def _nothing_stored_by(username: str, before: dict[str, int]) -> None:
+    from accounts.models import AuditEvent
+    from studies.models import HeldRun, Run
+
+    assert {"runs": Run.objects.count(), "held_runs": HeldRun.objects.count()} == before
+    assert not AuditEvent.objects.filter(actor_name=username).exists()
+
+
+@pytest.mark.parametrize(
+    ("foreign", "code"), [("study", "unknown_study"), ("population", "unknown_population")]
+)
+def test_nobody_holds_a_run_on_another_users_study_or_population(
+    owned, strangers_own, foreign, code
+):
+    from studies.models import HeldRun, Run
+
+    client, theirs = strangers_own
+    before = {"runs": Run.objects.count(), "held_runs": HeldRun.objects.count()}
+    body = theirs | {foreign: owned[foreign], "backend": "poll_cell"}
+    response = client.post("/api/v1/held-runs/", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == code and error["fields"] == {foreign: ["not found"]}
+    assert error["message"] == f"{foreign.title()} {owned[foreign]} does not exist."
+    _nothing_stored_by("stranger", before)
+
+
+def test_the_study_page_does_not_run_another_users_study(owned, strangers_own):
+    from studies.models import HeldRun, Run
+
+    client, theirs = strangers_own
+    before = {"runs": Run.objects.count(), "held_runs": HeldRun.objects.count()}
+    response = client.post(
+        f"/studies/{owned['study']}/run/",
+        {"population": theirs["population"], "backend": "poll_cell"},
+    )
+    assert response.status_code == 404
+    _nothing_stored_by("stranger", before)
+    # The same form on the stranger's own study starts a run: the 404 is the ownership check.
+    response = client.post(
+        f"/studies/{theirs['study']}/run/",
+        {"population": theirs["population"], "backend": "poll_cell"},
+    )
+    assert response.status_code == 302
+    assert Run.objects.filter(study_id=theirs["study"], created_by__username="stranger").exists()

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from accounts.models import Token
+from accounts.models import AuditEvent, Token
 from environment.selectors import environmental_context
 from personas.awareness import PersonaView, social_pressures
 from personas.models import Persona, Population
@@ -254,6 +254,34 @@ def test_another_users_analysis_is_not_found(api, run_on_commit, django_user_mod
     analysis = PolicyAnalysis.objects.get(pk=started.json()["analysis_id"])
     assert analysis.created_by.username == "analyst"
     assert analysis.run.created_by == analysis.study.created_by == analysis.created_by
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/political/analyze", "/api/v1/political/analyze-environmental"]
+)
+def test_starting_an_analysis_records_what_it_created_in_the_audit_log(api, user, url):
+    started = api.post(url, EMPLOYER_POLICY, format="json")
+    assert started.status_code == 202, started.json()
+    analysis = PolicyAnalysis.objects.select_related("run").get(pk=started.json()["analysis_id"])
+    run = analysis.run
+    events = AuditEvent.objects.order_by("id")
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("create", "personas.population", str(run.population_id)),
+        ("create", "studies.study", str(run.study_id)),
+        ("start", "studies.run", str(run.id)),
+        ("create", "studies.policyanalysis", str(analysis.id)),
+    ]
+    assert all(
+        (e.actor, e.owner, e.via, e.ip_address) == (user, user, "api", "127.0.0.1") for e in events
+    )
+    assert events[2].detail == {
+        "backend": "poll_model",
+        "study": run.study_id,
+        "population": run.population_id,
+    }
+    assert events[3].detail == {"run": run.id}
+    # The owner reads them back through the audit endpoint.
+    assert len(api.get("/api/v1/audit/").json()["results"]) == 4
 
 
 @pytest.mark.parametrize(

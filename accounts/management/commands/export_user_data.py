@@ -9,7 +9,10 @@ from accounts.data_rights import user_data_export
 
 
 class Command(BaseCommand):
-    help = "Write everything a user owns to one zip (populations, studies, runs, validation runs)."
+    help = (
+        "Write everything a user owns to one zip (populations, studies, runs with each persona's "
+        "artefacts, held runs, analyses, simulations, validation runs)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from config.ownership import visible_to
 from config.throttles import daily_quota_check
+from studies.api.audit import audit_compound_start
 from studies.api.market.report import market_report, scenario_id
 from studies.api.market.serializers import (
     MarketAnalysisReportSerializer,
@@ -41,6 +42,7 @@ class MarketAnalyzeEnvironmentalView(APIView):
             created_by=request.user,
         )
         run = analysis.run
+        audit_compound_start(request=request, record=analysis, run=run, population_created=True)
         return Response(
             {
                 "analysis_id": analysis.pk,

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.throttles import daily_quota_check
+from studies.api.audit import audit_compound_start
 from studies.api.political.report import analysis_report, scenario_id
 from studies.api.political.serializers import (
     PolicyAnalysisReportSerializer,
@@ -37,6 +38,7 @@ class _PolicyAnalyzeView(APIView):
             created_by=request.user,
         )
         run = analysis.run
+        audit_compound_start(request=request, record=analysis, run=run, population_created=True)
         return Response(
             {
                 "analysis_id": analysis.pk,

@@ -16,6 +16,7 @@ from config.errors import DomainError
 from config.throttles import daily_quota_check
 from environment.models import Area
 from polls.models import Question
+from studies.api.audit import audit_compound_start
 from studies.influence.api.serializers import (
     SimulateSerializer,
     SimulationSerializer,
@@ -118,6 +119,9 @@ class SimulateView(APIView):
             backend_config=v.get("backend_config"),
             budget=v.get("budget"),
             created_by=request.user,
+        )
+        audit_compound_start(
+            request=request, record=simulation, run=simulation.run, population_created=False
         )
         return Response(
             {
