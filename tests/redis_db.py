@@ -12,7 +12,13 @@ import os
 # One database per test file and worker: gw0 takes the first of each pair, gw1 the second. The
 # throttle tests never empty theirs (every test writes under a key prefix of its own), so both
 # workers share one.
-DATABASES = {"ratelimit": (13, 9), "async": (10, 8), "observability": (12, 7), "throttles": (4, 4)}
+DATABASES = {
+    "ratelimit": (13, 9),
+    "async": (10, 8),
+    "observability": (12, 7),
+    "throttles": (4, 4),
+    "tracing": (5, 6),
+}
 
 
 def redis_test_url(purpose: str) -> str:

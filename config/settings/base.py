@@ -406,6 +406,27 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+
+def _env_rate(name: str, default: str) -> str:
+    """A request rate as DRF reads it (``1200/min``: a whole number, then s, min, hour or day);
+    anything else stops the start rather than the first request."""
+    raw = env.str(name, default=default).strip()
+    number, _, period = raw.partition("/")
+    if not number.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate: give requests per period, e.g. 1200/min or 20/s."
+        )
+    return raw
+
+
+def _rate_times(rate: str, factor: int) -> str:
+    number, _, period = rate.partition("/")
+    return f"{int(number) * factor}/{period}"
+
+
+_API_RATE_USER = _env_rate("API_RATE_USER", "1200/min")
+_API_RATE_WORK = _env_rate("API_RATE_WORK", "120/hour")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
@@ -426,9 +447,18 @@ REST_FRAMEWORK = {
         "config.throttles.UserRateThrottle",
         "config.throttles.WorkRateThrottle",
     ],
+    # config.throttles: sessions and tokens are counted per user ("user", "work"); a request with
+    # an API key in the key's own bucket, at "<rate>:<key scope>" where set, else the rate itself,
+    # and in a ceiling over all of the user's keys together ("<rate>:keys").
     "DEFAULT_THROTTLE_RATES": {
-        "user": env("API_RATE_USER", default="1200/min"),
-        "work": env("API_RATE_WORK", default="120/hour"),
+        "user": _API_RATE_USER,
+        "work": _API_RATE_WORK,
+        "user:read": _env_rate("API_RATE_KEY_READ", _API_RATE_USER),
+        "user:run": _env_rate("API_RATE_KEY_RUN", _API_RATE_USER),
+        "user:admin": _env_rate("API_RATE_KEY_ADMIN", _API_RATE_USER),
+        # Five keys' worth: a leaked or busy key takes at most a fifth of its user's ceiling.
+        "user:keys": _env_rate("API_RATE_KEYS", _rate_times(_API_RATE_USER, 5)),
+        "work:keys": _env_rate("API_RATE_WORK_KEYS", _rate_times(_API_RATE_WORK, 5)),
     },
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",

@@ -52,7 +52,10 @@ def fuzz_env(user, settings, monkeypatch):
     monkeypatch.setattr(
         SimpleRateThrottle,
         "THROTTLE_RATES",
-        {**SimpleRateThrottle.THROTTLE_RATES, "user": "100000/min", "work": "100000/min"},
+        {
+            **SimpleRateThrottle.THROTTLE_RATES,
+            **dict.fromkeys(("user", "work", "user:admin", "user:keys", "work:keys"), "100000/min"),
+        },
     )
     _, secret = api_key_create(user=user, name="fuzz", scope="admin")
     # As Django's test client does: a request must not close the test's database connection.

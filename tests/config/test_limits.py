@@ -53,6 +53,60 @@ def test_the_rate_is_per_user(api, rates, django_user_model):
     assert other.post("/api/v1/populations/", POPULATION, format="json").status_code == 201
 
 
+def _key_client(user, name: str, scope: str = "run"):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    _, secret = api_key_create(user=user, name=name, scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def _codes(client, n: int) -> list[int]:
+    return [client.get("/api/v1/areas/", {"limit": 1}).status_code for _ in range(n)]
+
+
+def test_each_api_key_has_a_rate_of_its_own_apart_from_its_users_token(api, user, rates):
+    rates(**{"user": "2/min", "user:run": "2/min"})
+    nightly, laptop = _key_client(user, "nightly"), _key_client(user, "laptop")
+    assert _codes(nightly, 3) == [200, 200, 429]
+    # The busy key has not spent the other key's budget, nor the user's token's.
+    assert _codes(laptop, 3) == [200, 200, 429]
+    assert _codes(api, 3) == [200, 200, 429]
+
+
+def test_a_keys_scope_picks_its_rate(user, rates):
+    rates(**{"user:read": "1/min", "user:run": "3/min"})
+    assert _codes(_key_client(user, "dashboard", scope="read"), 2) == [200, 429]
+    assert _codes(_key_client(user, "job", scope="run"), 4) == [200, 200, 200, 429]
+
+
+def test_a_users_keys_together_meet_a_ceiling(user, rates):
+    rates(**{"user:run": "2/min", "user:keys": "3/min"})
+    first, second, third = (_key_client(user, name) for name in ("a", "b", "c"))
+    assert _codes(first, 2) == [200, 200]
+    assert _codes(second, 2) == [200, 429]  # the ceiling: 3 requests of this user's keys
+    response = third.get("/api/v1/areas/")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    # Another user's keys have a ceiling of their own.
+    from django.contrib.auth import get_user_model
+
+    other = get_user_model().objects.create_user("other", password="x" * 20)
+    assert _codes(_key_client(other, "theirs"), 1) == [200]
+
+
+def test_starting_work_is_counted_per_key(user, rates):
+    rates(work="1/hour")
+    nightly, laptop = _key_client(user, "nightly"), _key_client(user, "laptop")
+    assert [nightly.post("/api/v1/populations/", POPULATION, format="json").status_code
+            for _ in range(2)] == [201, 429]  # fmt: skip
+    assert laptop.post("/api/v1/populations/", POPULATION, format="json").status_code == 201
+
+
 def test_the_daily_persona_quota_refuses_with_the_numbers(api, user, settings):
     settings.QUOTA_PERSONAS_PER_DAY = 25
     population_create(size=20, areas=[AreaWeight("phoenix_az_city")], seed=1, created_by=user)

@@ -61,6 +61,48 @@ def test_a_malformed_llm_setting_stops_the_start(tmp_path: Path, name: str, valu
     assert f"{name}={value!r}" in result.stderr
 
 
+_PRINT_RATES = """
+import json
+from django.conf import settings
+print(json.dumps(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]))
+"""
+
+
+def test_api_key_rates_default_to_the_per_user_rates_and_a_ceiling_of_five_keys(
+    tmp_path: Path,
+) -> None:
+    env = child_env(
+        tmp_path,
+        "config.settings.local",
+        API_RATE_USER="100/min",
+        API_RATE_WORK="10/hour",
+        API_RATE_KEY_READ="30/s",
+    )
+    result = run_python(_PRINT_RATES, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "user": "100/min",
+        "work": "10/hour",
+        "user:read": "30/s",
+        "user:run": "100/min",
+        "user:admin": "100/min",
+        "user:keys": "500/min",
+        "work:keys": "50/hour",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("API_RATE_USER", "1200"), ("API_RATE_KEY_RUN", "lots/min"), ("API_RATE_KEYS", "5/week")],
+)
+def test_a_malformed_api_rate_stops_the_start(tmp_path: Path, name: str, value: str) -> None:
+    result = run_python(_PRINT_RATES, child_env(tmp_path, "config.settings.local", **{name: value}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{name}={value!r}" in result.stderr
+
+
 def test_an_executor_the_server_cannot_use_stops_the_start(tmp_path: Path) -> None:
     result = run_python(
         _PRINT_LLM, child_env(tmp_path, "config.settings.local", RUN_EXECUTOR="caller")

@@ -78,6 +78,46 @@ def test_each_user_has_a_rate_of_their_own(api, redis_cache, rates, django_user_
     assert other.get(AREAS, {"limit": 1}).status_code == 200
 
 
+def _key_client(user, name: str, scope: str = "run"):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    _, secret = api_key_create(user=user, name=name, scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def _codes(client, n: int) -> list[int]:
+    return [client.get(AREAS, {"limit": 1}).status_code for _ in range(n)]
+
+
+def test_each_api_key_has_a_rate_of_its_own_at_its_scopes_rate(api, user, redis_cache, rates):
+    rates(**{"user": "2/min", "user:read": "1/min", "user:run": "2/min"})
+    nightly, laptop = _key_client(user, "nightly"), _key_client(user, "laptop")
+    dashboard = _key_client(user, "dashboard", scope="read")
+    assert _codes(nightly, 3) == [200, 200, 429]
+    assert _codes(laptop, 3) == [200, 200, 429]
+    assert _codes(dashboard, 2) == [200, 429]
+    assert _codes(api, 3) == [200, 200, 429]  # the user's token: a bucket of its own
+
+
+def test_a_request_refused_by_the_keys_ceiling_is_counted_in_neither(user, redis_cache, rates):
+    rates(**{"user:run": "2/s", "user:keys": "3/s"})
+    first, second = _key_client(user, "a"), _key_client(user, "b")
+    assert _codes(first, 2) == [200, 200]
+    time.sleep(0.5)
+    assert _codes(second, 2) == [200, 429]  # the ceiling's third request, then its refusal
+    response = second.get(AREAS)
+    assert response.json()["error"]["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 1
+    time.sleep(0.6)  # the first key's two have left the window; the refusals never entered
+    # The second key holds one request: one more fits its own 2/s, and the ceiling has room.
+    assert _codes(second, 2) == [200, 429]
+    assert _codes(first, 1) == [200]
+
+
 def test_a_count_left_by_the_previous_throttle_does_not_break_the_rate(
     api, user, redis_cache, rates
 ):
@@ -99,3 +139,22 @@ def test_concurrent_requests_are_counted_exactly(user, redis_cache, rates):
     with ThreadPoolExecutor(max_workers=8) as pool:
         allowed = list(pool.map(attempt, range(80)))
     assert sum(allowed) == 20
+
+
+def test_concurrent_requests_of_several_keys_are_counted_exactly(user, redis_cache, rates):
+    """Each key's bucket and the ceiling they share, checked and counted in one atomic step."""
+    from accounts.services import api_key_create
+
+    rates(**{"user:run": "10/min", "user:keys": "25/min"})
+    keys = [api_key_create(user=user, name=f"job {i}")[0] for i in range(4)]
+
+    def attempt(i: int) -> tuple[int, bool]:
+        key = keys[i % 4]
+        request = SimpleNamespace(user=user, auth=key, META={})
+        return key.pk, UserRateThrottle().allow_request(request, None)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(80)))
+    allowed = [pk for pk, ok in outcomes if ok]
+    assert len(allowed) == 25
+    assert max(allowed.count(key.pk) for key in keys) <= 10

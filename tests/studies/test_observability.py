@@ -146,6 +146,81 @@ def test_a_failing_chunk_ends_its_span_with_the_error(spans, llm_study, model_se
     assert [e.name for e in chunk.events] == ["exception"]
 
 
+@pytest.fixture
+def worker_on_redis():
+    """The project's Celery settings on a Redis database of this file's own, with celery's test
+    worker (solo pool) in a thread of this process; yields a task that opens a span of its own.
+    Eager mode would not do: the trace travels in the message's headers, written when a task is
+    published and read when a worker takes it, and an eager task is neither."""
+    import redis
+    from celery import Celery, _state
+    from celery.contrib.testing.worker import start_worker
+
+    url = redis_test_url("tracing")
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    client.flushdb()
+    app = Celery("personalab-tracing-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(
+        broker_url=url,
+        result_backend=url,
+        task_always_eager=False,
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name="tests.tracing.traced")
+    def traced() -> str:
+        with telemetry.span("inside.task"):
+            return "done"
+
+    # The test worker makes its app the current and default one: give the project's back after.
+    previous = _state.default_app, getattr(_state._tls, "current_app", None)
+    try:
+        with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
+            yield traced
+    finally:
+        _state.set_default_app(previous[0])
+        _state._set_current_app(previous[1])
+        app.close()
+        client.flushdb()
+
+
+def _finished(exporter, kind: SpanKind, timeout: float = 10.0) -> list:
+    """The finished spans of `kind`, once there is one: the worker ends a task's span after it
+    has stored the result the test waited for."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [s for s in exporter.get_finished_spans() if s.kind == kind]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def test_a_task_continues_the_trace_of_the_span_that_queued_it(spans, worker_on_redis):
+    with telemetry.span("request") as request:
+        result = worker_on_redis.delay()
+    assert result.get(timeout=30) == "done"
+
+    (run,) = _finished(spans, SpanKind.CONSUMER)
+    (publish,) = _finished(spans, SpanKind.PRODUCER)
+    (inside,) = _named(spans, "inside.task")
+    queued_from = request.get_span_context()
+    assert run.name == "run/tests.tracing.traced"
+    assert publish.name == "apply_async/tests.tracing.traced"
+    # Publishing is a child of the span that queued the task; the task's span, in the worker,
+    # continues from it (a remote parent: it came in the message) in the same trace.
+    assert publish.parent.span_id == queued_from.span_id
+    assert run.parent.span_id == publish.context.span_id and run.parent.is_remote
+    assert inside.parent.span_id == run.context.span_id
+    assert {s.context.trace_id for s in (publish, run, inside)} == {queued_from.trace_id}
+
+
 # /metrics -------------------------------------------------------------------------------------
 
 
@@ -243,7 +318,9 @@ def test_metrics_read_the_queue_depth_from_a_redis_broker(staff, settings):
 
 def test_with_a_collector_configured_spans_are_exported_over_otlp_http():
     """A real exporter in a fresh process (the global provider can be set once per process) posts
-    to a local collector speaking OTLP/HTTP; the body decodes as an ExportTraceServiceRequest."""
+    to a local collector speaking OTLP/HTTP; the body decodes as an ExportTraceServiceRequest.
+    The process starts tracing as a worker's pool process does (`worker_process_init`), with the
+    Celery instrumentation the task-trace test above sets up itself."""
     import http.server
     import os
     import subprocess
@@ -272,9 +349,13 @@ def test_with_a_collector_configured_spans_are_exported_over_otlp_http():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     script = (
         "import django; django.setup()\n"
+        "from celery.signals import worker_process_init\n"
         "from opentelemetry import trace\n"
+        "from opentelemetry.instrumentation.celery import CeleryInstrumentor\n"
         "from config import telemetry\n"
-        "assert telemetry.configure()\n"
+        "assert not telemetry.tracing()\n"
+        "worker_process_init.send(sender=None)\n"
+        "assert telemetry.tracing() and CeleryInstrumentor().is_instrumented_by_opentelemetry\n"
         "with telemetry.span('run.chunk', {'personalab.run.id': 7}): pass\n"
         "trace.get_tracer_provider().force_flush()\n"
     )
