@@ -37,6 +37,22 @@ def test_json_nested_a_thousand_deep_is_a_400(api):
     assert error["code"] == "malformed_request" and "nested" in error["message"]
 
 
+@pytest.mark.parametrize(("depth", "refused"), [(32, False), (33, True), (40, True)])
+def test_json_past_the_depth_limit_is_refused_before_the_view(api, depth, refused):
+    # Far below the thousand levels where Python's own reader gives up: the parser's own check.
+    inner = {"code": "q"}
+    for _ in range(depth - 1):
+        inner = {"x": inner}
+    response = api.post("/api/v1/studies/", json.dumps(inner), content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    if refused:
+        assert error["code"] == "malformed_request"
+        assert "JSON is nested deeper than 32 levels; flatten the body." in error["message"]
+    else:
+        assert error["code"] == "invalid"  # parsed: the serializer's verdict
+
+
 def test_json_within_the_depth_limit_reaches_the_view(api, settings):
     settings.API_MAX_JSON_DEPTH = 4
     response = api.post("/api/v1/studies/", {"title": "t", "items": [{"code": "q"}]}, format="json")
