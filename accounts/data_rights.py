@@ -211,13 +211,32 @@ class RetentionReport:
         }
 
 
+def _deliberation_reasoning_removed(runs) -> set[int]:
+    """The reasoning group simulations kept from each persona's last deliberation round
+    (`InfluenceSimulation.responses[].reasoning_after`, the model's words as the persona), emptied
+    for `runs`; the answers before and after stay. The runs changed."""
+    from studies.models import InfluenceSimulation
+
+    changed = set()
+    simulations = InfluenceSimulation.objects.filter(run__in=runs, responses__isnull=False)
+    for simulation in simulations.only("id", "run_id", "responses").iterator():
+        if any(r.get("reasoning_after") for r in simulation.responses):
+            simulation.responses = [
+                {**r, "reasoning_after": ""} if r.get("reasoning_after") else r
+                for r in simulation.responses
+            ]
+            simulation.save(update_fields=["responses"])
+            changed.add(simulation.run_id)
+    return changed
+
+
 def retention_apply(
     *, days: int | None = None, mode: str | None = None, now=None
 ) -> RetentionReport | None:
     """Runs finished more than `days` ago (``RETENTION_DAYS``; off when unset) are deleted
     (``RETENTION_MODE=delete``) or anonymised (``anonymize``, the default): their per-persona
-    records (profiles, narratives, reasoning) and the answers' reasoning are removed, the answers
-    and results stay. Populations older than the cutoff that no newer run uses are deleted, or
+    records (profiles, narratives, reasoning), the answers' reasoning and a group simulation's
+    deliberation reasoning are removed, the answers and results stay. Populations older than the cutoff that no newer run uses are deleted, or
     anonymised (names become pseudonyms, the full profiles dropped, exact ages kept for analysis
     as the answers need them)."""
     from personas.models import Persona, Population
@@ -250,7 +269,8 @@ def retention_apply(
             run_ids = list(pending.values_list("id", flat=True))
             RunPersona.objects.filter(run_id__in=run_ids).delete()
             Answer.objects.filter(run_id__in=run_ids).update(reasoning="", think_aloud="")
-            report.runs = len(run_ids)
+            deliberated = _deliberation_reasoning_removed(old_runs)
+            report.runs = len(set(run_ids) | deliberated)
             populations = list(old_populations.exclude(name__startswith="[anonymized]"))
             for population in populations:
                 personas = list(Persona.objects.filter(population=population))

@@ -270,9 +270,17 @@ def test_retention_anonymizes_old_runs_and_keeps_their_results(user, cces_questi
     )
     answers_before = Answer.objects.filter(run=old).count()
     assert RunPersona.objects.filter(run=old).exists()
+    said = [{"persona_id": 1, "answer": "a", "answer_after": "b", "reasoning_after": "My sister…"}]
+    deliberated, deliberated_recently = (
+        InfluenceSimulation.objects.create(run=run, scenario_description="s", responses=said)
+        for run in (old, recent)
+    )
 
     report = retention_apply(days=30, mode="anonymize")
     assert report is not None and report.runs == 1 and report.populations == 1
+    deliberated.refresh_from_db()
+    assert deliberated.responses == [{**said[0], "reasoning_after": ""}]  # the answers stay
+    assert InfluenceSimulation.objects.get(id=deliberated_recently.id).responses == said
     assert not RunPersona.objects.filter(run=old).exists()
     assert Answer.objects.filter(run=old).count() == answers_before
     assert not Answer.objects.filter(run=old).exclude(reasoning="").exists()
