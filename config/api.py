@@ -7,6 +7,7 @@ what was wrong and how to fix it, ``fields`` maps input field names to their pro
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -20,6 +21,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.errors import DomainError
 from config.json_types import json_type_errors
 from config.parsers import is_form_data, plain_values
+
+logger = logging.getLogger(__name__)
 
 
 class Pagination(LimitOffsetPagination):
@@ -143,8 +146,28 @@ class Serializer(serializers.Serializer):
         ):
             errors = json_type_errors(self, data)
             if errors:
-                raise exceptions.ValidationError(errors)
+                raise exceptions.ValidationError(
+                    {**errors, **self._other_field_errors(data, errors)}
+                )
         return super().run_validation(data)
+
+    def _other_field_errors(self, data: dict, type_errors: dict) -> dict:
+        """The field errors of the fields whose JSON types fit, so one answer names everything
+        wrong with the body, not the type errors first and the rest on the next try. The fields
+        are validated one by one (`to_internal_value`, never `validate`, which expects every
+        field); a refusal of a field already refused for its type is not repeated. This pass only
+        adds to the answer: should it fail otherwise, the type errors are answered alone."""
+        rest = {key: value for key, value in data.items() if key not in type_errors}
+        try:
+            self.to_internal_value(rest)
+        except exceptions.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                return {k: v for k, v in exc.detail.items() if k not in type_errors}
+        except Exception:  # advisory: the type errors are the answer
+            logger.debug(
+                "Other field errors not gathered for %s", type(self).__name__, exc_info=True
+            )
+        return {}
 
 
 class ModelSerializer(Serializer, serializers.ModelSerializer):

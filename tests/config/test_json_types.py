@@ -369,3 +369,16 @@ def test_the_schema_documents_a_budget_as_the_json_number_it_takes():
     schema = SchemaGenerator(api_version="v1").get_schema(request=None, public=True)
     request = schema["components"]["schemas"]["RunCreateRequest"]["properties"]["budget"]
     assert request["type"] == "number" and "pattern" not in request
+
+
+def test_one_answer_names_the_type_errors_and_the_other_fields_errors(api):
+    """A body with a wrong type and another mistake: both in one answer, not one per try."""
+    response = api.post(
+        "/api/v1/studies/", {"title": 5, "depth": "deepest"}, format="json"
+    )  # items missing too
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"].startswith("Invalid input — title: Expected a string, got")
+    assert set(error["fields"]) == {"title", "items", "depth"}
+    assert error["fields"]["items"] == ["This field is required."]
+    assert "valid choice" in error["fields"]["depth"][0]
