@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api import error_body
+from config.api import django_refusal, error_body
 from config.health import healthz
 from config.index import ApiIndexView, favicon
 from config.login import AdminThrottledLoginView, ThrottledLoginView
@@ -36,6 +36,32 @@ def api_server_error(request):
     return server_error(request)
 
 
+def api_bad_request(request, exception=None):
+    """Django's 400 (a Host it does not serve, a body or form past its limits, raised outside a
+    DRF view) in JSON on API paths."""
+    if request.path.startswith("/api/"):
+        refusal = django_refusal(exception, request) if exception is not None else None
+        status, body = refusal or (
+            400,
+            error_body("bad_request", "The request is malformed; check its headers and body."),
+        )
+        return JsonResponse(body, status=status)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def api_forbidden(request, exception=None):
+    if request.path.startswith("/api/"):
+        message = str(exception or "") or "You do not have permission to perform this action."
+        return JsonResponse(error_body("permission_denied", message), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+handler400 = api_bad_request
+handler403 = api_forbidden
 handler404 = api_not_found
 handler500 = api_server_error
 
