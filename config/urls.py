@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
-from django.urls import include, path
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, include, path, re_path, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import django_refusal, error_body
@@ -23,6 +25,34 @@ def api_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+@csrf_exempt  # a POST to a missing endpoint is a 404, not the CSRF failure page
+def api_endpoint_missing(request):
+    """Every API path no endpoint matches: a JSON 404 whatever the settings (under DEBUG Django
+    answers an unmatched path with its debug page and never asks handler404).
+
+    Matching every API path also ends Django's APPEND_SLASH redirect for them, which looks for an
+    unmatched path; it is kept here for reads (``/api/v1/studies`` -> ``/api/v1/studies/``). A
+    write is told the right path instead of redirected: a client follows a 301 with a GET."""
+    path_info = request.path_info
+    if settings.APPEND_SLASH and not path_info.endswith("/"):
+        try:
+            match = resolve(path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api-endpoint-missing":
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            return JsonResponse(
+                error_body(
+                    "not_found",
+                    f"No API endpoint at {request.path}; the endpoint is {request.path}/ (with "
+                    "the trailing slash).",
+                ),
+                status=404,
+            )
+    return api_not_found(request)
 
 
 def api_server_error(request):
@@ -85,6 +115,7 @@ urlpatterns = [
     path("admin/login/", AdminThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_endpoint_missing, name="api-endpoint-missing"),
     path("healthz/", healthz, name="healthz"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("favicon.ico", favicon, name="favicon"),

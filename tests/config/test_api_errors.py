@@ -1,5 +1,6 @@
 """Django's own refusals of a request on an API path (a Host it does not serve, a body or form past
-its limits) are the API's JSON errors, with DEBUG on or off; pages keep Django's HTML."""
+its limits, a path no endpoint matches) are the API's JSON errors, with DEBUG on or off; pages keep
+Django's HTML."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from config.urls import api_bad_request, api_forbidden
 from tests.config.interpreter import child_env, run_python
@@ -133,6 +134,34 @@ def test_a_page_form_of_1500_fields_keeps_django_s_html(client, mode):
     assert _is_html(response, 400)
 
 
+def test_a_missing_endpoint_is_a_json_404(api, mode):
+    for path in ("/api/v1/nope/", "/api/v1/studies/999999/nope/", "/api/", "/api/v2/studies/"):
+        error = _error(api.get(path), 404)
+        assert error["code"] == "not_found" and path in error["message"]
+    assert _error(api.delete("/api/v1/nope/"), 404)["code"] == "not_found"
+
+
+def test_a_post_to_a_missing_endpoint_is_a_json_404_not_a_csrf_failure(mode):
+    client = Client(enforce_csrf_checks=True, HTTP_X_FORWARDED_PROTO="https")
+    error = _error(client.post("/api/v1/nope/", {"a": 1}), 404)
+    assert error["code"] == "not_found"
+
+
+def test_a_read_without_the_trailing_slash_is_still_redirected(api, mode):
+    response = api.get("/api/v1/studies?limit=5")
+    assert response.status_code == 301 and response["Location"] == "/api/v1/studies/?limit=5"
+
+
+def test_a_write_without_the_trailing_slash_is_told_the_endpoint(api, mode):
+    response = api.post("/api/v1/studies", {"title": "t", "items": []}, format="json")
+    error = _error(response, 404)
+    assert "/api/v1/studies/ (with the trailing slash)" in error["message"]
+
+
+def test_a_page_not_found_keeps_django_s_html(client, mode):
+    assert _is_html(client.get("/nope/", secure=True), 404)
+
+
 def test_handler400_answers_json_on_api_paths_and_html_on_pages(settings):
     settings.DEBUG = False
     factory = RequestFactory()
@@ -151,15 +180,18 @@ def test_handler403_answers_json_on_api_paths_and_html_on_pages():
     assert _is_html(api_forbidden(factory.get("/populations/"), PermissionDenied()), 403)
 
 
-_BAD_HOST = """
-import json, django
+_REQUESTS = """
+import json, sys, django
 django.setup()
 from django.test import Client
 client = Client(HTTP_X_FORWARDED_PROTO="https")
-api = client.get("/api/v1/studies/", HTTP_HOST="evil.example")
-page = client.get("/accounts/login/", HTTP_HOST="evil.example")
-print(json.dumps([api.status_code, api["Content-Type"], api.content.decode(),
-                  page.status_code, page["Content-Type"]]))
+answers = {}
+for name, path, host in json.loads(sys.argv[1]):
+    response = client.get(path, HTTP_HOST=host)
+    content_type = response["Content-Type"].split(";")[0]
+    code = response.json()["error"]["code"] if content_type == "application/json" else None
+    answers[name] = [response.status_code, content_type, code]
+print(json.dumps(answers))
 """
 
 
@@ -171,21 +203,32 @@ print(json.dumps([api.status_code, api["Content-Type"], api.content.decode(),
             "config.settings.production",
             {
                 "SECRET_KEY": secrets.token_urlsafe(50),
-                "ALLOWED_HOSTS": "example.org",
+                "ALLOWED_HOSTS": "localhost",
                 "DATABASE_URL": "postgres://personalab:pw@postgres:5432/personalab",
                 "REDIS_URL": "redis://redis:6379/0",
             },
         ),
     ],
 )
-def test_each_settings_module_answers_a_bad_host_on_the_api_in_json(
+def test_each_settings_module_answers_api_errors_in_json_and_pages_in_html(
     tmp_path: Path, module: str, environment: dict[str, str]
 ) -> None:
-    result = run_python(_BAD_HOST, child_env(tmp_path, module, **environment))
+    """Local runs with DEBUG, where Django shows its debug pages and never asks handler404 or
+    handler400; production without."""
+    requests = [
+        ("api_bad_host", "/api/v1/studies/", "evil.example"),
+        ("page_bad_host", "/accounts/login/", "evil.example"),
+        ("api_missing", "/api/v1/nope/", "localhost"),
+        ("api_v2_missing", "/api/v2/studies/", "localhost"),
+        ("page_missing", "/nope/", "localhost"),
+    ]
+    result = run_python(_REQUESTS, child_env(tmp_path, module, **environment), json.dumps(requests))
     assert result.returncode == 0, result.stderr
-    status, content_type, body, page_status, page_type = json.loads(
-        result.stdout.strip().splitlines()[-1]
-    )
-    assert (status, content_type) == (400, "application/json")
-    assert json.loads(body)["error"]["code"] == "invalid_host"
-    assert page_status == 400 and page_type.startswith("text/html")
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers == {
+        "api_bad_host": [400, "application/json", "invalid_host"],
+        "page_bad_host": [400, "text/html", None],
+        "api_missing": [404, "application/json", "not_found"],
+        "api_v2_missing": [404, "application/json", "not_found"],
+        "page_missing": [404, "text/html", None],
+    }
