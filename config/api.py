@@ -11,8 +11,18 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -20,7 +30,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import DomainError
 from config.json_types import json_type_errors
-from config.parsers import is_form_data, plain_values
+from config.parsers import is_form_data, plain_values, too_large_message
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +103,69 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def django_refusal(exc: Exception, request: HttpRequest) -> tuple[int, dict] | None:
+    """Django's own refusal of a request (a Host it does not serve, a body or form past its
+    limits, a malformed request) as the API's status and JSON error body; None for any other
+    exception. Django answers these with an HTML page (its debug page under DEBUG)."""
+    if isinstance(exc, RequestDataTooBig):
+        # Raised only under a limit, which follows API_MAX_BODY_BYTES (settings.base).
+        limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+        return 413, error_body("request_too_large", too_large_message(limit))
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, error_body(
+            "too_many_fields",
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields in "
+            "its query string or form body, the server's limit (DATA_UPLOAD_MAX_NUMBER_FIELDS). "
+            "Send fewer, or send the data as a JSON body (Content-Type: application/json), "
+            "which has no such limit.",
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return 400, error_body(
+            "too_many_files",
+            f"The form sends more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files, the "
+            "server's limit (DATA_UPLOAD_MAX_NUMBER_FILES). Send fewer files a request.",
+        )
+    if isinstance(exc, DisallowedHost):
+        return 400, _disallowed_host_body(request)
+    if isinstance(exc, SuspiciousOperation | BadRequest | MultiPartParserError):
+        # Django keeps the detail of these out of its page too: it may name server paths.
+        return 400, error_body(
+            "bad_request",
+            f"The request is malformed and was refused ({type(exc).__name__}); check its "
+            "headers, query string and body.",
+        )
+    return None
+
+
+def _disallowed_host_body(request: HttpRequest) -> dict:
+    host = request.META.get("HTTP_HOST", "")[:100]
+    return error_body(
+        "invalid_host",
+        f"The Host header ({host!r}) names no host this server answers to. Send the request to "
+        "the server's own address (the hosts its operator lists in ALLOWED_HOSTS).",
+    )
+
+
+def host_refusal(request: HttpRequest) -> tuple[int, dict] | None:
+    """The API's 400 for a request whose Host header is not in ALLOWED_HOSTS (logged as Django
+    logs it); None for one that is."""
+    try:
+        request.get_host()
+    except DisallowedHost as exc:
+        log_refusal(exc, request)
+        return 400, _disallowed_host_body(request)
+    return None
+
+
+def log_refusal(exc: Exception, request: HttpRequest) -> None:
+    """Log a suspicious request where Django would have (``django.security.<name>``), for a
+    refusal answered before Django's own handler sees it."""
+    if isinstance(exc, SuspiciousOperation):
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(
+            str(exc), exc_info=exc, extra={"status_code": 400, "request": request}
+        )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
@@ -104,6 +177,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("invalid", _first_message(fields), fields),
             status=status.HTTP_400_BAD_REQUEST,
         )
+    request = getattr(context.get("request"), "_request", None)  # Django's, under DRF's
+    if request is not None and (refusal := django_refusal(exc, request)) is not None:
+        log_refusal(exc, request)
+        refusal_status, body = refusal
+        return Response(body, status=refusal_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     response = drf_exception_handler(exc, context)

@@ -1,10 +1,13 @@
 """Request guards for the API that run before any view: refuse what no view can handle.
 
+- A Host header not in ``ALLOWED_HOSTS`` -> 400. The middleware after this one would raise
+  DisallowedHost, which Django answers with an HTML page, or its debug page under DEBUG, where
+  no ``handler400`` is consulted.
 - A NUL character in the path or query string (PostgreSQL refuses it in text; a filter such as
   ``/api/v1/areas/?state=%00`` was a 500) -> 400.
 - A declared body larger than ``API_MAX_BODY_BYTES`` -> 413, before the body is read.
 
-Both in the API's JSON error shape; pages are not touched.
+All in the API's JSON error shape; pages are not touched.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from config.api import error_body
+from config.api import error_body, host_refusal
 from config.parsers import max_body_bytes, too_large_message
 
 
@@ -31,6 +34,9 @@ class ApiRequestGuardMiddleware:
 
     @staticmethod
     def _refusal(request: HttpRequest) -> JsonResponse | None:
+        bad_host = host_refusal(request)
+        if bad_host is not None:
+            return JsonResponse(bad_host[1], status=bad_host[0])
         query = unquote(request.META.get("QUERY_STRING", ""))
         if "\x00" in request.path or "\x00" in query:
             return JsonResponse(

@@ -9,9 +9,11 @@ internal address. The key alias must be one of `LLM_KEYS` (alias -> the environm
 holding the key), so a request cannot have a server secret such as SECRET_KEY sent anywhere.
 
 The check runs when a configuration is accepted and again before each client is built (the
-address a name resolves to may change between the two). It does not pin the resolved address for
-the connection itself: a DNS server answering differently within milliseconds could still steer
-one request; an egress proxy or firewall is the complete answer for hostile DNS.
+address a name resolves to may change between the two). A redirect is never followed
+(`llm.providers.http`), so an allowed host cannot point the server at another address. The check
+does not pin the resolved address for the connection itself: a DNS server answering differently
+within milliseconds could still steer one request; an egress proxy or firewall is the complete
+answer for hostile DNS.
 """
 
 from __future__ import annotations

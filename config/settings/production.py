@@ -46,16 +46,42 @@ _PLACEHOLDER_WORDS = (
     "placeholder",
     "secret-key",
 )
-if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is too short or too repetitive: use at least 50 random characters, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
-    )
-if any(word in SECRET_KEY.lower() for word in _PLACEHOLDER_WORDS):
-    raise ImproperlyConfigured(
-        "SECRET_KEY is a placeholder (it reads like the .env.example value): generate one with "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
-    )
+_GENERATE = 'generate one with python -c "import secrets; print(secrets.token_urlsafe(50))".'
+# A random key of 50 characters uses about 32 distinct ones (Django's alphabet of 50) and at worst
+# 16 (hexadecimal, e.g. `openssl rand -hex 32`, about 4 bits a character); a key of fewer than 10
+# or with an 8-character run repeated ("abcde" * 10) is a pattern, not randomness. A random key
+# repeats an 8-character run with a chance under one in a million (hexadecimal, 64 characters).
+_SECRET_KEY_MIN_LENGTH = 50
+_SECRET_KEY_MIN_DISTINCT = 10
+_SECRET_KEY_RUN = 8
+
+
+def _secret_key_problem(key: str) -> str | None:
+    """Why `key` is not a random secret (never quoting it), or None."""
+    if any(word in key.lower() for word in _PLACEHOLDER_WORDS):
+        return f"SECRET_KEY is a placeholder (it reads like the .env.example value): {_GENERATE}"
+    if len(key) < _SECRET_KEY_MIN_LENGTH:
+        return (
+            f"SECRET_KEY is too short ({len(key)} characters): use at least "
+            f"{_SECRET_KEY_MIN_LENGTH} random characters; {_GENERATE}"
+        )
+    if len(set(key)) < _SECRET_KEY_MIN_DISTINCT:
+        return (
+            f"SECRET_KEY is too repetitive: it uses {len(set(key))} distinct characters, a random "
+            f"key of {_SECRET_KEY_MIN_LENGTH} uses far more (at least "
+            f"{_SECRET_KEY_MIN_DISTINCT} are required); {_GENERATE}"
+        )
+    runs = [key[i : i + _SECRET_KEY_RUN] for i in range(len(key) - _SECRET_KEY_RUN + 1)]
+    if len(set(runs)) < len(runs):
+        return (
+            f"SECRET_KEY is too repetitive: a run of {_SECRET_KEY_RUN} characters occurs in it "
+            f"more than once, which a random key almost never does; {_GENERATE}"
+        )
+    return None
+
+
+if (_problem := _secret_key_problem(SECRET_KEY)) is not None:
+    raise ImproperlyConfigured(_problem)
 ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS lists no host: give a comma-separated list of hosts.")

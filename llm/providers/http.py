@@ -11,7 +11,9 @@ headers (auth, API version, organisation and project from the environment, user 
 SDK client built with the same key, base URL and timeout, so both paths reach the same endpoint
 the same way. Failures are classified as the gateway expects (`status_error`): 408, 409, 429
 and 5xx are worth another try, with the server's Retry-After; timeouts and dropped connections too;
-any other status is final.
+any other status is final. A redirect is never followed (both paths): an allowed host could send
+the server past the allow-list (`llm.outbound`) to an internal address, so a 3xx is a final error
+naming where it pointed.
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ class AsyncJsonClient:
         session = self._session or self._open()
         data = encode_body(body)
         try:
-            async with session.post(self.base_url + path.lstrip("/"), data=data) as resp:
+            async with session.post(
+                self.base_url + path.lstrip("/"), data=data, allow_redirects=False
+            ) as resp:
                 raw = await resp.read()
                 status, headers = resp.status, resp.headers
         except TimeoutError:  # asyncio.TimeoutError is TimeoutError from Python 3.11 on
@@ -103,7 +107,7 @@ class AsyncJsonClient:
                 http_status=None,
                 retry_after=None,
             ) from exc
-        if status >= 400:
+        if status >= 300:
             raise status_error(status, _error_message(raw), headers)
         try:
             payload = json.loads(raw)
@@ -127,6 +131,13 @@ def status_error(
     """A provider's refusal as the gateway sees it: worth retrying (with the server's wait) or
     not."""
     text = f"HTTP {status}: {message}"
+    if 300 <= status < 400:
+        return PermanentProviderError(
+            f"HTTP {status}: the provider redirected to {headers.get('Location') or '(no Location)'}"
+            "; redirects are not followed (an allowed host could send the server to an internal "
+            "address). Set base_url to the address that answers.",
+            http_status=status,
+        )
     if status in RETRYABLE_STATUSES:
         return TransientProviderError(
             text, status="http_error", http_status=status, retry_after=retry_after_seconds(headers)

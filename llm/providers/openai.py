@@ -19,9 +19,14 @@ from llm.types import LLMConfig, Message
 
 
 def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.OpenAI:
-    # max_retries=0: the gateway owns the retry policy (and logs every try).
+    # max_retries=0: the gateway owns the retry policy (and logs every try). No redirects: the
+    # SDK's HTTP client follows them by default, past the allow-list (`llm.providers.http`).
     return openai.OpenAI(
-        api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+        api_key=api_key,
+        base_url=base_url or None,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
 
 

@@ -313,13 +313,27 @@ def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
         "replace-me-with-at-least-32-random-characters",  # .env.example's placeholder
         "replace-me-with-at-least-32-random-characters-0123456789abcdef",
         "ab" * 40,  # long but two characters repeated
+        "abcde" * 10,  # 50 characters, five of them
+        "0123456789abcdef" * 4,  # every hexadecimal digit, in a repeated run
     ],
 )
 def test_production_refuses_a_placeholder_or_repetitive_secret_key(tmp_path: Path, key) -> None:
     result = _setup_production(tmp_path, SECRET_KEY=key, ALLOWED_HOSTS="example.org", **SERVER_URLS)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "SECRET_KEY is" in result.stderr
-    assert "secrets.token_urlsafe" in result.stderr
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(50))"' in result.stderr
+    assert key not in result.stderr  # the refusal never logs the key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [secrets.token_urlsafe(50), secrets.token_hex(32), secrets.token_hex(25)],
+    ids=["url-safe", "hex-64", "hex-50"],
+)
+def test_production_accepts_a_random_key_of_any_usual_alphabet(tmp_path: Path, key) -> None:
+    # Hexadecimal has 16 characters: a rule of 20 distinct ones would refuse `openssl rand -hex 32`.
+    result = _setup_production(tmp_path, SECRET_KEY=key, ALLOWED_HOSTS="example.org", **SERVER_URLS)
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_env_example_placeholder_key_is_refused(tmp_path: Path) -> None:

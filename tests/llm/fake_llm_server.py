@@ -1,8 +1,8 @@
 """A local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages protocols.
 
-Tests script what it does next (`server.script(reply(...), error(429, retry_after=1), ...)`), and it
-records every request it receives (path, headers, JSON body) and the peak number of requests in
-flight. When the script is empty it answers with `default_content`. `latency_s` delays every answer
+Tests script what it does next (`server.script(reply(...), error(429, retry_after=1), ...)`,
+`redirect(url)`), and it records every request it receives (path, headers, JSON body) and the peak
+number of requests in flight. When the script is empty it answers with `default_content`. `latency_s` delays every answer
 (for benchmarks). Usable outside pytest:
 
     with FakeLLMServer(latency_s=0.2) as server:
@@ -42,6 +42,13 @@ def reply(content: str | dict, *, input_tokens: int = 11, output_tokens: int = 7
 def error(status: int, *, retry_after: str | float | None = None, message: str = "") -> Behaviour:
     headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
     return Behaviour("error", status=status, headers=headers, content=message or f"error {status}")
+
+
+def redirect(location: str, *, status: int = 307) -> Behaviour:
+    """Send the client elsewhere (a 307 or 308 keeps the method and the body)."""
+    return Behaviour(
+        "error", status=status, headers={"Location": location}, content=f"moved to {location}"
+    )
 
 
 def sleep(seconds: float, then: str | dict = "{}") -> Behaviour:

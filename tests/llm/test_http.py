@@ -26,7 +26,7 @@ from llm.models import LLMCall
 from llm.providers.base import PermanentProviderError, TransientProviderError
 from llm.providers.http import AsyncJsonClient, EncodedJSON, encode_body
 from tests.llm.conftest import FAST_RETRY
-from tests.llm.fake_llm_server import error, reply
+from tests.llm.fake_llm_server import FakeLLMServer, error, redirect, reply
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,13 @@ def _atext(config: LLMConfig, content: str = "hi"):
             )
 
     return async_to_sync(main)()
+
+
+def _text(config: LLMConfig, content: str = "hi"):
+    """The blocking path: the SDK's own client."""
+    return complete_text(
+        config=config, messages=[{"role": "user", "content": content}], retry=FAST_RETRY
+    )
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -203,3 +210,26 @@ def test_retry_after_is_read_from_the_reply(fake_llm):
     assert result.text == "after the wait"
     gaps = fake_llm.requests[1].received_at - fake_llm.requests[0].received_at
     assert gaps >= 0.3
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("transport", ["loop", "blocking"])
+@pytest.mark.parametrize("status", [307, 302])
+def test_a_redirect_is_refused_not_followed(fake_llm, provider, transport, status):
+    """An allowed host answering 3xx could send the server past the allow-list (llm.outbound) to
+    an internal address; the redirect is a final error naming where it pointed."""
+    with FakeLLMServer() as internal:  # stands for an internal service the host points at
+        base = internal.anthropic_base_url if provider == "anthropic" else internal.openai_base_url
+        target = base + ("/v1/messages" if provider == "anthropic" else "/chat/completions")
+        fake_llm.script(redirect(target, status=status))
+        send = _atext if transport == "loop" else _text
+
+        with pytest.raises(ProviderError) as failed:
+            send(_config(fake_llm, provider))
+
+        assert internal.requests == []
+    message = str(failed.value)
+    assert f"HTTP {status}" in message and target in message and "not followed" in message
+    assert failed.value.http_status == status and not failed.value.retryable
+    assert len(fake_llm.requests) == 1
+    assert list(LLMCall.objects.values_list("status", "http_status")) == [("http_error", status)]
