@@ -134,6 +134,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, whose channels keep the broker's address after kombu closed their
+    # connection: without it a worker stopped on a Redis restart (config/broker.py, issue 18).
+    # The host, port, database and password still come from REDIS_URL.
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
     CHANNEL_LAYERS = {

@@ -113,17 +113,34 @@ def _assert_exact(stack: Stack, run_id: int, detail: dict, personas: int) -> Non
     assert answers == distinct == personas  # one item: one answer per persona, none twice
 
 
+def _assert_workers_up(stack: Stack) -> None:
+    workers = [p for p in stack.processes if "worker" in p.args]
+    log = stack.log_text("worker")
+    assert "Unrecoverable error" not in log, log[-5000:]
+    assert workers and all(p.poll() is None for p in workers), log[-3000:]
+
+
 async def _first_message(url: str, origin: str) -> dict:
     async with websockets.connect(url, origin=origin, open_timeout=10) as socket:
         return json.loads(await asyncio.wait_for(socket.recv(), 10))
 
 
-def test_a_run_survives_redis_restarting_empty_mid_run(own):
+@pytest.mark.parametrize(
+    ("chunk_size", "seed"),
+    [
+        (100, 11),  # many chunks queued: each BRPOP the worker sends is answered at once
+        # One chunk: the worker runs it and waits on BRPOP with its other slot. Losing Redis
+        # then stopped the worker ("Unrecoverable error", issue 18; config/broker.py).
+        (4000, 16),
+    ],
+)
+def test_a_run_survives_redis_restarting_empty_mid_run(own, chunk_size, seed):
     """Redis keeps nothing on disk: the restart loses the queued chunks, the chord's counter and
-    the channel groups. The watchdog re-queues what was not answered; sockets work at once."""
+    the channel groups. The watchdog re-queues what was not answered; sockets work at once; the
+    workers reconnect and stay up."""
     stack, _, broker = own
     personas = 4000
-    run_id = _start(stack, personas, seed=11)
+    run_id = _start(stack, personas, seed=seed, chunk_size=chunk_size)
     _wait_until_done(stack, run_id, at_least=300)
 
     broker.stop()
@@ -138,9 +155,11 @@ def test_a_run_survives_redis_restarting_empty_mid_run(own):
         )
     )
     assert first["type"] in ("progress", "completion"), first
+    _assert_workers_up(stack)  # they saw the connection drop well before
     detail = _wait_finished(stack, run_id, timeout=120)
     _assert_exact(stack, run_id, detail, personas)
     assert time.monotonic() - restarted < 120
+    _assert_workers_up(stack)
 
 
 def test_a_run_survives_postgresql_restarting_mid_run(own):
