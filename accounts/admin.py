@@ -78,6 +78,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             scope=obj.scope,
             expires_at=obj.expires_at,
             request=request,
+            actor=request.user,
+            via="admin",
         )
         obj.pk, obj.prefix, obj.hashed_secret = key.pk, key.prefix, key.hashed_secret
         messages.warning(
@@ -90,7 +92,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset) -> None:
         for key in queryset:
-            api_key_revoke(key=key, actor=request.user, request=request)
+            api_key_revoke(key=key, actor=request.user, request=request, via="admin")
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 

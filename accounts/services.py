@@ -74,8 +74,11 @@ def api_key_create(
     scope: str = ApiKey.Scope.RUN,
     expires_at: datetime | None = None,
     request=None,
+    actor=None,
+    via: str = "api",
 ) -> tuple[ApiKey, str]:
-    """A new key for `user`; returns the row and the full key, which is never shown again."""
+    """A new key for `user`; returns the row and the full key, which is never shown again.
+    `actor`: who issued it (the user themselves unless staff issued it, in the admin)."""
     name = name.strip()
     if not name:
         raise DomainError(
@@ -102,17 +105,18 @@ def api_key_create(
         expires_at=expires_at,
     )
     audit_record(
-        actor=user,
+        actor=actor or user,
         action=AuditEvent.Action.KEY_CREATE,
         obj=key,
         owner=user,
+        via=via,
         request=request,
         detail={"scope": scope},
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 
 
-def api_key_revoke(*, key: ApiKey, actor, request=None) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor, request=None, via: str = "api") -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
@@ -121,6 +125,7 @@ def api_key_revoke(*, key: ApiKey, actor, request=None) -> ApiKey:
             action=AuditEvent.Action.KEY_REVOKE,
             obj=key,
             owner=key.user,
+            via=via,
             request=request,
         )
     return key

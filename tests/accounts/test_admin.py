@@ -44,7 +44,7 @@ def test_the_list_shows_each_key_by_name_owner_prefix_and_scope_never_its_secret
     assert laptop_secret not in text and laptop.hashed_secret not in text
 
 
-def test_issuing_a_key_shows_the_working_key_once(admin_client, user):
+def test_issuing_a_key_shows_the_working_key_once(admin_client, admin_user, user):
     response = admin_client.post(
         reverse("admin:accounts_apikey_add"),
         {
@@ -74,9 +74,9 @@ def test_issuing_a_key_shows_the_working_key_once(admin_client, user):
         ).content.decode()
     )
     assert full not in admin_client.get(CHANGELIST).content.decode()
-    assert AuditEvent.objects.filter(
-        action=AuditEvent.Action.KEY_CREATE, object_id=str(key.pk), owner=user
-    ).exists()
+    created = AuditEvent.objects.get(action=AuditEvent.Action.KEY_CREATE, object_id=str(key.pk))
+    # Issued by the staff member, in the admin, for the key's owner.
+    assert (created.actor, created.owner, created.via) == (admin_user, user, "admin")
 
 
 def test_the_revoke_action_revokes_the_selected_keys_and_audits_each(
@@ -98,9 +98,9 @@ def test_the_revoke_action_revokes_the_selected_keys_and_audits_each(
     assert api_key_authenticate(other_secret) == other
     assert set(ApiKey.objects.filter(revoked_at__isnull=False)) == {laptop, job}
     events = AuditEvent.objects.filter(action=AuditEvent.Action.KEY_REVOKE)
-    assert {(e.object_id, e.actor, e.owner) for e in events} == {
-        (str(laptop.pk), admin_user, user),
-        (str(job.pk), admin_user, user),
+    assert {(e.object_id, e.actor, e.owner, e.via) for e in events} == {
+        (str(laptop.pk), admin_user, user, "admin"),
+        (str(job.pk), admin_user, user, "admin"),
     }
 
 
