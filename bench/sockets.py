@@ -293,6 +293,35 @@ def _with_stack(pool: str, sockets: int, in_flight: list[int]) -> dict:
         stack.stop()
 
 
+def _findings(pools: list[dict]) -> list[str]:
+    """What each pool's rounds show, in a sentence each, from the figures alone."""
+    lines = []
+    for pool in pools:
+        rounds = pool["rounds"]
+        bursts = ", ".join(str(r["handshakes_in_flight"]) for r in rounds)
+        full = all(
+            r["accepted"] == r["got_state"] == r["got_progress"] == r["sockets"] for r in rounds
+        )
+        connect_errors = sum(
+            sum(r["client_errors"].values()) + r["server_log_while_connecting"]["exceptions"]
+            for r in rounds
+        )
+        left = [r["left_in_group_after_close"] for r in rounds]
+        failed_closes = [r["server_log_while_closing"]["exceptions"] for r in rounds]
+        lines.append(
+            f"pool {pool['channel_layer_max_connections']}: with {bursts} handshakes in flight, "
+            + (
+                "every socket was accepted, got the state and the progress message"
+                if full
+                else "NOT every socket was accepted and got the state and the progress message"
+            )
+            + f" ({connect_errors} errors while connecting); closing them all at once, "
+            + f"{failed_closes} disconnects raised in the server and {left} channels stayed in "
+            + "the run's group"
+        )
+    return lines
+
+
 def main(
     sockets: int = SOCKETS, in_flight: list[int] | None = None, pools: list[str] | None = None
 ) -> dict:
@@ -322,6 +351,7 @@ def main(
         ],
     }
     result["machine"]["load_avg_after"] = _load()
+    result["findings"] = _findings(result["pools"])
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     return result
