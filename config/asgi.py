@@ -9,8 +9,8 @@ threads of a fixed pool (the threads also bound the database connections a proce
 streams the response back through the event loop, so streamed exports still stream. WebSockets
 (`/ws/...`) stay on Channels, on the same event loop and port.
 
-uvicorn (production, `--workers N`), daphne (the integration stack's embedded mode) and `runserver`
-all load `config.asgi:application`.
+uvicorn (production, `--workers N`, and the integration stack) and `runserver` all load
+`config.asgi:application`.
 """
 
 from __future__ import annotations

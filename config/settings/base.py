@@ -149,10 +149,13 @@ if REDIS_URL:
             # dead Redis.
             #
             # Every socket's connect and disconnect takes a pooled connection for its group
-            # change: redis-py's default pool of 100 answered the 101st concurrent socket with
-            # "Too many connections" (a 500). The pool is sized for a burst of
-            # CHANNEL_LAYER_MAX_CONNECTIONS sockets per web process (bench/sockets.py measures
-            # 1,000); idle connections cost Redis little (maxclients is 10,000 by default).
+            # change: with redis-py's default pool of 100, 1,000 sockets closing together failed
+            # 700-810 of their group removals with "Too many connections", leaving those
+            # channels in the run's group (bench/sockets.py on uvicorn; under daphne the 101st
+            # concurrent connect got a 500). The pool is sized for a burst of
+            # CHANNEL_LAYER_MAX_CONNECTIONS sockets per web process (1,000 measured, connecting
+            # all at once and closing together, nothing failed); idle connections cost Redis
+            # little (maxclients is 10,000 by default).
             "CONFIG": {
                 "hosts": [
                     {
