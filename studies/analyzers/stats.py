@@ -4,14 +4,12 @@ arrays, so each can be checked against scipy/statsmodels directly."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Sequence
 from typing import TypedDict
 
 import numpy as np
 from scipy import stats
 from scipy.stats.contingency import expected_freq
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 CONFIDENCE = 0.95
@@ -235,20 +233,19 @@ def welch(values: np.ndarray, control: np.ndarray) -> tuple[Interval, TestResult
 
 
 def holm_adjusted(pvalues: list[float]) -> np.ndarray:
-    """Holm-adjusted p-values by statsmodels' `multipletests`.
-
-    `multipletests` calls `gc.collect()` after a Holm adjustment: a full collection that scans
-    every object the process holds (a quarter of a second after a large run's results). The
-    objects alive before the call are frozen (`gc.freeze`) for its duration, so that collection
-    sees only what the adjustment itself made; they are unfrozen after, and collected as usual.
-    A process that froze its objects itself (a pre-forking server) is left as it is."""
-    if gc.get_freeze_count():
-        return multipletests(pvalues, alpha=ALPHA, method="holm")[1]
-    gc.freeze()
-    try:
-        return multipletests(pvalues, alpha=ALPHA, method="holm")[1]
-    finally:
-        gc.unfreeze()
+    """Holm-adjusted p-values: sorted ascending, the i-th (from 0) of m times m - i, each at least
+    the one before it, at most 1, back in the given order. This is statsmodels'
+    `multipletests(method="holm")` step for step, and a test holds the two equal; it is written
+    out because `multipletests` ends its Holm branch with `gc.collect()`, a full collection of
+    every object the process holds, once per adjusted table: 4 % of an LLM run's CPU went to it
+    in a process whose loaded objects are frozen (`config.collector`), where freezing the rest
+    around the call is not possible (unfreezing would thaw the process's own frozen objects)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="mergesort")
+    stepped = np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1))
+    adjusted = np.empty_like(stepped)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
 
 
 def holm(rows: list[dict]) -> list[dict]:

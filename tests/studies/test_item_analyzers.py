@@ -460,6 +460,24 @@ def test_comparisons_without_variation_are_reported_untestable():
     assert [r["significant"] for r in rows] == [True, False, True]
 
 
+def test_holm_adjustment_equals_statsmodels_and_collects_no_garbage(monkeypatch):
+    import gc
+
+    from statsmodels.stats.multitest import multipletests
+
+    generator = np.random.default_rng(7)
+    cases = [[0.03], [0.2, 0.2, 0.01, 0.2], [0.0, 1.0, 0.5, 0.5, 1e-9]] + [
+        list(generator.uniform(0, 0.3, size=n).round(3)) for n in (2, 5, 17, 60)
+    ]
+    for pvalues in cases:
+        expected = multipletests(pvalues, method="holm")[1]
+        assert stats.holm_adjusted(pvalues) == pytest.approx(expected, abs=1e-15), pvalues
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(a) or 0)
+    stats.holm_adjusted([0.01, 0.02, 0.03])
+    assert collections == []  # statsmodels' Holm ends in gc.collect(): a walk of every object
+
+
 # --- groups ------------------------------------------------------------------------------------
 
 
