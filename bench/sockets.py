@@ -28,7 +28,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import requests
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -92,43 +90,13 @@ def _error_name(exc: BaseException) -> str:
 
 
 def _stack_class():
-    from tests.stack import BIN, Stack, free_port
+    from tests.stack import Stack
 
     class OneWebProcessStack(Stack):
         """The integration stack with one uvicorn process instead of its two: the figure is
         sockets per web process, and with two the kernel would share them between both."""
 
-        def _start_server(self) -> None:
-            self.port = free_port()
-            process = subprocess.Popen(
-                [
-                    str(BIN / "uvicorn"),
-                    "config.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    "1",
-                    "--no-access-log",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=self._log("server"),
-                stderr=subprocess.STDOUT,
-            )
-            self.processes.append(process)
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError("uvicorn exited:\n" + self.log_text("server"))
-                try:
-                    if requests.get(f"{self.base_url}/healthz/", timeout=15).status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
-                time.sleep(0.3)
-            raise RuntimeError("uvicorn did not answer:\n" + self.log_text("server"))
+        web_processes = 1
 
     return OneWebProcessStack
 

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import redis
@@ -113,6 +113,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     # A stack only prepared (same mode) whose database this one copies instead of loading again.
     seed: Stack | None = None
+    # uvicorn processes; None: two in services mode (as production), one in embedded mode.
+    web_processes: ClassVar[int | None] = None
 
     @property
     def base_url(self) -> str:
@@ -327,7 +329,7 @@ class Stack:
                 # calls of one test land on different processes and progress must cross Redis.
                 # Embedded mode has one process: its runs and their progress live in it.
                 "--workers",
-                "2" if self.mode == "services" else "1",
+                str(self.web_processes or (2 if self.mode == "services" else 1)),
                 "--no-access-log",
             ],
             cwd=ROOT,

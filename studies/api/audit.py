@@ -26,17 +26,22 @@ def audit_compound_start(
     audit_record(
         actor=request.user, action=AuditEvent.Action.CREATE, obj=run.study, request=request
     )
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.START,
-        obj=run,
-        request=request,
-        detail={"backend": run.backend, "study": run.study_id, "population": run.population_id},
-    )
+    audit_run_start(request=request, run=run)
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.CREATE,
         obj=record,
         request=request,
         detail={"run": run.pk},
+    )
+
+
+def audit_run_start(*, request, run: Run) -> None:
+    """A run started by the requesting user through the API."""
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.START,
+        obj=run,
+        request=request,
+        detail={"backend": run.backend, "study": run.study_id, "population": run.population_id},
     )

@@ -29,6 +29,7 @@ from config.tabular import (
 from config.throttles import daily_quota_check
 from personas.api.serializers import POPULATION_NOT_READY
 from personas.selectors import population_list
+from studies.api.audit import audit_run_start
 from studies.api.serializers import (
     RunCreateSerializer,
     RunEstimateInputSerializer,
@@ -175,13 +176,7 @@ class RunListCreateView(generics.ListAPIView):
                     " Or hold the run until it is: POST the same body to /api/v1/held-runs/."
                 )
             raise
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.START,
-            obj=run,
-            request=request,
-            detail={"backend": run.backend, "study": run.study_id, "population": run.population_id},
-        )
+        audit_run_start(request=request, run=run)
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
