@@ -236,7 +236,15 @@ def test_resume_populations_starts_the_held_runs_of_a_named_ready_population(
     user, study, queued, settings, django_capture_on_commit_callbacks
 ):
     settings.QUOTA_RUNS_PER_DAY = 0  # the start is refused: the held run fails with why
+    settings.HELD_RUN_START_GRACE_SECONDS = 60
     held = _left_waiting(study, queued, user, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("resume_populations", "--population", str(queued.pk), stdout=out)
+    assert out.getvalue().strip() == (
+        f"The runs held on population {queued.pk} wait for the build's own start for 60 s after "
+        "it was ready; give --held-grace-seconds 0 to start them now."
+    )
+    assert HeldRun.objects.get().status == "held"
     out = io.StringIO()
     call_command(
         "resume_populations",

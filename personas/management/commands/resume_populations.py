@@ -71,10 +71,17 @@ class Command(BaseCommand):
             ids = self._builds(populations, stale_minutes, executor)
             held = self._held_runs(populations, timedelta(seconds=held_grace_seconds))
         if not ids and not held:
-            self.stdout.write(
-                f"No queued or building population has been idle for {stale_minutes} minutes, "
-                "and no run is waiting on a ready one."
-            )
+            if populations:  # ready, with runs held on it: ready for less than the grace period
+                self.stdout.write(
+                    f"The runs held on population {', '.join(map(str, sorted(populations)))} "
+                    f"wait for the build's own start for {held_grace_seconds:g} s after it was "
+                    "ready; give --held-grace-seconds 0 to start them now."
+                )
+            else:
+                self.stdout.write(
+                    f"No queued or building population has been idle for {stale_minutes} "
+                    "minutes, and no run is waiting on a ready one."
+                )
             return
         self._report(ids, held)
 
