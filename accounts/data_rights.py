@@ -2,8 +2,9 @@
 the operator's retention policy for old runs (seed 000's ``anonymize_historical_data``).
 
 What a user owns: populations (with personas), studies, runs (answers, per-persona records),
-held runs, policy and market analyses, multi-agent simulations, validation runs and API keys. Audit events are kept when data is deleted (they name objects, not
-their contents), so the deletion itself stays on record.
+held runs, policy and market analyses, multi-agent simulations, validation runs and API keys.
+Audit events are kept when data is deleted (they name objects, not their contents), so the
+deletion itself stays on record.
 """
 
 from __future__ import annotations
@@ -236,9 +237,9 @@ def retention_apply(
     """Runs finished more than `days` ago (``RETENTION_DAYS``; off when unset) are deleted
     (``RETENTION_MODE=delete``) or anonymised (``anonymize``, the default): their per-persona
     records (profiles, narratives, reasoning), the answers' reasoning and a group simulation's
-    deliberation reasoning are removed, the answers and results stay. Populations older than the cutoff that no newer run uses are deleted, or
-    anonymised (names become pseudonyms, the full profiles dropped, exact ages kept for analysis
-    as the answers need them)."""
+    deliberation reasoning are removed, the answers and results stay. Populations older than the
+    cutoff that no newer run uses are deleted, or anonymised (names become pseudonyms, the full
+    profiles dropped, exact ages kept for analysis as the answers need them)."""
     from personas.models import Persona, Population
     from personas.profile.export import pseudonym
     from studies.models import Answer, Run, RunPersona
