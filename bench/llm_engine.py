@@ -2,25 +2,28 @@
 the LLM backend against the local fake server at 200 ms per answer, 50 requests in flight at once.
 
 The ideal is the server's latency alone: 4,000 calls × 0.2 s / 50 = 16 s; the target is a wall time
-within 15 % of it (`overhead_ratio` = wall / ideal <= 1.15). A second run of the same study,
-population and config (same seed) is served from the response cache and must send nothing; its
-target is under 2 s. CPU per call is the engine process's CPU time (user + system) over the calls
-of the run; the target is under 1 ms. (The engine made 3 calls a persona until the analyze step
-came; the figures of that time were for 3,000 calls and an ideal of 12 s.)
+within 15 % of it in the embedded default and within 5 % with two workers (`overhead_ratio` =
+wall / ideal, against the mode's `target_ratio`). A second run of the same study, population and
+config (same seed) is served from the response cache and must send nothing; its target is under
+2 s. CPU per call is the engine process's CPU time (user + system) over the calls of the run; the
+target is under 1 ms. (The engine made 3 calls a persona until the analyze step came; the figures
+of that time were for 3,000 calls and an ideal of 12 s.)
 
-Two deployments are measured, each in a process of its own with a fresh database:
+The deployments, each measured in a process of its own with a fresh database:
 
-- ``workers`` (the headline figure): the production shape. PostgreSQL, Redis, and one
-  ``celery worker --concurrency 2`` (two prefork processes, one per core); the run is two chunks of
-  500 personas with 25 engine threads each, so 50 requests are in flight at once, as the server's
-  own count confirms (`server.max_in_flight`). The worker is warmed by a 20-persona run first (a
+- ``workers``: the production shape. PostgreSQL, Redis, and one ``celery worker --concurrency 2``
+  (two prefork processes, one per core); the run is two chunks of 500 personas, each on one event
+  loop with 25 requests in flight (and a quarter more personas under way,
+  `studies.pipeline.persona_headroom`), so 50 requests are in flight at once, as the server's own
+  count confirms (`server.max_in_flight`). The worker is warmed by a 20-persona run first (a
   long-lived worker has its imports and connection pools ready), and the timed run's wall is from
   ``run_start()`` to the run being seen completed in the database, aggregation included.
-- ``embedded``: no Redis, SQLite, the inline executor, one chunk of 1,000 personas answered as
-  tasks of one event loop in the bench process (at most 50 in flight): the platform's default
-  deployment, one process.
-- ``large`` (run alone: ``--mode large``): the embedded default at scale, 10,000 personas × 4 steps
-  with 200 in flight (ideal 40,000 × 0.2 / 200 = 40 s), one chunk.
+- ``embedded`` (the headline figure): no Redis, SQLite, the inline executor, one chunk of 1,000
+  personas answered as tasks of one event loop in the bench process (at most 50 requests in
+  flight): the platform's default deployment, one process.
+- ``large`` and ``large_workers`` (run alone: ``--mode large``): the issue's workload, 10,000
+  personas × 4 steps with 200 requests in flight (ideal 40,000 × 0.2 / 200 = 40 s), in the
+  embedded default (one chunk) and on the two workers (two chunks of 5,000, 100 in flight each).
 
 The machine's 2 cores are shared with other engineers' work: every figure carries the load average
 before and after it, and a figure taken under load is an upper bound.
@@ -30,7 +33,7 @@ The server runs in its own process; the machine's busy CPU time during each run 
 did not complete with every persona and call accounted for (the timing target is recorded, not
 enforced).
 
-    .venv/bin/python -m bench.llm_engine                   # both, writes the JSON
+    .venv/bin/python -m bench.llm_engine                   # workers and embedded, writes the JSON
     .venv/bin/python -m bench.llm_engine --mode workers    # one of them, prints its figures
 """
 
@@ -61,13 +64,15 @@ STEPS = len(STEP_NAMES)
 LATENCY_S = 0.2
 CONCURRENCY = 50
 IDEAL_SECONDS = PERSONAS * STEPS * LATENCY_S / CONCURRENCY
-TARGET_RATIO = 1.15
+TARGET_RATIO = 1.15  # the embedded default's
+TARGET_RATIO_WORKERS = 1.05  # two workers'
 TARGET_CPU_MS_PER_CALL = 1.0
 TARGET_CACHED_SECONDS = 2.0
 # The `large` mode: the embedded default with many more personas and calls in flight.
 LARGE_PERSONAS = 10_000
 LARGE_CONCURRENCY = 200
 AREA = "dallas_tx_city"
+WORKER_MODES = ("workers", "large_workers")
 # Two prefork processes, one per core; BENCH_WORKER_PROCESSES tries others (5 x 10 threads and
 # 10 x 5 measured slower here: 16.7 s and 17.2 s, every process adding its own overhead).
 WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", 2))
@@ -173,7 +178,7 @@ def _server_round_trip(url: str, tries: int = 20) -> float:
 
 def _setup_environment(mode: str, workdir: Path) -> None:
     bench_environment(workdir)  # DEBUG off: it keeps every query in memory, skewing the peak
-    if mode == "workers":
+    if mode in WORKER_MODES:
         import psycopg
         import redis
 
@@ -374,9 +379,10 @@ def measure(mode: str) -> dict:
     from django.conf import settings
     from django.db import connection
 
-    workers = mode == "workers"
-    personas = LARGE_PERSONAS if mode == "large" else PERSONAS
-    concurrency = LARGE_CONCURRENCY if mode == "large" else CONCURRENCY
+    workers = mode in WORKER_MODES
+    large = mode in ("large", "large_workers")
+    personas = LARGE_PERSONAS if large else PERSONAS
+    concurrency = LARGE_CONCURRENCY if large else CONCURRENCY
     ideal = personas * STEPS * LATENCY_S / concurrency
     threads = concurrency // WORKER_PROCESSES if workers else concurrency
     chunk_size = personas // WORKER_PROCESSES if workers else personas
@@ -461,6 +467,7 @@ def measure(mode: str) -> dict:
                 f"the cached re-run reached the server {stats_cached['requests']} times"
             )
         ratio = first_wall / ideal
+        target_ratio = TARGET_RATIO_WORKERS if workers else TARGET_RATIO
         calls = personas * STEPS
         cpu_per_call_ms = sum(engine_cpu.values()) / calls * 1000
         cpu_per_call_cached_ms = sum(engine_cpu_cached.values()) / calls * 1000
@@ -481,7 +488,8 @@ def measure(mode: str) -> dict:
             "ideal_seconds": ideal,
             "wall_seconds": round(first_wall, 2),
             "overhead_ratio": round(ratio, 3),
-            "target_met": ratio <= TARGET_RATIO,
+            "target_ratio": target_ratio,
+            "target_met": ratio <= target_ratio,
             "cpu_per_call_ms": {
                 "first_run": round(cpu_per_call_ms, 3),
                 "cached_rerun": round(cpu_per_call_cached_ms, 3),
@@ -549,7 +557,7 @@ def measure(mode: str) -> dict:
         _drop_database()
 
 
-MODES = ("workers", "embedded", "large")
+MODES = ("workers", "embedded", "large", "large_workers")
 
 
 def main() -> int:
@@ -605,7 +613,8 @@ def main() -> int:
             "behavioural_profile": True,
             "wall_measured": "run_start() until the run is completed (pre-run cost estimate, "
             "every chunk and the final aggregation included)",
-            "large": f"{LARGE_PERSONAS} personas, {LARGE_CONCURRENCY} in flight (mode large)",
+            "large": f"{LARGE_PERSONAS} personas, {LARGE_CONCURRENCY} in flight (modes large and "
+            "large_workers)",
         },
         "ideal_seconds": IDEAL_SECONDS,
         "target_ratio": TARGET_RATIO,
@@ -620,7 +629,8 @@ def main() -> int:
         "peak_memory_mb": head["peak_memory_mb"]["max"],
         **figures,
         "rate_limits": "LLM_*_CONCURRENCY/RPM/TPM cleared: no limiter in force; the engine's "
-        "concurrency (personas in flight on the loop) is the only bound on requests in flight",
+        "concurrency (requests in flight on each chunk's loop, llm.aio.Session.request_slot) is "
+        "the only bound on requests in flight",
         "server": "tests/llm/fake_llm_server.py main() in its own process, persona_responder "
         "answers, Nagle off (see SERVER_MAIN)",
         "shared_machine": "2 cores shared with other engineers working at the same time; see "

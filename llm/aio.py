@@ -95,8 +95,10 @@ class _CacheReader:
 class Session:
     """What the model calls of one event loop share; see the module's docstring."""
 
-    def __init__(self, *, run_db: DbRunner | None = None) -> None:
+    def __init__(self, *, run_db: DbRunner | None = None, requests: int | None = None) -> None:
         self._run_db = run_db or _thread_sensitive
+        # The model requests this loop has on the wire at once, when bounded (`request_slot`).
+        self._requests = asyncio.Semaphore(requests) if requests else None
         self._clients: dict[tuple, Any] = {}
         self._redis: Any = None
         self._limiters: dict[tuple, AsyncLimiter | None] = {}
@@ -106,6 +108,12 @@ class Session:
     async def run_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` where Django may run it (never on the loop's thread)."""
         return await self._run_db(fn, *args, **kwargs)
+
+    def request_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Held while one request is sent and its reply read: at most the session's `requests`
+        at once (no bound when it has none). Cache look-ups, prompt building and parsing happen
+        outside it, so tasks in between calls leave the slots to tasks ready to send."""
+        return self._requests if self._requests is not None else contextlib.nullcontext()
 
     def client(self, adapter: Any, *, config: LLMConfig, api_key: str) -> Any:
         key = (type(adapter), config.base_url, api_key, config.timeout_s)
@@ -156,9 +164,11 @@ _CURRENT: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
 
 
 @asynccontextmanager
-async def session(*, run_db: DbRunner | None = None) -> AsyncIterator[Session]:
+async def session(
+    *, run_db: DbRunner | None = None, requests: int | None = None
+) -> AsyncIterator[Session]:
     """The calls made inside share this session; its clients are closed when it ends."""
-    current = Session(run_db=run_db)
+    current = Session(run_db=run_db, requests=requests)
     token = _CURRENT.set(current)
     try:
         yield current
@@ -233,10 +243,12 @@ def results_on_loop(
     *,
     concurrency: int,
     dropped: list[R] | None = None,
+    requests: int | None = None,
 ) -> Generator[tuple[T, R], None, None]:
     """(item, await work(item)) as each finishes, at most `concurrency` at once, on an event loop
     running in a thread of its own inside a `Session` whose database work runs on the calling
-    thread while it waits for the next result.
+    thread while it waits for the next result, and which sends at most `requests` model requests
+    at once when given (`Session.request_slot`).
 
     An exception from `work` stops the hand-outs and is raised here, as from a future. Closing the
     generator stops the hand-outs too; the items in flight finish and their results go to
@@ -248,7 +260,7 @@ def results_on_loop(
     context = contextvars.copy_context()
     thread = threading.Thread(
         target=context.run,
-        args=(_run_loop, work, items, concurrency, jobs, stop),
+        args=(_run_loop, work, items, concurrency, requests, jobs, stop),
         name="llm-loop",
         daemon=True,
     )
@@ -277,6 +289,7 @@ def _run_loop(
     work: Callable[[Any], Awaitable[Any]],
     items: Sequence[Any],
     concurrency: int,
+    requests: int | None,
     jobs: _CallerJobs,
     stop: threading.Event,
 ) -> None:
@@ -284,7 +297,7 @@ def _run_loop(
     `stop` is set; each result or error goes to the caller's queue, then "done"."""
 
     async def main() -> None:
-        async with session(run_db=jobs.run):
+        async with session(run_db=jobs.run, requests=requests):
             pending = iter(items)
 
             async def worker() -> None:

@@ -220,19 +220,20 @@ async def _asend(session: aio.Session, request: Request, effect: _Send) -> _Sent
     client = session.client(adapter, config=config, api_key=api_key_for(config))
     limiter = session.limiter(config)
     kwargs = {"config": config, "messages": request.messages, "spec": request.spec}
-    start = time.monotonic()
-    try:
-        if limiter is None:
-            reply = await adapter.asend(client=client, seed=effect.seed, **kwargs)
-        else:
-            async with limiter.aslot(
-                estimated_tokens=effect.estimated_tokens, lease_s=config.timeout_s + 30
-            ) as lease:
-                start = time.monotonic()
+    async with session.request_slot():
+        start = time.monotonic()
+        try:
+            if limiter is None:
                 reply = await adapter.asend(client=client, seed=effect.seed, **kwargs)
-                lease.settle(actual_tokens=_tokens_used(reply))
-    except (TransientProviderError, PermanentProviderError) as refusal:
-        return None, refusal, start
+            else:
+                async with limiter.aslot(
+                    estimated_tokens=effect.estimated_tokens, lease_s=config.timeout_s + 30
+                ) as lease:
+                    start = time.monotonic()
+                    reply = await adapter.asend(client=client, seed=effect.seed, **kwargs)
+                    lease.settle(actual_tokens=_tokens_used(reply))
+        except (TransientProviderError, PermanentProviderError) as refusal:
+            return None, refusal, start
     return reply, None, start
 
 

@@ -163,12 +163,31 @@ def _persona_results(
     concurrency = max(1, backend.concurrency)
     answer_async = getattr(backend, "aanswer_persona", None)
     if answer_async is not None:
-        yield from results_on_loop(answer_async, personas, concurrency=concurrency, dropped=dropped)
+        # `concurrency` bounds the requests on the wire; more personas than that are under way,
+        # so a request slot freed while its persona builds the next prompt, reads the cache or
+        # waits for the writer is taken by another persona ready to send.
+        yield from results_on_loop(
+            answer_async,
+            personas,
+            concurrency=concurrency + persona_headroom(concurrency),
+            requests=concurrency,
+            dropped=dropped,
+        )
     elif concurrency == 1:
         for persona in personas:
             yield persona, backend.answer_persona(persona)
     else:
         yield from _threaded_persona_results(backend, personas, concurrency, dropped)
+
+
+def persona_headroom(concurrency: int) -> int:
+    """Personas under way beyond the requests in flight. Between two calls a persona spends a
+    few milliseconds on its own work, and up to a writer's flush (tens of milliseconds) waiting
+    for its cache look-up, which the calling thread serves. In the LLM engine bench (1,000
+    personas, 50 requests in flight) 6, 12 or 25 more personas under way all took the run from
+    1.17-1.19 to 1.07-1.10 times the ideal; a quarter more is kept. Below 4 requests at once
+    there is none: a run of one request at a time takes its personas one at a time."""
+    return concurrency // 4
 
 
 def _threaded_persona_results(

@@ -328,6 +328,36 @@ def test_results_on_loop_raises_a_workers_error_and_keeps_what_was_in_flight():
     assert sorted(dropped) == [1, 2, 3]
 
 
+def test_results_on_loop_keeps_more_items_under_way_than_requests_on_the_wire(fake_llm):
+    fake_llm.latency_s = 0.1
+    fake_llm.default_content = "fine"
+    config = _config(fake_llm)
+    under_way = {"now": 0, "most": 0}
+    buffer = CallBuffer()
+
+    async def work(n: int) -> str:
+        under_way["now"] += 1
+        under_way["most"] = max(under_way["most"], under_way["now"])
+        try:
+            # A persona's own work between its calls (here a pause) holds no request slot.
+            await asyncio.sleep(0.05)
+            reply = await acomplete_text(
+                config=config,
+                messages=[{"role": "user", "content": f"question {n}"}],
+                use_cache=False,
+                buffer=buffer,
+            )
+            return reply.text
+        finally:
+            under_way["now"] -= 1
+
+    got = dict(aio.results_on_loop(work, list(range(24)), concurrency=6, requests=3))
+
+    assert sorted(got) == list(range(24)) and set(got.values()) == {"fine"}
+    assert fake_llm.max_in_flight == 3  # the session's bound on the wire
+    assert under_way["most"] == 6  # while three more items did their own work
+
+
 def test_results_on_loop_runs_database_work_on_the_calling_thread():
     caller = threading.get_ident()
 
