@@ -58,6 +58,26 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server: every live postgres process, plus what the postmaster
+    has collected from backends that have already exited (cutime + cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "postgres":
+                continue
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        total += int(stat[11]) + int(stat[12])
+        if stat[1] == "1" or (proc / "cmdline").read_bytes().find(b"-D") != -1:
+            total += int(stat[13]) + int(stat[14])  # the postmaster: its reaped children
+    return total / tick
+
+
 def start_fake_server(latency_s: float) -> tuple[subprocess.Popen, str]:
     """tests/llm/fake_llm_server.py in a process of its own, answering as the stand-in personas
     after `latency_s`; returns the process and its base URL."""

@@ -53,7 +53,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import bench_environment
+from bench.common import bench_environment, postgres_cpu_seconds
 from tests.stack import start_celery_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,26 +107,6 @@ def _busy_cpu_seconds() -> float:
 def _process_cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _postgres_cpu_seconds() -> float:
-    """CPU seconds of the PostgreSQL server: every live postgres process, plus what the postmaster
-    has collected from backends that have already exited (cutime + cstime)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "comm").read_text().strip() != "postgres":
-                continue
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited while we looked
-        total += int(stat[11]) + int(stat[12])
-        if stat[1] == "1" or (proc / "cmdline").read_bytes().find(b"-D") != -1:
-            total += int(stat[13]) + int(stat[14])  # the postmaster: its reaped children
-    return total / tick
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -423,7 +403,7 @@ def measure(mode: str) -> dict:
         cpu_before = {pid: _process_cpu_seconds(pid) for pid in engine_pids}
         server_cpu_before = _process_cpu_seconds(server.pid)
         busy_before = _busy_cpu_seconds()
-        postgres_before = _postgres_cpu_seconds()
+        postgres_before = postgres_cpu_seconds()
         load_before = os.getloadavg()
 
         def timed_run():  # the same study, population, config and seed each time
@@ -438,7 +418,7 @@ def measure(mode: str) -> dict:
         first_wall, first = timed_run()
         load_after_first = os.getloadavg()
         busy = _busy_cpu_seconds() - busy_before
-        postgres_cpu = _postgres_cpu_seconds() - postgres_before
+        postgres_cpu = postgres_cpu_seconds() - postgres_before
         engine_cpu = {pid: _process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
         server_cpu = _process_cpu_seconds(server.pid) - server_cpu_before
         stats_first = _server_stats(url, reset=True)

@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import worker_run
+from bench.common import postgres_cpu_seconds, worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "offline_run.json"
@@ -154,12 +154,15 @@ def _worker(size: int, database: str) -> dict:
     BACKENDS["poll_model"](run, list(study.items.select_related("poll_question__poll")))
     reporter = Quiet()
     chunks = run_chunks(run=run)
+    postgres = database == "postgresql"
+    database_cpu_started = postgres_cpu_seconds() if postgres else 0.0
     started = time.perf_counter()
     cpu_started = time.process_time()
     for start, end in chunks:
         run_process_chunk(run_id=run.id, start=start, end=end, reporter=reporter)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    database_cpu = postgres_cpu_seconds() - database_cpu_started if postgres else None
     run_finalize(run_id=run.id, reporter=reporter)
     run.refresh_from_db()
     profile_path = os.environ.get("BENCH_PROFILE")  # a cProfile of the results, to attack
@@ -190,6 +193,8 @@ def _worker(size: int, database: str) -> dict:
         "personas_answered": answered,
         "run_wall_seconds": round(wall, 2),
         "run_cpu_seconds": round(cpu, 2),
+        # Every PostgreSQL process's CPU over the run (SQLite's work is in run_cpu_seconds).
+        "run_database_cpu_seconds": None if database_cpu is None else round(database_cpu, 2),
         "personas_per_second": round(size / wall),
         "results_seconds": round(results_wall, 2),
         "results_cpu_seconds": round(results_cpu, 2),

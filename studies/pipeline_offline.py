@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F
 from django.db.models.functions import Least
 from django.utils import timezone
@@ -79,6 +82,7 @@ def offline_chunk_process(
     # process's whole heap every few thousand tuples (half the CPU of a chunk, measured).
     collecting = gc.isenabled()
     gc.disable()
+    writes = _Writes(on_written=lambda: _progress(run, reporter))
     try:
         size = write_batch_size(run.personas_total)
         for batch_start in range(0, len(frame), size):
@@ -86,12 +90,81 @@ def offline_chunk_process(
                 break
             batch = frame.iloc[batch_start : batch_start + size]
             answers = {item.id: backend.answer_frame(batch, item) for item in items}
-            _write(run, items, batch, answers, reporter)
+            writes.submit(_write, run, items, batch, answers)
             written += len(batch)
     finally:
-        if collecting:
-            gc.enable()
+        try:
+            writes.close()
+        finally:
+            if collecting:
+                gc.enable()
     return written
+
+
+# Batches written at once on PostgreSQL (`_Writes`), each on a connection of its own.
+WRITERS = 2
+
+
+class _Writes:
+    """Where a chunk's batches are written, with `on_written()` called on this thread after each,
+    in order.
+
+    On PostgreSQL, outside a transaction, up to WRITERS batches are written at once on threads of
+    their own (each with its own connection) while the next batch is computed. A batch's writing
+    is mostly the database's own work (its foreign-key checks above all: without the constraints
+    the database did half as much), and the chunk's thread waited for it. Measured on this
+    machine (200,000 personas, one item, PostgreSQL 15, three runs each): written here, 17,200 to
+    18,900 personas/s; two at once with the checks at each statement (`_write_settings`),
+    22,400 to 23,300; two at once with the checks left to the commit, 17,500 to 20,000.
+
+    Elsewhere (SQLite's single writer, or inside a caller's transaction, which another
+    connection could not see) each batch is written here and now. An error of a batch written in
+    the background is raised at the next batch or at the end, once the others have finished.
+    """
+
+    def __init__(self, *, on_written: Callable[[], None]) -> None:
+        self._on_written = on_written
+        background = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self._pool = (
+            ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="offline-writes")
+            if background
+            else None
+        )
+        self._pending: list[Future] = []
+
+    def submit(self, fn: Callable[..., None], /, *args: Any) -> None:
+        if self._pool is None:
+            fn(*args)
+            self._on_written()
+            return
+        while len(self._pending) >= WRITERS:
+            self._pending.pop(0).result()
+            self._on_written()
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def close(self) -> None:
+        """Wait for the batches under way (the first error is raised once all have ended), then
+        end the threads, closing their connections."""
+        if self._pool is None:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            for future in pending:
+                future.result()
+                self._on_written()
+        finally:
+            futures_wait(pending)
+            # One task per thread (the barrier holds each until all have started): each closes
+            # its own thread's connection.
+            barrier = threading.Barrier(WRITERS)
+            closing = [self._pool.submit(_close_connection, barrier) for _ in range(WRITERS)]
+            futures_wait(closing)
+            self._pool.shutdown()
+
+
+def _close_connection(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=30)
+    connection.close()  # the calling thread's own
 
 
 def _chunk_frame(run: Run, start: int, end: int) -> pd.DataFrame:
@@ -153,9 +226,7 @@ def _finished(run: Run, start: int, end: int, items: int) -> set[int]:
     return found
 
 
-def _write(
-    run: Run, items: list[Item], batch: pd.DataFrame, answers: dict, reporter: Reporter
-) -> None:
+def _write(run: Run, items: list[Item], batch: pd.DataFrame, answers: dict) -> None:
     now = timezone.now()
     ids = batch["id"].tolist()
     conditions = batch["condition"].tolist()
@@ -191,6 +262,7 @@ def _write(
     }
     n = len(ids)
     with transaction.atomic():
+        _write_settings()
         rows_insert(
             RunPersona,
             ["persona"],
@@ -206,6 +278,9 @@ def _write(
         Run.objects.filter(id=run.id).update(
             personas_done=Least(F("personas_done") + n, F("personas_total"))
         )
+
+
+def _progress(run: Run, reporter: Reporter) -> None:
     current = Run.objects.values("status", "personas_done", "personas_total").get(id=run.id)
     reporter.progress(
         status=current["status"],
@@ -213,6 +288,20 @@ def _write(
         total=current["personas_total"],
         cost=None if run.cost_estimate is None else "0",
     )
+
+
+def _write_settings() -> None:
+    """On PostgreSQL, for this transaction alone: its foreign keys are checked at each statement
+    rather than all at the commit (with two batches written at once, measured faster: see
+    `_Writes`), and its commit returns before its WAL is flushed to disk (`synchronous_commit`
+    off). A database crash can lose the last fraction of a second of commits, never half of one:
+    a batch's rows and the run's counter go together, so the run shows fewer personas done;
+    answers that cost nothing and are reproducible from the run's seed are worth that. Model
+    runs keep waiting for the disk."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def rows_insert(
@@ -238,15 +327,22 @@ def rows_insert(
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING (config.bulk).
+            # Straight into the table: the chunk's stored personas were left out before (a
+            # re-delivered chunk), so a clash means another delivery of it is writing now. Only
+            # then do the rows go through a temporary table and INSERT … ON CONFLICT DO NOTHING
+            # (config.bulk), which made the database's share of a run half as much again.
+            try:
+                with transaction.atomic(), connection.wrap_database_errors:
+                    _copy(cursor, table, columns, rows, fixed)
+                return
+            except IntegrityError:
+                pass
             target = quote(f"rows_{meta.db_table}")
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS AS "
                 f"SELECT {columns} FROM {table} WITH NO DATA"
             )
-            with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row + fixed)
+            _copy(cursor, target, columns, rows, fixed)
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} "
                 "ON CONFLICT DO NOTHING"
@@ -258,6 +354,12 @@ def rows_insert(
             f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({placeholders})",
             [row + fixed for row in rows],
         )
+
+
+def _copy(cursor, table: str, columns: str, rows: Sequence[tuple], fixed: tuple) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row + fixed)
 
 
 def _json_objects(objects: list[dict[str, float]]) -> list[str]:
