@@ -82,6 +82,8 @@ class EngineOptions(BaseModel):
     # None: the study's own depth (`Study.depth`); a run may override it.
     depth: Depth | None = None
     consistency_check: bool = False
+    # Requests in flight at once (a chunk keeps a quarter more personas under way:
+    # `studies.pipeline.persona_headroom`).
     concurrency: int = Field(default=8, ge=1, le=200)
     max_attempts: int = Field(default=3, ge=1, le=6)
     grounding_questions: int = Field(default=DEFAULT_QUESTIONS, ge=0, le=12)
