@@ -185,8 +185,10 @@ def persona_headroom(concurrency: int) -> int:
     few milliseconds on its own work, and up to a writer's flush (tens of milliseconds) waiting
     for its cache look-up, which the calling thread serves. In the LLM engine bench (1,000
     personas, 50 requests in flight) 6, 12 or 25 more personas under way all took the run from
-    1.17-1.19 to 1.07-1.10 times the ideal; a quarter more is kept. Below 4 requests at once
-    there is none: a run of one request at a time takes its personas one at a time."""
+    1.17-1.19 to 1.07-1.10 times the ideal, at some CPU a call (the loop's thread and the writer
+    contend for the interpreter lock more often; more so with 25 than with 6 or 12): a quarter
+    more is kept. Below 4 requests at once there is none: a run of one request at a time takes
+    its personas one at a time."""
     return concurrency // 4
 
 

@@ -6,7 +6,8 @@ gets its chunk here instead of persona by persona: the chunk's profiles are read
 personas in one matrix product and its answers drawn in bulk (`position_uniforms`, keyed by the
 persona's position, so the answers do not depend on chunk size or order), and the batch's
 answers and run-persona records are inserted as rows (COPY on PostgreSQL, one executemany
-elsewhere), with the run's counters, in one transaction.
+elsewhere), with the run's counters, in one transaction; on PostgreSQL two batches are written at
+once on connections of their own while the next is computed (`_Writes`).
 
 What the offline backend would store per persona and can derive from the profile at any time
 (profile.json, the context worded from it, response.json gathered from the answers) is not
@@ -330,7 +331,7 @@ def rows_insert(
             # Straight into the table: the chunk's stored personas were left out before (a
             # re-delivered chunk), so a clash means another delivery of it is writing now. Only
             # then do the rows go through a temporary table and INSERT … ON CONFLICT DO NOTHING
-            # (config.bulk), which made the database's share of a run half as much again.
+            # (config.bulk), which costs the database a second pass over every row.
             try:
                 with transaction.atomic(), connection.wrap_database_errors:
                     _copy(cursor, table, columns, rows, fixed)
