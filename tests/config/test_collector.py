@@ -44,7 +44,9 @@ def test_serving_a_run_on_a_thread_tunes_the_process_once(untuned, monkeypatch):
     assert gc.get_threshold() == GC_THRESHOLD and collector._tuned
     frozen = gc.get_freeze_count()
     dispatch.run_dispatch(run_id=42, executor="thread")
-    assert gc.get_freeze_count() == frozen  # not frozen again: a run's garbage stays collectable
+    # Not frozen again (that would add every young object): a run's garbage stays collectable.
+    # The count may drop: a frozen object freed, such as the first run's thread ending.
+    assert gc.get_freeze_count() <= frozen
     for thread in threading.enumerate():
         if thread.name in ("run-41", "run-42"):
             thread.join()
