@@ -132,3 +132,50 @@ def test_offline_batches_written_on_two_connections_equal_those_written_in_the_c
     assert result["same_answers"] and result["answers"] == 1000
     assert result["answers_after_redelivery"] == result["records_after_redelivery"] == 1000
     assert result["writer_threads"] == []  # ended with the chunk
+
+
+LZ4_SCRIPT = """
+import json
+from django.db import connection
+from config.bulk import bulk_insert
+from llm.models import LLMCall
+
+prompt = " ".join(f"line {i}: the persona remembers the year {1950 + i % 70}." for i in range(600))
+call = LLMCall(provider="openai", model="lz4-test", messages=[{"role": "user", "content": prompt}],
+               status="ok", cache_key="lz4-1", response_text=prompt)
+bulk_insert(LLMCall, [call])
+with connection.cursor() as cursor:
+    cursor.execute(
+        "SELECT pg_column_compression(messages), pg_column_compression(response_text) "
+        "FROM llm_llmcall WHERE id = %s", [call.pk]
+    )
+    stored = cursor.fetchone()
+    cursor.execute(
+        "SELECT attrelid::regclass::text || '.' || attname FROM pg_attribute "
+        "WHERE attcompression = 'l' ORDER BY 1"
+    )
+    columns = [row[0] for row in cursor.fetchall()]
+print("RESULT=" + json.dumps({
+    "stored": stored,
+    "columns": columns,
+    "round_trip": LLMCall.objects.get(pk=call.pk).messages[0]["content"] == prompt,
+}))
+"""
+
+
+def test_large_columns_are_compressed_with_lz4(services_stack):
+    out = services_stack.manage("shell", "-c", LZ4_SCRIPT)
+    result = json.loads(out.split("RESULT=")[1])
+
+    assert result["stored"] == ["lz4", "lz4"]
+    assert result["round_trip"]
+    assert result["columns"] == [
+        "llm_cachedresponse.response_text",
+        "llm_llmcall.messages",
+        "llm_llmcall.response_text",
+        "studies_runpersona.consistency",
+        "studies_runpersona.context",
+        "studies_runpersona.experience",
+        "studies_runpersona.profile",
+        "studies_runpersona.response",
+    ]
