@@ -53,7 +53,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import bench_environment, postgres_cpu_seconds
+from bench.common import bench_environment, postgres_cpu_seconds, start_fake_server
 from tests.stack import start_celery_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,16 +79,6 @@ WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", 2))
 WARMUP_PERSONAS = 20
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-
-# The fake server writes a response's headers and body in two sends; with Nagle's algorithm on, the
-# body waits for the client's delayed ACK of the headers, about 40 ms on Linux, on every answer.
-# That is the fake's artefact, not the engine's overhead (a real API's front end sets TCP_NODELAY).
-SERVER_MAIN = (
-    "import socketserver; "
-    "socketserver.StreamRequestHandler.disable_nagle_algorithm = True; "
-    "from tests.llm.fake_llm_server import main; main()"
-)
 
 
 def _rss_mb() -> float:
@@ -119,20 +109,6 @@ def _peak_rss_mb(pid: int) -> float:
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(x) for x in path.read_text().split()] if path.exists() else []
-
-
-def _start_server() -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_MAIN, "--latency", str(LATENCY_S), "--persona"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = server.stdout.readline().strip()
-    if not url.startswith("http://"):
-        server.terminate()
-        raise RuntimeError(f"the fake LLM server did not start (printed {url!r})")
-    return server, url
 
 
 def _server_stats(url: str, *, reset: bool = False) -> dict:
@@ -376,7 +352,7 @@ def measure(mode: str) -> dict:
             from config.collector import tune_collector
 
             tune_collector()
-        server, url = _start_server()
+        server, url = start_fake_server(LATENCY_S)
         config = {
             "llm": {"provider": "openai", "model": "gpt-bench", "seed": 3, "base_url": f"{url}/v1"},
             "engine": {"concurrency": threads},
@@ -612,7 +588,8 @@ def main() -> int:
         "concurrency (requests in flight on each chunk's loop, llm.aio.Session.request_slot) is "
         "the only bound on requests in flight",
         "server": "tests/llm/fake_llm_server.py main() in its own process, persona_responder "
-        "answers, Nagle off (see SERVER_MAIN)",
+        "answers, served from one event loop (aiohttp) since 2026-12-07; a thread per "
+        "connection before",
         "shared_machine": "2 cores shared with other engineers working at the same time; see "
         "each mode's load_average",
         "correct": not problems,

@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import re
 import signal
-import socketserver
 
 from tests.llm.fake_llm_server import FakeLLMServer
 from tests.llm.persona_responder import _schema, persona_responder
@@ -50,10 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per answer")
     args = parser.parse_args()
-    # The fake writes headers and body in two sends; without TCP_NODELAY the body waits for the
-    # client's delayed ACK (about 40 ms on Linux), an artefact of the fake, not of either client.
-    socketserver.StreamRequestHandler.disable_nagle_algorithm = True
-    server = FakeLLMServer(latency_s=args.latency, responder=race_responder).start()
+    # One event loop answers every connection (a thread each cost the machine the two tools
+    # share as much CPU as a tool being measured).
+    server = FakeLLMServer(
+        latency_s=args.latency, responder=race_responder, event_loop=True
+    ).start()
     print(server.url, flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     server.stop()
