@@ -342,10 +342,11 @@ def _answer_for(fake: FakeLLMServer, path: str, headers: dict[str, str], body: d
 class _LoopServer:
     """The fake served by aiohttp from one event loop on a thread of its own, for benchmarks.
 
-    The threaded server holds a thread per connection, each sleeping out the latency: at 200
-    requests in flight its own CPU was 0.67 ms a request (26.6 s over a 40,000-call bench run), on
-    the 2 cores the platform being measured runs on. A provider's server costs its client none of
-    that.
+    The threaded server holds a thread per connection, each sleeping out the latency. On the 2
+    cores the platform being measured runs on, at 200 requests in flight, its own CPU was 0.67 ms
+    a request (26.9 s over the 40,000 calls of bench/llm_engine.py --mode large_workers), this
+    one's 0.58 ms (23.2 s, the next run; most of the rest is reading the requests and answering as
+    a persona). A provider's server costs its client none of that.
     """
 
     def __init__(self, fake: FakeLLMServer) -> None:

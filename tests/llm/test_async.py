@@ -369,6 +369,21 @@ def test_results_on_loop_runs_database_work_on_the_calling_thread():
     assert {thread for _, thread in got.values()} == {caller}
 
 
+def test_the_loops_are_uvloops_where_it_is_installed():
+    uvloop = pytest.importorskip("uvloop")
+
+    async def loop_type(n: int) -> type:
+        return type(asyncio.get_running_loop())
+
+    got = dict(aio.results_on_loop(loop_type, [1, 2], concurrency=2))
+    with aio.CallsOnLoop(concurrency=1) as calls:
+        calls.submit("one", loop_type, 1)
+        _, from_calls, error = calls.result()
+
+    assert set(got.values()) == {uvloop.Loop}
+    assert error is None and from_calls is uvloop.Loop
+
+
 def test_calls_on_loop_answer_as_they_finish_with_database_work_on_the_calling_thread():
     caller = threading.get_ident()
     running = {"now": 0, "most": 0}
