@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -162,6 +162,19 @@ class FakeLLMServer:
             return reply(answer, input_tokens=tokens_in, output_tokens=tokens_out)
         return reply(self.default_content)
 
+    def receive(
+        self, path: str, headers: Iterable[tuple[str, str]], raw: bytes
+    ) -> tuple[dict, dict[str, str], float]:
+        """A POST's JSON body and headers (lower-case names), recorded, and when it came."""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_unparsed": raw.decode(errors="replace")}
+        lowered = {k.lower(): v for k, v in headers}
+        received = time.monotonic()
+        self.record(RecordedRequest(path, lowered, body, received))
+        return body, lowered, received
+
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -280,13 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        received = time.monotonic()
-        self.fake.record(RecordedRequest(self.path, headers, body, received))
+        body, headers, received = self.fake.receive(self.path, self.headers.items(), raw)
         try:
             self._answer(body, headers)
         finally:
@@ -394,13 +401,7 @@ class _LoopServer:
                 )
             return web.json_response(self.fake.stats(reset=request.query.get("reset") == "1"))
         raw = await request.read()
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        received = time.monotonic()
-        self.fake.record(RecordedRequest(request.path, headers, body, received))
+        body, headers, received = self.fake.receive(request.path, request.headers.items(), raw)
         try:
             answer = _answer_for(self.fake, request.path, headers, body)
             if answer.delay_s:
