@@ -10,8 +10,8 @@ persona. Measured:
   wall 74.3 -> 70.1 s.
 
 Only values written afterwards are compressed with LZ4; those stored before keep pglz, and both
-read the same. A server built without LZ4 (it is in the PGDG, Debian and official Docker builds)
-keeps pglz. Other databases are left as they are.
+read the same. A server built without LZ4 keeps pglz, one older than PostgreSQL 14 (no per-column
+compression) is left as it is, and so are other databases.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from typing import Any
 from django.db import migrations
 
 
-def _lz4_available(schema_editor) -> bool:
+def _methods(schema_editor) -> list[str]:
+    """The compression methods the server offers (none before PostgreSQL 14)."""
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
         row = cursor.fetchone()
-    return bool(row) and "lz4" in (row[0] or [])
+    return list(row[0] or []) if row else []
 
 
 def _set_compression(
@@ -35,7 +36,8 @@ def _set_compression(
     def apply(apps, schema_editor) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        if method == "lz4" and not _lz4_available(schema_editor):
+        methods = _methods(schema_editor)
+        if not methods or (method != "default" and method not in methods):
             return
         quote = schema_editor.quote_name
         for label, fields in columns:

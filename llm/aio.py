@@ -202,9 +202,9 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 def run_event_loop(main: Awaitable[T]) -> T:
     """`asyncio.run(main)` on uvloop's event loop where it is installed (uvicorn's standard extra
-    brings it on Linux and macOS), else on asyncio's own. The loop's thread spends its time in the
-    loop's machinery (sockets, callbacks, tasks) as much as in the calls' own work, and uvloop runs
-    that machinery in C."""
+    brings it outside Windows), else on asyncio's own. uvloop runs the loop's own machinery
+    (sockets, callbacks, tasks) in C: the engine's CPU a call on the embedded LLM bench went from
+    2.31 and 2.43 to 2.00 and 2.04 ms (two interleaved pairs)."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows
