@@ -362,11 +362,22 @@ class _LoopServer:
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(),), daemon=True)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
         self._ready.wait()
+        if self._error is not None:
+            raise RuntimeError(f"the fake LLM server did not start: {self._error}") from self._error
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # before it served: `start` raises it instead of waiting
+            self._error = exc
+        finally:
+            self._ready.set()
 
     def stop(self) -> None:
         if self._loop is not None and self._stopping is not None:

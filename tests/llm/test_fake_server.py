@@ -93,3 +93,14 @@ def test_the_event_loop_server_waits_its_latency_for_requests_at_once_and_counts
     assert stats["requests"] == 8 and stats["max_in_flight"] == 8
     assert stats["mean_handling_ms"] == pytest.approx(300, abs=100)
     assert after_reset == {"requests": 0, "max_in_flight": 0, "mean_handling_ms": None}
+
+
+def test_the_event_loop_server_says_why_it_did_not_start(monkeypatch):
+    from aiohttp import web
+
+    async def refuse(self):
+        raise OSError("address in use")
+
+    monkeypatch.setattr(web.TCPSite, "start", refuse)
+    with pytest.raises(RuntimeError, match="did not start: address in use"):
+        FakeLLMServer(event_loop=True).start()
