@@ -10,9 +10,7 @@ Claude models.) The `prompt` mode asks for JSON in the instructions and reads th
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from llm.providers.base import (
     ClientPool,
@@ -25,11 +23,19 @@ from llm.providers.base import (
 from llm.providers.http import AsyncJsonClient, EncodedJSON, status_error
 from llm.types import LLMConfig, Message
 
+# The SDK is imported where a client is made or its errors are read, not with this module: it is
+# about a second of every process's start (the admin imports this module through the selectors),
+# and most processes (a `manage.py` command, a web process, an offline worker) never call a model.
+if TYPE_CHECKING:
+    import anthropic
+
 TOOL_NAME = "respond"
 MESSAGES_PATH = "/v1/messages"
 
 
 def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> anthropic.Anthropic:
+    import anthropic
+
     # max_retries=0: the gateway owns the retry policy (and logs every try). No redirects: the
     # SDK's HTTP client follows them by default, past the allow-list (`llm.providers.http`).
     return anthropic.Anthropic(
@@ -96,6 +102,8 @@ class AnthropicMessagesAdapter:
     ) -> ProviderReply:
         client = _POOL.get(base_url=config.base_url, api_key=api_key, timeout_s=config.timeout_s)
         body = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        import anthropic
+
         try:
             # The SDK's low-level post of the body `messages.create` sends, its reply as the plain
             # JSON object the event loop's path reads too.
@@ -125,6 +133,8 @@ def _classified(
     exc: anthropic.AnthropicError, config: LLMConfig
 ) -> TransientProviderError | PermanentProviderError:
     """The gateway's view of an SDK error: worth retrying or not."""
+    import anthropic
+
     if isinstance(exc, anthropic.APITimeoutError):
         return TransientProviderError(
             f"No answer within {config.timeout_s:g} s.",

@@ -3,9 +3,7 @@ posted through aiohttp: `llm.providers.http`); the compatible provider reuses it
 
 from __future__ import annotations
 
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from llm.providers.base import (
     ClientPool,
@@ -17,8 +15,16 @@ from llm.providers.base import (
 from llm.providers.http import AsyncJsonClient, EncodedJSON, status_error
 from llm.types import LLMConfig, Message
 
+# The SDK is imported where a client is made or its errors are read, not with this module: it is
+# about a second of every process's start (the admin imports this module through the selectors),
+# and most processes (a `manage.py` command, a web process, an offline worker) never call a model.
+if TYPE_CHECKING:
+    import openai
+
 
 def _client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.OpenAI:
+    import openai
+
     # max_retries=0: the gateway owns the retry policy (and logs every try). No redirects: the
     # SDK's HTTP client follows them by default, past the allow-list (`llm.providers.http`).
     return openai.OpenAI(
@@ -90,6 +96,8 @@ class OpenAIChatAdapter:
     ) -> ProviderReply:
         client = _POOL.get(base_url=config.base_url, api_key=api_key, timeout_s=config.timeout_s)
         kwargs = self.request_kwargs(config=config, messages=messages, spec=spec, seed=seed)
+        import openai
+
         try:
             resp = client.post(
                 "/chat/completions",
@@ -123,6 +131,8 @@ def _classified(
     exc: openai.OpenAIError, config: LLMConfig
 ) -> TransientProviderError | PermanentProviderError:
     """The gateway's view of an SDK error: worth retrying or not."""
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return TransientProviderError(
             f"No answer within {config.timeout_s:g} s.",

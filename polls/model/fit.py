@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import linalg
 from scipy.special import logsumexp
-from sklearn.linear_model import LogisticRegression
+
+# scikit-learn is imported by the fit, not with this module: the admin and the validation targets
+# import this module in every process, and sklearn (with the parts of scipy it loads) is about a
+# second of each process's start, though only a fit uses it.
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 # Prior variance of every scaled coefficient (sklearn's C): scales are relative to √C = 1.
 PRIOR_C = 1.0
@@ -107,6 +113,8 @@ def fit_penalised(
     Rows may be distinct (profile, answer) pairs with `counts` respondents each: the likelihood,
     and so the fit, is the same as with one row per respondent, at a fraction of the cost.
     """
+    from sklearn.linear_model import LogisticRegression
+
     started = time.perf_counter()
     counts = np.ones(len(y)) if counts is None else np.asarray(counts, dtype=float)
     model = LogisticRegression(C=PRIOR_C, solver="newton-cholesky", max_iter=100, tol=1e-8)

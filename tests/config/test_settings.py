@@ -189,3 +189,22 @@ def test_web_threads_beyond_the_database_pool_refuse_to_start(tmp_path: Path) ->
     assert result.returncode != 0
     assert "WEB_THREADS=8 is more than DATABASE_POOL_MAX=6" in result.stderr
     assert "Lower WEB_THREADS or raise DATABASE_POOL_MAX" in result.stderr
+
+
+_HEAVY = ("anthropic", "openai", "sklearn")
+_IMPORTED = f"""
+import json, sys
+import django
+django.setup()
+print(json.dumps([name for name in {_HEAVY!r} if name in sys.modules]))
+"""
+
+
+def test_a_process_start_imports_neither_the_model_sdks_nor_scikit_learn(tmp_path: Path) -> None:
+    """Every `manage.py` command, web process and worker sets Django up; the SDKs and sklearn were
+    4 of its 6-7 s (cProfile of `django.setup()`) and are imported where a client is made or a
+    model is fitted instead."""
+    result = run_python(_IMPORTED, child_env(tmp_path, "config.settings.local"))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
