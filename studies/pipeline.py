@@ -22,7 +22,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from config.bulk import bulk_insert
-from llm.aio import results_on_loop
+from llm.loops import results_on_loop
 from personas.models import Persona
 from studies.backends.base import PersonaResult, RespondentBackend
 from studies.backends.registry import BACKENDS

@@ -158,5 +158,5 @@ class LLMBackend(RespondentBackend):
         return self.engine.run(persona, condition=self.condition_for(persona))
 
     async def aanswer_persona(self, persona: Persona) -> PersonaResult:
-        """`answer_persona` as a task of the chunk's event loop (`llm.aio.results_on_loop`)."""
+        """`answer_persona` as a task of the chunk's event loop (`llm.loops.results_on_loop`)."""
         return await self.engine.arun(persona, condition=self.condition_for(persona))

@@ -52,7 +52,7 @@ from django.db.models import F
 from django.template import Context, Engine
 from pydantic import BaseModel, Field, create_model
 
-from llm import aio
+from llm import aio, loops
 from llm.errors import LLMError, ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, acomplete_structured
 from llm.types import LLMConfig, Message
@@ -511,7 +511,7 @@ class _Writer:
 
 class _Rounds:
     """Every call of the rounds, up to `concurrency` in flight as tasks of one event loop
-    (`llm.aio.CallsOnLoop`; their database work runs on this thread between replies), or one by
+    (`llm.loops.CallsOnLoop`; their database work runs on this thread between replies), or one by
     one in this thread when 1, in round order.
 
     A round opens when the one before is complete (`may_open(r, early=False)`: cancelled,
@@ -536,7 +536,7 @@ class _Rounds:
         )  # fmt: skip
         self.concurrency = concurrency
         self.early = early and concurrency > 1
-        self.calls: aio.CallsOnLoop | None = None
+        self.calls: loops.CallsOnLoop | None = None
         self.todo: collections.deque[tuple[int, int]] = collections.deque()  # one by one
         self.in_flight = 0
         self.stopped = ""
@@ -545,7 +545,7 @@ class _Rounds:
     def run(self) -> str:
         with contextlib.ExitStack() as stack:
             if self.concurrency > 1:
-                self.calls = stack.enter_context(aio.CallsOnLoop(concurrency=self.concurrency))
+                self.calls = stack.enter_context(loops.CallsOnLoop(concurrency=self.concurrency))
             self._open(1, early=False)
             while self.in_flight:
                 if self.calls is not None:

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pydantic import BaseModel
 
-from llm import aio, ratelimit, selectors
+from llm import aio, loops, ratelimit, selectors
 from llm.gateway import (
     CallBuffer,
     LLMConfig,
@@ -321,7 +321,7 @@ def test_results_on_loop_raises_a_workers_error_and_keeps_what_was_in_flight():
         return n
 
     dropped: list[int] = []
-    results = aio.results_on_loop(work, list(range(10)), concurrency=4, dropped=dropped)
+    results = loops.results_on_loop(work, list(range(10)), concurrency=4, dropped=dropped)
     with pytest.raises(ValueError, match="persona 0 broke"):
         list(results)
     # The three in flight with it finished and were kept; no more were started.
@@ -351,7 +351,7 @@ def test_results_on_loop_keeps_more_items_under_way_than_requests_on_the_wire(fa
         finally:
             under_way["now"] -= 1
 
-    got = dict(aio.results_on_loop(work, list(range(24)), concurrency=6, requests=3))
+    got = dict(loops.results_on_loop(work, list(range(24)), concurrency=6, requests=3))
 
     assert sorted(got) == list(range(24)) and set(got.values()) == {"fine"}
     assert fake_llm.max_in_flight == 3  # the session's bound on the wire
@@ -364,7 +364,7 @@ def test_results_on_loop_runs_database_work_on_the_calling_thread():
     async def work(n: int) -> tuple[int, int]:
         return n, await aio.run_db(threading.get_ident)
 
-    got = dict(aio.results_on_loop(work, [1, 2, 3], concurrency=3))
+    got = dict(loops.results_on_loop(work, [1, 2, 3], concurrency=3))
 
     assert {thread for _, thread in got.values()} == {caller}
 
@@ -375,8 +375,8 @@ def test_the_loops_are_uvloops_where_it_is_installed():
     async def loop_type(n: int) -> type:
         return type(asyncio.get_running_loop())
 
-    got = dict(aio.results_on_loop(loop_type, [1, 2], concurrency=2))
-    with aio.CallsOnLoop(concurrency=1) as calls:
+    got = dict(loops.results_on_loop(loop_type, [1, 2], concurrency=2))
+    with loops.CallsOnLoop(concurrency=1) as calls:
         calls.submit("one", loop_type, 1)
         _, from_calls, error = calls.result()
 
@@ -397,7 +397,7 @@ def test_calls_on_loop_answer_as_they_finish_with_database_work_on_the_calling_t
             raise ValueError("call 3 broke")
         return n * 10, await aio.run_db(threading.get_ident)
 
-    with aio.CallsOnLoop(concurrency=4) as calls:
+    with loops.CallsOnLoop(concurrency=4) as calls:
         for n in range(8):
             calls.submit(n, work, n)
         got = [calls.result() for _ in range(8)]
@@ -419,7 +419,7 @@ def test_leaving_calls_on_loop_lets_the_calls_in_flight_finish():
         finished.append(n)
         return n
 
-    with aio.CallsOnLoop(concurrency=8) as calls:
+    with loops.CallsOnLoop(concurrency=8) as calls:
         for n in range(3):
             calls.submit(n, work, n)
 
@@ -430,7 +430,7 @@ def test_asking_calls_on_loop_for_a_result_with_none_in_flight_is_an_error_not_a
     async def work() -> None:
         raise AssertionError("never called")
 
-    with aio.CallsOnLoop(concurrency=2) as calls:
+    with loops.CallsOnLoop(concurrency=2) as calls:
         calls._loop.call_soon_threadsafe(calls._closing.set)  # the loop ends with nothing left
         with pytest.raises(RuntimeError, match="event loop has stopped"):
             calls.result()
