@@ -1,11 +1,12 @@
 """What the benchmarks that run the platform in a process of their own share: the child process
-that measures, the environment of a throwaway deployment, the machine's busy CPU time, and the
-local fake LLM server."""
+that measures, the environment of a throwaway deployment, the machine's busy CPU time and the
+processes' CPU and memory (from /proc), and the local fake LLM server."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import uuid
@@ -56,6 +57,46 @@ def busy_cpu_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a live process; 0 once it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def process_memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status in MB: VmRSS now, or VmHWM, its peak."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def own_peak_memory_mb() -> float:
+    """This process's peak resident memory in MB (ru_maxrss: kilobytes on Linux, bytes on
+    macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def children(pid: int) -> list[int]:
+    """The process's direct children."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a supervisor and its worker processes)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue += children(current)
+    return found
 
 
 def postgres_cpu_seconds() -> float:

@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import signal
 import subprocess
 import sys
@@ -53,7 +52,16 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import bench_environment, postgres_cpu_seconds, start_fake_server
+from bench.common import (
+    bench_environment,
+    busy_cpu_seconds,
+    children,
+    own_peak_memory_mb,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
+    process_memory_mb,
+    start_fake_server,
+)
 from tests.stack import start_celery_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,36 +87,6 @@ WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", 2))
 WARMUP_PERSONAS = 20
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-
-def _rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _busy_cpu_seconds() -> float:
-    """Seconds the machine's CPUs have spent busy since boot (all cores, from /proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
 def _server_stats(url: str, *, reset: bool = False) -> dict:
@@ -375,10 +353,10 @@ def measure(mode: str) -> dict:
                 "wall_seconds": round(warm_wall, 2),
             }
         _server_stats(url, reset=True)
-        engine_pids = _children(worker.pid) if workers else [os.getpid()]
-        cpu_before = {pid: _process_cpu_seconds(pid) for pid in engine_pids}
-        server_cpu_before = _process_cpu_seconds(server.pid)
-        busy_before = _busy_cpu_seconds()
+        engine_pids = children(worker.pid) if workers else [os.getpid()]
+        cpu_before = {pid: process_cpu_seconds(pid) for pid in engine_pids}
+        server_cpu_before = process_cpu_seconds(server.pid)
+        busy_before = busy_cpu_seconds()
         postgres_before = postgres_cpu_seconds()
         load_before = os.getloadavg()
 
@@ -393,22 +371,20 @@ def measure(mode: str) -> dict:
 
         first_wall, first = timed_run()
         load_after_first = os.getloadavg()
-        busy = _busy_cpu_seconds() - busy_before
+        busy = busy_cpu_seconds() - busy_before
         postgres_cpu = postgres_cpu_seconds() - postgres_before
-        engine_cpu = {pid: _process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
-        server_cpu = _process_cpu_seconds(server.pid) - server_cpu_before
+        engine_cpu = {pid: process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
+        server_cpu = process_cpu_seconds(server.pid) - server_cpu_before
         stats_first = _server_stats(url, reset=True)
-        cpu_before = {pid: _process_cpu_seconds(pid) for pid in engine_pids}
+        cpu_before = {pid: process_cpu_seconds(pid) for pid in engine_pids}
         load_before_cached = os.getloadavg()
         cached_wall, cached = timed_run()
-        engine_cpu_cached = {
-            pid: _process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids
-        }
+        engine_cpu_cached = {pid: process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
         load_after_cached = os.getloadavg()
         stats_cached = _server_stats(url, reset=True)
-        peaks = {pid: _peak_rss_mb(pid) for pid in engine_pids}
+        peaks = {pid: process_memory_mb(pid, "VmHWM") for pid in engine_pids}
         if workers:
-            peaks[os.getpid()] = _rss_mb()
+            peaks[os.getpid()] = own_peak_memory_mb()
         first_figures = _run_figures(first, first_wall)
         cached_figures = _run_figures(cached, cached_wall)
         problems = _problems("first", first, first_figures, personas * STEPS, personas)

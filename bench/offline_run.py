@@ -21,25 +21,19 @@ import cProfile
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import postgres_cpu_seconds, worker_run
+from bench.common import own_peak_memory_mb, postgres_cpu_seconds, worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "offline_run.json"
 SIZE = 100_000
 AREAS = ("dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city")
 TARGET = {"personas_per_second": 20_000, "results_seconds_per_million_answers": 5.0}
-
-
-def _rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _stored_bytes(run_id: int) -> dict[str, int]:
@@ -205,7 +199,7 @@ def _worker(size: int, database: str) -> dict:
         "database_bytes_per_persona": (
             round((bytes_after - bytes_before) / size, 1) if bytes_after is not None else None
         ),
-        "peak_rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(own_peak_memory_mb(), 1),
         "meets_target": size / wall >= TARGET["personas_per_second"]
         and results_wall * 1_000_000 / size < TARGET["results_seconds_per_million_answers"],
     }

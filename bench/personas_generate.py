@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import worker_run
+from bench.common import own_peak_memory_mb, worker_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "personas_generate.json"
@@ -31,12 +30,6 @@ SIZES = (100_000, 1_000_000)
 AREAS = ("dallas_tx_city", "detroit_mi_city", "minneapolis_mn_city", "phoenix_az_city")
 # Issue 19: a million personas with full profiles under 40 s on SQLite and PostgreSQL, under 1 GB.
 TARGET = {"personas": 1_000_000, "wall_seconds": 40, "peak_memory_mb": 1024}
-
-
-def _rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _worker(size: int, database: str, profile: bool) -> dict:
@@ -55,7 +48,7 @@ def _worker(size: int, database: str, profile: bool) -> dict:
         call_command("migrate", verbosity=0, stdout=quiet)
         call_command("load_areas", stdout=quiet)
     settings.POPULATION_MAX_SIZE = max(settings.POPULATION_MAX_SIZE, size)
-    baseline = _rss_mb()
+    baseline = own_peak_memory_mb()
     cpu_started = time.process_time()
     started = time.perf_counter()
     population = population_create(
@@ -67,7 +60,7 @@ def _worker(size: int, database: str, profile: bool) -> dict:
     )
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
-    peak = _rss_mb()
+    peak = own_peak_memory_mb()
     stored = population.personas.count()
     report = population.validation_report["overall"]
     if database == "postgresql":

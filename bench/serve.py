@@ -53,6 +53,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.common import busy_cpu_seconds, process_cpu_seconds, process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "serve.json"
 BIN = Path(sys.executable).parent
@@ -119,32 +121,6 @@ def _wrk() -> str:
     if not found:
         raise RuntimeError("wrk could not be installed (apt-get install -y wrk)")
     return found
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _tree(pid: int) -> list[int]:
-    """`pid` and its descendants (uvicorn's supervisor and its worker processes)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        path = Path(f"/proc/{current}/task/{current}/children")
-        if path.exists():
-            queue += [int(x) for x in path.read_text().split()]
-    return found
-
-
-def _busy_cpu_seconds() -> float:
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _database_urls() -> tuple[str, str, str]:
@@ -469,13 +445,13 @@ def measure(kind: str, seconds: int, app: str = "config.asgi:application") -> di
         }
         figures = {}
         for name, pairs in endpoints.items():
-            pids = _tree(server.pid)
-            cpu_before = sum(_process_cpu_seconds(p) for p in pids)
-            busy_before = _busy_cpu_seconds()
+            pids = process_tree(server.pid)
+            cpu_before = sum(process_cpu_seconds(p) for p in pids)
+            busy_before = busy_cpu_seconds()
             load_before = os.getloadavg()
             summary = _load(wrk, port, pairs, seconds, workdir)
-            cpu = sum(_process_cpu_seconds(p) for p in pids) - cpu_before
-            busy = _busy_cpu_seconds() - busy_before
+            cpu = sum(process_cpu_seconds(p) for p in pids) - cpu_before
+            busy = busy_cpu_seconds() - busy_before
             load_after = os.getloadavg()
             wall = summary["duration_us"] / 1e6
             rps = summary["requests"] / wall

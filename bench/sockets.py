@@ -38,6 +38,8 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bench.common import process_memory_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "sockets.json"
 SOCKETS = 1000
@@ -49,13 +51,6 @@ POOLS = ("configured", "100")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 CONNECT_TIMEOUT_S = 60.0
 GROUP_SETTLE_S = 20.0
-
-
-def _rss_mb(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def _load() -> list[float]:
@@ -167,7 +162,7 @@ async def _round(stack: Any, run_id: int, sockets: int, in_flight: int) -> dict:
     url = f"{stack.ws_base}/ws/runs/{run_id}/?token={stack.token}"
     server_pid = stack.processes[-1].pid
     log_start = len(stack.log_text("server"))
-    load_before, rss_before = _load(), _rss_mb(server_pid)
+    load_before, rss_before = _load(), round(process_memory_mb(server_pid), 1)
     layer = RedisChannelLayer(hosts=[REDIS_URL])
     group_key = layer._group_key(run_group_name(run_id))
     client = aioredis.Redis.from_url(REDIS_URL)
@@ -195,7 +190,7 @@ async def _round(stack: Any, run_id: int, sockets: int, in_flight: int) -> dict:
     await layer.group_send(run_group_name(run_id), {"type": "run.event", "payload": payload})
     received = await asyncio.gather(*(c.progress() for c in live))
     fan_out_s = time.perf_counter() - sent
-    rss_during = _rss_mb(server_pid)
+    rss_during = round(process_memory_mb(server_pid), 1)
     log_connect = stack.log_text("server")[log_start:]
 
     # Every socket closes at once: each disconnect takes a pooled connection to leave the group.
@@ -226,7 +221,7 @@ async def _round(stack: Any, run_id: int, sockets: int, in_flight: int) -> dict:
         "web_process_rss_mb": {
             "before": rss_before,
             "with_sockets": rss_during,
-            "peak": _rss_mb(server_pid, "VmHWM"),
+            "peak": round(process_memory_mb(server_pid, "VmHWM"), 1),
         },
         "load_avg_before": load_before,
         "load_avg_after": _load(),
