@@ -17,17 +17,8 @@ from environment.categories import DIMENSIONS
 from environment.models import Area
 from studies.analyzers import stats
 from studies.charts.labels import dimension_label
-from studies.charts.svg import (
-    Bar,
-    Box,
-    Group,
-    MapArea,
-    Point,
-    bar_chart,
-    box_chart,
-    curve_chart,
-    us_state_map,
-)
+from studies.charts.maps import MapArea, us_state_map
+from studies.charts.plots import Bar, Box, Group, Point, bar_chart, box_chart, curve_chart
 
 SHARE_TYPES = frozenset({"single_choice", "multiple_choice", "likert"})
 

@@ -16,8 +16,9 @@ from environment.models import Area
 from personas.services import AreaWeight, population_create
 from studies.analyzers.numeric import Numeric
 from studies.charts.labels import dimension_label
+from studies.charts.maps import MAP_CLASSES, state_shapes
 from studies.charts.pages import item_charts, market_charts, most_chosen
-from studies.charts.svg import MAP_CLASSES, nice_ticks, state_shapes
+from studies.charts.plots import nice_ticks
 from studies.models import Item, Run
 from studies.pipeline import run_finalize, run_process_chunk
 from studies.services import ItemSpec, run_start, study_create
