@@ -8,10 +8,10 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
+from llm.cachekey import cache_key
 from llm.gateway import (
     LLMConfig,
     ReplayMissError,
-    cache_key,
     complete_structured,
     complete_text,
     estimate_cost,
