@@ -17,8 +17,9 @@ from polls.importers.common import (
     require,
     select_rows,
 )
+from polls.importers.demographics import CATEGORY_DIMENSIONS
 from polls.importers.geography import poll_with_country, state_problem, us_states
-from polls.importers.microdata import CATEGORY_DIMENSIONS, ImportPlan, OptionPlan, QuestionPlan
+from polls.importers.microdata import ImportPlan, OptionPlan, QuestionPlan
 
 CrosstabRow = tuple[str, str, str, str, float, int]
 
