@@ -7,14 +7,13 @@ of episodes, and the valence mix, of seed 004's table for the persona's proficie
 (`personas.engine.episodes`); participation answers each item in its item type's form, in the
 persona's assigned condition (its stimulus and item wordings).
 
-One `PersonaEngine` serves a whole run (it holds the study, the templates, the poll grounding and
-the area contexts, all read once) and `arun(persona)` takes one persona through the steps as a task
-of the chunk's event loop (`llm.aio`): its model calls go through the gateway's asyncio path, and
-what it reads from the database (an area's context, the poll grounding, the first time each is
-needed) goes through the loop's database runner, never on the loop's thread. `run(persona)` is the
-same for a caller without a loop (a loop of its own for that persona). Everything the engine shares
-is read-only after construction except the area-context cache and the poll grounding, each filled
-under a lock.
+One `PersonaEngine` serves a whole run (it holds the study, its prompts (`StudyPrompts`), the poll
+grounding and the area contexts (`Surroundings`), all read once) and `arun(persona)` takes one
+persona through the steps as a task of the chunk's event loop (`llm.loops`): its model calls go
+through the gateway's asyncio path, and what it reads from the database goes through the loop's
+database runner (`personas.engine.surroundings`). `run(persona)` is the same for a caller without a
+loop (a loop of its own for that persona). Everything the engine shares is read-only after
+construction except what its `Surroundings` fills as it is needed.
 
 A step whose answers stay invalid after the gateway's fed-back retries, or whose provider gives up,
 fails that persona (with the step and the reason) and the run goes on; a missing API key or a
@@ -23,57 +22,33 @@ replay-only cache miss concerns every persona and is raised for the run to fail.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db import connection
 from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError
 
-from environment.selectors import environmental_context
 from llm import aio
 from llm.errors import ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, acomplete_structured
 from llm.types import LLMConfig, Message, StructuredResult
-from personas.awareness import PersonaView, generate_llm_prompt_context
-from personas.engine.episodes import (
-    NEUTRAL_BAND,
-    VALENCE_MIX,
-    VALENCE_RULES,
-    episode_range,
-    level_for,
-)
-from personas.engine.estimate import (
-    CHARS_PER_TOKEN,
-    OUTPUT_TOKENS,
-    item_output_tokens,
-    run_cost,
-    step_max_tokens,
-    typical_output_tokens,
-)
-from personas.engine.grounding import DEFAULT_QUESTIONS, Grounding
+from personas.engine.estimate import step_max_tokens
+from personas.engine.grounding import DEFAULT_QUESTIONS
 from personas.engine.persona_sheet import describe, profile_doc
-from personas.engine.prompts import (
-    context_as_text,
-    experience_as_text,
-    template_engine,
-    template_sources,
-)
-from personas.engine.render import PromptTemplate
+from personas.engine.prompts import context_as_text, experience_as_text
 from personas.engine.results import AnswerDraft, PersonaResult
 from personas.engine.schemas import (
     ConsistencyReport,
     Depth,
-    ItemShape,
     PersonaContext,
     StudyAnalysis,
     experience_model,
     participation_model,
 )
-
-logger = logging.getLogger(__name__)
+from personas.engine.sizing import run_estimate
+from personas.engine.study_prompts import StudyPrompts, item_shape
+from personas.engine.surroundings import Surroundings
 
 
 class EngineOptions(BaseModel):
@@ -96,62 +71,6 @@ class _StepFailed(Exception):
         self.reason = reason
 
 
-# How each item type asks for its answer (the participation prompt shows it under the item).
-INSTRUCTIONS = {
-    "single_choice": "Answer with one option code.",
-    "likert": "Answer with the option code of one point of the scale.",
-    "multiple_choice": "Choose every option that applies: a list of 1 to {most} option codes.",
-    "ranking": "Rank all the options: a list of every option code, your first choice first.",
-    "numeric": "Answer with {bounds}.",
-    "free_text": "Answer in your own words.",
-}
-
-
-def _item_view(item: Any, condition_code: str | None) -> dict:
-    """How the prompts show an item in a condition: its wording there, its options (Likert points
-    with their scale value and anchor) and how to answer."""
-    options = list(item.options.all())
-    shown = []
-    for position, o in enumerate(options, start=1):
-        display = o.label
-        if item.type == "likert":
-            point = o.value if o.value is not None else position
-            display = f"{point:g} = {o.label}"
-        shown.append({"id": o.id, "code": o.code, "label": o.label, "display": display})
-    most = min(item.max_choices or len(options), len(options))
-    instruction = INSTRUCTIONS.get(item.type, INSTRUCTIONS["single_choice"]).format(
-        most=most, bounds=_shape(item).bounds_text() if item.type == "numeric" else ""
-    )
-    return {
-        "id": item.id,
-        "code": item.code,
-        "type": item.type,
-        "type_label": item.get_type_display(),
-        "text": item.text_for(condition_code),
-        "instruction": instruction,
-        "unit": item.unit,
-        "options": shown,
-    }
-
-
-def _shape(item: Any) -> ItemShape:
-    return ItemShape(
-        code=item.code,
-        type=item.type,
-        options=tuple(o.code for o in item.options.all()),
-        min_value=item.min_value,
-        max_value=item.max_value,
-        unit=item.unit or "",
-        max_choices=item.max_choices,
-    )
-
-
-def _condition_view(condition: Any) -> dict | None:
-    if condition is None:
-        return None
-    return {"code": condition.code, "label": condition.label, "stimulus": condition.stimulus}
-
-
 class PersonaEngine:
     def __init__(
         self,
@@ -169,28 +88,24 @@ class PersonaEngine:
         self.study = study
         self.items = items
         self.options = options or EngineOptions()
-        self.depth: str = self.options.depth or getattr(study, "depth", "") or "standard"
         self.run_id = run_id
-        self.scenario = (study.description or study.title).strip()
-        engine = template_engine()
-        self.templates = {
-            name: PromptTemplate(engine.from_string(text))
-            for name, text in template_sources(study.prompt_templates).items()
-        }
+        scenario = (study.description or study.title).strip()
         self.conditions = list(study.conditions.all()) if study.pk else []
-        # The items as each condition shows them (None: no condition), built once for the run.
-        self.item_views = {
-            code: [_item_view(item, code) for item in items]
-            for code in [None, *(c.code for c in self.conditions)]
-        }
-        self.item_view = self.item_views[None]
-        self._shared_by_condition: dict[str | None, dict] = {}
+        self.measures = tuple(getattr(study, "behavioral_measures", None) or ())
+        self.prompts = StudyPrompts(
+            study=study,
+            items=items,
+            conditions=self.conditions,
+            scenario=scenario,
+            depth=self.options.depth or getattr(study, "depth", "") or "standard",
+            measures=self.measures,
+        )
+        self.item_view = self.prompts.item_view
         self.option_id = {
             (item["code"], o["code"]): o["id"] for item in self.item_view for o in item["options"]
         }
-        self.measures = tuple(getattr(study, "behavioral_measures", None) or ())
         self.participation_schema = participation_model(
-            items=[_shape(item) for item in items],
+            items=[item_shape(item) for item in items],
             think_aloud=study.think_aloud,
             time_on_task=study.time_on_task,
             measures=self.measures,
@@ -201,144 +116,19 @@ class PersonaEngine:
             for step in ("analyze", "context", "consistency", "participation")
         }
         self._configs: dict[int, LLMConfig] = {}
-        self._linked_questions = [i.poll_question_id for i in items if i.poll_question_id]
-        self._grounding: Grounding | None = None
-        self._grounding_lock = threading.Lock()
-        self._sized_grounding: Grounding | None = None
-        if (
-            self.options.grounding_questions
-            and not for_estimate
-            and self.options.concurrency > 1
-            # A caller's open transaction holds rows another connection cannot see (tests).
-            and not connection.in_atomic_block
-        ):
-            threading.Thread(
-                target=self._load_grounding_in_background, name="engine-grounding", daemon=True
-            ).start()
-        self._areas: dict[str, dict] = {}
         self._lock = threading.Lock()
+        self.surroundings = Surroundings(
+            scenario=scenario,
+            scenario_type=study.kind,
+            linked_question_ids=[i.poll_question_id for i in items if i.poll_question_id],
+            questions=self.options.grounding_questions,
+            preload=not for_estimate and self.options.concurrency > 1,
+        )
         # Read once for the run: every call of it is costed at the same price, and a price query
         # per call was a measurable share of the CPU 50 threads share.
         self.prices = PriceBook(config)
         if not for_estimate:
             self.prices.get()  # here, not by the first of a chunk's many concurrent calls
-        # The system prompt sees only the study, so it is the same for every call of the run.
-        self._system = self._render("system")
-
-    # --- prompts ------------------------------------------------------------------------------
-
-    def _new_grounding(self, *, load_answers: bool) -> Grounding:
-        return Grounding(
-            scenario=self.scenario,
-            linked_question_ids=self._linked_questions,
-            questions=self.options.grounding_questions,
-            load_answers=load_answers,
-        )
-
-    def _load_grounding(self) -> Grounding:
-        with self._grounding_lock:
-            if self._grounding is None:
-                self._grounding = self._new_grounding(load_answers=True)
-            return self._grounding
-
-    def _load_grounding_in_background(self) -> None:
-        # Loading the polls' answers takes a few tenths of a second: on a thread of its own it
-        # overlaps the personas' first calls instead of holding up their participation steps.
-        try:
-            self._load_grounding()
-        except Exception:  # the persona that needs it loads it again and fails with the reason
-            logger.warning("Loading the poll grounding failed", exc_info=True)
-        finally:
-            connection.close()  # this thread's own database connection
-
-    def _grounding_size_text(self, persona: Any) -> str:
-        if not self.options.grounding_questions:
-            return ""
-        with self._grounding_lock:
-            if self._sized_grounding is None:
-                self._sized_grounding = self._new_grounding(load_answers=False)
-        return self._sized_grounding.sized_text(persona)
-
-    async def _agrounding_text(self, persona: Any) -> str:
-        """The persona's poll grounding (the polls' answers are loaded once, when first needed if
-        no background load is under way)."""
-        if not self.options.grounding_questions:
-            return ""
-        grounding = self._grounding
-        if grounding is None:
-            grounding = await aio.run_db(self._load_grounding)
-        return grounding.text(persona)
-
-    def _shared(self, condition: Any) -> dict:
-        """What every prompt in the condition shows (the study, its items), built once each."""
-        code = condition.code if condition is not None else None
-        shared = self._shared_by_condition.get(code)
-        if shared is None:
-            shared = {
-                "study_title": self.study.title,
-                "study_kind": self.study.get_kind_display(),
-                "scenario": self.scenario,
-                "items": self.item_views.get(code, self.item_view),
-                "condition": _condition_view(condition),
-                "think_aloud": self.study.think_aloud,
-                "time_on_task": self.study.time_on_task,
-                "measures": self.measures,
-                "depth": self.depth,
-            }
-            self._shared_by_condition[code] = shared
-        return shared
-
-    def _render(self, name: str, condition: Any = None, **values: Any) -> str:
-        code = condition.code if condition is not None else None
-        # The same for every call in this condition; plain text, nothing HTML-escaped (a Context
-        # escapes by default, whatever its engine says: "don't" became "don&#x27;t" until
-        # 2026-12-07). See `personas.engine.render`.
-        return self.templates[name].render(self._shared(condition), values, shape=code)
-
-    def _messages(self, name: str, condition: Any = None, **values: Any) -> list[Message]:
-        return [
-            {"role": "system", "content": self._system},
-            {"role": "user", "content": self._render(name, condition, **values)},
-        ]
-
-    def _experience_values(self, proficiency: str | None) -> dict:
-        """What the experience prompt says of the episodes: how many, and the level's mix."""
-        level = level_for(proficiency)
-        lo, hi = episode_range(level, self.depth)
-        return {
-            "min_episodes": lo,
-            "max_episodes": hi,
-            "proficiency": level,
-            "valence_mix": VALENCE_MIX[level],
-            "valence_rule": VALENCE_RULES[level],
-            "neutral_band": NEUTRAL_BAND,
-        }
-
-    def _area_context(self, area_id: str) -> dict:
-        with self._lock:
-            context = self._areas.get(area_id)
-        if context is None:
-            context = environmental_context(area_id=area_id)
-            with self._lock:
-                self._areas[area_id] = context
-        return context
-
-    async def _aenvironment(self, persona: Any) -> str:
-        context = self._areas.get(persona.area_id)
-        if context is None:
-            context = await aio.run_db(self._area_context, persona.area_id)
-        return self._environment_text(persona, context)
-
-    def _environment(self, persona: Any) -> str:
-        return self._environment_text(persona, self._area_context(persona.area_id))
-
-    def _environment_text(self, persona: Any, context: dict) -> str:
-        return generate_llm_prompt_context(
-            PersonaView.from_persona(persona),
-            context,
-            scenario=self.scenario,
-            scenario_type=self.study.kind,
-        )
 
     def _config_with(self, max_tokens: int) -> LLMConfig:
         """The run's config with a step's output budget (raised, never lowered)."""
@@ -412,11 +202,11 @@ class PersonaEngine:
         doc = profile_doc(persona)
         result = PersonaResult(narrative_source="llm", profile=doc.model_dump(mode="json"))
         try:
-            environment = await self._aenvironment(persona)
+            environment = await self.surroundings.aenvironment(persona)
             analysis = await self._call(
                 "analyze",
                 persona,
-                self._messages("analyze", condition, profile_text=describe(doc)),
+                self.prompts.messages("analyze", condition, profile_text=describe(doc)),
                 StudyAnalysis,
                 result,
                 calls,
@@ -433,7 +223,7 @@ class PersonaEngine:
                 context = await self._call(
                     "context",
                     persona,
-                    self._messages(
+                    self.prompts.messages(
                         "context", condition, profile_text=profile_text, environment=environment
                     ),
                     PersonaContext,
@@ -447,7 +237,7 @@ class PersonaEngine:
                 report = await self._call(
                     "consistency",
                     persona,
-                    self._messages(
+                    self.prompts.messages(
                         "consistency",
                         condition,
                         profile_text=profile_text,
@@ -460,7 +250,7 @@ class PersonaEngine:
                 )
                 result.consistency = report.model_dump(mode="json")
             try:
-                episodes = self._experience_values(
+                episodes = self.prompts.experience_values(
                     doc.tech_profile.proficiency if doc.tech_profile else None
                 )
             except ValueError as exc:  # a proficiency no level of the table has
@@ -468,7 +258,7 @@ class PersonaEngine:
             experience = await self._call(
                 "experience",
                 persona,
-                self._messages(
+                self.prompts.messages(
                     "experience",
                     condition,
                     profile_text=profile_text,
@@ -490,14 +280,14 @@ class PersonaEngine:
             participation = await self._call(
                 "participation",
                 persona,
-                self._messages(
+                self.prompts.messages(
                     "participation",
                     condition,
                     profile_text=profile_text,
                     context_text=context_text,
                     experience_text=experience_as_text(result.experience),
                     environment=environment,
-                    grounding=await self._agrounding_text(persona),
+                    grounding=await self.surroundings.agrounding_text(persona),
                 ),
                 self.participation_schema,
                 result,
@@ -576,100 +366,5 @@ class PersonaEngine:
     # --- the estimate before a run ---------------------------------------------------------------
 
     def estimate(self, *, personas: list[Any], total: int) -> dict:
-        """What a run over `total` personas would cost, from prompts rendered for a sample of them.
-
-        Input tokens: the rendered prompts of the sampled personas (characters / 4), with what a
-        model would have written in earlier steps (study-relevant attributes, context,
-        experience) stood in for by text of the typical size, and the poll grounding by its
-        wording with placeholder figures (the polls' answers are not read); sampled personas take
-        the study's conditions in turn. Output tokens: the typical reply sizes (the most episodes
-        the persona's level and the depth allow; per-item sizes by item type), capped at the
-        step's max_tokens. It is an upper bound in one way: calls answered from the cache cost
-        nothing.
-        """
-        steps = ["analyze", "context", "experience", "participation"]
-        if self.options.consistency_check:
-            steps.insert(2, "consistency")
-        sample = personas[:20]
-        filler_context = "x" * OUTPUT_TOKENS["context"] * CHARS_PER_TOKEN
-        filler_attributes = "x" * OUTPUT_TOKENS["analyze"] * CHARS_PER_TOKEN
-        item_tokens = sum(
-            item_output_tokens(
-                item["type"],
-                len(item["options"]),
-                think_aloud=self.study.think_aloud,
-                measures=len(self.measures) + int(self.study.time_on_task),
-            )
-            for item in self.item_view
-        )
-        per_step_in: dict[str, list[int]] = {s: [] for s in steps}
-        per_step_out: dict[str, list[int]] = {s: [] for s in steps}
-        max_tokens = dict(self.max_tokens)
-        for n, persona in enumerate(sample):
-            condition = self.conditions[n % len(self.conditions)] if self.conditions else None
-            doc = profile_doc(persona)
-            text = describe(doc)
-            with_attributes = f"{text}\n{filler_attributes}"
-            environment = self._environment(persona)
-            try:
-                episodes = self._experience_values(
-                    doc.tech_profile.proficiency if doc.tech_profile else None
-                )
-            except ValueError:  # that persona fails at once: it costs no experience call
-                episodes = self._experience_values(None)
-            hi = episodes["max_episodes"]
-            max_tokens["experience"] = max(
-                max_tokens.get("experience", 0),
-                step_max_tokens("experience", self.config, max_episodes=hi),
-            )
-            filler_experience = (
-                "x" * typical_output_tokens("experience", episodes=hi) * (CHARS_PER_TOKEN)
-            )
-            prompts = {
-                "analyze": self._messages("analyze", condition, profile_text=text),
-                "context": self._messages(
-                    "context", condition, profile_text=with_attributes, environment=environment
-                ),
-                "consistency": self._messages(
-                    "consistency",
-                    condition,
-                    profile_text=with_attributes,
-                    context_text=filler_context,
-                ),
-                "experience": self._messages(
-                    "experience",
-                    condition,
-                    profile_text=with_attributes,
-                    context_text=filler_context,
-                    **episodes,
-                ),
-                "participation": self._messages(
-                    "participation",
-                    condition,
-                    profile_text=with_attributes,
-                    context_text=filler_context,
-                    experience_text=filler_experience,
-                    environment=environment,
-                    grounding=self._grounding_size_text(persona),
-                ),
-            }
-            for s in steps:
-                chars = sum(len(m["content"]) for m in prompts[s])
-                per_step_in[s].append(chars // CHARS_PER_TOKEN)
-                typical = typical_output_tokens(s, episodes=hi, item_tokens=item_tokens)
-                cap = (
-                    step_max_tokens("experience", self.config, max_episodes=hi)
-                    if s == "experience"
-                    else max_tokens[s]
-                )
-                per_step_out[s].append(min(typical, cap))
-        max_tokens.setdefault("experience", self.config.max_tokens)
-        return run_cost(
-            config=self.config,
-            steps=steps,
-            prompt_tokens=per_step_in,
-            output_tokens=per_step_out,
-            max_tokens=max_tokens,
-            total=total,
-            sampled=len(sample),
-        )
+        """What a run over `total` personas would cost (`personas.engine.sizing.run_estimate`)."""
+        return run_estimate(self, personas=personas, total=total)
