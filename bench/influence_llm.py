@@ -10,7 +10,7 @@ SQLite file, no Redis, the inline executor, so the whole run — the persona eng
 
 The ideal is the server's latency alone: calls sent × 0.2 s ÷ 25. It is given for the whole run and
 for each phase (the engine; the rounds, which overlap: a persona's call of a round goes once it and
-the ties it hears have answered the round before, `studies/influence/deliberation.py`), with the
+the ties it hears have answered the round before, `studies/influence/rounds.py`), with the
 gap between the engine's last reply and the first round's first call (the run's aggregation of the
 independent answers and the rounds' set-up). The target (issue #15) is a wall time within 1.3× of the ideal; the seed's claim is under
 5 minutes. The machine is shared, so its load average and busy CPU time are recorded beside the

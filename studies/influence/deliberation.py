@@ -6,79 +6,55 @@ first takes every persona through the persona engine (analyze → context → ex
 participation) as an ordinary run: that is round 0, each persona answering alone (influence off).
 The run's finishing step (`studies.influence.compute`) then calls `deliberate`: for each round,
 every persona with ties is shown its own context (the engine's), its own previous answer and
-reasoning, and those of up to `neighbours_shown` of its ties, most influential first, and asked
-again through the gateway (structured output, the response cache, the shared rate limits, the call
-log). All personas of a round read the previous round's answers, so the order in which they are
-asked does not matter, and there is no barrier between rounds: a persona's call of round r goes as
-soon as it and the ties it hears have answered round r − 1 (`_Schedule`), while others still answer
-round r − 1. That only happens when round r is sure to run: in a run without a budget, once a reply
-of round r − 1 changed an answer (so the rounds cannot stop for lack of change) and the run is not
-cancelled. With a budget, round r starts when round r − 1 is complete and its cost is known, as
-below. A persona whose call fails (the provider's error after its retries, or a
-reply that stays invalid) keeps its previous answer; the failure is counted. A persona without ties
-hears nobody and is not asked: it keeps its answer.
-
-Most influential first: the ties who share the most of the homophily attributes with the persona
-(the tie's affinity), then the best-connected (degree), then position — the same order for the
-same network, so the same seed gives the same prompts.
+reasoning, and those of up to `neighbours_shown` of its ties, most influential first
+(`studies.influence.prompt`), and asked again through the gateway (structured output, the response
+cache, the shared rate limits, the call log). The calls go as soon as what they read is answered,
+with no barrier between rounds (`studies.influence.rounds`). A persona whose call fails (the
+provider's error after its retries, or a reply that stays invalid) keeps its previous answer; the
+failure is counted. A persona without ties hears nobody and is not asked: it keeps its answer.
 
 Costs are added to the run after every round, with the round's calls logged in the same
 transaction, on a writer thread of its own so the next round's calls do not wait for the write
-(the budget check of a round waits for it). The run's estimate includes the rounds (`deliberation_estimate`, added by
-`studies.services.run_start` before the budget is checked). Between rounds, a round starts only
-when the budget left covers it at the cost of the round before (the estimate's per round for the
-first), and not when the run was cancelled; progress is reported after every round over the run's
-WebSocket (a `stage` of the progress message). The rounds stop early once a round changes nobody's
-answer and has no failure (the next would read the same answers).
+(the budget check of a round waits for it). Between rounds, a round starts only when the budget
+left covers it at the cost of the round before (the estimate's per round for the first), and not
+when the run was cancelled; progress is reported after every round over the run's WebSocket (a
+`stage` of the progress message).
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.template import Context, Engine
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel
 
-from llm import aio, loops
-from llm.errors import LLMError, ProviderError, StructuredOutputError
+from llm import aio
+from llm.errors import ProviderError, StructuredOutputError
 from llm.gateway import CallBuffer, PriceBook, acomplete_structured
-from llm.types import LLMConfig, Message
-from personas.engine.estimate import CHARS_PER_TOKEN, run_cost
+from llm.types import LLMConfig
 from personas.engine.prompts import context_as_text
 from personas.engine.results import PersonaResult
 from studies.backends.llm import parse_config
+from studies.influence.prompt import (
+    MAX_TOKENS,
+    Statement,
+    deliberation_prompt,
+    neighbour_order,
+    prompt_template,
+    reply_schema,
+)
+from studies.influence.rounds import _add, _Rounds, _Schedule, _Tally
 from studies.influence.simulate import Wiring
 from studies.models import Answer, Run, RunPersona
 from studies.progress import Reporter
-
-TEMPLATE_DIR = settings.BASE_DIR / "templates" / "influence"
-SYSTEM = (
-    "You are taking part in a social simulation as the person described. Stay in character: "
-    "answer as this person would, after hearing the people they talk to. People may keep their "
-    "view or change it; say honestly which and why."
-)
-# A typical reply (answer, a few sentences of reasoning) and a neighbour's reasoning, in tokens.
-REPLY_TOKENS = 160
-MAX_TOKENS = 400
-
-
-@dataclass
-class Statement:
-    answer: str
-    reasoning: str
 
 
 @dataclass
@@ -93,101 +69,6 @@ class Deliberation:
     usage: PersonaResult
     asked: int = 0  # personas asked each round: those with ties
     failures_by_round: list[int] = field(default_factory=list)
-
-
-def neighbour_order(wiring: Wiring) -> list[np.ndarray]:
-    """Each persona's ties, most influential first (shared attributes, degree, position)."""
-    adjacency = wiring.network.adjacency.tocsr()
-    degrees = wiring.network.degrees
-    codes = wiring.codes
-    ordered = []
-    for i in range(adjacency.shape[0]):
-        ties = adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]]
-        shared = ((codes[ties] == codes[i]) & (codes[ties] >= 0)).sum(axis=1)
-        ordered.append(ties[np.lexsort((ties, -degrees[ties], -shared))])
-    return ordered
-
-
-def _schema(options: list[str]) -> type[BaseModel]:
-    answer: Any = Literal[tuple(options)]  # the options are known only at run time
-    return create_model(
-        "Deliberation",
-        answer=(answer, Field(description="your answer: one option code")),
-        reasoning=(str, Field(min_length=1, description="why, in your own words, 1-4 sentences")),
-        changed_mind=(bool, Field(description="true if your answer differs from before")),
-    )
-
-
-def _template(engine: Engine | None = None):
-    return (engine or Engine(dirs=[str(TEMPLATE_DIR)], autoescape=False)).get_template(
-        "deliberation.md"
-    )
-
-
-def deliberation_prompt(
-    *,
-    scenario: str,
-    question: str,
-    options: list[tuple[str, str]],
-    context: str,
-    own: Statement,
-    heard: list[Statement],
-    round_number: int,
-    template=None,
-) -> list[Message]:
-    """The messages of one persona's call in one round."""
-    labels = dict(options)
-    text = (template or _template()).render(
-        Context(
-            {
-                "scenario": scenario,
-                "question": question,
-                "options": options,
-                "context": context,
-                "own_answer": labels.get(own.answer, own.answer),
-                "own_code": own.answer,
-                "own_reasoning": own.reasoning,
-                "heard": [
-                    {"answer": labels.get(s.answer, s.answer), "reasoning": s.reasoning}
-                    for s in heard
-                ],
-                "round": round_number,
-            },
-            autoescape=False,  # plain text: the ties' reasoning is shown as they wrote it
-        )
-    )
-    return [
-        Message(role="system", content=SYSTEM),
-        Message(role="user", content=text.strip()),
-    ]
-
-
-def deliberation_estimate(
-    *, config: dict, personas: int, rounds: int, neighbours: int, question: str, options: list
-) -> dict:
-    """What the rounds would cost: a prompt of the template with a typical context and
-    `neighbours` typical statements, a typical reply, once per persona and round."""
-    parsed = parse_config(config)
-    filler = "x" * REPLY_TOKENS * CHARS_PER_TOKEN
-    messages = deliberation_prompt(
-        scenario=question,
-        question=question,
-        options=options,
-        context="x" * 400 * CHARS_PER_TOKEN,
-        own=Statement(options[0][0], filler),
-        heard=[Statement(options[0][0], filler)] * neighbours,
-        round_number=1,
-    )
-    tokens = sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
-    return run_cost(
-        config=parsed.llm,
-        steps=["deliberation"],
-        prompt_tokens={"deliberation": [tokens]},
-        output_tokens={"deliberation": [REPLY_TOKENS]},
-        max_tokens={"deliberation": MAX_TOKENS},
-        total=personas * rounds,
-        sampled=1,
-    )
 
 
 def deliberate(
@@ -227,9 +108,9 @@ def deliberate(
         question=item_text,
         options=options,
         contexts=contexts,
-        template=_template(),
+        template=prompt_template(),
         config=config,
-        schema=_schema([code for code, _ in options]),
+        schema=reply_schema([code for code, _ in options]),
         max_attempts=parsed.engine.max_attempts,
         prices=PriceBook(config),
     )
@@ -386,81 +267,6 @@ def _estimated_round_cost(run: Run, rounds: int) -> Decimal:
     return Decimal(step["amount"]) / rounds
 
 
-@dataclass
-class _Tally:
-    """One round's replies so far: how many, changed and failed answers, usage and calls."""
-
-    replies: int = 0
-    changed: int = 0
-    failed: int = 0
-    usage: PersonaResult = field(default_factory=lambda: PersonaResult(narrative_source="llm"))
-    calls: CallBuffer = field(default_factory=CallBuffer)
-
-
-class _Schedule:
-    """Which calls may go (bookkeeping only, no I/O). Persona i's call of round r reads round
-    r − 1's statements of i and of the ties it hears, so it may go once round r is open and
-    those have answered round r − 1: no barrier waits for personas i does not hear. Every call
-    still reads exactly the round before, as with a barrier between rounds."""
-
-    def __init__(
-        self, *, first: list[Statement], asked: list[int], hears: list[np.ndarray], rounds: int
-    ):
-        self.rounds = rounds
-        self.asked = asked
-        self.first = first
-        self.unasked = set(range(len(first))) - set(asked)
-        # Round r's statement of each persona (None until answered); the unasked keep theirs.
-        self.statements: list[list[Any]] = [list(first)]
-        self.tallies: list[_Tally] = [_Tally()]
-        self.needs = {i: sorted({i, *(int(j) for j in hears[i])}) for i in asked}
-        self.dependents: dict[int, list[int]] = {}
-        for i, needed in self.needs.items():
-            for j in needed:
-                self.dependents.setdefault(j, []).append(i)
-        self.waiting: list[dict[int, int]] = [{}]
-        self.opened = 0  # the last round opened
-        self.complete = 0  # the last round every asked persona has answered
-
-    def open(self, round_number: int) -> list[int]:
-        """Open the next round; the personas whose call of it may go now."""
-        assert round_number == self.opened + 1 <= self.rounds
-        self.opened = round_number
-        before = self.statements[round_number - 1]
-        self.statements.append(
-            [self.first[i] if i in self.unasked else None for i in range(len(before))]
-        )
-        self.tallies.append(_Tally())
-        waiting = {i: sum(before[j] is None for j in self.needs[i]) for i in self.asked}
-        self.waiting.append(waiting)
-        return [i for i in self.asked if waiting[i] == 0]
-
-    def answered(
-        self, i: int, round_number: int, value: Any, result: PersonaResult, calls: CallBuffer
-    ) -> list[int]:
-        """Record persona i's reply in the round (None when its call failed: it keeps its
-        answer); the calls of the next round that may go now."""
-        before = self.statements[round_number - 1][i]
-        statement = before if value is None else Statement(value.answer, value.reasoning)
-        self.statements[round_number][i] = statement
-        tally = self.tallies[round_number]
-        tally.replies += 1
-        tally.failed += value is None
-        tally.changed += statement.answer != before.answer
-        tally.calls.extend(calls)
-        _add(tally.usage, result)
-        if tally.replies == len(self.asked):
-            self.complete = round_number
-        if self.opened <= round_number:
-            return []
-        waiting, ready = self.waiting[round_number + 1], []
-        for d in self.dependents.get(i, ()):
-            waiting[d] -= 1
-            if not waiting[d]:
-                ready.append(d)
-        return ready
-
-
 class _Writer:
     """Runs the rounds' writes in order on a thread of its own (closing its database
     connection), so the next round's calls need not wait for them; in the caller's thread when
@@ -507,117 +313,6 @@ class _Writer:
             self.jobs = None
         if self.errors:
             raise self.errors[0]
-
-
-class _Rounds:
-    """Every call of the rounds, up to `concurrency` in flight as tasks of one event loop
-    (`llm.loops.CallsOnLoop`; their database work runs on this thread between replies), or one by
-    one in this thread when 1, in round order.
-
-    A round opens when the one before is complete (`may_open(r, early=False)`: cancelled,
-    budget) and it changed an answer or had a failure; with `early` (a run without a budget)
-    as soon as a reply of the round before changed an answer (`may_open(r, early=True)`:
-    cancelled), since the rounds can then no longer stop for lack of change. `round_done(r)`
-    is called once round r is complete. `run` returns why the rounds stopped early ("" if not)
-    and raises a provider's refusal as an LLMError naming the round."""
-
-    def __init__(
-        self,
-        *,
-        schedule: _Schedule,
-        ask: Callable[[int, int], Awaitable[tuple[int, Any, tuple[PersonaResult, CallBuffer]]]],
-        concurrency: int,
-        may_open: Callable[..., str],
-        round_done: Callable[[int], None],
-        early: bool,
-    ):
-        self.schedule, self.ask, self.may_open, self.round_done = (
-            schedule, ask, may_open, round_done,
-        )  # fmt: skip
-        self.concurrency = concurrency
-        self.early = early and concurrency > 1
-        self.calls: loops.CallsOnLoop | None = None
-        self.todo: collections.deque[tuple[int, int]] = collections.deque()  # one by one
-        self.in_flight = 0
-        self.stopped = ""
-        self.failure: tuple[int, BaseException] | None = None
-
-    def run(self) -> str:
-        with contextlib.ExitStack() as stack:
-            if self.concurrency > 1:
-                self.calls = stack.enter_context(loops.CallsOnLoop(concurrency=self.concurrency))
-            self._open(1, early=False)
-            while self.in_flight:
-                if self.calls is not None:
-                    (i, r), outcome, error = self.calls.result()
-                else:
-                    i, r = self.todo.popleft()  # FIFO: round by round
-                    outcome, error = self._call(i, r)
-                self.in_flight -= 1
-                if self.failure is None and error is not None:
-                    self.failure = (r, error)
-                if self.failure is None:
-                    self._reply(i, r, outcome)
-                # after a failure: let the calls in flight finish, start no more
-        if self.failure is not None:
-            r, error = self.failure
-            if isinstance(error, ProviderError):
-                raise LLMError(f"deliberation round {r}: {error}") from error
-            raise error
-        return self.stopped
-
-    def _call(self, i: int, r: int) -> tuple[Any, BaseException | None]:
-        try:
-            return async_to_sync(self.ask)(i, r), None
-        except Exception as exc:  # re-raised by run once the calls in flight are done
-            return None, exc
-
-    def _submit(self, personas: list[int], r: int) -> None:
-        for i in personas:
-            if self.calls is not None:
-                self.calls.submit((i, r), self.ask, i, r)
-            else:
-                self.todo.append((i, r))
-            self.in_flight += 1
-
-    def _more(self, r: int) -> bool:
-        """Whether round r + 1 is still to be decided on."""
-        return r < self.schedule.rounds and self.schedule.opened == r and not self.stopped
-
-    def _open(self, r: int, *, early: bool) -> None:
-        self.stopped = self.may_open(r, early=early)
-        if self.stopped:
-            return
-        self._submit(self.schedule.open(r), r)
-        if not self.schedule.asked:  # nobody has ties: the round asks nobody
-            self.schedule.complete = r
-            self._complete(r)
-
-    def _reply(self, i: int, r: int, outcome: Any) -> None:
-        _, value, (result, calls) = outcome
-        self._submit(self.schedule.answered(i, r, value, result, calls), r + 1)
-        if self.early and self._more(r) and self.schedule.tallies[r].changed:
-            self._open(r + 1, early=True)
-        if self.schedule.complete == r:
-            self._complete(r)
-
-    def _complete(self, r: int) -> None:
-        self.round_done(r)
-        if not self._more(r):
-            return
-        tally = self.schedule.tallies[r]
-        if tally.changed or tally.failed:
-            self._open(r + 1, early=False)
-        else:  # the next round would read the same answers
-            self.stopped = f"nobody changed their answer in round {r}"
-
-
-def _add(total: PersonaResult, part: PersonaResult) -> None:
-    total.llm_calls += part.llm_calls
-    total.cached_calls += part.cached_calls
-    total.input_tokens += part.input_tokens
-    total.output_tokens += part.output_tokens
-    total.cost = None if total.cost is None or part.cost is None else total.cost + part.cost
 
 
 def _store_usage(run_id: int, usage: PersonaResult, calls: CallBuffer) -> None:

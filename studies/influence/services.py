@@ -19,7 +19,7 @@ from environment.models import Area
 from personas.models import Persona, Population
 from polls.models import Question
 from studies.backends.llm import LLMBackend
-from studies.influence.deliberation import deliberation_estimate
+from studies.influence.prompt import deliberation_estimate
 from studies.influence.simulate import InfluenceParams
 from studies.models import InfluenceSimulation, Study
 from studies.services import ItemSpec, run_start, study_create

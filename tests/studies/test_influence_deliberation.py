@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from studies.influence.deliberation import Statement, deliberation_prompt, neighbour_order
 from studies.influence.network import Network
+from studies.influence.prompt import Statement, deliberation_prompt, neighbour_order
 from studies.influence.simulate import Wiring
 
 
@@ -86,7 +86,7 @@ def _rounds(*, concurrency: int, early: bool, slow: dict | None = None, stop_all
 
     from llm.gateway import CallBuffer
     from personas.engine.results import PersonaResult
-    from studies.influence.deliberation import _Rounds, _Schedule
+    from studies.influence.rounds import _Rounds, _Schedule
 
     hears = [np.array(LINE[i]) for i in range(8)]
     schedule = _Schedule(first=_first(), asked=list(range(8)), hears=hears, rounds=ROUNDS)
