@@ -23,7 +23,7 @@ from config.tabular import (
     wants_anonymized,
 )
 from config.throttles import daily_quota_check
-from environment.selectors import environmental_context
+from environment.context import environmental_context
 from personas.api.serializers import (
     POPULATION_NOT_READY,
     PersonaAwarenessSerializer,

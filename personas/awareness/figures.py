@@ -1,4 +1,4 @@
-"""Reading figures out of an environmental context (environment.selectors.environmental_context).
+"""Reading figures out of an environmental context (environment.context.environmental_context).
 
 Every reader returns ``None`` when the area lacks the figure, so the pressures can say which input was
 missing instead of failing. A ``Figure`` keeps the year and source of each number it carries, because

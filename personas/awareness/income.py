@@ -66,7 +66,7 @@ def top_bracket_pareto() -> dict[str, float | int | str]:
     median income inside the bracket is then 150,000 * 2^(1/alpha). The median rather than the mean
     (alpha / (alpha - 1) * 150,000) because the mean of a heavy tail is dominated by a few very high
     incomes and does not stand for a typical household of the bracket. Puerto Rico is left out, as
-    the national income reference in environment.selectors leaves it out.
+    the national income reference in environment.context leaves it out.
     """
     n150 = n200 = 0
     with B19001_FILE.open(newline="") as handle:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from environment.selectors import environmental_context
+from environment.context import environmental_context
 from llm import aio
 from personas.awareness import PersonaView, generate_llm_prompt_context
 from personas.engine.grounding import Grounding

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from environment.api.serializers import EnvironmentalContextSerializer
+from environment.context import environmental_context
 from environment.models import DemographicMarginal, EconomicIndicator
-from environment.selectors import REFERENCE_VERSION_KEY, environmental_context
+from environment.selectors import REFERENCE_VERSION_KEY
 from environment.services import reference_data_changed
 
 pytestmark = pytest.mark.django_db

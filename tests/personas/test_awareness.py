@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from environment.selectors import environmental_context
+from environment.context import environmental_context
 from personas.awareness import (
     PersonaView,
     conformity_tendency,

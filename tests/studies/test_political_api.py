@@ -11,7 +11,7 @@ from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from accounts.models import AuditEvent, Token
-from environment.selectors import environmental_context
+from environment.context import environmental_context
 from personas.awareness import PersonaView, social_pressures
 from personas.models import Persona, Population
 from studies.api.political.serializers import PolicyAnalysisRequestSerializer
