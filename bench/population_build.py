@@ -1,4 +1,4 @@
-"""Benchmark: a population built off the request (personas.services.population_build), batch by
+"""Benchmark: a population built off the request (personas.build.population_build), batch by
 batch, as a client polling it sees its progress.
 
 For each database (a fresh SQLite file; PostgreSQL too when ``BENCH_DATABASE_URL`` is set), in its
@@ -53,9 +53,10 @@ def _worker(database: str) -> dict:
     from django.core.management import call_command
     from django.db import connections
 
-    from personas import services
+    from personas import build
+    from personas.build import population_build
     from personas.models import Persona, Population
-    from personas.services import AreaWeight, population_build, population_create
+    from personas.services import AreaWeight, population_create
 
     with open(os.devnull, "w") as quiet:
         call_command("migrate", verbosity=0, stdout=quiet)
@@ -127,7 +128,7 @@ def _worker(database: str) -> dict:
 
     # Killed before a batch, then taken up again.
     pk = queued()
-    real = services.personas_insert
+    real = build.personas_insert
     calls = []
 
     def killing(**kwargs):
@@ -136,10 +137,10 @@ def _worker(database: str) -> dict:
             raise WorkerLost
         return real(**kwargs)
 
-    services.personas_insert = killing  # type: ignore[assignment]
+    build.personas_insert = killing  # type: ignore[assignment]
     with contextlib.suppress(WorkerLost):
         population_build(population_id=pk)
-    services.personas_insert = real
+    build.personas_insert = real
     written = Population.objects.get(pk=pk).personas_done
     started = time.perf_counter()
     population_build(population_id=pk)

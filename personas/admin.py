@@ -60,7 +60,7 @@ class PopulationAdmin(admin.ModelAdmin):
     inlines = [PopulationAreaInline]
     readonly_fields = [
         "method", "constraints", "validation_summary", "validation_report_json",
-        # The build's bookkeeping belongs to the task and the watchdog (personas.services).
+        # The build's bookkeeping belongs to the task and the watchdog (personas.build).
         "build_attempt", "progress_at", "build_state",
     ]  # fmt: skip
     exclude = ["validation_report"]

@@ -49,7 +49,7 @@ class Population(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # An off-request build commits its personas batch by batch (personas.services): these say
+    # An off-request build commits its personas batch by batch (personas.build): these say
     # which worker owns it, when it last moved, and where a re-delivered task resumes.
     build_attempt = models.PositiveIntegerField(
         default=0, help_text="Times a worker took the build up (a newer attempt stops older ones)"

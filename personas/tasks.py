@@ -8,7 +8,7 @@ from config.background import background_dispatch
 
 
 def _execute(population_id: int):
-    from personas.services import population_build_execute
+    from personas.build import population_build_execute
 
     return population_build_execute(population_id=population_id)
 
@@ -26,7 +26,7 @@ def populations_watchdog_task() -> dict[str, list[int]]:
     """Celery beat, every POPULATION_WATCHDOG_SECONDS: take up builds whose worker died, and
     start the runs held on a ready population that the process which finished it did not start
     (HELD_RUN_START_GRACE_SECONDS after it was ready)."""
-    from personas.services import populations_resume_stale
+    from personas.build import populations_resume_stale
     from studies.services.held_runs import held_runs_start_stale  # studies builds on personas
 
     return {
@@ -36,7 +36,7 @@ def populations_watchdog_task() -> dict[str, list[int]]:
 
 
 def _broker_down(population_id: int) -> None:
-    from personas.services import population_fail
+    from personas.build import population_fail
 
     # Through population_fail, so the runs held for the population fail with it.
     population_fail(

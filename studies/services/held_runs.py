@@ -2,7 +2,7 @@
 an API client's POST /api/v1/held-runs/): checked when held, started through `run_start` once the
 build completes, failed with it; a failed one can be retried.
 
-The build calls `held_runs_start` / `held_runs_fail` (personas.services) after it marks the
+The build calls `held_runs_start` / `held_runs_fail` (personas.build) after it marks the
 population ready or failed, and the population watchdog calls `held_runs_start_stale` for runs
 a stopped process left waiting on a ready population. Starting claims each held run under a row
 lock and only while it is still held, so a build completion delivered twice (or a user's "start

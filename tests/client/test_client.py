@@ -84,7 +84,7 @@ def test_a_population_that_fails_to_build_raises_with_the_servers_message(
     def broken(**kwargs):
         raise RuntimeError("disk I/O error at /var/lib/postgresql")
 
-    monkeypatch.setattr("personas.services.personas_insert", broken)
+    monkeypatch.setattr("personas.build.personas_insert", broken)
     with pytest.raises(PopulationFailed) as failed:
         lab.create_population(["phoenix_az_city"], size=80, seed=4, wait_interval=0.05)
     assert "failed to build: the server stopped on an internal error" in str(failed.value)
@@ -116,7 +116,7 @@ def test_a_held_run_whose_population_fails_raises_and_cannot_be_retried(lab, set
         release.wait(30)
         raise RuntimeError("disk I/O error")
 
-    monkeypatch.setattr("personas.services._population_plan", broken)
+    monkeypatch.setattr("personas.build._population_plan", broken)
     population = lab.create_population(["phoenix_az_city"], size=80, seed=4, wait=False)
     question = lab.question("cces-2018-abortion", "employers-decline-abortion-coverage")
     study = lab.create_study("Held on a failing build", questions=[question])

@@ -33,7 +33,7 @@ print("RESULT=" + json.dumps({{"population": population.pk, "held": held.pk}}))
 
 REDELIVER = """
 import json
-from personas.services import population_build_execute
+from personas.build import population_build_execute
 
 print("RESULT=" + json.dumps(population_build_execute(population_id={population}).status))
 """
@@ -42,7 +42,8 @@ RACE = """
 import json, threading, time
 from django.contrib.auth.models import User
 from django.db import connections
-from personas.services import AreaWeight, population_build, population_create
+from personas.build import population_build
+from personas.services import AreaWeight, population_create
 from studies.models import Run, Study
 from studies.services import held_runs
 
@@ -94,7 +95,8 @@ from datetime import timedelta
 from django.contrib.auth.models import User
 from django.utils import timezone
 from personas.models import Population
-from personas.services import AreaWeight, population_build, population_create
+from personas.build import population_build
+from personas.services import AreaWeight, population_create
 from personas.tasks import populations_watchdog_task
 from studies.models import Study
 from studies.services.held_runs import held_run_create

@@ -179,8 +179,8 @@ def test_a_failed_build_tells_the_user_without_internals_and_logs_the_error(
     def broken(**kwargs):
         raise RuntimeError('psycopg.OperationalError: connection to "db.internal:5432" refused')
 
-    monkeypatch.setattr("personas.services.personas_insert", broken)
-    with caplog.at_level(logging.ERROR, logger="personas.services"):
+    monkeypatch.setattr("personas.build.personas_insert", broken)
+    with caplog.at_level(logging.ERROR, logger="personas.build"):
         assert population_build_task(population.pk) == "failed"
     detail = api.get(f"/api/v1/populations/{population.pk}/").json()
     assert detail["status"] == "failed" and detail["finished_at"]
@@ -267,9 +267,9 @@ class WorkerLost(BaseException):
 
 def _insert_spy(monkeypatch, *, on_call=None) -> list[int]:
     """Wrap the batch writer; `on_call(n)` runs before the n-th batch (from 1) is written."""
-    from personas import services
+    from personas import build
 
-    real = services.personas_insert
+    real = build.personas_insert
     calls: list[int] = []
 
     def spy(**kwargs):
@@ -278,7 +278,7 @@ def _insert_spy(monkeypatch, *, on_call=None) -> list[int]:
             on_call(len(calls))
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "personas_insert", spy)
+    monkeypatch.setattr(build, "personas_insert", spy)
     return calls
 
 
@@ -444,7 +444,7 @@ def watched(settings, small_inline_max, monkeypatch):
 def test_the_watchdog_hands_a_silent_build_to_the_workers_and_it_finishes(
     api, watched, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from personas.services import populations_resume_stale
+    from personas.build import populations_resume_stale
 
     silent = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=21)
     monkeypatch.setattr(population_build_task, "delay", lambda pk: watched.append(pk))
@@ -458,7 +458,7 @@ def test_the_watchdog_hands_a_silent_build_to_the_workers_and_it_finishes(
 def test_the_watchdog_leaves_a_build_that_is_moving(
     api, watched, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from personas.services import populations_resume_stale
+    from personas.build import populations_resume_stale
 
     _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=19)
     assert populations_resume_stale() == [] and watched == []
@@ -467,7 +467,7 @@ def test_the_watchdog_leaves_a_build_that_is_moving(
 def test_the_watchdog_fails_a_build_that_keeps_dying_with_a_clear_message(
     api, settings, watched, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from personas.services import populations_resume_stale
+    from personas.build import populations_resume_stale
 
     settings.POPULATION_BUILD_ATTEMPTS = 1
     silent = _stalled(api, monkeypatch, django_capture_on_commit_callbacks, minutes_ago=21)

@@ -232,7 +232,7 @@ def test_a_failed_build_fails_its_held_runs_saying_so(
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("personas.services.personas_insert", broken)
+    monkeypatch.setattr("personas.build.personas_insert", broken)
     assert _build(queued, django_capture_on_commit_callbacks) == "failed"
     held.refresh_from_db()
     assert held.status == "failed" and held.settled_at is not None

@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
 from accounts.services import api_key_create
+from personas.build import population_fail
 from personas.models import Population
-from personas.services import AreaWeight, population_create, population_fail
+from personas.services import AreaWeight, population_create
 from personas.tasks import population_build_task
 from studies.models import HeldRun, Run
 from studies.services import ItemSpec, study_create

@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from personas.build import population_fail
 from personas.models import Population
-from personas.services import AreaWeight, population_create, population_fail
+from personas.services import AreaWeight, population_create
 from personas.tasks import population_build_task, populations_watchdog_task
 from studies.models import HeldRun, Run
 from studies.services.held_runs import held_run_create, held_runs_start_stale

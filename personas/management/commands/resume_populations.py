@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from config.background import executor_for
+from personas.build import populations_resume_stale
 from personas.models import Population
-from personas.services import populations_resume_stale
 from personas.tasks import population_build_dispatch
 
 UNFINISHED = (Population.Status.QUEUED, Population.Status.BUILDING)
