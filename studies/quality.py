@@ -6,6 +6,8 @@ LLM personas tend towards consensus; a poll-grounded item carries its own yardst
 respondents' spread and associations), so every comparison is made against the poll where the item
 is linked to one and against documented floors where it is not. The report is JSON-ready and meant
 for the run's results and its page; its `limitations` are the sentences an analysis should repeat.
+The statistics are in `studies.quality_stats`, the frames read from the database in
+`studies.quality_frames`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from django.db.models import Count, Max
-from scipy.stats import chi2_contingency
 
 from environment.categories import DIMENSIONS
-from polls.importers.crosstabs import age_bracket_of
-from polls.models import Response
-from studies.analyzers.questionnaire import answers_frame, answers_frame_is_shared
-from studies.models import Answer, Item, ItemOption, Run, RunPersona
+from studies.models import Item, ItemOption, Run, RunPersona
+from studies.quality_frames import answers_with_demographics, poll_frame
+from studies.quality_stats import cramers_v, spread, weighted_variance
 
 #: Below this many answers to an item the figures are reported but nothing is flagged.
 MIN_ANSWERS = 10
@@ -48,8 +46,6 @@ ISSUES_SHOWN = 10
 
 CATEGORICAL_TYPES = frozenset({Item.Type.SINGLE_CHOICE, Item.Type.LIKERT})
 ASSOCIATION_DIMENSIONS = (*DIMENSIONS, "party")
-#: The persona profile field that carries party identification (personas.profile).
-PERSONA_PARTY_FIELD = "party_identification"
 
 METHOD = (
     "Quality control of the run's answers (seed 004 §9.2). "
@@ -85,97 +81,6 @@ METHOD = (
     "inconsistent_personas flag."
 )
 
-_ANSWER_DIMENSIONS = tuple(DIMENSIONS)
-_RESPONDENT_DIMENSIONS = ("sex", "race_ethnicity", "education", "income", "party")
-
-
-def _weighted_shares(codes: pd.Series, weights: pd.Series, option_ids: list[int]) -> np.ndarray:
-    sums = weights.groupby(codes).sum()
-    vector = np.array([float(sums.get(o, 0.0)) for o in option_ids])
-    total = vector.sum()
-    return vector / total if total > 0 else vector
-
-
-def _normalised_entropy(shares: np.ndarray) -> float:
-    """Shannon entropy of the shares over ln(number of options): 0 uniform answers, 1 even."""
-    positive = shares[shares > 0]
-    if len(shares) < 2:
-        return 0.0
-    return float(-(positive * np.log(positive)).sum() / math.log(len(shares)))
-
-
-def _weighted_variance(values: pd.Series, weights: pd.Series) -> tuple[float, float]:
-    """Weighted mean and variance Σw(x-mean)²/Σw."""
-    x = values.to_numpy(dtype=float)
-    w = weights.to_numpy(dtype=float)
-    mean = float(np.average(x, weights=w))
-    return mean, float(np.average((x - mean) ** 2, weights=w))
-
-
-def _spread(codes: pd.Series, weights: pd.Series, options: list[ItemOption]) -> dict:
-    option_ids = [o.id for o in options]
-    shares = _weighted_shares(codes, weights, option_ids)
-    modal = int(np.argmax(shares))
-    return {
-        "n": len(codes),
-        "shares": {o.code: float(s) for o, s in zip(options, shares, strict=True)},
-        "modal_option": options[modal].code,
-        "modal_share": float(shares[modal]),
-        "entropy": _normalised_entropy(shares),
-    }
-
-
-def _crosstab(groups: pd.Series, answers: pd.Series, weights: pd.Series) -> np.ndarray:
-    """The weights summed per group (rows, sorted) and answer (columns, sorted). With unit
-    weights the sums are counts: one `bincount` over the cells, the same table as pandas'
-    pivot, which stays the path for other weights (its compensated sums are kept as they were)."""
-    w = weights.to_numpy(dtype=float)
-    if len(w) and bool((w == 1.0).all()):
-        group_codes, group_levels = pd.factorize(groups, sort=True)
-        answer_codes, answer_levels = pd.factorize(answers, sort=True)
-        cells = len(group_levels) * len(answer_levels)
-        counts = np.bincount(group_codes * len(answer_levels) + answer_codes, minlength=cells)
-        return counts.reshape(len(group_levels), len(answer_levels)).astype(float)
-    return (
-        pd.DataFrame({"g": groups, "a": answers, "w": weights})
-        .pivot_table(index="g", columns="a", values="w", aggfunc="sum", fill_value=0.0)
-        .to_numpy(dtype=float)
-    )
-
-
-def cramers_v(answers: pd.Series, groups: pd.Series, weights: pd.Series) -> dict:
-    """Cramér's V and the chi-square test of answer × group, leaving out missing groups.
-
-    Weighted counts are rescaled to Kish's effective sample size for the test; with unit weights
-    this is scipy's chi2_contingency on the plain counts (no continuity correction)."""
-    known = groups.notna() & (groups.astype(str) != "")
-    answers, groups, weights = answers[known], groups[known].astype(str), weights[known]
-    n = int(known.sum())
-    table = _crosstab(groups, answers, weights)
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0] if table.size else table
-    if table.ndim != 2 or min(table.shape) < 2:
-        return {
-            "n": n,
-            "v": None,
-            "p": None,
-            "note": "fewer than two categories or two answers observed: no association to measure",
-        }
-    w = weights.to_numpy(dtype=float)
-    n_eff = float(w.sum() ** 2 / (w**2).sum())
-    scaled = table / table.sum() * n_eff
-    chi2, p, dof, expected = chi2_contingency(scaled, correction=False)
-    v = math.sqrt(chi2 / (n_eff * (min(table.shape) - 1)))
-    return {
-        "n": n,
-        "n_effective": n_eff,
-        "categories": int(table.shape[0]),
-        "v": float(v),
-        "chi2": float(chi2),
-        "dof": int(dof),
-        "p": float(p),
-        "min_expected": float(expected.min()),
-    }
-
 
 def _clear(association: dict) -> bool:
     return (
@@ -183,73 +88,6 @@ def _clear(association: dict) -> bool:
         and association["v"] >= ASSOCIATION_V
         and association["p"] < ASSOCIATION_P
     )
-
-
-def _answers_frame(run: Run) -> pd.DataFrame:
-    """Every stored answer of the run with its persona's demographics and party (one query)."""
-    columns = ["persona_id", "item_id", "option_id", "number", "weight", "condition"]
-    if answers_frame_is_shared(run):
-        # The results have read the answers already (studies.results): the profile's party among
-        # them. Re-reading a large run's rows was a tenth of its results' time.
-        frame = answers_frame(run)[[*columns, *_ANSWER_DIMENSIONS, "party"]]
-        return frame[frame["weight"] > 0]
-    fields = [*columns, *(f"persona__{d}" for d in _ANSWER_DIMENSIONS)]
-    fields.append(f"persona__profile__{PERSONA_PARTY_FIELD}")
-    frame = pd.DataFrame.from_records(
-        list(Answer.objects.filter(run=run).values_list(*fields)),
-        columns=[*columns, *_ANSWER_DIMENSIONS, "party"],
-    )
-    # A zero weight puts the persona outside the question's universe: it does not count.
-    return frame[frame["weight"] > 0]
-
-
-#: (question id, its answers' fingerprint) -> the respondents frame, item options not mapped yet.
-_POLL_FRAMES: dict[tuple, pd.DataFrame] = {}
-_POLL_FRAMES_KEPT = 16
-
-
-def _respondents_frame(question_id: int) -> pd.DataFrame:
-    """The poll question's respondents with their answer, survey weight and demographics: read
-    once per process while the poll is unchanged (it is reference data; when its data last
-    changed, by an import or an admin's edit, and the count and last id of the question's
-    responses fingerprint it)."""
-    responses = Response.objects.filter(question_id=question_id)
-    seen = responses.aggregate(
-        count=Count("id"), last=Max("id"), imported=Max("question__poll__data_changed_at")
-    )
-    key = (question_id, seen["imported"], seen["count"], seen["last"])
-    frame = _POLL_FRAMES.get(key)
-    if frame is None:
-        frame = pd.DataFrame.from_records(
-            list(
-                responses.values_list(
-                    "option_id",
-                    "respondent__weight",
-                    "respondent__age_min",
-                    "respondent__age_max",
-                    *(f"respondent__{d}" for d in _RESPONDENT_DIMENSIONS),
-                )
-            ),
-            columns=["poll_option_id", "weight", "age_min", "age_max", *_RESPONDENT_DIMENSIONS],
-        )
-        frame["age_bracket"] = age_bracket_of(frame["age_min"], frame["age_max"])
-        for stale in [k for k in _POLL_FRAMES if k[0] == question_id]:
-            del _POLL_FRAMES[stale]
-        while len(_POLL_FRAMES) >= _POLL_FRAMES_KEPT:
-            del _POLL_FRAMES[next(iter(_POLL_FRAMES))]
-        _POLL_FRAMES[key] = frame
-    return frame
-
-
-def _poll_frame(question_id: int, item_option_of: dict[int, int]) -> tuple[pd.DataFrame, int]:
-    """The poll question's respondents with their answer mapped onto the item's options, survey
-    weight and demographics, and how many answered an option the item does not map."""
-    frame = _respondents_frame(question_id).copy()
-    frame["option_id"] = frame["poll_option_id"].map(item_option_of)
-    unmapped = int(frame["option_id"].isna().sum())
-    frame = frame[frame["option_id"].notna()].copy()
-    frame["option_id"] = frame["option_id"].astype(int)
-    return frame, unmapped
 
 
 def _scale_values(options: list[ItemOption]) -> dict[int, float]:
@@ -316,13 +154,13 @@ def _variance(
     scale_range: float | None,
     report: _Report,
 ) -> dict:
-    mean, variance = _weighted_variance(values, weights)
+    mean, variance = weighted_variance(values, weights)
     sd = math.sqrt(variance)
     result: dict[str, Any] = {"n": len(values), "mean": mean, "variance": variance, "sd": sd}
     judged = len(values) >= MIN_ANSWERS
     reason: tuple[str, dict] | None = None
     if poll is not None and len(poll[0]):
-        poll_mean, poll_variance = _weighted_variance(*poll)
+        poll_mean, poll_variance = weighted_variance(*poll)
         ratio = variance / poll_variance if poll_variance > 0 else None
         result |= {"poll_mean": poll_mean, "poll_variance": poll_variance, "variance_ratio": ratio}
         if ratio is not None and ratio < LOW_VARIANCE_RATIO:
@@ -461,7 +299,7 @@ def run_quality(run: Run) -> dict:
             f"run_quality needs a saved studies.models.Run, got {run!r}; pass Run.objects.get(...)."
         )
     report = _Report()
-    frame = _answers_frame(run)
+    frame = answers_with_demographics(run)
     items = list(Item.objects.filter(study_id=run.study_id).prefetch_related("options"))
     results_items = []
     not_assessed = []
@@ -479,16 +317,16 @@ def run_quality(run: Run) -> dict:
             poll = None
             if item.poll_question_id is not None:
                 item_option_of = {o.poll_option_id: o.id for o in options if o.poll_option_id}
-                poll, unmapped = _poll_frame(item.poll_question_id, item_option_of)
+                poll, unmapped = poll_frame(item.poll_question_id, item_option_of)
                 entry["poll_respondents"] = len(poll)
                 entry["poll_unmapped"] = unmapped
             entry["n"] = len(answers)
             if answers.empty:
                 results_items.append(entry | {"note": "no answers"})
                 continue
-            personas = _spread(answers["option_id"], answers["weight"], options)
+            personas = spread(answers["option_id"], answers["weight"], options)
             poll_spread = (
-                _spread(poll["option_id"], poll["weight"], options) if poll is not None else None
+                spread(poll["option_id"], poll["weight"], options) if poll is not None else None
             )
             entry["uniformity"] = _uniformity(item, personas, poll_spread, report)
             if item.type == Item.Type.LIKERT:

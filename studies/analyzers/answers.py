@@ -36,7 +36,7 @@ from environment.models import Area
 from personas.models import Population, PopulationArea
 from studies.models import Answer, Condition, Item, ItemOption, Run
 
-#: The persona's profile field with party identification (as in `studies.quality`).
+#: The persona's profile field with party identification (as in `studies.quality_frames`).
 PARTY_FIELD = "persona__profile__party_identification"
 #: Item types whose answers are an option only (no choice list, number or text).
 CODED_TYPES = frozenset({Item.Type.SINGLE_CHOICE, Item.Type.LIKERT})

@@ -14,7 +14,8 @@ from personas.models import Persona, Population
 from polls.models import Option, Poll, Question, Respondent, Response
 from studies import quality
 from studies.models import Answer, Item, ItemOption, Run, RunPersona, Study
-from studies.quality import cramers_v, run_quality
+from studies.quality import run_quality
+from studies.quality_stats import cramers_v
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from personas.models import Persona
 from polls.model import intervals
 from polls.model.features import design
-from studies import quality
+from studies import quality_stats
 from studies.analyzers import answers as answers_read
 from studies.analyzers import model_estimates, questionnaire
 from studies.models import Condition, Item
@@ -88,7 +88,7 @@ def group_estimates_before(
 
 
 def pivot_before(groups, answers, weights):
-    """The answer x group table of `quality.cramers_v` before issue 19: a pandas pivot."""
+    """The answer x group table of `quality_stats.cramers_v` before issue 19: a pandas pivot."""
     return (
         pd.DataFrame({"g": groups, "a": answers, "w": weights})
         .pivot_table(index="g", columns="a", values="w", aggfunc="sum", fill_value=0.0)
@@ -101,10 +101,10 @@ def _reference(run, monkeypatch) -> str:
     every read goes through the ORM, and nothing is computed from counts."""
     with monkeypatch.context() as patch:
         patch.setattr(questionnaire, "FRAME_COLUMNS", FRAME_COLUMNS_BEFORE)
-        patch.setattr("studies.quality.answers_frame_is_shared", lambda run: False)
+        patch.setattr("studies.quality_frames.answers_frame_is_shared", lambda run: False)
         patch.setattr(questionnaire, "answers_frame_read", lambda run, columns: None)
         patch.setattr(questionnaire, "option_tables", lambda *args: None)
-        patch.setattr(quality, "_crosstab", pivot_before)
+        patch.setattr(quality_stats, "_crosstab", pivot_before)
         patch.setattr(model_estimates, "group_estimates", group_estimates_before)
         return json.dumps(run_results_compute(run=run), sort_keys=True)
 
