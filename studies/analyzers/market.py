@@ -21,8 +21,9 @@ from environment.categories import DIMENSIONS
 from environment.models import Area
 from personas.models import Persona
 from studies.analyzers import features as feature_analysis
-from studies.analyzers import policy
-from studies.analyzers.policy import POINT_BISERIAL, PRESSURES, area_pressures, persona_pressures
+from studies.analyzers import policy_environment
+from studies.analyzers.policy import persona_pressures
+from studies.analyzers.policy_environment import POINT_BISERIAL, PRESSURES, area_pressures
 from studies.analyzers.pricing import BUYING, INTENT_OPTIONS, METHOD, pricing_results
 from studies.analyzers.questionnaire import QuestionnaireAnalyzer, answers_frame
 from studies.analyzers.segments import segmentation
@@ -59,13 +60,15 @@ def strength(r: float) -> str:
 def intent_associations(frame: pd.DataFrame, pressures: tuple[str, ...]) -> list[dict]:
     """Across personas: the point-biserial correlation of intending to buy (1/0) with each
     pressure, Holm-corrected across the pressures (the political analysis' measure)."""
-    return policy.pressure_associations(frame, pressures, outcome="intent", what="intent")
+    return policy_environment.pressure_associations(
+        frame, pressures, outcome="intent", what="intent"
+    )
 
 
 def geographic_variation(frame: pd.DataFrame, *, seed: int) -> dict:
     """The range of the areas' intent shares with a seeded percentile bootstrap interval that
     resamples personas within each area (the political analysis' measure)."""
-    return policy.geographic_variation(frame, seed=seed, outcome="intent")
+    return policy_environment.geographic_variation(frame, seed=seed, outcome="intent")
 
 
 def launch_markets(by_area: list[dict]) -> list[dict]:

@@ -21,7 +21,7 @@ from environment.models import Area
 from personas.services import AreaWeight, population_create
 from polls.models import Question
 from polls.relevance import poll_select_relevant
-from studies.analyzers.policy import STANCES, infer_stance, stance_problems
+from studies.analyzers.policy_stance import STANCES, infer_stance, stance_problems
 from studies.backends.offline import OfflineBackend
 from studies.backends.registry import BACKENDS
 from studies.models import PolicyAnalysis, Study

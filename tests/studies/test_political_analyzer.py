@@ -1,5 +1,5 @@
-"""The policy figures (studies.analyzers.policy) against values computed here, by hand or directly
-with scipy / statsmodels on the same counts."""
+"""The policy figures (studies.analyzers.policy and its policy_* modules) against values computed
+here, by hand or directly with scipy / statsmodels on the same counts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from studies.analyzers import policy
+from studies.analyzers import policy_environment, policy_messages, policy_stance, policy_support
 from studies.analyzers.stats import N_RESAMPLES
 
 
@@ -71,18 +71,20 @@ ROWS = [
     ],
 )
 def test_stances_are_read_from_option_labels_by_the_documented_rule(label, stance):
-    assert policy.infer_stance(label) == stance
+    assert policy_stance.infer_stance(label) == stance
 
 
 def test_a_mapping_without_an_opposing_option_is_refused():
-    problems = policy.stance_problems({"yes": "support", "maybe": "neutral"}, ["yes", "maybe"])
+    problems = policy_stance.stance_problems(
+        {"yes": "support", "maybe": "neutral"}, ["yes", "maybe"]
+    )
     assert problems == ["no option means oppose: the item cannot measure support"]
-    assert "option 'x' has no stance" in policy.stance_problems({}, ["x"])[0]
+    assert "option 'x' has no stance" in policy_stance.stance_problems({}, ["x"])[0]
 
 
 def test_shares_have_wilson_intervals_and_net_support_a_bootstrap_interval():
     frame = _frame(ROWS)
-    summary = policy.stance_summary(frame, seed=7)
+    summary = policy_support.stance_summary(frame, seed=7)
     assert summary["n"] == 180
     assert summary["support"]["share"] == pytest.approx(80 / 180)
     assert summary["oppose"]["share"] == pytest.approx(80 / 180)
@@ -113,7 +115,7 @@ def test_shares_have_wilson_intervals_and_net_support_a_bootstrap_interval():
 
 def test_area_difference_is_a_chi_square_test_of_area_by_stance():
     frame = _frame(ROWS)
-    tests = policy.difference_tests(frame, ("area", "sex"), seed=1)["tests"]
+    tests = policy_support.difference_tests(frame, ("area", "sex"), seed=1)["tests"]
     area = next(t for t in tests if t["dimension"] == "area")
     expected = sps.chi2_contingency(np.array([[60, 30, 10], [20, 50, 10]]), correction=False)
     assert area["test"].startswith("Pearson chi-square")
@@ -132,8 +134,10 @@ def test_area_difference_is_a_chi_square_test_of_area_by_stance():
 
 def test_swing_groups_are_those_whose_two_way_interval_contains_half():
     frame = _frame(ROWS)
-    breakdowns = {"sex": policy.breakdown(frame, "sex", {"female": "F", "male": "M"}, seed=3)}
-    swing = policy.swing_near_threshold(breakdowns)
+    breakdowns = {
+        "sex": policy_support.breakdown(frame, "sex", {"female": "F", "male": "M"}, seed=3)
+    }
+    swing = policy_support.swing_near_threshold(breakdowns)
     # Women: 52 support / 30 oppose → 0.634, Wilson (0.527, 0.730) excludes 0.5.
     # Men: 28 / 50 → 0.359, Wilson (0.261, 0.471) excludes 0.5: neither is a swing group ...
     assert swing == []
@@ -141,8 +145,8 @@ def test_swing_groups_are_those_whose_two_way_interval_contains_half():
     even = _frame(
         [r if r[:3] != ("oppose", "b", "male") else ("oppose", "b", "male", 8) for r in ROWS]
     )
-    swing = policy.swing_near_threshold(
-        {"sex": policy.breakdown(even, "sex", {"female": "F", "male": "M"}, seed=3)}
+    swing = policy_support.swing_near_threshold(
+        {"sex": policy_support.breakdown(even, "sex", {"female": "F", "male": "M"}, seed=3)}
     )
     assert [g["category"] for g in swing] == ["male"]
     low, high = proportion_confint(28, 56, alpha=0.05, method="wilson")
@@ -152,7 +156,7 @@ def test_swing_groups_are_those_whose_two_way_interval_contains_half():
 
 def test_movers_rank_groups_by_the_range_of_their_area_support():
     frame = _frame(ROWS)
-    movers = policy.swing_movers(frame, ("sex",), "area", seed=1)
+    movers = policy_support.swing_movers(frame, ("sex",), "area", seed=1)
     by_sex = {m["category"]: m for m in movers}
     # Women: 40/55 in a, 12/36 in b; men: 20/45 in a, 8/44 in b.
     assert by_sex["female"]["range"] == pytest.approx(40 / 55 - 12 / 36)
@@ -175,7 +179,7 @@ def test_pressure_association_is_the_point_biserial_correlation_across_personas(
     pressure = rng.uniform(size=len(frame))
     frame["conformity"] = pressure
     frame.loc[frame.index[:5], "conformity"] = np.nan  # underivable for five personas
-    rows = policy.pressure_associations(frame, ("conformity",))
+    rows = policy_environment.pressure_associations(frame, ("conformity",))
     known = frame[frame["conformity"].notna()]
     expected = sps.pointbiserialr((known["stance"] == "support").astype(float), known["conformity"])
     assert rows[0]["n"] == len(frame) - 5
@@ -184,7 +188,7 @@ def test_pressure_association_is_the_point_biserial_correlation_across_personas(
     assert "not a causal effect" in rows[0]["interpretation"]
     means = {
         r["area"]: r["pressures"]["conformity"]
-        for r in policy.area_pressures(frame, ("conformity",))
+        for r in policy_environment.area_pressures(frame, ("conformity",))
     }
     assert means["a"]["mean"] == pytest.approx(
         np.nanmean(frame.loc[frame.area == "a", "conformity"])
@@ -194,7 +198,7 @@ def test_pressure_association_is_the_point_biserial_correlation_across_personas(
 
 def test_geographic_variation_is_the_range_of_area_support_with_a_bootstrap_interval():
     frame = _frame(ROWS)
-    result = policy.geographic_variation(frame, seed=11)
+    result = policy_environment.geographic_variation(frame, seed=11)
     assert result["estimate"] == pytest.approx(60 / 100 - 20 / 80)
     a = (frame.loc[frame.area == "a", "stance"] == "support").to_numpy(float)
     b = (frame.loc[frame.area == "b", "stance"] == "support").to_numpy(float)
@@ -235,7 +239,7 @@ def _message_frame() -> pd.DataFrame:
 
 
 def test_message_lift_is_the_support_difference_with_newcombe_interval_and_z_test():
-    result = policy.message_lifts(_message_frame(), ["control", "a", "b"], ("sex",))
+    result = policy_messages.message_lifts(_message_frame(), ["control", "a", "b"], ("sex",))
     lifts = {r["condition"]: r for r in result["overall"]["lifts"]}
     assert lifts["a"]["lift"] == pytest.approx(0.15)
     low, high = confint_proportions_2indep(45, 100, 30, 100, method="newcomb", compare="diff")
@@ -260,7 +264,7 @@ def test_message_lift_is_the_support_difference_with_newcombe_interval_and_z_tes
 def test_a_clear_winner_carries_no_noise_warning():
     frame = _message_frame()
     frame.loc[(frame.condition == "a") & (frame.index % 100 < 80), "stance"] = "support"
-    result = policy.message_lifts(frame, ["control", "a", "b"], ())
+    result = policy_messages.message_lifts(frame, ["control", "a", "b"], ())
     best = result["overall"]["best"]
     assert best["condition"] == "a"
     assert best["lift"] == pytest.approx(0.5)

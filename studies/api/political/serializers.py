@@ -7,7 +7,8 @@ from rest_framework import serializers
 from config.api import Serializer
 from environment.categories import DIMENSIONS
 from personas.api.serializers import ConstraintsInputSerializer
-from studies.analyzers.policy import STANCES, THRESHOLD
+from studies.analyzers.policy_stance import STANCES
+from studies.analyzers.policy_support import THRESHOLD
 from studies.api.serializers import budget_field
 from studies.api.shapes import (
     AdjustedTestResultSerializer,
