@@ -81,16 +81,7 @@ def geographic_variation(frame: pd.DataFrame, *, seed: int, outcome: str | None 
     estimate = float(_share_range(*samples))
     if any(s.size < 2 for s in samples) or all(np.ptp(s) == 0 for s in samples):
         return {"estimate": estimate, "ci_low": None, "ci_high": None, "areas": len(samples)}
-    result = sps.bootstrap(
-        tuple(samples),
-        _share_range,
-        n_resamples=stats.N_RESAMPLES,
-        vectorized=True,
-        paired=False,
-        confidence_level=stats.CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
+    result = stats.groups_bootstrap(samples, _share_range, seed=seed)
     return {
         "estimate": estimate,
         "ci_low": float(result.confidence_interval.low),

@@ -16,7 +16,6 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from studies.analyzers import stats
 
@@ -100,16 +99,7 @@ def optimal_price(rows: list[dict], frame: pd.DataFrame, *, seed: int) -> dict:
 
     if len(usable) < 2 or any(s.size < 2 for s in samples):
         return {"price": best, "ci_low": None, "ci_high": None, "optimal_frequency": {}}
-    result = sps.bootstrap(
-        samples,
-        statistic,
-        n_resamples=stats.N_RESAMPLES,
-        vectorized=True,
-        paired=False,
-        confidence_level=stats.CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
+    result = stats.groups_bootstrap(samples, statistic, seed=seed)
     draws = np.asarray(result.bootstrap_distribution)
     low, high = result.confidence_interval.low, result.confidence_interval.high
     if np.all(draws == draws[0]):  # every resample picks one price: scipy returns NaN then

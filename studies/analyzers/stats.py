@@ -5,7 +5,7 @@ arrays, so each can be checked against scipy/statsmodels directly."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy import stats
@@ -125,6 +125,24 @@ def bootstrap_interval(
         rng=np.random.default_rng(seed),
     )
     return _float(result.confidence_interval.low), _float(result.confidence_interval.high)
+
+
+def groups_bootstrap(
+    samples: Sequence[np.ndarray], statistic: Callable[..., np.ndarray], *, seed: int
+) -> Any:
+    """scipy's seeded 95 % percentile bootstrap of `statistic` over independent groups (each
+    resampled within itself, `paired=False`); the result carries the interval and the resamples'
+    distribution."""
+    return stats.bootstrap(
+        tuple(samples),
+        statistic,
+        n_resamples=N_RESAMPLES,
+        vectorized=True,
+        paired=False,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
 
 
 def bootstrap_batch(n: int) -> int:
