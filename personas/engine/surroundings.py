@@ -1,5 +1,5 @@
 """What the persona engine reads from the database of a persona's world, once per run and shared by
-its personas: each area's environmental context (`environment.selectors`, worded for the prompts by
+its personas: each area's environmental context (`environment.context`, worded for the prompts by
 `personas.awareness`) and the poll grounding (`personas.engine.grounding`).
 
 On the chunk's event loop each is read through the loop's database runner (`llm.aio`) the first
