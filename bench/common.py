@@ -111,11 +111,12 @@ def postgres_cpu_seconds() -> float:
             if (proc / "comm").read_text().strip() != "postgres":
                 continue
             stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            postmaster = stat[1] == "1" or (proc / "cmdline").read_bytes().find(b"-D") != -1
         except OSError:
-            continue  # exited while we looked
+            continue  # exited while we looked (a backend: the postmaster reaps its time)
         total += int(stat[11]) + int(stat[12])
-        if stat[1] == "1" or (proc / "cmdline").read_bytes().find(b"-D") != -1:
-            total += int(stat[13]) + int(stat[14])  # the postmaster: its reaped children
+        if postmaster:
+            total += int(stat[13]) + int(stat[14])  # its reaped children
     return total / tick
 
 
