@@ -202,8 +202,8 @@ print(json.dumps([name for name in {_HEAVY!r} if name in sys.modules]))
 
 def test_a_process_start_imports_neither_the_model_sdks_nor_scikit_learn(tmp_path: Path) -> None:
     """Every `manage.py` command, web process and worker sets Django up; the SDKs and sklearn were
-    4 of its 6-7 s (cProfile of `django.setup()`) and are imported where a client is made or a
-    model is fitted instead."""
+    4.2 of its 9.0 s under cProfile (6.4-7.4 s of wall time unprofiled, 2.9-3.1 s without them)
+    and are imported where a client is made or a model is fitted instead."""
     result = run_python(_IMPORTED, child_env(tmp_path, "config.settings.local"))
 
     assert result.returncode == 0, result.stderr
