@@ -25,6 +25,7 @@ from llm import selectors
 from llm.outbound import check_outbound
 from llm.providers.base import ProviderReply
 from llm.ratelimit import AsyncLimiter, async_limiter_for, redis_url
+from llm.slots import RequestSlots
 from llm.types import LLMConfig
 
 T = TypeVar("T")
@@ -88,7 +89,7 @@ class Session:
     def __init__(self, *, run_db: DbRunner | None = None, requests: int | None = None) -> None:
         self._run_db = run_db or _thread_sensitive
         # The model requests this loop has on the wire at once, when bounded (`request_slot`).
-        self._requests = asyncio.Semaphore(requests) if requests else None
+        self._requests = RequestSlots(requests) if requests else None
         self._clients: dict[tuple, Any] = {}
         self._redis: Any = None
         self._limiters: dict[tuple, AsyncLimiter | None] = {}
@@ -102,8 +103,15 @@ class Session:
     def request_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held while one request is sent and its reply read: at most the session's `requests`
         at once (no bound when it has none). Cache look-ups, prompt building and parsing happen
-        outside it, so tasks in between calls leave the slots to tasks ready to send."""
+        outside it, so tasks in between calls leave the slots to tasks ready to send. A freed slot
+        goes to the first to ask, or to the item that has sent the fewest requests once the last
+        items have started (`llm.slots`)."""
         return self._requests if self._requests is not None else contextlib.nullcontext()
+
+    def prefer_fewest_sent(self) -> None:
+        """The last items have started: see `llm.slots`."""
+        if self._requests is not None:
+            self._requests.prefer_fewest_sent()
 
     def client(self, adapter: Any, *, config: LLMConfig, api_key: str) -> Any:
         key = (type(adapter), config.base_url, api_key, config.timeout_s)

@@ -13,6 +13,7 @@ The calls of one loop share an `llm.aio.Session`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 from llm.aio import session
+from llm.slots import item_scope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,7 +93,9 @@ def results_on_loop(
     """(item, await work(item)) as each finishes, at most `concurrency` at once, on an event loop
     running in a thread of its own inside a `Session` whose database work runs on the calling
     thread while it waits for the next result, and which sends at most `requests` model requests
-    at once when given (`Session.request_slot`).
+    at once when given (`Session.request_slot`). With `requests` given, the last `requests` items
+    start together, beyond `concurrency`, and from then on the item that has sent the fewest
+    requests goes first (`llm.slots`).
 
     An exception from `work` stops the hand-outs and is raised here, as from a future. Closing the
     generator stops the hand-outs too; the items in flight finish and their results go to
@@ -140,22 +144,37 @@ def _run_loop(
     `stop` is set; each result or error goes to the caller's queue, then "done"."""
 
     async def main() -> None:
-        async with session(run_db=jobs.run, requests=requests):
-            pending = iter(items)
+        async with session(run_db=jobs.run, requests=requests) as shared:
+            waiting = collections.deque(items)
+            last_ones: list[asyncio.Task] = []
 
-            async def worker() -> None:
-                for item in pending:
+            async def one(item: Any) -> bool:
+                """Work on one item; False when the hand-outs are to stop."""
+                with item_scope():
                     try:
                         result = await work(item)
                     except Exception as exc:
                         stop.set()
                         jobs.inbox.put(("error", item, exc))
+                        return False
+                jobs.inbox.put(("result", item, result))
+                return not stop.is_set()
+
+            async def worker() -> None:
+                while waiting and not stop.is_set():
+                    if requests and len(waiting) <= requests:
+                        # The last items start at once: they would otherwise start one by one as
+                        # others finish, and end the run as chains of calls on a few slots.
+                        # Taking fewest-sent-first (`llm.slots`), they catch up with the others.
+                        shared.prefer_fewest_sent()
+                        while waiting:
+                            last_ones.append(asyncio.create_task(one(waiting.popleft())))
                         return
-                    jobs.inbox.put(("result", item, result))
-                    if stop.is_set():
+                    if not await one(waiting.popleft()):
                         return
 
             await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
+            await asyncio.gather(*last_ones)
 
     try:
         run_event_loop(main())

@@ -355,7 +355,9 @@ def test_results_on_loop_keeps_more_items_under_way_than_requests_on_the_wire(fa
 
     assert sorted(got) == list(range(24)) and set(got.values()) == {"fine"}
     assert fake_llm.max_in_flight == 3  # the session's bound on the wire
-    assert under_way["most"] == 6  # while three more items did their own work
+    # Six while items were left to hand out (three more doing their own work), then the last
+    # three at once beside the five or six still under way (`tests/llm/test_slots.py`).
+    assert 6 <= under_way["most"] <= 6 + 3
 
 
 def test_results_on_loop_runs_database_work_on_the_calling_thread():
