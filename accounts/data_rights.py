@@ -215,20 +215,48 @@ class RetentionReport:
 def _deliberation_reasoning_removed(runs) -> set[int]:
     """The reasoning group simulations kept from each persona's last deliberation round
     (`InfluenceSimulation.responses[].reasoning_after`, the model's words as the persona), emptied
-    for `runs`; the answers before and after stay. The runs changed."""
+    for `runs`; the answers before and after stay. The runs changed.
+
+    Only simulations flagged `holds_reasoning` are read, and the flag is cleared as each is done,
+    so a daily pass does not read every old simulation's responses again."""
     from studies.models import InfluenceSimulation
 
     changed = set()
-    simulations = InfluenceSimulation.objects.filter(run__in=runs, responses__isnull=False)
-    for simulation in simulations.only("id", "run_id", "responses").iterator():
-        if any(r.get("reasoning_after") for r in simulation.responses):
+    simulations = InfluenceSimulation.objects.filter(run__in=runs, holds_reasoning=True)
+    for simulation in simulations.only("id", "run_id", "responses").iterator(chunk_size=100):
+        responses = simulation.responses or []
+        if any(r.get("reasoning_after") for r in responses):
             simulation.responses = [
-                {**r, "reasoning_after": ""} if r.get("reasoning_after") else r
-                for r in simulation.responses
+                {**r, "reasoning_after": ""} if r.get("reasoning_after") else r for r in responses
             ]
-            simulation.save(update_fields=["responses"])
             changed.add(simulation.run_id)
+        simulation.holds_reasoning = False
+        simulation.save(update_fields=["responses", "holds_reasoning"])
     return changed
+
+
+PSEUDONYM_BATCH = 2_000
+
+
+def _population_anonymised(population) -> None:
+    """Names become pseudonyms and full profiles are dropped, a batch of personas at a time (a
+    population of a million is never in memory at once; the profiles are not even read)."""
+    from personas.models import Persona
+    from personas.profile.export import pseudonym
+
+    personas = Persona.objects.filter(population=population).only("id", "name").order_by("id")
+    batch: list = []
+    for persona in personas.iterator(chunk_size=PSEUDONYM_BATCH):
+        persona.name = pseudonym(f"{persona.id}|{persona.name}", salt=settings.SECRET_KEY)
+        persona.profile = None
+        batch.append(persona)
+        if len(batch) == PSEUDONYM_BATCH:
+            Persona.objects.bulk_update(batch, ["name", "profile"])
+            batch = []
+    if batch:
+        Persona.objects.bulk_update(batch, ["name", "profile"])
+    population.name = f"[anonymized] {population.name}"[:200]
+    population.save(update_fields=["name"])
 
 
 def retention_apply(
@@ -240,8 +268,7 @@ def retention_apply(
     deliberation reasoning are removed, the answers and results stay. Populations older than the
     cutoff that no newer run uses are deleted, or anonymised (names become pseudonyms, the full
     profiles dropped, exact ages kept for analysis as the answers need them)."""
-    from personas.models import Persona, Population
-    from personas.profile.export import pseudonym
+    from personas.models import Population
     from studies.models import Answer, Run, RunPersona
 
     days = settings.RETENTION_DAYS if days is None else days
@@ -274,15 +301,7 @@ def retention_apply(
             report.runs = len(set(run_ids) | deliberated)
             populations = list(old_populations.exclude(name__startswith="[anonymized]"))
             for population in populations:
-                personas = list(Persona.objects.filter(population=population))
-                for persona in personas:
-                    persona.name = pseudonym(
-                        f"{persona.id}|{persona.name}", salt=settings.SECRET_KEY
-                    )
-                    persona.profile = None
-                Persona.objects.bulk_update(personas, ["name", "profile"], batch_size=1000)
-                population.name = f"[anonymized] {population.name}"[:200]
-                population.save(update_fields=["name"])
+                _population_anonymised(population)
             report.populations = len(populations)
         audit_record(
             actor=None,

@@ -224,7 +224,8 @@ def _deliberation_compute(
         }
         for i, person in enumerate(people)
     ]
-    simulation.save(update_fields=["results", "responses"])
+    simulation.holds_reasoning = True  # for retention (`accounts.data_rights`)
+    simulation.save(update_fields=["results", "responses", "holds_reasoning"])
     return simulation
 
 

@@ -139,6 +139,12 @@ class InfluenceSimulation(models.Model):
     responses = models.JSONField(
         null=True, blank=True, help_text="Each persona's answer before and after influence"
     )
+    holds_reasoning = models.BooleanField(
+        default=True,
+        help_text="The responses may hold deliberation reasoning: set when a deliberation writes "
+        "them, cleared once retention has emptied (or found none in) them, so its daily pass "
+        "reads each simulation's responses once",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

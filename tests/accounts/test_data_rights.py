@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.data_rights import retention_apply
@@ -261,7 +263,10 @@ def test_export_command_writes_the_zip(user, cces_question, tmp_path):
     assert f"runs/{run.id}/answers.csv" in zipfile.ZipFile(out).namelist()
 
 
-def test_retention_anonymizes_old_runs_and_keeps_their_results(user, cces_question, settings):
+def test_retention_anonymizes_old_runs_and_keeps_their_results(
+    user, cces_question, settings, monkeypatch
+):
+    monkeypatch.setattr("accounts.data_rights.PSEUDONYM_BATCH", 5)  # 12 personas: 5, 5 and 2
     old = _finished_run(user, cces_question)
     recent = _finished_run(user, cces_question, seed=2)
     Run.objects.filter(id=old.id).update(finished_at=timezone.now() - timedelta(days=40))
@@ -286,11 +291,18 @@ def test_retention_anonymizes_old_runs_and_keeps_their_results(user, cces_questi
     assert not Answer.objects.filter(run=old).exclude(reasoning="").exists()
     assert Run.objects.get(id=old.id).results is not None
     personas = Persona.objects.filter(population_id=old.population_id)
+    assert len(personas) == 12
     assert all(p.name.startswith("persona-") and p.profile is None for p in personas)
-    # The recent run is untouched, and a second pass changes nothing.
+    # The recent run is untouched, and a second pass changes nothing and reads no simulation's
+    # responses again (the old one's flag was cleared, the recent one is not due).
     assert RunPersona.objects.filter(run=recent).exists()
-    again = retention_apply(days=30, mode="anonymize")
+    assert not InfluenceSimulation.objects.get(id=deliberated.id).holds_reasoning
+    assert InfluenceSimulation.objects.get(id=deliberated_recently.id).holds_reasoning
+    with CaptureQueriesContext(connection) as queries:
+        again = retention_apply(days=30, mode="anonymize")
     assert again is not None and again.runs == 0 and again.populations == 0
+    read = [q["sql"] for q in queries if '"responses"' in q["sql"]]
+    assert read == [] or all("holds_reasoning" in sql for sql in read), read
     assert AuditEvent.objects.filter(action="retention").count() == 2
 
 
