@@ -9,7 +9,8 @@ handful of them sending their last steps one after another while most slots stan
 engine bench, 8 of 50 slots busy for the last 0.6 s). Once the last items have started
 (`prefer_fewest_sent`, called by `llm.loops.results_on_loop`), a freed slot goes to the item that
 has sent the fewest requests so far: the one with the longest chain left when the chains are
-alike (Hu's rule, optimal for chains of equal-length calls), so the late items catch up.
+alike (Hu's rule, which gives the shortest schedule for chains of equal-length tasks that are all
+under way), so the late items catch up.
 
 Fewest-sent-first is not kept for the whole run: newly started personas then go ahead of older
 ones, which fall into step with each other and come back to the calling thread for their database
