@@ -222,16 +222,20 @@ def _deliberation_reasoning_removed(runs) -> set[int]:
     from studies.models import InfluenceSimulation
 
     changed = set()
+    had_none = []
     simulations = InfluenceSimulation.objects.filter(run__in=runs, holds_reasoning=True)
     for simulation in simulations.only("id", "run_id", "responses").iterator(chunk_size=100):
         responses = simulation.responses or []
-        if any(r.get("reasoning_after") for r in responses):
-            simulation.responses = [
-                {**r, "reasoning_after": ""} if r.get("reasoning_after") else r for r in responses
-            ]
-            changed.add(simulation.run_id)
+        if not any(r.get("reasoning_after") for r in responses):
+            had_none.append(simulation.id)  # flagged below, without rewriting its responses
+            continue
+        simulation.responses = [
+            {**r, "reasoning_after": ""} if r.get("reasoning_after") else r for r in responses
+        ]
         simulation.holds_reasoning = False
         simulation.save(update_fields=["responses", "holds_reasoning"])
+        changed.add(simulation.run_id)
+    InfluenceSimulation.objects.filter(id__in=had_none).update(holds_reasoning=False)
     return changed
 
 

@@ -280,9 +280,21 @@ def test_retention_anonymizes_old_runs_and_keeps_their_results(
         InfluenceSimulation.objects.create(run=run, scenario_description="s", responses=said)
         for run in (old, recent)
     )
+    # An old run of the poll model's influence: nothing to empty, but it is checked once too.
+    said_without = [{"persona_id": 1, "answer": "a", "answer_after": "b"}]
+    undeliberated = InfluenceSimulation.objects.create(
+        run=_finished_run(user, cces_question, seed=3),
+        scenario_description="s",
+        responses=said_without,
+    )
+    Run.objects.filter(id=undeliberated.run_id).update(
+        finished_at=timezone.now() - timedelta(days=40)
+    )
 
     report = retention_apply(days=30, mode="anonymize")
-    assert report is not None and report.runs == 1 and report.populations == 1
+    # Both old runs (their per-persona records go); the old population only (the third run's is
+    # recent).
+    assert report is not None and report.runs == 2 and report.populations == 1
     deliberated.refresh_from_db()
     assert deliberated.responses == [{**said[0], "reasoning_after": ""}]  # the answers stay
     assert InfluenceSimulation.objects.get(id=deliberated_recently.id).responses == said
@@ -297,6 +309,8 @@ def test_retention_anonymizes_old_runs_and_keeps_their_results(
     # responses again (the old one's flag was cleared, the recent one is not due).
     assert RunPersona.objects.filter(run=recent).exists()
     assert not InfluenceSimulation.objects.get(id=deliberated.id).holds_reasoning
+    undeliberated.refresh_from_db()
+    assert not undeliberated.holds_reasoning and undeliberated.responses == said_without
     assert InfluenceSimulation.objects.get(id=deliberated_recently.id).holds_reasoning
     with CaptureQueriesContext(connection) as queries:
         again = retention_apply(days=30, mode="anonymize")
