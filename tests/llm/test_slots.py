@@ -86,13 +86,26 @@ def test_a_request_bound_below_one_is_refused():
         RequestSlots(0)
 
 
-def test_the_last_items_start_together_and_go_first():
+def test_the_last_items_start_together_and_go_first(monkeypatch):
     """Chains of four calls: 12 items, 4 under way, 2 requests on the wire. Once two items are
-    left to start, both start at once (5 under way, beyond the 4), and from then on no item that
-    has sent more requests takes a slot while one that has sent fewer waits."""
+    left to start, both start at once (5 under way, beyond the 4), and from then on a freed slot
+    goes to no item that has sent more requests than one left waiting."""
     under_way = {"now": 0, "most": 0}
-    sends: list[tuple[int, int, list[int]]] = []  # (item, step, the steps the others waiting at)
-    waiting_at: dict[int, int] = {}
+    # At each hand-out of a freed slot to a waiter: (fewest-sent-first on, the requests the
+    # chosen one's item had sent, those of the items left waiting). Taken when the slot is handed
+    # out: an item that starts waiting after that is not passed over.
+    handed: list[tuple[bool, int, list[int]]] = []
+    release = RequestSlots._release
+
+    def recording_release(self: RequestSlots) -> None:
+        live = [w for w in self._waiters if not w[3].done()]
+        if live:
+            chosen = min(live, key=lambda w: w[:2])  # the heap's order: rank, then arrival
+            left = sorted(w[2] for w in live if w is not chosen)
+            handed.append((self._fewest_sent, chosen[2], left))
+        release(self)
+
+    monkeypatch.setattr(RequestSlots, "_release", recording_release)
 
     async def work(n: int) -> int:
         from llm import aio
@@ -100,11 +113,8 @@ def test_the_last_items_start_together_and_go_first():
         under_way["now"] += 1
         under_way["most"] = max(under_way["most"], under_way["now"])
         slots = aio.current().request_slot()
-        for step in range(4):
-            waiting_at[n] = step
+        for _ in range(4):
             async with slots:
-                del waiting_at[n]
-                sends.append((n, step, sorted(waiting_at.values())))
                 await asyncio.sleep(0.005 * (1 + n % 3))  # replies that come back out of step
             await asyncio.sleep(0)
         under_way["now"] -= 1
@@ -114,8 +124,8 @@ def test_the_last_items_start_together_and_go_first():
 
     assert sorted(got) == list(range(12))
     assert under_way["most"] == 4 + 1  # three of the first ten, then both last ones
-    first_last = min(i for i, (n, _, _) in enumerate(sends) if n in (10, 11))
-    for n, step, others in sends[first_last:]:
-        assert not others or step <= min(others), (n, step, others)
+    after = [(sent, left) for fewest, sent, left in handed if fewest]
+    assert after and all(not left or sent <= min(left) for sent, left in after), after
     # Before then, first come, first served: some item went ahead of one that had sent fewer.
-    assert any(others and step > min(others) for _, step, others in sends[:first_last])
+    before = [(sent, left) for fewest, sent, left in handed if not fewest]
+    assert any(left and sent > min(left) for sent, left in before), before
