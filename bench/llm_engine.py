@@ -23,7 +23,11 @@ The deployments, each measured in a process of its own with a fresh database:
   flight): the platform's default deployment, one process.
 - ``large`` and ``large_workers`` (run alone: ``--mode large``): the issue's workload, 10,000
   personas × 4 steps with 200 requests in flight (ideal 40,000 × 0.2 / 200 = 40 s), in the
-  embedded default (one chunk) and on the two workers (two chunks of 5,000, 100 in flight each).
+  embedded default and on the two workers (two chunks of 5,000, 100 in flight each). The embedded
+  run has the default chunks (four rounds of 200: 800 personas), spread over the bench process
+  and its pool (`studies.lanes`, `RUN_LOCAL_PROCESSES`: two here), 100 in flight in each; the
+  pool is started by the first run, so its start is in that run's wall and CPU.
+  ``BENCH_LARGE_CHUNK_SIZE`` sets another chunk size (10000: one chunk, so one process).
 
 The machine's 2 cores are shared with other engineers' work: every figure carries the load average
 before and after it, and a figure taken under load is an upper bound.
@@ -319,7 +323,12 @@ def measure(mode: str) -> dict:
     concurrency = LARGE_CONCURRENCY if large else CONCURRENCY
     ideal = personas * STEPS * LATENCY_S / concurrency
     threads = concurrency // WORKER_PROCESSES if workers else concurrency
-    chunk_size = personas // WORKER_PROCESSES if workers else personas
+    # The large embedded run keeps the default chunk size (four rounds of the engine's
+    # concurrency), so its chunks spread over the process and its pool (studies.lanes);
+    # BENCH_LARGE_CHUNK_SIZE tries another.
+    chunk_size = personas // WORKER_PROCESSES if workers else (None if large else personas)
+    if mode == "large" and os.environ.get("BENCH_LARGE_CHUNK_SIZE"):
+        chunk_size = int(os.environ["BENCH_LARGE_CHUNK_SIZE"])
     executor = "celery" if workers else "inline"
     server = worker = None
     try:
@@ -373,6 +382,12 @@ def measure(mode: str) -> dict:
         load_after_first = os.getloadavg()
         busy = busy_cpu_seconds() - busy_before
         postgres_cpu = postgres_cpu_seconds() - postgres_before
+        if not workers:  # the lanes' pool, started by this run: all of its CPU is the run's
+            from studies.lanes import pool_pids
+
+            lanes_pids = pool_pids()
+            engine_pids += lanes_pids
+            cpu_before.update(dict.fromkeys(lanes_pids, 0.0))
         engine_cpu = {pid: process_cpu_seconds(pid) - cpu_before[pid] for pid in engine_pids}
         server_cpu = process_cpu_seconds(server.pid) - server_cpu_before
         stats_first = _server_stats(url, reset=True)
@@ -410,9 +425,10 @@ def measure(mode: str) -> dict:
                 f"{WORKER_PROCESSES} chunks of {chunk_size} personas, each on one event loop "
                 f"with {threads} in flight; collector tuned in each pool process (config.collector)"
                 if workers
-                else f"embedded default (SQLite, no Redis), inline executor, one chunk of "
-                f"{chunk_size} personas as tasks of one event loop, {threads} in flight; "
-                "collector tuned after loading, as the web process is (config.collector)"
+                else f"embedded default (SQLite, no Redis), inline executor, chunks of "
+                f"{first.chunk_size} personas over {max(1, len(engine_pids))} process(es) "
+                f"(studies.lanes), each chunk as tasks of one event loop, {threads} in flight "
+                "in all; collector tuned after loading, as the web process is (config.collector)"
             ),
             "personas": personas,
             "calls": calls,

@@ -6,7 +6,8 @@ limits, which belong to the loop and are closed with it; the cache reader that g
 asked for in one turn of the loop into one query; and the outbound check of each server, repeated
 at most every `OUTBOUND_RECHECK_S`. Database work never runs on the loop's thread: the session's
 `run_db` hands it to the thread that owns the loop's Django connection (`llm.loops`), or runs it
-thread-sensitively under `async_to_sync`.
+thread-sensitively under `async_to_sync`; its `read_db` hands reads (the cache look-ups) to a
+thread with a connection of its own when the loop has one.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _CacheReader:
         self.queries += 1
         self.keys += len(batch)
         try:
-            found = await self._session.run_db(selectors.cached_responses_get, keys=list(batch))
+            found = await self._session.read_db(selectors.cached_responses_get, keys=list(batch))
         except BaseException as exc:
             for futures in batch.values():
                 for future in futures:
@@ -86,8 +87,15 @@ class _CacheReader:
 class Session:
     """What the model calls of one event loop share; see the module's docstring."""
 
-    def __init__(self, *, run_db: DbRunner | None = None, requests: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        run_db: DbRunner | None = None,
+        read_db: DbRunner | None = None,
+        requests: int | None = None,
+    ) -> None:
         self._run_db = run_db or _thread_sensitive
+        self._read_db = read_db or self._run_db
         # The model requests this loop has on the wire at once, when bounded (`request_slot`).
         self._requests = RequestSlots(requests) if requests else None
         self._clients: dict[tuple, Any] = {}
@@ -99,6 +107,12 @@ class Session:
     async def run_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` where Django may run it (never on the loop's thread)."""
         return await self._run_db(fn, *args, **kwargs)
+
+    async def read_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)`, which only reads, where Django may run it: on a thread with a
+        connection of its own when the loop has one (`llm.loops`), so a read does not wait while
+        the thread of `run_db` writes; else as `run_db`."""
+        return await self._read_db(fn, *args, **kwargs)
 
     def request_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held while one request is sent and its reply read: at most the session's `requests`
@@ -163,10 +177,13 @@ _CURRENT: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
 
 @asynccontextmanager
 async def session(
-    *, run_db: DbRunner | None = None, requests: int | None = None
+    *,
+    run_db: DbRunner | None = None,
+    read_db: DbRunner | None = None,
+    requests: int | None = None,
 ) -> AsyncIterator[Session]:
     """The calls made inside share this session; its clients are closed when it ends."""
-    current = Session(run_db=run_db, requests=requests)
+    current = Session(run_db=run_db, read_db=read_db, requests=requests)
     token = _CURRENT.set(current)
     try:
         yield current

@@ -4,7 +4,9 @@ RUN_EXECUTOR chooses where the chord runs:
 - ``celery`` (REDIS_URL set): sent to the broker; worker processes run the chunks in parallel.
 - ``thread`` (embedded default, no Redis): Celery runs the same canvas eagerly on a background
   thread of this process, so a run started from the browser does not block the request; its
-  progress reaches this process's WebSockets through the in-memory channel layer.
+  progress reaches this process's WebSockets through the in-memory channel layer. A large
+  language-model run spreads its chunks over this process and a pool of others instead
+  (`studies.lanes`; also with ``inline`` and ``caller``).
 - ``inline``: eagerly, in the calling thread (tests).
 - ``caller``: nothing is dispatched; the code that started the run works through it itself with
   `studies.pipeline.run_execute` and a reporter of its own (the command line's progress bar).
@@ -30,8 +32,10 @@ from redis.exceptions import RedisError
 
 from config.background import executor_default
 from config.collector import tune_collector
+from studies.lanes import lane_count, run_lanes
 from studies.models import Run
 from studies.pipeline import run_chunks
+from studies.progress import ChannelsProgressReporter
 from studies.tasks import run_chunk, run_complete
 
 logger = logging.getLogger(__name__)
@@ -78,9 +82,21 @@ def run_canvas(run: Run):
 
 def _run_eagerly(run_id: int) -> None:
     try:
+        run = Run.objects.get(id=run_id)
+        lanes = lane_count(run)
+        if lanes > 1:
+            # The chunks on this process and a pool of others (studies.lanes), then the chord's
+            # callback, as the canvas would; a failed chunk has already failed the run.
+            report = run_lanes(run=run, lanes=lanes, reporter=ChannelsProgressReporter(run_id))
+            logger.info(
+                "Run %s: personas answered by process %s", run_id, report.personas_by_process
+            )
+            if report.completed:
+                run_complete.apply(args=(None, run_id))
+            return
         # apply(), not apply_async(): eager in this process even when a broker is configured
         # (REDIS_URL set), where apply_async would send the chord to it.
-        run_canvas(Run.objects.get(id=run_id)).apply()
+        run_canvas(run).apply()
     except Exception:  # the failing task has already stored the failure on the run
         logger.warning("Run %s stopped with an error", run_id, exc_info=True)
 

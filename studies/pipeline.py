@@ -50,12 +50,16 @@ def _is_cancelled(run_id: int) -> bool:
     return Run.objects.filter(id=run_id, status__in=Run.FINISHED).exists()
 
 
-def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) -> int:
+def run_process_chunk(
+    *, run_id: int, start: int, end: int, reporter: Reporter, lanes: int = 1
+) -> int:
     """Answer every item for the personas with index in [start, end); skip work already stored.
 
     Returns the number of personas newly processed (answered or failed). Safe to call twice for
     the same chunk. A backend with concurrency > 1 answers that many personas at once on threads;
-    results are written here, in batches, by the calling thread.
+    results are written here, in batches, by the calling thread. With `lanes` > 1 the run's
+    chunks are answered by that many processes at once (`studies.lanes`), and this one takes its
+    share of the backend's concurrency.
     """
     run = Run.objects.select_related("study", "population").get(id=run_id)
     if run.is_finished:
@@ -99,13 +103,14 @@ def run_process_chunk(*, run_id: int, start: int, end: int, reporter: Reporter) 
         return 0
     backend = BACKENDS[run.backend](run, items)
     backend.assigned = assigned
+    backend.concurrency = max(1, backend.concurrency // lanes)
     writer = _ChunkWriter(
         run=run, reporter=reporter, batch=backend.write_batch, interval=backend.write_interval
     )
     writer.conditions = {pid: c.code for pid, c in assigned.items()}
     last_check = time.monotonic()
     dropped: list[PersonaResult] = []
-    results = _persona_results(backend, todo, dropped=dropped)
+    results = _persona_results(backend, todo, dropped=dropped, separate_reads=lanes > 1)
     try:
         for persona, result in results:
             writer.add(persona, result)
@@ -156,10 +161,12 @@ def _persona_results(
     personas: list[Persona],
     *,
     dropped: list[PersonaResult] | None = None,
+    separate_reads: bool = False,
 ) -> Generator[tuple[Persona, PersonaResult], None, None]:
     """(persona, result) as each finishes; up to backend.concurrency at once, as tasks of one event
-    loop for a backend that answers asynchronously (the LLM backend), else on threads. When the
-    consumer stops early, the results of personas still in flight go to `dropped`."""
+    loop for a backend that answers asynchronously (the LLM backend, its reads on a connection of
+    their own with `separate_reads`), else on threads. When the consumer stops early, the results
+    of personas still in flight go to `dropped`."""
     concurrency = max(1, backend.concurrency)
     answer_async = getattr(backend, "aanswer_persona", None)
     if answer_async is not None:
@@ -172,6 +179,7 @@ def _persona_results(
             concurrency=concurrency + persona_headroom(concurrency),
             requests=concurrency,
             dropped=dropped,
+            separate_reads=separate_reads,
         )
     elif concurrency == 1:
         for persona in personas:
@@ -420,10 +428,18 @@ def run_stop_at_budget(*, run_id: int, reporter: Reporter) -> None:
 
 
 def run_execute(*, run_id: int, reporter: Reporter) -> Run:
-    """Work through a run's chunks in the calling thread, then aggregate, telling `reporter` as
-    each batch is stored (a run started with the ``caller`` executor: the command line). A chunk
-    that raises fails the run, as a chunk task does."""
+    """Work through a run's chunks in the calling thread (and a pool of processes when the run
+    spreads, `studies.lanes`), then aggregate, telling `reporter` as each batch is stored (a run
+    started with the ``caller`` executor: the command line). A chunk that raises fails the run,
+    as a chunk task does."""
+    from studies.lanes import lane_count, run_lanes  # lanes -> pipeline: import late
+
     run = Run.objects.get(id=run_id)
+    lanes = lane_count(run)
+    if lanes > 1:
+        if not run_lanes(run=run, lanes=lanes, reporter=reporter).completed:
+            return Run.objects.get(id=run_id)  # a chunk failed the run
+        return run_finalize(run_id=run_id, reporter=reporter)
     for start, end in run_chunks(run=run):
         try:
             run_process_chunk(run_id=run_id, start=start, end=end, reporter=reporter)

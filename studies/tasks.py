@@ -43,6 +43,14 @@ def user_message(exc: BaseException) -> str:
     return f"an internal error ({type(exc).__name__}); the details are in the server log."
 
 
+def chunk_failure_message(exc: BaseException, start: int, end: int) -> str:
+    """What a run's owner reads when its chunk of personas [start, end) raised `exc` and no retry
+    follows."""
+    if isinstance(exc, TRANSIENT):
+        return _DATABASE_DOWN
+    return f"Personas {start}–{end - 1} could not be answered: {user_message(exc)}"
+
+
 def _last_try(task) -> bool:
     """No retry will follow: the retries are spent, or the task runs eagerly with propagation (the
     embedded default and the demo), where the Retry it raises ends the chord instead of running it
@@ -90,11 +98,7 @@ def run_chunk(self, run_id: int, start: int, end: int) -> int:
         raise
     except Exception as exc:
         logger.exception("Run %s chunk %s-%s failed", run_id, start, end)
-        run_fail(
-            run_id=run_id,
-            message=f"Personas {start}–{end - 1} could not be answered: {user_message(exc)}",
-            reporter=reporter,
-        )
+        run_fail(run_id=run_id, message=chunk_failure_message(exc, start, end), reporter=reporter)
         raise
 
 

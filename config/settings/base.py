@@ -8,6 +8,7 @@ broker and result backend, the channel layer and the cache to Redis.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -295,6 +296,12 @@ POPULATION_BUILD_ATTEMPTS = env.int("POPULATION_BUILD_ATTEMPTS", default=3)
 # (studies.services.held_runs.held_runs_start_stale).
 HELD_RUN_START_GRACE_SECONDS = env.float("HELD_RUN_START_GRACE_SECONDS", default=60)
 RUN_CHUNK_SIZE = env.int("RUN_CHUNK_SIZE", default=250)
+# Without Celery workers (the thread, inline and caller executors: the embedded default), a
+# language-model run of at least RUN_LOCAL_PROCESSES_MIN_PERSONAS personas spreads its chunks over
+# this many processes: the one that started it and a pool of others (studies.lanes), each with its
+# share of the engine's concurrency. 1 keeps every run in its own process.
+RUN_LOCAL_PROCESSES = env.int("RUN_LOCAL_PROCESSES", default=min(os.cpu_count() or 1, 4))
+RUN_LOCAL_PROCESSES_MIN_PERSONAS = env.int("RUN_LOCAL_PROCESSES_MIN_PERSONAS", default=2000)
 # A run queues at most this many chunk tasks, whatever chunk_size a client asks for.
 RUN_MAX_CHUNKS = env.int("RUN_MAX_CHUNKS", default=200)
 # Items a study may hold (each is asked of every persona).

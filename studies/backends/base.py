@@ -89,6 +89,15 @@ class RespondentBackend:
         return None
 
     @classmethod
+    def spreads_over_processes(cls, config: dict) -> bool:
+        """Whether a run's chunks may be answered by more than one process when no Celery
+        workers do it (`studies.lanes`): worth it for a backend whose personas wait on the network
+        while one process's interpreter lock is the bottleneck.
+
+        Default: False."""
+        return False
+
+    @classmethod
     def estimate(
         cls,
         *,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from llm.errors import MissingAPIKeyError
 from llm.keys import api_key_for
+from llm.ratelimit import limits_for, redis_url
 from llm.types import LLMConfig
 from personas.engine.engine import EngineOptions, PersonaEngine
 from personas.engine.prompts import template_sources
@@ -112,6 +113,16 @@ class LLMBackend(RespondentBackend):
             return CHUNK_ROUNDS * parse_config(config).engine.concurrency
         except BackendConfigError:
             return None  # the config is refused with its reason when the run is checked
+
+    @classmethod
+    def spreads_over_processes(cls, config: dict) -> bool:
+        """Yes, unless the provider has limits kept in this process: without Redis each process
+        would keep the whole limit for itself (`llm.ratelimit.LocalLimiter`)."""
+        try:
+            provider = parse_config(config).llm.provider
+        except BackendConfigError:
+            return False
+        return bool(redis_url()) or limits_for(provider).unlimited
 
     @classmethod
     def config_problems(cls, config: dict) -> BackendConfigError | None:

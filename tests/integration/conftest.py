@@ -57,7 +57,11 @@ def services_stack(tmp_path_factory, postgres_seed):
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory, sqlite_seed):
     stack = Stack(
-        mode="embedded", workdir=tmp_path_factory.mktemp("embedded-stack"), seed=sqlite_seed
+        mode="embedded",
+        workdir=tmp_path_factory.mktemp("embedded-stack"),
+        seed=sqlite_seed,
+        # A language-model run of two chunks or more spreads over two processes (studies.lanes).
+        extra_env={"RUN_LOCAL_PROCESSES": "2", "RUN_LOCAL_PROCESSES_MIN_PERSONAS": "1"},
     )
     try:
         yield stack.start()
