@@ -190,10 +190,13 @@ def test_a_spread_run_is_answered_by_two_processes_as_one_process_answers_it(
 
     # Spread again with the first config: every call is read from the cache, on each process's
     # reader connection (`llm.loops._Reader`), and the model is not asked again.
+    # Through `run_execute` this time (the command line's executor), which spreads it itself.
     asked = len(model_server.requests)
+    settings.RUN_LOCAL_PROCESSES_MIN_PERSONAS = 16
     again = _run(llm_study, population, llm_config(model_server, concurrency=4), chunk_size=4)
-    assert run_lanes(run=again, lanes=2, reporter=_Recorder()).completed
-    again = run_finalize(run_id=again.id, reporter=_Recorder())
+    assert lane_count(again) == 2
+    again = run_execute(run_id=again.id, reporter=_Recorder())
+    assert again.status == Run.Status.COMPLETED
     assert again.cached_calls == again.llm_calls == 16 * 4
     assert len(model_server.requests) == asked
     assert _answers(again) == _answers(finished)
